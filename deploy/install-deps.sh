@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The one list of system packages descent needs, all from Debian 12's archive.
+# Idempotent: installs only what is missing and prints nothing when everything is present.
+# Usage: deploy/install-deps.sh [build|runtime|test]   (default: test = build + test tools)
+#   build    compilers, CMake, and the -dev packages the code links against
+#   runtime  only the shared libraries descentd and descent need to run (the Docker runtime stage)
+#   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC, sanitizers
+set -euo pipefail
+profile=${1:-test}
+
+runtime_pkgs=(
+  libgrpc++1.51 libprotobuf32 libabsl20220623 libopenblas0-pthread libprometheus-cpp-core1.0
+  libprometheus-cpp-pull1.0 libsqlite3-0 ca-certificates
+)
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  libopenblas-dev prometheus-cpp-dev libsqlite3-dev libcli11-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+)
+test_pkgs=(
+  clang libclang-rt-14-dev prometheus python3 python3-grpcio python3-numpy jq curl procps
+)
+
+case "$profile" in
+  runtime) wanted=("${runtime_pkgs[@]}") ;;
+  build) wanted=("${build_pkgs[@]}") ;;
+  test) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|runtime|test]" >&2; exit 2 ;;
+esac
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root: sudo $0 $profile" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

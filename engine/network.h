@@ -1,0 +1,73 @@
+// A stack of dense layers, Y = X·Wᵀ + b with W stored [out, in] (nn.Linear's layout, so
+// parameters map 1:1 to a torch state_dict). The last layer is linear: it produces logits,
+// and the loss owns the output activation (identity, sigmoid or softmax).
+#ifndef DESCENT_ENGINE_NETWORK_H_
+#define DESCENT_ENGINE_NETWORK_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/activation.h"
+#include "engine/matrix.h"
+#include "engine/train_spec.h"
+
+namespace descent {
+
+// Trained or initial parameters of one layer: weight [out, in], bias [out].
+struct LayerParameters {
+  Matrix weight;
+  std::vector<float> bias;
+};
+
+// A parameter tensor and its gradient, as an optimizer sees them (same length).
+struct ParameterRef {
+  absl::Span<float> value;
+  absl::Span<float> grad;  // mutable only so gradient clipping can scale it in place
+};
+
+class Network {
+ public:
+  // A network with `inputs` features, the given hidden layers and a linear output layer of
+  // `outputs` units, initialised from `seed` (same seed: bit-identical parameters).
+  // INVALID_ARGUMENT if a size is < 1 ("model.hidden_layers[1].units must be >= 1 (got 0)").
+  static absl::StatusOr<Network> Create(int inputs, int outputs, const ModelSpec& model,
+                                        uint64_t seed);
+
+  // Replaces all parameters; INVALID_ARGUMENT naming the layer when a shape does not match
+  // ("initial_parameters.layers[0].weight must be 64 x 13 (got 64 x 12)").
+  absl::Status SetParameters(const std::vector<LayerParameters>& layers);
+  std::vector<LayerParameters> GetParameters() const;
+
+  // Runs x [batch, inputs] through every layer and returns the logits [batch, outputs].
+  // The reference stays valid until the next call. Allocation-free once a batch size was seen.
+  const Matrix& Forward(const Matrix& x);
+
+  // Given dLoss/dLogits for the last Forward input, computes every parameter's gradient
+  // (overwriting, not accumulating). Allocation-free once a batch size was seen.
+  void Backward(const Matrix& x, const Matrix& grad_logits);
+
+  // Parameters and gradients in a fixed order: layer 0 weight, layer 0 bias, layer 1 weight...
+  std::vector<ParameterRef> Parameters();
+
+  int inputs() const;
+  int outputs() const;
+  int64_t ParameterCount() const;
+  int num_layers() const;
+  // Activation of each layer, hidden layers then the identity output layer.
+  std::vector<Activation> activations() const;
+
+  Network(Network&&) noexcept;
+  Network& operator=(Network&&) noexcept;
+  ~Network();
+
+ private:
+  struct Layer;
+  Network();
+  std::vector<Layer> layers_;
+};
+
+}  // namespace descent
+
+#endif  // DESCENT_ENGINE_NETWORK_H_
