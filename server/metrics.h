@@ -1,0 +1,55 @@
+// Prometheus metrics of descentd: job, training, stream and gRPC families, process
+// metrics and build info, all registered once at construction.
+#ifndef DESCENT_SERVER_METRICS_H_
+#define DESCENT_SERVER_METRICS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/support/server_interceptor.h"
+#include "server/job_events.h"
+
+namespace prometheus {
+class Exposer;
+class Registry;
+}  // namespace prometheus
+
+namespace descent::server {
+
+class ServiceMetrics : public JobEventListener {
+ public:
+  // Registers every metric family in a fresh registry.
+  ServiceMetrics();
+  ~ServiceMetrics() override;
+
+  // Interceptors that count and time every RPC by method and code, server-streaming kept
+  // apart from unary. Register with ServerBuilder::experimental().SetInterceptorCreators.
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeInterceptorFactory();
+
+  // Serves /metrics on `address` (host:port; port 0 picks one). UNAVAILABLE if it cannot bind.
+  absl::Status StartExposer(const std::string& address);
+  // The bound port once StartExposer succeeded.
+  int exposer_port() const;
+
+  std::shared_ptr<prometheus::Registry> registry() const;
+
+  // JobEventListener
+  void OnSubmitted(const JobLabels& job) override;
+  void OnStateChange(const JobLabels& job, v1::JobState from, v1::JobState to,
+                     absl::Duration time_in_from) override;
+  void OnStep(const JobLabels& job, int64_t step, double loss, int examples,
+              absl::Duration step_time, double steps_per_second) override;
+  void OnWatchersChanged(int delta) override;
+  void OnLossPointsSent(int64_t points) override;
+  void OnWatcherFellBehind() override;
+
+ private:
+  struct Families;
+  std::unique_ptr<Families> families_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+}  // namespace descent::server
+
+#endif  // DESCENT_SERVER_METRICS_H_
