@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/support/server_interceptor.h"
@@ -13,6 +14,7 @@
 namespace prometheus {
 class Exposer;
 class Registry;
+struct MetricFamily;
 }  // namespace prometheus
 
 namespace descent::server {
@@ -32,7 +34,15 @@ class ServiceMetrics : public JobEventListener {
   // The bound port once StartExposer succeeded.
   int exposer_port() const;
 
+  // Holds every family except the process_* ones, which are read from /proc at scrape time.
+  // Training values in it are brought up to date by Collect(), not by each step.
   std::shared_ptr<prometheus::Registry> registry() const;
+
+  // Everything /metrics serves, up to date as of this call: the registry's families after
+  // folding in pending training steps, then the process_* families.
+  std::vector<prometheus::MetricFamily> Collect() const;
+  // Collect() in the Prometheus text exposition format, exactly as /metrics serves it.
+  std::string ScrapeText() const;
 
   // JobEventListener
   void OnSubmitted(const JobLabels& job) override;
