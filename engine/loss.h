@@ -4,7 +4,10 @@
 //   CE           nn.CrossEntropyLoss (log-softmax), targets as class indices [batch, 1] or as
 //                probability rows [batch, classes]; optional class weights and label smoothing.
 //                With class weights and index targets the mean divides by the summed weights of
-//                the targets, as PyTorch does.
+//                the targets, as PyTorch does; with probability rows it divides by the batch
+//                size, also as PyTorch does. One deviation: a batch whose targets all have
+//                weight 0 gives loss 0 and a zero gradient where PyTorch gives NaN (0 / 0), so
+//                such a batch is not mistaken for a divergence.
 #ifndef DESCENT_ENGINE_LOSS_H_
 #define DESCENT_ENGINE_LOSS_H_
 
@@ -12,11 +15,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/activation.h"
 #include "engine/matrix.h"
 #include "engine/train_spec.h"
 
 namespace descent {
+
+// What the loss applies to the logits to give a user's outputs (exports, predictions).
+// Softmax is not an element-wise Activation, hence this separate enum.
+enum class OutputActivation { kIdentity, kSigmoid, kSoftmax };
 
 class Loss {
  public:
@@ -24,7 +30,8 @@ class Loss {
 
   // Mean loss of `logits` [batch, outputs] against `targets`; writes dLoss/dLogits (same
   // shape as logits, already divided for the mean) into *grad, which is resized without
-  // allocating once a batch shape was seen. Accumulates in double.
+  // allocating once a batch shape was seen. Accumulates in double. `targets` must have passed
+  // OutputUnits() for this loss and match logits' batch (a mismatch is a bug: CHECK-fails).
   virtual double Compute(const Matrix& logits, const Matrix& targets, Matrix* grad) const = 0;
 
   // Mean loss only (evaluation; no gradient).
@@ -34,16 +41,19 @@ class Loss {
   virtual void OutputTransform(Matrix* logits) const = 0;
 
   // The output activation the loss implies (for export and diagnostics).
-  virtual Activation output_activation() const = 0;
+  virtual OutputActivation output_activation() const = 0;
 };
 
 // The number of network outputs the loss needs for these targets: MSE and BCE one per target
 // column; CE `num_classes` (index targets) or targets.cols() (probability rows).
-// INVALID_ARGUMENT when the targets do not fit the loss: a class index out of [0, classes),
-// a BCE label outside [0, 1], a probability row that does not sum to 1.
+// `num_classes` <= 0 means "max index + 1". INVALID_ARGUMENT, naming the target value, when the
+// targets do not fit the loss: empty targets, a class index that is not a whole number in
+// [0, classes), fewer than 2 classes, a BCE label outside [0, 1], a probability row with an
+// entry outside [0, 1] or a sum off 1 by more than 1e-3.
 absl::StatusOr<int> OutputUnits(const LossSpec& spec, const Matrix& targets, int num_classes);
 
-// INVALID_ARGUMENT when pos_weight / class_weights lengths do not match `outputs`.
+// INVALID_ARGUMENT when pos_weight / class_weights lengths do not match `outputs`, or outputs
+// is < 1 (< 2 for cross-entropy). Option ranges are Validate()'s job.
 absl::StatusOr<std::unique_ptr<Loss>> MakeLoss(const LossSpec& spec, int outputs);
 
 }  // namespace descent

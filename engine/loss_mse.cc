@@ -1,0 +1,50 @@
+// nn.MSELoss(reduction='mean'): mean of (x - y)^2 over every element of the batch.
+#include <cstddef>
+#include <memory>
+
+#include "engine/loss.h"
+#include "engine/loss_kinds.h"
+#include "engine/status_macros.h"
+
+namespace descent::internal {
+namespace {
+
+class MeanSquaredError final : public Loss {
+ public:
+  double Compute(const Matrix& logits, const Matrix& targets, Matrix* grad) const override {
+    grad->Resize(logits.rows(), logits.cols());
+    return Run(logits, targets, grad->data());
+  }
+
+  double Evaluate(const Matrix& logits, const Matrix& targets) const override {
+    return Run(logits, targets, nullptr);
+  }
+
+  void OutputTransform(Matrix* /*logits*/) const override {}
+
+  OutputActivation output_activation() const override { return OutputActivation::kIdentity; }
+
+ private:
+  // Writes d(mean)/dx = 2 (x - y) / n into grad when it is not null.
+  static double Run(const Matrix& logits, const Matrix& targets, float* grad) {
+    CheckSameBatch(logits, targets);
+    DESCENT_CHECK(targets.cols() == logits.cols());
+    const size_t n = logits.size();
+    const float* x = logits.data();
+    const float* y = targets.data();
+    const double scale = 2.0 / static_cast<double>(n);
+    double sum = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+      const double diff = static_cast<double>(x[i]) - static_cast<double>(y[i]);
+      sum += diff * diff;
+      if (grad != nullptr) grad[i] = static_cast<float>(scale * diff);
+    }
+    return sum / static_cast<double>(n);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Loss> MakeMeanSquaredError() { return std::make_unique<MeanSquaredError>(); }
+
+}  // namespace descent::internal
