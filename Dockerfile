@@ -1,0 +1,51 @@
+# descentd and the descent CLI on Debian 12.
+#
+#   docker build -t descent .
+#   docker run -d -p 50051:50051 -p 9464:9464 -v descent-data:/var/lib/descent descent --workers=2
+#   docker run --rm --network host --entrypoint descent descent health
+#
+# The build stage installs the toolchain through deploy/install-deps.sh (the project's one package
+# list), builds only the two binaries and the unit test executables, and runs the unit tests: an
+# image is only produced from a tree whose unit tests pass. The full suite (integration, sanitizers)
+# runs in CI outside the image. The runtime stage carries the two stripped binaries, the example job
+# specs and the shared libraries they link, nothing else.
+
+ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
+# Parallel compile jobs; the machines this is built on are small and shared.
+ARG JOBS=2
+# ctest label regex of the unit tests run inside the build (one label per tests/<module>).
+ARG UNIT_TEST_LABELS="engine|server|client"
+COPY deploy/install-deps.sh /src/deploy/install-deps.sh
+RUN /src/deploy/install-deps.sh build && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDESCENT_BUILD_BENCH=OFF \
+ && cmake --build /build -j "${JOBS}" --target descentd descent engine_tests server_tests client_tests
+RUN ctest --test-dir /build -L "${UNIT_TEST_LABELS}" -j "${JOBS}" --output-on-failure --timeout 300
+RUN mkdir -p /out \
+ && strip --strip-unneeded -o /out/descentd /build/server/descentd \
+ && strip --strip-unneeded -o /out/descent /build/client/descent
+
+FROM ${BASE_IMAGE} AS runtime
+COPY deploy/install-deps.sh /tmp/install-deps.sh
+RUN /tmp/install-deps.sh runtime \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/install-deps.sh \
+ && useradd --system --uid 10001 --user-group --home-dir /var/lib/descent --no-create-home \
+            --shell /usr/sbin/nologin descent \
+ && install -d -o descent -g descent -m 0750 /var/lib/descent
+COPY --from=build /out/descentd /out/descent /usr/local/bin/
+COPY examples/ /usr/share/descent/examples/
+USER descent:descent
+WORKDIR /var/lib/descent
+# gRPC (TrainingService, health, reflection) and Prometheus /metrics.
+EXPOSE 50051 9464
+# Job store and artefacts; survives container replacement when a named volume is mounted here.
+VOLUME /var/lib/descent
+# The standard gRPC health service, asked through the CLI (exit 0 = SERVING, 3 = unreachable).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["descent", "--server", "127.0.0.1:50051", "health"]
+# descentd handles SIGTERM itself (stops accepting, settles jobs, exits 0), so it can be PID 1.
+ENTRYPOINT ["descentd", "--data-dir=/var/lib/descent"]
+CMD []
