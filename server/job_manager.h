@@ -1,6 +1,16 @@
 // Owns every job: the bounded queue, the worker threads that train, cancellation, the
 // per-job loss history and the watch streams served from it. Thread-safe. The gRPC service
 // is a thin adapter over this class; nothing here knows about grpc::ServerContext.
+//
+// A job goes QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED (or QUEUED -> CANCELLED)
+// and keeps its terminal state, results and whole loss history for the manager's lifetime.
+//   - SUCCEEDED: training completed, or early stopping ended it (Model() is available).
+//   - FAILED: Job.error says why. A run the trainer stopped because the loss diverged is
+//     FAILED with error = the diagnosis message: its parameters are garbage, so it has no
+//     model (with training.stop_on_divergence = false the run completes and SUCCEEDED, with
+//     a DIVERGED diagnosis).
+//   - CANCELLED: by Cancel() or Shutdown().
+// Job ids are "job-" + 12 random hex digits. Nothing survives the manager.
 #ifndef DESCENT_SERVER_JOB_MANAGER_H_
 #define DESCENT_SERVER_JOB_MANAGER_H_
 
@@ -24,14 +34,24 @@
 namespace descent::server {
 
 struct JobManagerOptions {
-  int workers = 1;             // jobs trained concurrently
+  // Jobs trained concurrently, one thread each. 0 starts no worker: jobs stay QUEUED until
+  // cancelled (for tests of the queue).
+  int workers = 1;
   int max_queued_jobs = 1000;  // QUEUED jobs beyond this: RESOURCE_EXHAUSTED
   // OpenBLAS threads per training job; 0 = max(1, cores / workers), so concurrent jobs
-  // never oversubscribe the cores.
+  // never oversubscribe the cores. OpenBLAS's setting is process-wide: the constructor sets
+  // it once.
   int blas_threads = 0;
   absl::Duration heartbeat_interval = absl::Seconds(5);  // quiet watch streams
   int max_points_per_message = 4096;  // loss points batched into one WatchJobResponse
+  // A watcher this many steps behind its job is reported once to
+  // JobEventListener::OnWatcherFellBehind (it keeps being served from the history).
+  int64_t watcher_fell_behind_steps = 100'000;
 };
+
+// The OpenBLAS thread count the manager sets for `options` (cores = the CPUs this process
+// may run on).
+int BlasThreadsFor(const JobManagerOptions& options);
 
 // A validated submission, converted from the wire by server/spec_conversion.h.
 struct PreparedJob {
@@ -61,42 +81,61 @@ struct JobPage {
 
 class JobManager {
  public:
-  // `listener` (may be null) must outlive the manager. Starts the worker threads.
+  // `listener` (may be null) must outlive the manager. Sets the OpenBLAS thread count
+  // (BlasThreadsFor) and starts the worker threads. Options out of range (negative counts,
+  // a non-positive heartbeat or batch) are a bug: CHECK-fails.
   JobManager(JobManagerOptions options, JobEventListener* listener);
-  // Shutdown() then joins every thread.
+  // Shutdown(), then waits until every Watch call has returned: the owner must make their
+  // `send` callbacks return (e.g. by shutting the gRPC server down first).
   ~JobManager();
+  JobManager(const JobManager&) = delete;
+  JobManager& operator=(const JobManager&) = delete;
 
   // Queues the job and returns it QUEUED (already visible to Get/List). With a request_id
-  // seen before, returns that job instead (no new job). RESOURCE_EXHAUSTED when
-  // max_queued_jobs are queued; UNAVAILABLE after Shutdown().
+  // seen before, returns that job as it is now (no new job), even when the queue is full;
+  // ALREADY_EXISTS if that job's spec differs (the key was reused for another job).
+  // RESOURCE_EXHAUSTED when max_queued_jobs are queued; UNAVAILABLE after Shutdown().
   absl::StatusOr<v1::Job> Submit(PreparedJob job);
 
   // NOT_FOUND for an unknown id.
   absl::StatusOr<v1::Job> Get(std::string_view job_id) const;
 
-  // Newest first; `state` JOB_STATE_UNSPECIFIED = all. page_size 0 = 50, max 1000.
-  // INVALID_ARGUMENT for a negative page_size or a malformed page_token.
+  // Newest first; `state` JOB_STATE_UNSPECIFIED = all. page_size 0 = 50, larger than 1000
+  // = 1000. Pages stay stable while jobs are submitted (a token resumes after the last job
+  // returned). INVALID_ARGUMENT for a negative page_size, a malformed page_token, or a token
+  // issued for another `state`.
   absl::StatusOr<JobPage> List(v1::JobState state, int page_size,
                                std::string_view page_token) const;
 
-  // QUEUED: CANCELLED at once. RUNNING: stops before its next step, then CANCELLED.
-  // FAILED_PRECONDITION when already terminal; NOT_FOUND for an unknown id.
+  // QUEUED: CANCELLED at once. RUNNING: asks the job to stop before its next step and
+  // returns it as it is now (still RUNNING; it turns CANCELLED shortly, or SUCCEEDED if its
+  // last step was already done). FAILED_PRECONDITION when already terminal; NOT_FOUND for
+  // an unknown id.
   absl::StatusOr<v1::Job> Cancel(std::string_view job_id);
 
   // Streams the job to `send` (see WatchJob in training.proto): history after `after_step`
   // first, then live steps, epoch summaries, state changes, heartbeats, and finally the
-  // terminal state event; returns OK after that. Returns early with CANCELLED when `send`
-  // returns false (the client went away) and UNAVAILABLE when the manager shuts down.
+  // terminal state event; returns OK after that. Every step > after_step is sent exactly
+  // once, in order, batched up to max_points_per_message per message; an epoch summary
+  // comes right after its last step's loss; events placed at step after_step itself (an
+  // epoch summary closing that step) are sent again, since a dropped stream may have lost
+  // them. State events carry the Job as it was at that change; the terminal one carries the
+  // final results. A heartbeat follows every heartbeat_interval without a message.
+  // Returns early with CANCELLED when `send` returns false (the client went away).
   // NOT_FOUND for an unknown id; INVALID_ARGUMENT for a negative after_step. Blocks the
-  // calling thread; never blocks training.
+  // calling thread; never blocks training: a watcher that does not keep up is served from
+  // the job's history. After Shutdown() every job ends, so every stream ends with its
+  // terminal event.
   absl::Status Watch(std::string_view job_id, int64_t after_step,
                      const std::function<bool(const v1::WatchJobResponse&)>& send);
 
   // FAILED_PRECONDITION unless the job SUCCEEDED; NOT_FOUND for an unknown id.
   absl::StatusOr<TrainedModel> Model(std::string_view job_id) const;
 
-  // Stops accepting submissions (UNAVAILABLE), cancels queued and running jobs, ends every
-  // watch stream after its last event. Idempotent.
+  // Stops accepting submissions (UNAVAILABLE), cancels queued and running jobs, waits until
+  // every job has reached its terminal state and the worker threads have exited. Watch
+  // streams then end after their terminal event; Get, List, Model and Watch keep working.
+  // Idempotent; concurrent calls all return once shutdown is complete.
   void Shutdown();
 
  private:

@@ -1,0 +1,325 @@
+#include "server/job_manager.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <deque>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "engine/blas.h"
+#include "engine/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "server/job_ids.h"
+#include "server/job_record.h"
+#include "server/job_runner.h"
+#include "server/watch_stream.h"
+
+namespace descent::server {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+constexpr char kPageTokenVersion[] = "v1";
+
+// CPUs this process may run on (its affinity mask), which taskset and container cpusets
+// narrow; hardware_concurrency() would count every CPU of the machine.
+int AvailableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// A page token names the filter it was issued for and the position to resume from: jobs
+// with a submission sequence below `bound` are still to be listed.
+std::string EncodePageToken(v1::JobState state, int64_t bound) {
+  return absl::WebSafeBase64Escape(absl::StrCat(kPageTokenVersion, ":", state, ":", bound));
+}
+
+absl::StatusOr<int64_t> DecodePageToken(std::string_view token, v1::JobState state, int64_t jobs) {
+  const absl::Status malformed = absl::InvalidArgumentError(
+      "page_token is not a token from a previous ListJobs response; omit it to start from "
+      "the first page");
+  std::string decoded;
+  if (!absl::WebSafeBase64Unescape(absl::string_view(token.data(), token.size()), &decoded)) {
+    return malformed;
+  }
+  std::vector<std::string> parts = absl::StrSplit(decoded, ':');
+  int token_state = 0;
+  int64_t bound = 0;
+  if (parts.size() != 3 || parts[0] != kPageTokenVersion ||
+      !absl::SimpleAtoi(parts[1], &token_state) || !absl::SimpleAtoi(parts[2], &bound) ||
+      bound <= 0 || bound > jobs) {
+    return malformed;
+  }
+  if (token_state != state) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token was issued for state ",
+                     v1::JobState_Name(static_cast<v1::JobState>(token_state)), ", not ",
+                     v1::JobState_Name(state), "; keep the same state filter while paging"));
+  }
+  return bound;
+}
+
+absl::Status JobNotFound(std::string_view job_id) {
+  return absl::NotFoundError(absl::StrCat("job \"", std::string(job_id),
+                                          "\" not found; ListJobs shows the jobs this server has"));
+}
+
+}  // namespace
+
+int BlasThreadsFor(const JobManagerOptions& options) {
+  if (options.blas_threads > 0) return options.blas_threads;
+  return std::max(1, AvailableCores() / std::max(1, options.workers));
+}
+
+struct JobManager::Impl {
+  Impl(JobManagerOptions options_in, JobEventListener* listener_in)
+      : options(std::move(options_in)), listener(listener_in) {}
+
+  std::shared_ptr<JobRecord> Find(std::string_view job_id) const ABSL_LOCKS_EXCLUDED(mu) {
+    absl::MutexLock lock(&mu);
+    auto it = jobs.find(std::string(job_id));
+    return it == jobs.end() ? nullptr : it->second;
+  }
+
+  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return !queue.empty() || shutting_down;
+  }
+  bool NoWatches() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return active_watches == 0; }
+
+  // A worker thread: takes the oldest queued job, trains it, repeats; exits once shutting
+  // down with nothing queued.
+  void WorkerLoop() {
+    while (true) {
+      std::shared_ptr<JobRecord> job;
+      absl::Duration queued_for;
+      {
+        absl::MutexLock lock(&mu);
+        mu.Await(absl::Condition(this, &Impl::HasWorkOrStopping));
+        if (queue.empty()) return;
+        job = std::move(queue.front());
+        queue.pop_front();
+        // Under mu, so Cancel sees a job either in the queue or RUNNING.
+        queued_for = job->Start(absl::Now());
+      }
+      if (listener != nullptr) {
+        listener->OnStateChange(job->labels(), v1::QUEUED, v1::RUNNING, queued_for);
+      }
+      RunJob(*job, listener);
+    }
+  }
+
+  const JobManagerOptions options;
+  JobEventListener* const listener;
+
+  mutable absl::Mutex mu;  // acquired before any JobRecord's mutex, never after
+  absl::flat_hash_map<std::string, std::shared_ptr<JobRecord>> jobs ABSL_GUARDED_BY(mu);
+  // Every job in submission order: all_jobs[i]->sequence() == i.
+  std::vector<std::shared_ptr<JobRecord>> all_jobs ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, std::shared_ptr<JobRecord>> by_request_id ABSL_GUARDED_BY(mu);
+  std::deque<std::shared_ptr<JobRecord>> queue ABSL_GUARDED_BY(mu);  // QUEUED jobs, oldest first
+  bool shutting_down ABSL_GUARDED_BY(mu) = false;
+  int active_watches ABSL_GUARDED_BY(mu) = 0;
+  absl::BitGen random ABSL_GUARDED_BY(mu);
+
+  absl::Mutex shutdown_mu;  // serializes Shutdown(), so every caller returns once it is done
+  std::vector<std::thread> workers ABSL_GUARDED_BY(shutdown_mu);
+};
+
+JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
+  DESCENT_CHECK(options.workers >= 0);
+  DESCENT_CHECK(options.max_queued_jobs >= 0);
+  DESCENT_CHECK(options.blas_threads >= 0);
+  DESCENT_CHECK(options.heartbeat_interval > absl::ZeroDuration());
+  DESCENT_CHECK(options.max_points_per_message >= 1);
+  DESCENT_CHECK(options.watcher_fell_behind_steps >= 0);
+  SetBlasThreads(BlasThreadsFor(options));
+  impl_ = std::make_unique<Impl>(std::move(options), listener);
+  absl::MutexLock lock(&impl_->shutdown_mu);
+  for (int i = 0; i < impl_->options.workers; ++i) {
+    impl_->workers.emplace_back([impl = impl_.get()] { impl->WorkerLoop(); });
+  }
+}
+
+JobManager::~JobManager() {
+  Shutdown();
+  absl::MutexLock lock(&impl_->mu);
+  impl_->mu.Await(absl::Condition(impl_.get(), &Impl::NoWatches));
+}
+
+absl::StatusOr<v1::Job> JobManager::Submit(PreparedJob job) {
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.mu);
+  if (impl.shutting_down) {
+    return absl::UnavailableError("the server is shutting down and accepts no new jobs");
+  }
+  if (!job.request_id.empty()) {
+    auto it = impl.by_request_id.find(job.request_id);
+    if (it != impl.by_request_id.end()) {
+      const JobRecord& existing = *it->second;
+      if (!google::protobuf::util::MessageDifferencer::Equals(existing.spec(), job.spec)) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "request_id \"", job.request_id, "\" was already used for job ", existing.id(),
+            " with a different spec; use a new request_id for a new job"));
+      }
+      return existing.Snapshot();
+    }
+  }
+  if (impl.queue.size() >= static_cast<size_t>(impl.options.max_queued_jobs)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the job queue is full (", impl.options.max_queued_jobs,
+        " jobs queued, the limit set by --max-queued-jobs); retry once jobs have started, or "
+        "raise --max-queued-jobs"));
+  }
+  std::string id;
+  do {
+    id = NewJobId(impl.random);
+  } while (impl.jobs.contains(id));
+  auto record = std::make_shared<JobRecord>(id, static_cast<int64_t>(impl.all_jobs.size()),
+                                            std::move(job), absl::Now());
+  v1::Job queued = record->Snapshot();  // before a worker can pick it up
+  impl.jobs.emplace(id, record);
+  impl.all_jobs.push_back(record);
+  if (!record->request_id().empty()) impl.by_request_id.emplace(record->request_id(), record);
+  impl.queue.push_back(record);
+  // Under mu so that observers see OnSubmitted before the job's first state change.
+  if (impl.listener != nullptr) impl.listener->OnSubmitted(record->labels());
+  return queued;
+}
+
+absl::StatusOr<v1::Job> JobManager::Get(std::string_view job_id) const {
+  std::shared_ptr<JobRecord> job = impl_->Find(job_id);
+  if (job == nullptr) return JobNotFound(job_id);
+  return job->Snapshot();
+}
+
+absl::StatusOr<JobPage> JobManager::List(v1::JobState state, int page_size,
+                                         std::string_view page_token) const {
+  if (page_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size must be >= 0 (got ", page_size, "); 0 means ", kDefaultPageSize));
+  }
+  const int limit = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.mu);
+  int64_t bound = static_cast<int64_t>(impl.all_jobs.size());
+  if (!page_token.empty()) {
+    ASSIGN_OR_RETURN(bound, DecodePageToken(page_token, state, bound));
+  }
+  JobPage page;
+  int64_t index = bound - 1;
+  for (; index >= 0; --index) {
+    const JobRecord& job = *impl.all_jobs[static_cast<size_t>(index)];
+    if (state != v1::JOB_STATE_UNSPECIFIED && job.state() != state) continue;
+    if (static_cast<int>(page.jobs.size()) == limit) break;  // a match for the next page
+    v1::Job snapshot = job.Snapshot();
+    // The job may have moved on since state(); the page shows only what matches.
+    if (state != v1::JOB_STATE_UNSPECIFIED && snapshot.state() != state) continue;
+    page.jobs.push_back(std::move(snapshot));
+  }
+  if (index >= 0) page.next_page_token = EncodePageToken(state, index + 1);
+  return page;
+}
+
+absl::StatusOr<v1::Job> JobManager::Cancel(std::string_view job_id) {
+  Impl& impl = *impl_;
+  std::shared_ptr<JobRecord> job;
+  std::optional<absl::Duration> cancelled_after;
+  {
+    absl::MutexLock lock(&impl.mu);
+    auto it = impl.jobs.find(std::string(job_id));
+    if (it == impl.jobs.end()) return JobNotFound(job_id);
+    job = it->second;
+    const v1::JobState state = job->state();
+    if (IsTerminal(state)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("job ", job->id(), " already ended ", v1::JobState_Name(state),
+                       "; only QUEUED or RUNNING jobs can be cancelled"));
+    }
+    if (state == v1::QUEUED) {
+      impl.queue.erase(std::find(impl.queue.begin(), impl.queue.end(), job));
+      cancelled_after = job->Finish(JobOutcome::Cancelled(), absl::Now());
+    } else {
+      job->RequestCancel();
+    }
+  }
+  if (cancelled_after && impl.listener != nullptr) {
+    impl.listener->OnStateChange(job->labels(), v1::QUEUED, v1::CANCELLED, *cancelled_after);
+  }
+  return job->Snapshot();
+}
+
+absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
+                               const std::function<bool(const v1::WatchJobResponse&)>& send) {
+  if (after_step < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("after_step must be >= 0 (got ", after_step,
+                                                   "); 0 streams from the first step"));
+  }
+  Impl& impl = *impl_;
+  std::shared_ptr<JobRecord> job;
+  {
+    absl::MutexLock lock(&impl.mu);
+    auto it = impl.jobs.find(std::string(job_id));
+    if (it == impl.jobs.end()) return JobNotFound(job_id);
+    job = it->second;
+    ++impl.active_watches;
+  }
+  if (impl.listener != nullptr) impl.listener->OnWatchersChanged(+1);
+  const WatchStreamOptions options{
+      .heartbeat_interval = impl.options.heartbeat_interval,
+      .max_points_per_message = impl.options.max_points_per_message,
+      .fell_behind_steps = impl.options.watcher_fell_behind_steps,
+  };
+  absl::Status status = ServeWatch(*job, after_step, options, impl.listener, send);
+  if (impl.listener != nullptr) impl.listener->OnWatchersChanged(-1);
+  absl::MutexLock lock(&impl.mu);
+  --impl.active_watches;
+  return status;
+}
+
+absl::StatusOr<TrainedModel> JobManager::Model(std::string_view job_id) const {
+  std::shared_ptr<JobRecord> job = impl_->Find(job_id);
+  if (job == nullptr) return JobNotFound(job_id);
+  return job->Model();
+}
+
+void JobManager::Shutdown() {
+  Impl& impl = *impl_;
+  absl::MutexLock shutdown_lock(&impl.shutdown_mu);
+  std::vector<std::pair<std::shared_ptr<JobRecord>, absl::Duration>> cancelled;
+  {
+    absl::MutexLock lock(&impl.mu);
+    if (!impl.shutting_down) {
+      impl.shutting_down = true;
+      const absl::Time now = absl::Now();
+      for (std::shared_ptr<JobRecord>& job : impl.queue) {
+        const absl::Duration queued_for = job->Finish(JobOutcome::Cancelled(), now);
+        cancelled.emplace_back(std::move(job), queued_for);
+      }
+      impl.queue.clear();
+      for (const std::shared_ptr<JobRecord>& job : impl.all_jobs) {
+        if (!IsTerminal(job->state())) job->RequestCancel();
+      }
+    }
+  }
+  if (impl.listener != nullptr) {
+    for (const auto& [job, queued_for] : cancelled) {
+      impl.listener->OnStateChange(job->labels(), v1::QUEUED, v1::CANCELLED, queued_for);
+    }
+  }
+  for (std::thread& worker : impl.workers) worker.join();
+  impl.workers.clear();
+}
+
+}  // namespace descent::server

@@ -1,0 +1,132 @@
+#include "server/job_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "engine/trainer.h"
+
+namespace descent::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs on the training thread between steps, so it stays cheap: one short lock to append
+// the loss, a clock read, and a condition-variable signal only every
+// kWakeWatchersEverySteps steps or kWakeWatchersEvery.
+class JobObserver : public TrainingObserver {
+ public:
+  JobObserver(JobRecord& job, JobEventListener* listener, int train_samples, int batch_size,
+              int64_t steps_per_epoch)
+      : job_(job),
+        listener_(listener),
+        train_samples_(train_samples),
+        batch_size_(batch_size > 0 ? batch_size : train_samples),
+        steps_per_epoch_(std::max<int64_t>(1, steps_per_epoch)),
+        run_start_(Clock::now()),
+        last_step_(run_start_),
+        last_wake_(run_start_) {}
+
+  bool OnStep(const StepEvent& event) override {
+    const Clock::time_point now = Clock::now();
+    job_.RecordStep(event);
+    if (event.step - last_wake_step_ >= kWakeWatchersEverySteps ||
+        now - last_wake_ >= absl::ToChronoNanoseconds(kWakeWatchersEvery)) {
+      job_.WakeWatchers();
+      last_wake_step_ = event.step;
+      last_wake_ = now;
+    }
+    if (listener_ != nullptr) {
+      const double seconds = std::chrono::duration<double>(now - run_start_).count();
+      listener_->OnStep(job_.labels(), event.step, event.loss, ExamplesIn(event.step),
+                        absl::FromChrono(now - last_step_),
+                        seconds > 0 ? static_cast<double>(event.step) / seconds : 0.0);
+    }
+    last_step_ = now;
+    return !job_.cancel_requested();
+  }
+
+  void OnEpoch(const EpochSummary& summary) override {
+    job_.RecordEpoch(summary);
+    last_wake_step_ = summary.last_step;
+    last_wake_ = Clock::now();
+  }
+
+ private:
+  // Examples in `step`'s batch: full batches, then what is left in the epoch's last one.
+  int ExamplesIn(int64_t step) const {
+    const int64_t index_in_epoch = (step - 1) % steps_per_epoch_;
+    const int64_t left = train_samples_ - index_in_epoch * batch_size_;
+    return static_cast<int>(std::clamp<int64_t>(left, 0, batch_size_));
+  }
+
+  JobRecord& job_;
+  JobEventListener* const listener_;
+  const int64_t train_samples_;
+  const int64_t batch_size_;
+  const int64_t steps_per_epoch_;
+  const Clock::time_point run_start_;
+  Clock::time_point last_step_;
+  Clock::time_point last_wake_;
+  int64_t last_wake_step_ = 0;
+};
+
+JobOutcome Train(JobRecord& job, JobEventListener* listener) {
+  TrainingInput input = job.TakeTrainingInput();
+  if (job.cancel_requested()) return JobOutcome::Cancelled();
+
+  std::vector<std::string> feature_names = input.dataset.feature_names;
+  std::vector<std::string> class_names = input.dataset.class_names;
+  const int batch_size = input.train_spec.training.batch_size;
+  absl::StatusOr<std::unique_ptr<Trainer>> created =
+      Trainer::Create(input.train_spec, std::move(input.dataset), input.initial_parameters);
+  if (!created.ok()) {
+    return JobOutcome::Failed(std::string(created.status().message()));
+  }
+  Trainer& trainer = **created;
+  job.SetTotalSteps(trainer.total_steps());
+  if (job.cancel_requested()) return JobOutcome::Cancelled();
+
+  JobObserver observer(job, listener, trainer.train_samples(), batch_size,
+                       trainer.steps_per_epoch());
+  TrainResult result = trainer.Run(&observer);
+  switch (result.reason) {
+    case StopReason::kCancelled:
+      return JobOutcome::Cancelled(std::move(result.diagnosis));
+    case StopReason::kDiverged: {
+      std::string error = result.diagnosis.message;
+      if (error.empty()) error = absl::StrCat("training diverged at step ", result.steps);
+      return JobOutcome::Failed(std::move(error), std::move(result.diagnosis));
+    }
+    case StopReason::kCompleted:
+    case StopReason::kEarlyStopped:
+      break;
+  }
+  auto model = std::make_shared<TrainedModel>();
+  model->job_id = job.id();
+  model->spec = job.spec();
+  model->inputs = trainer.network().inputs();
+  model->parameters = trainer.network().GetParameters();
+  model->activations = trainer.network().activations();
+  model->loss = input.train_spec.loss;
+  model->feature_names = std::move(feature_names);
+  model->class_names = std::move(class_names);
+  return JobOutcome::Succeeded(std::move(result.diagnosis), std::move(model));
+}
+
+}  // namespace
+
+void RunJob(JobRecord& job, JobEventListener* listener) {
+  JobOutcome outcome = Train(job, listener);
+  const v1::JobState final_state = outcome.state;
+  const absl::Duration run_time = job.Finish(std::move(outcome), absl::Now());
+  if (listener != nullptr) {
+    listener->OnStateChange(job.labels(), v1::RUNNING, final_state, run_time);
+  }
+}
+
+}  // namespace descent::server

@@ -1,0 +1,29 @@
+// Trains one job on the calling worker thread: builds the engine's Trainer, runs it with an
+// observer that appends every step to the job's history, and records how the run ended.
+#ifndef DESCENT_SERVER_JOB_RUNNER_H_
+#define DESCENT_SERVER_JOB_RUNNER_H_
+
+#include "absl/time/time.h"
+#include "server/job_events.h"
+#include "server/job_record.h"
+
+namespace descent::server {
+
+// How often the training thread wakes a job's watchers: after this many new steps or this
+// much time, whichever comes first, and at every epoch end and state change. Watchers read
+// everything recorded when they wake, so this bounds their latency, not what they get.
+inline constexpr int64_t kWakeWatchersEverySteps = 1024;
+inline constexpr absl::Duration kWakeWatchersEvery = absl::Milliseconds(10);
+
+// Runs a RUNNING job to its terminal state and tells `listener` (may be null) about every
+// step and the final transition. Never fails: an error becomes the job's FAILED state.
+//   - completed or early-stopped: SUCCEEDED, with the trained model;
+//   - stopped for divergence: FAILED, error = the diagnosis message (the parameters are
+//     garbage, so no model is kept);
+//   - cancelled (RequestCancel) before or during the run: CANCELLED;
+//   - Trainer::Create rejecting spec or data: FAILED with its message.
+void RunJob(JobRecord& job, JobEventListener* listener);
+
+}  // namespace descent::server
+
+#endif  // DESCENT_SERVER_JOB_RUNNER_H_
