@@ -1,0 +1,70 @@
+// The CLI's commands, one function each, independent of argv parsing so they can be tested
+// against an in-process server. Each prints to the context's streams and returns the
+// process exit code:
+//   0  success (for submit --watch, watch: the job SUCCEEDED)
+//   1  the job FAILED or was CANCELLED, or the server refused the request for a reason that
+//      is not the input's fault (e.g. RESOURCE_EXHAUSTED, FAILED_PRECONDITION)
+//   2  usage error: bad arguments, unreadable or invalid files, a spec the server rejects
+//      (INVALID_ARGUMENT), an unknown job (NOT_FOUND)
+//   3  the server is unreachable (UNAVAILABLE, or a deadline while connecting)
+#ifndef DESCENT_CLIENT_COMMANDS_H_
+#define DESCENT_CLIENT_COMMANDS_H_
+
+#include <ostream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "client/descent_client.h"
+#include "client/job_watcher.h"
+#include "client/loss_chart.h"
+#include "client/output.h"
+
+namespace descent::client {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitJobFailed = 1,
+  kExitUsage = 2,
+  kExitUnreachable = 3,
+};
+
+struct CommandContext {
+  DescentClient* client = nullptr;
+  std::string server;  // HOST:PORT, for messages
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  OutputFormat format = OutputFormat::kText;
+  bool interactive = false;  // stdout is a terminal: live line and chart
+  int terminal_width = 80;
+  JobWatcherOptions watch;   // backoff and timeouts of watch streams
+};
+
+// The exit code for a failed call (see the table above).
+int ExitCodeFor(const absl::Status& status);
+
+// Prints "descent: <message>" (with a hint for an unreachable server) to ctx.err and
+// returns ExitCodeFor(status).
+int ReportError(const CommandContext& ctx, const absl::Status& status);
+
+int RunSubmit(const CommandContext& ctx, const std::string& spec_path, bool watch,
+              const std::string& request_id);
+int RunWatch(const CommandContext& ctx, const std::string& job_id);
+int RunGet(const CommandContext& ctx, const std::string& job_id);
+// `state`: a JobState name, any case ("" = all).
+int RunList(const CommandContext& ctx, const std::string& state);
+int RunCancel(const CommandContext& ctx, const std::string& job_id);
+// `out_file` "" or "-" = stdout.
+int RunExport(const CommandContext& ctx, const std::string& job_id, const std::string& out_file);
+int RunPredict(const CommandContext& ctx, const std::string& job_id,
+               const std::string& input_file);
+
+struct PlotOptions {
+  bool follow = false;  // a running job: wait for its end instead of plotting the steps so far
+  LossChartOptions chart;
+};
+int RunPlot(const CommandContext& ctx, const std::string& job_id, const PlotOptions& options);
+int RunHealth(const CommandContext& ctx);
+
+}  // namespace descent::client
+
+#endif  // DESCENT_CLIENT_COMMANDS_H_

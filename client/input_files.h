@@ -1,0 +1,36 @@
+// Files the CLI reads: job specs (JobSpec in protobuf's JSON mapping) and the rows
+// `descent predict` sends (CSV or JSON). Errors name the file and what to fix, and come back
+// as INVALID_ARGUMENT (bad content) or NOT_FOUND (cannot open), which the CLI reports as a
+// usage error.
+#ifndef DESCENT_CLIENT_INPUT_FILES_H_
+#define DESCENT_CLIENT_INPUT_FILES_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "descent/v1/training.pb.h"
+
+namespace descent::client {
+
+// The whole file. NOT_FOUND when it cannot be opened.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// A JobSpec from JSON text (camelCase or snake_case names, enums by name). Unknown fields are
+// an error, so a typo does not silently fall back to a default. `source` names the text in
+// messages (usually the path).
+absl::StatusOr<v1::JobSpec> ParseJobSpec(const std::string& json, const std::string& source);
+absl::StatusOr<v1::JobSpec> ReadJobSpec(const std::string& path);
+
+// Rows of numbers, one input row each:
+//   CSV: one row per line, comma-separated; a first line that is not numeric is a header
+//        and skipped; blank lines are skipped.
+//   JSON: [[1, 2], [3, 4]], or {"rows": [[...], ...]}, or a Matrix
+//        {"rows": N, "cols": D, "values": [...]}.
+// The format follows the first non-blank character ('[' or '{' is JSON). Every row must have
+// the same length.
+absl::StatusOr<v1::Matrix> ParseRows(const std::string& text, const std::string& source);
+absl::StatusOr<v1::Matrix> ReadRows(const std::string& path);
+
+}  // namespace descent::client
+
+#endif  // DESCENT_CLIENT_INPUT_FILES_H_

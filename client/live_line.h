@@ -1,0 +1,67 @@
+// The one-line progress display `descent watch` redraws in place on a terminal:
+//   epoch 3/30  step 1234/1500  loss 0.02131  val 0.0250  2,410 steps/s  ETA 0:04
+#ifndef DESCENT_CLIENT_LIVE_LINE_H_
+#define DESCENT_CLIENT_LIVE_LINE_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <utility>
+
+#include "absl/time/time.h"
+
+namespace descent::client {
+
+struct LiveStatus {
+  int epoch = 0;
+  int total_epochs = 0;  // 0 = unknown
+  int64_t step = 0;
+  int64_t total_steps = 0;  // 0 = unknown
+  std::optional<double> loss;
+  std::optional<double> validation_loss;
+  std::optional<double> steps_per_second;
+};
+
+// "0:07", "12:34", "1:02:03"; "-" for a negative or non-finite number of seconds.
+std::string FormatEta(double seconds);
+
+// The status as one line of at most `width` - 1 columns (so the cursor never wraps).
+std::string FormatLiveLine(const LiveStatus& status, int width);
+
+// Steps per second over a sliding window of recent samples.
+class StepRate {
+ public:
+  explicit StepRate(absl::Duration window = absl::Seconds(3)) : window_(window) {}
+  void Add(absl::Time now, int64_t step);
+  // Unset until two samples at different times exist.
+  std::optional<double> PerSecond() const;
+
+ private:
+  absl::Duration window_;
+  std::deque<std::pair<absl::Time, int64_t>> samples_;
+};
+
+// Redraws the line in place ("\r", then erase to end of line) at most every
+// `min_interval`, so a job streaming 100k steps/s does not flood the terminal.
+class LiveLine {
+ public:
+  LiveLine(std::ostream& out, int width, absl::Duration min_interval = absl::Milliseconds(100))
+      : out_(out), width_(width), min_interval_(min_interval) {}
+  // Draws `status` unless the last draw was less than min_interval ago (or `force`).
+  void Update(const LiveStatus& status, absl::Time now, bool force = false);
+  // Erases the line (before printing anything else); a later Update draws it again.
+  void Clear();
+
+ private:
+  std::ostream& out_;
+  int width_;
+  absl::Duration min_interval_;
+  absl::Time last_draw_ = absl::InfinitePast();
+  bool drawn_ = false;
+};
+
+}  // namespace descent::client
+
+#endif  // DESCENT_CLIENT_LIVE_LINE_H_

@@ -1,0 +1,172 @@
+#include "client/loss_chart.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace descent::client {
+namespace {
+
+constexpr int kLabelWidth = 10;  // "%9.3g" and a space
+constexpr const char* kMean = "\u25cf";   // ●
+constexpr const char* kSpan = "\u2502";   // │
+constexpr const char* kAxis = "\u2502";   // │
+constexpr const char* kTick = "\u2524";   // ┤
+constexpr const char* kCorner = "\u2514"; // └
+constexpr const char* kRule = "\u2500";   // ─
+
+std::string Label(double value) { return absl::StrFormat("%9.3g ", value); }
+
+}  // namespace
+
+std::vector<LossBucket> BucketLosses(const std::vector<double>& losses, int64_t first_step,
+                                     int columns) {
+  std::vector<LossBucket> buckets;
+  const int64_t n = static_cast<int64_t>(losses.size());
+  if (n == 0 || columns <= 0) return buckets;
+  const int64_t count = std::min<int64_t>(n, columns);
+  buckets.reserve(static_cast<size_t>(count));
+  for (int64_t c = 0; c < count; ++c) {
+    const int64_t begin = c * n / count;
+    const int64_t end = (c + 1) * n / count;
+    LossBucket bucket;
+    bucket.first_step = first_step + begin;
+    bucket.last_step = first_step + end - 1;
+    bucket.min = std::numeric_limits<double>::infinity();
+    bucket.max = -std::numeric_limits<double>::infinity();
+    double sum = 0.0;
+    for (int64_t i = begin; i < end; ++i) {
+      const double loss = losses[static_cast<size_t>(i)];
+      if (!std::isfinite(loss)) {
+        ++bucket.non_finite;
+        continue;
+      }
+      ++bucket.finite;
+      sum += loss;
+      bucket.min = std::min(bucket.min, loss);
+      bucket.max = std::max(bucket.max, loss);
+    }
+    if (bucket.finite > 0) {
+      bucket.mean = sum / bucket.finite;
+    } else {
+      bucket.min = bucket.max = bucket.mean = 0.0;
+    }
+    buckets.push_back(bucket);
+  }
+  return buckets;
+}
+
+std::string RenderLossChart(const std::vector<double>& losses, int64_t first_step,
+                            const LossChartOptions& options) {
+  if (losses.empty()) return "loss: no steps yet\n";
+  const int width = std::max(options.width, 24);
+  const int height = std::max(options.height, 4);
+  const int plot_columns = width - kLabelWidth - 1;
+  const std::vector<LossBucket> buckets = BucketLosses(losses, first_step, plot_columns);
+
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -std::numeric_limits<double>::infinity();
+  int64_t min_step = 0;
+  for (const LossBucket& bucket : buckets) {
+    if (bucket.finite == 0) continue;
+    if (bucket.min < lo) lo = bucket.min;
+    hi = std::max(hi, bucket.max);
+  }
+  for (size_t i = 0; i < losses.size(); ++i) {
+    if (losses[i] == lo) {
+      min_step = first_step + static_cast<int64_t>(i);
+      break;
+    }
+  }
+  const bool any_finite = std::isfinite(lo);
+  bool log_scale = false;
+  if (any_finite && lo > 0.0) {
+    log_scale = options.scale == ChartScale::kLog ||
+                (options.scale == ChartScale::kAuto && hi >= 100.0 * lo);
+  }
+  auto transform = [log_scale](double v) { return log_scale ? std::log10(v) : v; };
+  auto untransform = [log_scale](double v) { return log_scale ? std::pow(10.0, v) : v; };
+  const double top = any_finite ? transform(hi) : 1.0;
+  const double bottom = any_finite ? transform(lo) : 0.0;
+  // Row 0 is the top. A flat history sits in the middle row.
+  auto row_of = [&](double loss) {
+    if (top == bottom) return height / 2;
+    const double t = (top - transform(loss)) / (top - bottom);
+    return std::clamp(static_cast<int>(std::lround(t * (height - 1))), 0, height - 1);
+  };
+
+  std::vector<std::vector<const char*>> cells(
+      static_cast<size_t>(height), std::vector<const char*>(buckets.size(), " "));
+  for (size_t c = 0; c < buckets.size(); ++c) {
+    const LossBucket& bucket = buckets[c];
+    if (bucket.finite > 0) {
+      for (int r = row_of(bucket.max); r <= row_of(bucket.min); ++r) cells[r][c] = kSpan;
+      cells[static_cast<size_t>(row_of(bucket.mean))][c] = kMean;
+    }
+    if (bucket.non_finite > 0) cells[0][c] = "!";
+  }
+
+  std::string out;
+  const double last = losses.back();
+  std::string header = absl::StrCat("loss", log_scale ? " (log scale)" : "", "   last ",
+                                    absl::StrFormat("%.4g", last));
+  if (any_finite) {
+    absl::StrAppend(&header, "   min ", absl::StrFormat("%.4g", lo), " at step ", min_step);
+  }
+  int non_finite = 0;
+  for (const LossBucket& bucket : buckets) non_finite += bucket.non_finite;
+  if (non_finite > 0) absl::StrAppend(&header, "   ! = ", non_finite, " non-finite");
+  absl::StrAppend(&out, header.substr(0, static_cast<size_t>(width)), "\n");
+
+  const int middle_row = (height - 1) / 2;
+  for (int r = 0; r < height; ++r) {
+    const bool labelled = r == 0 || r == height - 1 || r == middle_row;
+    if (labelled && any_finite) {
+      const double value =
+          untransform(top - (top - bottom) * static_cast<double>(r) / (height - 1));
+      absl::StrAppend(&out, Label(top == bottom ? lo : value), kTick);
+    } else {
+      absl::StrAppend(&out, std::string(kLabelWidth, ' '), kAxis);
+    }
+    std::string row;
+    for (const char* cell : cells[static_cast<size_t>(r)]) row += cell;
+    while (!row.empty() && row.back() == ' ') row.pop_back();
+    absl::StrAppend(&out, row, "\n");
+  }
+
+  absl::StrAppend(&out, std::string(kLabelWidth, ' '), kCorner);
+  for (size_t c = 0; c < buckets.size(); ++c) out += kRule;
+  out += "\n";
+
+  // Step numbers under the first, middle and last column, "step" in between if it fits.
+  const int columns = static_cast<int>(buckets.size());
+  std::string ticks(static_cast<size_t>(columns + 1), ' ');
+  auto place = [&ticks](int at, const std::string& text) {
+    at = std::clamp(at, 0, std::max(0, static_cast<int>(ticks.size()) - 1));
+    if (at + text.size() > ticks.size()) ticks.resize(at + text.size(), ' ');
+    ticks.replace(static_cast<size_t>(at), text.size(), text);
+  };
+  const std::string first_label = absl::StrCat(buckets.front().first_step);
+  const std::string last_label = absl::StrCat(buckets.back().last_step);
+  place(0, first_label);
+  const int last_at = std::max(columns - static_cast<int>(last_label.size()),
+                               static_cast<int>(first_label.size()) + 1);
+  place(last_at, last_label);
+  const std::string axis_name = "step";
+  const int name_at = (columns - static_cast<int>(axis_name.size())) / 2;
+  if (name_at > static_cast<int>(first_label.size()) + 1 &&
+      name_at + static_cast<int>(axis_name.size()) + 1 < last_at) {
+    place(name_at, axis_name);
+  }
+  while (!ticks.empty() && ticks.back() == ' ') ticks.pop_back();
+  absl::StrAppend(&out, std::string(kLabelWidth + 1, ' '), ticks.substr(0, width - kLabelWidth - 1),
+                  "\n");
+  return out;
+}
+
+}  // namespace descent::client

@@ -1,0 +1,50 @@
+// The terminal loss-over-steps chart: y = loss, x = optimizer step, as in the seed's
+// "Tracking loss" pictures. Every step counts even when there are far more steps than
+// columns: each column is one bucket of consecutive steps, drawn as the bucket's min..max
+// span with a dot at its mean, so a single spike stays visible.
+#ifndef DESCENT_CLIENT_LOSS_CHART_H_
+#define DESCENT_CLIENT_LOSS_CHART_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace descent::client {
+
+enum class ChartScale {
+  kAuto,    // log when every loss is > 0 and the largest is >= 100x the smallest
+  kLinear,
+  kLog,     // falls back to linear when some loss is <= 0
+};
+
+struct LossChartOptions {
+  int width = 80;   // total columns, labels included; at least 24
+  int height = 16;  // plot rows; at least 4
+  ChartScale scale = ChartScale::kAuto;
+};
+
+// One bucket of consecutive steps (one chart column).
+struct LossBucket {
+  int64_t first_step = 0;
+  int64_t last_step = 0;
+  double min = 0.0;   // over finite losses
+  double max = 0.0;
+  double mean = 0.0;
+  int finite = 0;     // finite losses in the bucket
+  int non_finite = 0; // NaN or infinite losses in the bucket
+};
+
+// Splits losses[i] (step first_step + i) into `columns` buckets of as equal a size as
+// possible (fewer when there are fewer steps), in step order; every step is in exactly one.
+std::vector<LossBucket> BucketLosses(const std::vector<double>& losses, int64_t first_step,
+                                     int columns);
+
+// The chart as text lines ending in '\n', none wider than options.width terminal columns.
+// Steps whose loss is NaN or infinite are marked with '!' on the top row. An empty history
+// renders a one-line "no steps yet" note.
+std::string RenderLossChart(const std::vector<double>& losses, int64_t first_step,
+                            const LossChartOptions& options);
+
+}  // namespace descent::client
+
+#endif  // DESCENT_CLIENT_LOSS_CHART_H_

@@ -1,0 +1,147 @@
+// descent: the command-line client of descentd. Parses argv (CLI11), connects, and runs one
+// command from client/commands.h, whose return value is the exit code.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/time/time.h"
+#include "client/commands.h"
+#include "client/descent_client.h"
+
+namespace {
+
+using descent::client::CommandContext;
+using descent::client::OutputFormat;
+
+int TerminalWidth() {
+  winsize size{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  if (const char* columns = std::getenv("COLUMNS")) {
+    const int width = std::atoi(columns);
+    if (width > 0) return width;
+  }
+  return 80;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "descent: submit training jobs to descentd, watch their loss, fetch their models.\n"
+      "Exit codes: 0 success / job succeeded, 1 job failed or cancelled (or the request was\n"
+      "refused), 2 usage error (bad arguments or files, unknown job), 3 server unreachable.",
+      "descent"};
+  app.set_version_flag("--version", std::string(DESCENT_VERSION));
+  app.require_subcommand(1);
+
+  std::string server = "localhost:50051";
+  std::string output = "text";
+  double timeout_seconds = 30;
+  double reconnect_seconds = 60;
+  app.add_option("--server", server, "descentd address HOST:PORT")
+      ->envname("DESCENT_SERVER")
+      ->capture_default_str();
+  app.add_option("-o,--output", output, "text (for people) or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--timeout", timeout_seconds, "deadline of each request, in seconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+
+  std::string spec_path, job_id, request_id, state, out_file, input_file, scale = "auto";
+  bool watch = false, follow = false;
+  int height = 16;
+
+  CLI::App* submit = app.add_subcommand("submit", "submit a job spec (JSON JobSpec)");
+  submit->add_option("SPEC", spec_path, "job spec file, e.g. examples/house-prices.json")
+      ->required();
+  submit->add_flag("-w,--watch", watch, "follow the job until it ends (exit code: its outcome)");
+  submit->add_option("--request-id", request_id,
+                     "idempotency key: resubmitting with it returns the first job");
+
+  CLI::App* watch_cmd = app.add_subcommand("watch", "follow a job's losses until it ends");
+  watch_cmd->add_option("JOB", job_id, "job id")->required();
+  for (CLI::App* cmd : {submit, watch_cmd}) {
+    cmd->add_option("--reconnect-timeout", reconnect_seconds,
+                    "give up on a dropped stream after this many seconds without the server")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+  }
+
+  CLI::App* get = app.add_subcommand("get", "show a job");
+  get->add_option("JOB", job_id, "job id")->required();
+
+  CLI::App* list = app.add_subcommand("list", "list jobs, newest first");
+  list->add_option("--state", state, "only jobs in this state (QUEUED, RUNNING, SUCCEEDED, ...)");
+
+  CLI::App* cancel = app.add_subcommand("cancel", "cancel a queued or running job");
+  cancel->add_option("JOB", job_id, "job id")->required();
+
+  CLI::App* export_cmd =
+      app.add_subcommand("export", "a succeeded job's model as JSON (ExportModelResponse)");
+  export_cmd->add_option("JOB", job_id, "job id")->required();
+  export_cmd->add_option("-o,--output", out_file, "write to this file instead of stdout");
+
+  CLI::App* predict = app.add_subcommand("predict", "run a succeeded job's model on rows");
+  predict->add_option("JOB", job_id, "job id")->required();
+  predict->add_option("-i,--input", input_file, "CSV or JSON rows of features")->required();
+
+  CLI::App* plot = app.add_subcommand("plot", "draw a job's loss over steps in the terminal");
+  plot->add_option("JOB", job_id, "job id")->required();
+  plot->add_flag("-f,--follow", follow, "for a running job, wait for its end");
+  plot->add_option("--scale", scale, "y axis: auto (log when the loss spans decades), linear, log")
+      ->check(CLI::IsMember({"auto", "linear", "log"}))
+      ->capture_default_str();
+  plot->add_option("--height", height, "rows of the chart")
+      ->check(CLI::Range(4, 200))
+      ->capture_default_str();
+
+  CLI::App* health = app.add_subcommand("health", "check that descentd is serving");
+
+  for (CLI::App* cmd : app.get_subcommands({})) cmd->fallthrough();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? descent::client::kExitOk : descent::client::kExitUsage;
+  }
+
+  descent::client::ClientOptions client_options;
+  client_options.rpc_timeout = absl::Seconds(timeout_seconds);
+  auto client = descent::client::DescentClient::Connect(server, client_options);
+
+  CommandContext ctx;
+  ctx.client = client.get();
+  ctx.server = server;
+  ctx.out = &std::cout;
+  ctx.err = &std::cerr;
+  ctx.format = output == "json" ? OutputFormat::kJson : OutputFormat::kText;
+  ctx.interactive = isatty(STDOUT_FILENO) == 1;
+  ctx.terminal_width = TerminalWidth();
+  ctx.watch.give_up_after = absl::Seconds(reconnect_seconds);
+
+  if (submit->parsed()) return RunSubmit(ctx, spec_path, watch, request_id);
+  if (watch_cmd->parsed()) return RunWatch(ctx, job_id);
+  if (get->parsed()) return RunGet(ctx, job_id);
+  if (list->parsed()) return RunList(ctx, state);
+  if (cancel->parsed()) return RunCancel(ctx, job_id);
+  if (export_cmd->parsed()) return RunExport(ctx, job_id, out_file);
+  if (predict->parsed()) return RunPredict(ctx, job_id, input_file);
+  if (plot->parsed()) {
+    descent::client::PlotOptions options;
+    options.follow = follow;
+    options.chart.width = ctx.terminal_width;
+    options.chart.height = height;
+    options.chart.scale = scale == "log"      ? descent::client::ChartScale::kLog
+                          : scale == "linear" ? descent::client::ChartScale::kLinear
+                                              : descent::client::ChartScale::kAuto;
+    return RunPlot(ctx, job_id, options);
+  }
+  if (health->parsed()) return RunHealth(ctx);
+  return descent::client::kExitUsage;
+}

@@ -1,0 +1,70 @@
+// Shows a watched job in one of three ways:
+//   terminal (interactive): a live line redrawn in place, then the loss chart, the outcome
+//     and the diagnosis;
+//   piped text: a plain line per state change and per epoch, then the outcome;
+//   JSON: every WatchJobResponse as one JSON object per line.
+// Keeps every step's loss for the chart (8 bytes a step).
+#ifndef DESCENT_CLIENT_WATCH_PRINTER_H_
+#define DESCENT_CLIENT_WATCH_PRINTER_H_
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/job_watcher.h"
+#include "client/live_line.h"
+#include "client/loss_chart.h"
+#include "client/output.h"
+#include "descent/v1/training.pb.h"
+
+namespace descent::client {
+
+enum class WatchDisplay { kLive, kPlain, kJson };
+
+class WatchPrinter : public WatchSink {
+ public:
+  // `job` is the job as last seen (for its totals and name); `out` gets the display,
+  // `err` reconnection notices.
+  WatchPrinter(const v1::Job& job, WatchDisplay display, int terminal_width, std::ostream& out,
+               std::ostream& err);
+
+  void OnLosses(int64_t first_step, const double* losses, int count) override;
+  void OnEpoch(const v1::EpochSummary& summary) override;
+  void OnStateChange(const v1::Job& job) override;
+  void OnRawEvent(const v1::WatchJobResponse& event) override;
+  void OnReconnecting(const absl::Status& why, absl::Duration delay) override;
+
+  // Prints the end of the watch for the job's final state: the chart (live display) and
+  // the outcome; in JSON, a final state event if the stream's own was not seen.
+  void Finish(const v1::Job& final_job);
+
+  // Losses of steps first_step() .. first_step() + losses().size() - 1.
+  const std::vector<double>& losses() const { return losses_; }
+  int64_t first_step() const { return first_step_; }
+
+ private:
+  void UpdateTotals(const v1::Job& job);
+  LiveStatus Status() const;
+
+  WatchDisplay display_;
+  int terminal_width_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::string job_id_;
+  int total_epochs_ = 0;
+  int64_t total_steps_ = 0;
+  int64_t first_step_ = 0;  // 0 until the first loss arrives
+  std::vector<double> losses_;
+  std::optional<double> validation_loss_;
+  bool saw_terminal_event_ = false;
+  StepRate rate_;
+  LiveLine live_line_;
+};
+
+}  // namespace descent::client
+
+#endif  // DESCENT_CLIENT_WATCH_PRINTER_H_
