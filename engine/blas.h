@@ -1,0 +1,43 @@
+// The engine's matrix products. blas.cc is the only file that includes <cblas.h>: every
+// product goes through Sgemm, which sends small problems to the hand-written kernels of
+// small_gemm.h (for them OpenBLAS's call, dispatch and packing overhead outweighs the
+// arithmetic) and everything else to OpenBLAS.
+#ifndef DESCENT_ENGINE_BLAS_H_
+#define DESCENT_ENGINE_BLAS_H_
+
+#include <string>
+
+#include "engine/matrix.h"
+
+namespace descent {
+
+enum class Transpose { kNo, kYes };
+
+// C = alpha * op(A) · op(B) + beta * C on row-major storage, op(X) = X or Xᵀ.
+// op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are the row strides of the
+// matrices as stored. When beta == 0, C is not read (NaN garbage in it is overwritten).
+// Shapes are the caller's invariant: bad strides CHECK-fail.
+void Sgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha, const float* a,
+           int lda, const float* b, int ldb, float beta, float* c, int ldc);
+
+// The same on Matrix operands: *c = alpha * op(a) · op(b) + beta * *c. *c must already have
+// the product's shape (callers size their buffers once); mismatched shapes CHECK-fail.
+void MatMul(Transpose trans_a, const Matrix& a, Transpose trans_b, const Matrix& b, float alpha,
+            float beta, Matrix* c);
+
+// The product through OpenBLAS only, bypassing the small-matrix kernels (tests compare the
+// two paths; benchmarks measure the sgemm peak with it).
+void BlasSgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
+               const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
+
+// OpenBLAS's worker-thread count is process-wide. descentd runs several jobs at once and pins
+// it (usually to 1) so that jobs do not oversubscribe the cores. CHECK-fails unless threads >= 1.
+void SetBlasThreads(int threads);
+int BlasThreads();
+
+// OpenBLAS's build description (version, core type), for benchmark output and --version.
+std::string BlasConfig();
+
+}  // namespace descent
+
+#endif  // DESCENT_ENGINE_BLAS_H_
