@@ -30,7 +30,12 @@ RUN mkdir -p /out \
 
 FROM ${BASE_IMAGE} AS runtime
 COPY deploy/install-deps.sh /tmp/install-deps.sh
-RUN /tmp/install-deps.sh runtime \
+# As the official slim images do: no manuals, translations or docs other than copyright notices
+# from the packages installed here (the base may have been built without that setting).
+RUN printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+      'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' \
+      'path-exclude /usr/share/locale/*' >/etc/dpkg/dpkg.cfg.d/descent-slim \
+ && /tmp/install-deps.sh runtime \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/install-deps.sh \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/descent --no-create-home \
             --shell /usr/sbin/nologin descent \
@@ -43,9 +48,10 @@ WORKDIR /var/lib/descent
 EXPOSE 50051 9464
 # Job store and artefacts; survives container replacement when a named volume is mounted here.
 VOLUME /var/lib/descent
-# The standard gRPC health service, asked through the CLI (exit 0 = SERVING, 3 = unreachable).
+# The standard gRPC health service, asked through the CLI (exit 0 = SERVING, 1 = not serving,
+# 3 = unreachable).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["descent", "--server", "127.0.0.1:50051", "health"]
+  CMD ["descent", "--server", "127.0.0.1:50051", "--timeout", "3", "health"]
 # descentd handles SIGTERM itself (stops accepting, settles jobs, exits 0), so it can be PID 1.
 ENTRYPOINT ["descentd", "--data-dir=/var/lib/descent"]
 CMD []
