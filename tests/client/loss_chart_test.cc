@@ -1,0 +1,201 @@
+#include "client/loss_chart.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace descent::client {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Terminal columns of a UTF-8 line (every glyph the chart uses is one column wide).
+int Columns(const std::string& line) {
+  int columns = 0;
+  for (unsigned char c : line) columns += (c & 0xC0) != 0x80;
+  return columns;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  return lines;
+}
+
+// The plot rows (between the header and the x axis), with the 11-column label gutter cut.
+std::vector<std::string> PlotRows(const std::string& chart, int height) {
+  std::vector<std::string> lines = Lines(chart);
+  std::vector<std::string> rows;
+  for (int r = 1; r <= height; ++r) {
+    const std::string& line = lines[static_cast<size_t>(r)];
+    // 10 ASCII label columns, then one 3-byte axis glyph.
+    rows.push_back(line.size() > 13 ? line.substr(13) : "");
+  }
+  return rows;
+}
+
+// Row index (0 = top) of the mean marker in plot column `column`, or -1.
+int MarkerRow(const std::vector<std::string>& rows, int column) {
+  for (size_t r = 0; r < rows.size(); ++r) {
+    int col = 0;
+    for (size_t i = 0; i < rows[r].size();) {
+      const unsigned char c = static_cast<unsigned char>(rows[r][i]);
+      const size_t length = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+      if (col == column) {
+        if (rows[r].compare(i, length, "\u25cf") == 0) return static_cast<int>(r);
+        break;
+      }
+      ++col;
+      i += length;
+    }
+  }
+  return -1;
+}
+
+TEST(BucketLossesTest, EveryStepLandsInExactlyOneBucketInOrder) {
+  std::vector<double> losses(1001);
+  for (size_t i = 0; i < losses.size(); ++i) losses[i] = static_cast<double>(i);
+  const std::vector<LossBucket> buckets = BucketLosses(losses, /*first_step=*/1, 70);
+  ASSERT_EQ(buckets.size(), 70u);
+  EXPECT_EQ(buckets.front().first_step, 1);
+  EXPECT_EQ(buckets.back().last_step, 1001);
+  int64_t total = 0;
+  for (size_t c = 0; c < buckets.size(); ++c) {
+    if (c > 0) {
+      EXPECT_EQ(buckets[c].first_step, buckets[c - 1].last_step + 1);
+    }
+    total += buckets[c].finite;
+    // Bucket sizes differ by at most one.
+    EXPECT_GE(buckets[c].finite, 14);
+    EXPECT_LE(buckets[c].finite, 15);
+    EXPECT_DOUBLE_EQ(buckets[c].min, static_cast<double>(buckets[c].first_step - 1));
+    EXPECT_DOUBLE_EQ(buckets[c].max, static_cast<double>(buckets[c].last_step - 1));
+  }
+  EXPECT_EQ(total, 1001);
+}
+
+TEST(BucketLossesTest, FewerStepsThanColumnsGiveOneBucketPerStep) {
+  const std::vector<LossBucket> buckets = BucketLosses({3.0, 2.0, 1.0}, 10, 70);
+  ASSERT_EQ(buckets.size(), 3u);
+  EXPECT_EQ(buckets[0].first_step, 10);
+  EXPECT_EQ(buckets[2].last_step, 12);
+  EXPECT_DOUBLE_EQ(buckets[1].mean, 2.0);
+}
+
+TEST(BucketLossesTest, NonFiniteLossesAreCountedNotAveraged) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<LossBucket> buckets =
+      BucketLosses({1.0, inf, 3.0, std::nan("")}, 1, 1);
+  ASSERT_EQ(buckets.size(), 1u);
+  EXPECT_EQ(buckets[0].finite, 2);
+  EXPECT_EQ(buckets[0].non_finite, 2);
+  EXPECT_DOUBLE_EQ(buckets[0].mean, 2.0);
+  EXPECT_DOUBLE_EQ(buckets[0].max, 3.0);
+}
+
+TEST(LossChartTest, FallingLossDescendsFromTopLeftToBottomRight) {
+  std::vector<double> losses;
+  for (int i = 0; i < 500; ++i) losses.push_back(1.0 - i / 1000.0);  // linear, 1.0 .. 0.501
+  LossChartOptions options;
+  options.height = 10;
+  const std::string chart = RenderLossChart(losses, 1, options);
+  const std::vector<std::string> rows = PlotRows(chart, 10);
+  const int columns = 80 - 11;
+  EXPECT_EQ(MarkerRow(rows, 0), 0);
+  EXPECT_EQ(MarkerRow(rows, columns - 1), 9);
+  int previous = 0;
+  for (int c = 0; c < columns; ++c) {
+    const int row = MarkerRow(rows, c);
+    ASSERT_GE(row, previous) << "column " << c << "\n" << chart;
+    previous = row;
+  }
+  EXPECT_THAT(chart, Not(HasSubstr("log scale")));
+}
+
+TEST(LossChartTest, FitsTheRequestedWidthWithManyMoreStepsThanColumns) {
+  std::vector<double> losses(100000);
+  for (size_t i = 0; i < losses.size(); ++i) losses[i] = 5.0 / (1.0 + static_cast<double>(i));
+  for (int width : {40, 80, 120}) {
+    LossChartOptions options;
+    options.width = width;
+    const std::string chart = RenderLossChart(losses, 1, options);
+    for (const std::string& line : Lines(chart)) {
+      EXPECT_LE(Columns(line), width) << line;
+    }
+    EXPECT_THAT(chart, HasSubstr("100000"));  // the last step labels the x axis
+  }
+}
+
+TEST(LossChartTest, ASingleSpikeAmongThousandsOfStepsStaysVisible) {
+  std::vector<double> losses(20000, 0.5);
+  losses[12345] = 4.0;
+  LossChartOptions options;
+  options.height = 8;
+  options.scale = ChartScale::kLinear;
+  const std::vector<std::string> rows = PlotRows(RenderLossChart(losses, 1, options), 8);
+  // The bucket holding the spike reaches the top row; nothing else does.
+  int top_row_glyphs = 0;
+  for (size_t i = 0; i < rows[0].size(); ++i) {
+    if (rows[0][i] != ' ') ++top_row_glyphs;
+  }
+  EXPECT_EQ(top_row_glyphs, 3) << rows[0];  // one 3-byte glyph
+}
+
+TEST(LossChartTest, AutoScaleGoesLogWhenTheLossSpansDecades) {
+  std::vector<double> losses;
+  for (int i = 0; i < 300; ++i) losses.push_back(std::pow(10.0, 2.0 - i / 50.0));  // 1e2 .. 1e-4
+  const std::string chart = RenderLossChart(losses, 1, {});
+  EXPECT_THAT(chart, HasSubstr("log scale"));
+  // On a log axis an exponential decay is a straight line: the marker row grows evenly.
+  LossChartOptions options;
+  options.height = 13;
+  const std::vector<std::string> rows = PlotRows(RenderLossChart(losses, 1, options), 13);
+  EXPECT_EQ(MarkerRow(rows, 0), 0);
+  EXPECT_NEAR(MarkerRow(rows, 34), 6, 1);
+  EXPECT_EQ(MarkerRow(rows, 68), 12);
+
+  LossChartOptions linear;
+  linear.scale = ChartScale::kLinear;
+  EXPECT_THAT(RenderLossChart(losses, 1, linear), Not(HasSubstr("log scale")));
+}
+
+TEST(LossChartTest, LogScaleFallsBackToLinearForNonPositiveLosses) {
+  LossChartOptions options;
+  options.scale = ChartScale::kLog;
+  EXPECT_THAT(RenderLossChart({1.0, 0.0, -1.0}, 1, options), Not(HasSubstr("log scale")));
+}
+
+TEST(LossChartTest, NonFiniteStepsAreMarkedAndCounted) {
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> losses = {1.0, 10.0, 1000.0, inf, std::nan("")};
+  const std::string chart = RenderLossChart(losses, 1, {});
+  EXPECT_THAT(chart, HasSubstr("2 non-finite"));
+  EXPECT_THAT(Lines(chart)[1], HasSubstr("!"));
+}
+
+TEST(LossChartTest, HeaderNamesTheLastAndTheMinimumLoss) {
+  const std::string chart = RenderLossChart({3.0, 1.0, 2.0}, 41, {});
+  EXPECT_THAT(Lines(chart)[0], HasSubstr("last 2"));
+  EXPECT_THAT(Lines(chart)[0], HasSubstr("min 1 at step 42"));
+}
+
+TEST(LossChartTest, FlatLossIsDrawnInTheMiddle) {
+  LossChartOptions options;
+  options.height = 9;
+  const std::vector<std::string> rows = PlotRows(RenderLossChart({0.3, 0.3, 0.3}, 1, options), 9);
+  EXPECT_EQ(MarkerRow(rows, 0), 4);
+  EXPECT_EQ(MarkerRow(rows, 2), 4);
+}
+
+TEST(LossChartTest, EmptyHistorySaysSo) {
+  EXPECT_EQ(RenderLossChart({}, 1, {}), "loss: no steps yet\n");
+}
+
+}  // namespace
+}  // namespace descent::client
