@@ -189,7 +189,8 @@ absl::StatusOr<ModelSpec> ToModelSpec(const v1::ModelSpec& model) {
       if (spec.activation != Activation::kLeakyRelu) {
         return InvalidArgumentError(
             StrCat(path, ".negative_slope applies to LEAKY_RELU only (activation is ",
-                   v1::Activation_Name(layer.activation()), "); remove it or use LEAKY_RELU"));
+                   v1::Activation_Name(ToProtoActivation(spec.activation)),
+                   "); remove it or use LEAKY_RELU"));
       }
       spec.negative_slope = layer.negative_slope();
     }

@@ -41,9 +41,8 @@ TEST(ToGrpcStatusTest, EveryCodeKeepsItsMeaningAndTheMessage) {
       {absl::StatusCode::kUnauthenticated, grpc::StatusCode::UNAUTHENTICATED},
   };
   for (const auto& [absl_code, grpc_code] : codes) {
-    const std::string message =
-        "optimizer.adam.learning_rate must be > 0 (got -0.1) for " +
-        absl::StatusCodeToString(absl_code);
+    const std::string message = "optimizer.adam.learning_rate must be > 0 (got -0.1) for " +
+                                absl::StatusCodeToString(absl_code);
     const grpc::Status status = ToGrpcStatus(absl::Status(absl_code, message));
     EXPECT_EQ(status.error_code(), grpc_code) << absl::StatusCodeToString(absl_code);
     EXPECT_EQ(status.error_message(), message);

@@ -1,0 +1,107 @@
+#include "server/server.h"
+
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
+#include "grpc/grpc.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "server/metrics.h"
+#include "server/training_service.h"
+
+namespace descent::server {
+namespace {
+
+// "host:port" with the port replaced by `port` (IPv6 hosts keep their brackets).
+std::string WithPort(const std::string& address, int port) {
+  const size_t colon = address.rfind(':');
+  return absl::StrCat(colon == std::string::npos ? address : address.substr(0, colon), ":", port);
+}
+
+}  // namespace
+
+Server::Server(const ServerOptions& options) : options_(options) {}
+
+Server::~Server() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  if (options.max_message_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_message_bytes must be > 0 (got ", options.max_message_bytes, ")"));
+  }
+  if (options.listen_address.empty()) {
+    return absl::InvalidArgumentError("listen_address must be set: host:port, port 0 = any");
+  }
+  std::unique_ptr<Server> server(new Server(options));
+  server->metrics_ = std::make_unique<ServiceMetrics>();
+  if (!options.metrics_listen_address.empty()) {
+    RETURN_IF_ERROR(server->metrics_->StartExposer(options.metrics_listen_address));
+    server->metrics_port_ = server->metrics_->exposer_port();
+    server->metrics_address_ = WithPort(options.metrics_listen_address, server->metrics_port_);
+  }
+  server->jobs_ = std::make_unique<JobManager>(options.jobs, server->metrics_.get());
+  server->service_ = std::make_unique<TrainingService>(server->jobs_.get());
+
+  // Both are process-wide switches read when a builder is created.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default on Linux, which would let a second descentd "bind"
+  // a port that is in use and split the traffic; an in-use port must be an error instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(server->metrics_->MakeInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address,
+                     ": the port is in use or the host is not local; choose another address"));
+  }
+  server->address_ = WithPort(options.listen_address, server->port_);
+  server->grpc_server_->GetHealthCheckService()->SetServingStatus(kTrainingServiceName, true);
+  return server;
+}
+
+void Server::Shutdown() {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (shutdown_started_) {
+      mutex_.Await(absl::Condition(&shutdown_done_));
+      return;
+    }
+    shutdown_started_ = true;
+  }
+  if (grpc_server_ != nullptr) {
+    grpc_server_->GetHealthCheckService()->SetServingStatus(kTrainingServiceName, false);
+    grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  // Jobs first: every watch stream then ends on its own with the terminal event, so the
+  // gRPC shutdown below rarely has to cancel anything.
+  if (jobs_ != nullptr) jobs_->Shutdown();
+  if (grpc_server_ != nullptr) {
+    grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+    grpc_server_->Wait();
+  }
+  absl::MutexLock lock(&mutex_);
+  shutdown_done_ = true;
+}
+
+void Server::Wait() {
+  absl::MutexLock lock(&mutex_);
+  mutex_.Await(absl::Condition(&shutdown_done_));
+}
+
+}  // namespace descent::server

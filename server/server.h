@@ -1,0 +1,98 @@
+// descentd as a library: builds the job manager, the gRPC server (TrainingService, the
+// standard health service, server reflection, metrics interceptors) and the Prometheus
+// exposer from ServerOptions, and stops them in the right order. main.cc only turns flags
+// into options; tests host the same Server in-process on 127.0.0.1:0.
+#ifndef DESCENT_SERVER_SERVER_H_
+#define DESCENT_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/job_manager.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace descent::server {
+
+class ServiceMetrics;
+class TrainingService;
+
+// The name the health service reports SERVING for while the server accepts jobs.
+inline constexpr char kTrainingServiceName[] = "descent.v1.TrainingService";
+
+struct ServerOptions {
+  std::string listen_address = "0.0.0.0:50051";  // host:port; port 0 picks a free one
+  // host:port of the Prometheus /metrics endpoint; empty = no endpoint (metrics are still
+  // collected).
+  std::string metrics_listen_address = "0.0.0.0:9464";
+  // Largest request or response message, e.g. an inline dataset or a Predict batch.
+  int max_message_bytes = 64 << 20;
+  // On Shutdown, how long in-flight RPCs get to finish before they are cancelled.
+  absl::Duration shutdown_grace = absl::Seconds(5);
+  JobManagerOptions jobs;
+};
+
+class Server {
+ public:
+  // Starts serving. UNAVAILABLE naming the address if the gRPC or the metrics address
+  // cannot be bound (in use, bad host); INVALID_ARGUMENT for a non-positive
+  // max_message_bytes. Nothing keeps running after a failed start.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+
+  // Shutdown(), then releases everything.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound gRPC port (the chosen one when the options asked for port 0).
+  int port() const { return port_; }
+  // listen_address with the bound port, e.g. "127.0.0.1:41235".
+  const std::string& address() const { return address_; }
+  // The bound metrics port; 0 when the endpoint is off.
+  int metrics_port() const { return metrics_port_; }
+  // metrics_listen_address with the bound port; empty when the endpoint is off.
+  const std::string& metrics_address() const { return metrics_address_; }
+
+  // Stops in this order: health reports NOT_SERVING; the job manager stops accepting
+  // submissions (UNAVAILABLE), cancels queued and running jobs and lets every watch stream
+  // end with its job's terminal event; the gRPC server stops accepting calls, gives
+  // in-flight ones shutdown_grace to finish and cancels the rest; the metrics endpoint
+  // closes last (on destruction). Blocks until done. Idempotent and thread-safe (e.g. from
+  // a signal-handling thread while another waits in Wait()).
+  void Shutdown();
+
+  // Blocks until Shutdown() has completed.
+  void Wait();
+
+  // For in-process tests and benchmarks that need the manager directly.
+  JobManager& job_manager() { return *jobs_; }
+
+ private:
+  explicit Server(const ServerOptions& options);
+
+  const ServerOptions options_;
+  // Destroyed bottom-up: the gRPC server before the service it calls, the service before
+  // the manager, the manager before the listener it reports to.
+  std::unique_ptr<ServiceMetrics> metrics_;
+  std::unique_ptr<JobManager> jobs_;
+  std::unique_ptr<TrainingService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int port_ = 0;
+  std::string address_;
+  int metrics_port_ = 0;
+  std::string metrics_address_;
+
+  absl::Mutex mutex_;
+  bool shutdown_started_ ABSL_GUARDED_BY(mutex_) = false;
+  bool shutdown_done_ ABSL_GUARDED_BY(mutex_) = false;
+};
+
+}  // namespace descent::server
+
+#endif  // DESCENT_SERVER_SERVER_H_

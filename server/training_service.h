@@ -1,0 +1,43 @@
+// descent.v1.TrainingService over gRPC: a thin, stateless adapter. Each method validates
+// and converts its request (spec_conversion.h), calls the JobManager, and converts the
+// result and status back (grpc_status.h). No job logic lives here.
+#ifndef DESCENT_SERVER_TRAINING_SERVICE_H_
+#define DESCENT_SERVER_TRAINING_SERVICE_H_
+
+#include "descent/v1/training.grpc.pb.h"
+#include "server/job_manager.h"
+
+namespace descent::server {
+
+class TrainingService final : public v1::TrainingService::Service {
+ public:
+  // `jobs` must outlive the service (and therefore the grpc::Server it is registered on).
+  explicit TrainingService(JobManager* jobs) : jobs_(jobs) {}
+
+  // Each returns the JobManager's status through ToGrpcStatus, or INVALID_ARGUMENT naming
+  // the field for a malformed request (empty job_id, bad spec, bad inputs); the codes per
+  // method are listed on the rpcs in training.proto.
+  grpc::Status SubmitJob(grpc::ServerContext* context, const v1::SubmitJobRequest* request,
+                         v1::Job* response) override;
+  grpc::Status GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
+                      v1::Job* response) override;
+  grpc::Status ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
+                        v1::ListJobsResponse* response) override;
+  grpc::Status CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
+                         v1::Job* response) override;
+  // Blocks this RPC's thread for the life of the stream. Ends OK after the terminal state
+  // event; CANCELLED when the client goes away; UNAVAILABLE if the server stops first.
+  grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
+                        grpc::ServerWriter<v1::WatchJobResponse>* writer) override;
+  grpc::Status ExportModel(grpc::ServerContext* context, const v1::ExportModelRequest* request,
+                           v1::ExportModelResponse* response) override;
+  grpc::Status Predict(grpc::ServerContext* context, const v1::PredictRequest* request,
+                       v1::PredictResponse* response) override;
+
+ private:
+  JobManager* const jobs_;
+};
+
+}  // namespace descent::server
+
+#endif  // DESCENT_SERVER_TRAINING_SERVICE_H_

@@ -1,0 +1,700 @@
+#include "server/spec_conversion.h"
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+namespace descent::server {
+namespace {
+
+using ::descent::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// The job file of the product issue, verbatim: it must be accepted as written.
+constexpr char kHousePricesJobFile[] = R"json({
+  "name": "house-prices",
+  "dataset": { "builtin": { "name": "house_prices", "samples": 2000, "seed": 7 } },
+  "model": { "hiddenLayers": [ { "units": 64, "activation": "RELU" } ] },
+  "loss": "MEAN_SQUARED_ERROR",
+  "optimizer": { "adam": { "learningRate": 0.001 } },
+  "training": { "epochs": 30, "batchSize": 32, "shuffle": true, "seed": 42, "validationFraction": 0.2 }
+}
+)json";
+
+// A small valid spec: 4 samples of y = x0 + x1, one hidden layer, SGD.
+v1::JobSpec SmallInlineSpec() {
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"json({
+    "name": "small",
+    "dataset": { "inline": {
+      "features": { "rows": 4, "cols": 2, "values": [0, 0, 0, 1, 1, 0, 1, 1] },
+      "targets": { "rows": 4, "cols": 1, "values": [0, 1, 1, 2] } } },
+    "model": { "hiddenLayers": [ { "units": 3 } ] },
+    "loss": "MEAN_SQUARED_ERROR",
+    "optimizer": { "sgd": { "learningRate": 0.1 } },
+    "training": { "epochs": 2, "batchSize": 2 }
+  })json");
+  DESCENT_CHECK(spec.ok());
+  return *spec;
+}
+
+v1::SubmitJobRequest Request(v1::JobSpec spec, std::string request_id = "") {
+  v1::SubmitJobRequest request;
+  *request.mutable_spec() = std::move(spec);
+  request.set_request_id(std::move(request_id));
+  return request;
+}
+
+void SetMatrix(v1::Matrix* matrix, int rows, int cols, std::vector<float> values) {
+  matrix->set_rows(rows);
+  matrix->set_cols(cols);
+  matrix->clear_values();
+  for (float v : values) matrix->add_values(v);
+}
+
+TEST(ParseJobSpecJsonTest, AcceptsTheIssueJobFileAsWritten) {
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(kHousePricesJobFile);
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->name(), "house-prices");
+  EXPECT_EQ(spec->dataset().builtin().name(), "house_prices");
+  EXPECT_EQ(spec->model().hidden_layers(0).units(), 64);
+  EXPECT_EQ(spec->training().validation_fraction(), 0.2);
+
+  absl::StatusOr<PreparedJob> job = PrepareJob(Request(*spec, "retry-key"));
+  ASSERT_OK(job);
+  const TrainSpec& train = job->train_spec;
+  ASSERT_EQ(train.model.hidden_layers.size(), 1u);
+  EXPECT_EQ(train.model.hidden_layers[0].units, 64);
+  EXPECT_EQ(train.model.hidden_layers[0].activation, Activation::kRelu);
+  EXPECT_EQ(train.loss.kind, LossKind::kMeanSquaredError);
+  EXPECT_EQ(train.optimizer.kind, OptimizerKind::kAdam);
+  EXPECT_EQ(train.optimizer.learning_rate, 0.001);
+  EXPECT_EQ(train.training.epochs, 30);
+  EXPECT_EQ(train.training.batch_size, 32);
+  EXPECT_TRUE(train.training.shuffle);
+  EXPECT_EQ(train.training.seed, 42u);
+  EXPECT_EQ(train.training.validation_fraction, 0.2);
+  // The builtin dataset is generated at submit.
+  EXPECT_EQ(job->dataset.samples(), 2000);
+  EXPECT_EQ(job->dataset.features.cols(), 13);
+  EXPECT_EQ(job->dataset.targets.cols(), 1);
+  EXPECT_EQ(job->dataset.num_classes, 0);
+  EXPECT_FALSE(job->initial_parameters.has_value());
+  EXPECT_EQ(job->request_id, "retry-key");
+  EXPECT_EQ(job->spec.SerializeAsString(), spec->SerializeAsString());
+}
+
+TEST(ParseJobSpecJsonTest, SnakeCaseNamesWorkToo) {
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(
+      R"({"model": {"hidden_layers": [{"units": 5}]}, "training": {"batch_size": 7}})");
+  ASSERT_OK(spec);
+  EXPECT_EQ(spec->model().hidden_layers(0).units(), 5);
+  EXPECT_EQ(spec->training().batch_size(), 7);
+}
+
+TEST(ParseJobSpecJsonTest, UnknownFieldIsInvalidArgumentNamingIt) {
+  EXPECT_THAT(ParseJobSpecJson(R"({"name": "x", "learningRate": 0.1})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("learningRate")));
+  EXPECT_THAT(ParseJobSpecJson(R"({"optimizer": {"adam": {"lr": 0.1}}})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lr")));
+}
+
+TEST(ParseJobSpecJsonTest, MalformedJsonAndWrongTypesAreInvalidArgument) {
+  EXPECT_THAT(ParseJobSpecJson(R"({"name": "x",)"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("JobSpec")));
+  EXPECT_THAT(ParseJobSpecJson(R"({"loss": "HINGE"})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("HINGE")));
+  EXPECT_THAT(ParseJobSpecJson(R"({"training": {"epochs": "many"}})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("epochs")));
+}
+
+TEST(PrepareJobTest, UnsetOptionalFieldsTakePyTorchDefaults) {
+  v1::JobSpec spec = SmallInlineSpec();
+  spec.mutable_optimizer()->mutable_adam();  // replaces sgd; every field unset
+  spec.clear_training();
+  spec.mutable_model()->mutable_hidden_layers(0)->clear_activation();
+  absl::StatusOr<PreparedJob> job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  const OptimizerSpec& adam = job->train_spec.optimizer;
+  EXPECT_EQ(adam.kind, OptimizerKind::kAdam);
+  EXPECT_FALSE(adam.learning_rate.has_value());
+  EXPECT_EQ(adam.EffectiveLearningRate(), 1e-3);
+  EXPECT_EQ(adam.beta1, 0.9);
+  EXPECT_EQ(adam.beta2, 0.999);
+  EXPECT_EQ(adam.EffectiveEpsilon(), 1e-8);
+  EXPECT_EQ(adam.weight_decay, 0.0);
+  EXPECT_FALSE(adam.amsgrad);
+  EXPECT_FALSE(adam.decoupled_weight_decay);
+  const TrainingOptions& training = job->train_spec.training;
+  EXPECT_EQ(training.epochs, 10);
+  EXPECT_EQ(training.batch_size, 32);
+  EXPECT_TRUE(training.shuffle);
+  EXPECT_TRUE(training.stop_on_divergence);
+  EXPECT_EQ(job->train_spec.model.hidden_layers[0].activation, Activation::kRelu);
+  EXPECT_EQ(job->train_spec.model.initialization, Initialization::kPytorchDefault);
+
+  spec.mutable_optimizer()->mutable_rmsprop();
+  job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->train_spec.optimizer.EffectiveLearningRate(), 1e-2);
+  EXPECT_EQ(job->train_spec.optimizer.alpha, 0.99);
+
+  spec.mutable_optimizer()->mutable_adagrad();
+  job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->train_spec.optimizer.EffectiveEpsilon(), 1e-10);
+
+  // A builtin without samples: 1000.
+  spec.mutable_dataset()->mutable_builtin()->set_name("house_prices");
+  job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->dataset.samples(), 1000);
+}
+
+TEST(PrepareJobTest, ExplicitZeroIsHonoured) {
+  v1::JobSpec spec = SmallInlineSpec();
+  v1::Adam* adam = spec.mutable_optimizer()->mutable_adam();
+  adam->set_epsilon(0);
+  adam->set_beta1(0);
+  spec.mutable_training()->set_batch_size(0);  // full batch, not the default 32
+  spec.mutable_training()->set_shuffle(false);
+  spec.mutable_training()->set_stop_on_divergence(false);
+  absl::StatusOr<PreparedJob> job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->train_spec.optimizer.EffectiveEpsilon(), 0.0);
+  EXPECT_EQ(job->train_spec.optimizer.beta1, 0.0);
+  EXPECT_EQ(job->train_spec.training.batch_size, 0);
+  EXPECT_FALSE(job->train_spec.training.shuffle);
+  EXPECT_FALSE(job->train_spec.training.stop_on_divergence);
+
+  v1::Rmsprop* rmsprop = spec.mutable_optimizer()->mutable_rmsprop();
+  rmsprop->set_alpha(0);
+  job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->train_spec.optimizer.alpha, 0.0);
+}
+
+TEST(PrepareJobTest, EveryOptimizerFieldReachesTheEngine) {
+  v1::JobSpec spec = SmallInlineSpec();
+  v1::Sgd* sgd = spec.mutable_optimizer()->mutable_sgd();
+  sgd->set_learning_rate(0.5);
+  sgd->set_momentum(0.9);
+  sgd->set_dampening(0);
+  sgd->set_nesterov(true);
+  sgd->set_weight_decay(0.01);
+  absl::StatusOr<PreparedJob> job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  const OptimizerSpec& opt = job->train_spec.optimizer;
+  EXPECT_EQ(opt.kind, OptimizerKind::kSgd);
+  EXPECT_EQ(opt.learning_rate, 0.5);
+  EXPECT_EQ(opt.momentum, 0.9);
+  EXPECT_TRUE(opt.nesterov);
+  EXPECT_EQ(opt.weight_decay, 0.01);
+
+  v1::Adagrad* adagrad = spec.mutable_optimizer()->mutable_adagrad();
+  adagrad->set_lr_decay(0.25);
+  adagrad->set_initial_accumulator_value(0.5);
+  job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->train_spec.optimizer.lr_decay, 0.25);
+  EXPECT_EQ(job->train_spec.optimizer.initial_accumulator_value, 0.5);
+
+  v1::LearningRateSchedule* schedule = spec.mutable_schedule();
+  schedule->set_kind(v1::COSINE);
+  schedule->set_t_max(100);
+  schedule->set_eta_min(0.001);
+  schedule->set_warmup_steps(5);
+  schedule->set_warmup_start_factor(0.5);
+  job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->train_spec.schedule.kind, ScheduleKind::kCosine);
+  EXPECT_EQ(job->train_spec.schedule.t_max, 100);
+  EXPECT_EQ(job->train_spec.schedule.eta_min, 0.001);
+  EXPECT_EQ(job->train_spec.schedule.warmup_steps, 5);
+  EXPECT_EQ(job->train_spec.schedule.warmup_start_factor, 0.5);
+}
+
+TEST(PrepareJobTest, LeakyReluSlopeAndInitialization) {
+  v1::JobSpec spec = SmallInlineSpec();
+  v1::Layer* layer = spec.mutable_model()->mutable_hidden_layers(0);
+  layer->set_activation(v1::LEAKY_RELU);
+  layer->set_negative_slope(0.2f);
+  spec.mutable_model()->set_initialization(v1::HE_NORMAL);
+  absl::StatusOr<PreparedJob> job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->train_spec.model.hidden_layers[0].activation, Activation::kLeakyRelu);
+  EXPECT_FLOAT_EQ(job->train_spec.model.hidden_layers[0].negative_slope, 0.2f);
+  EXPECT_EQ(job->train_spec.model.initialization, Initialization::kHeNormal);
+}
+
+TEST(PrepareJobTest, ClassCountsFollowTheLoss) {
+  // Cross-entropy with index targets and no num_classes: max index + 1.
+  v1::JobSpec spec = SmallInlineSpec();
+  spec.set_loss(v1::CATEGORICAL_CROSS_ENTROPY);
+  v1::InlineDataset* data = spec.mutable_dataset()->mutable_inline_();
+  SetMatrix(data->mutable_targets(), 4, 1, {0, 2, 1, 2});
+  data->add_class_names("a");
+  data->add_class_names("b");
+  data->add_class_names("c");
+  absl::StatusOr<PreparedJob> job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->dataset.num_classes, 3);
+  EXPECT_THAT(job->dataset.class_names, ElementsAre("a", "b", "c"));
+
+  // An explicit larger class count is kept.
+  data->clear_class_names();
+  data->set_num_classes(5);
+  job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->dataset.num_classes, 5);
+
+  // Probability rows: one class per column.
+  data->set_num_classes(0);
+  SetMatrix(data->mutable_targets(), 4, 2, {1, 0, 0.5, 0.5, 0, 1, 0.25, 0.75});
+  job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->dataset.num_classes, 2);
+
+  // Binary labels: two classes.
+  spec.set_loss(v1::BINARY_CROSS_ENTROPY);
+  SetMatrix(data->mutable_targets(), 4, 1, {0, 1, 1, 0});
+  job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->dataset.num_classes, 2);
+}
+
+TEST(PrepareJobTest, BuiltinClassifiersKeepTheirClassNamesUnlessRegressed) {
+  v1::JobSpec spec = SmallInlineSpec();
+  v1::BuiltinDataset* builtin = spec.mutable_dataset()->mutable_builtin();
+  builtin->set_name("cat_dog_bird");
+  builtin->set_samples(50);
+  spec.set_loss(v1::CATEGORICAL_CROSS_ENTROPY);
+  absl::StatusOr<PreparedJob> job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->dataset.num_classes, 3);
+  EXPECT_THAT(job->dataset.class_names, ElementsAre("cat", "dog", "bird"));
+
+  builtin->set_name("spam");
+  spec.set_loss(v1::MEAN_SQUARED_ERROR);
+  job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  EXPECT_EQ(job->dataset.num_classes, 0);
+  EXPECT_TRUE(job->dataset.class_names.empty());
+}
+
+TEST(PrepareJobTest, WarmStartParametersAreConverted) {
+  v1::JobSpec spec = SmallInlineSpec();  // 2 inputs, 3 hidden, 1 output
+  v1::ModelParameters* params = spec.mutable_initial_parameters();
+  v1::LayerParameters* hidden = params->add_layers();
+  SetMatrix(hidden->mutable_weight(), 3, 2, {1, 2, 3, 4, 5, 6});
+  hidden->add_bias(0.1f);
+  hidden->add_bias(0.2f);
+  hidden->add_bias(0.3f);
+  v1::LayerParameters* output = params->add_layers();
+  SetMatrix(output->mutable_weight(), 1, 3, {7, 8, 9});
+  output->add_bias(-1);
+  absl::StatusOr<PreparedJob> job = PrepareJob(Request(spec));
+  ASSERT_OK(job);
+  ASSERT_TRUE(job->initial_parameters.has_value());
+  ASSERT_EQ(job->initial_parameters->size(), 2u);
+  const LayerParameters& first = (*job->initial_parameters)[0];
+  EXPECT_EQ(first.weight.rows(), 3);
+  EXPECT_EQ(first.weight.cols(), 2);
+  EXPECT_EQ(first.weight(1, 0), 3.0f);
+  EXPECT_THAT(first.bias, ElementsAre(0.1f, 0.2f, 0.3f));
+  EXPECT_THAT((*job->initial_parameters)[1].weight.values(), ElementsAre(7, 8, 9));
+}
+
+// One invalid spec: how it is broken and what the message must say.
+struct BadSpec {
+  std::string name;
+  std::function<void(v1::SubmitJobRequest&)> mutate;
+  std::string message;
+};
+
+class PrepareJobRejectsTest : public ::testing::TestWithParam<BadSpec> {};
+
+TEST_P(PrepareJobRejectsTest, WithInvalidArgumentNamingTheFieldAndTheFix) {
+  v1::SubmitJobRequest request = Request(SmallInlineSpec());
+  GetParam().mutate(request);
+  EXPECT_THAT(PrepareJob(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(GetParam().message)));
+}
+
+v1::JobSpec& Spec(v1::SubmitJobRequest& request) { return *request.mutable_spec(); }
+v1::InlineDataset& Inline(v1::SubmitJobRequest& request) {
+  return *Spec(request).mutable_dataset()->mutable_inline_();
+}
+v1::BuiltinDataset& Builtin(v1::SubmitJobRequest& request) {
+  return *Spec(request).mutable_dataset()->mutable_builtin();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Specs, PrepareJobRejectsTest,
+    ::testing::Values(
+        BadSpec{"MissingSpec", [](auto& r) { r.clear_spec(); }, "spec must be set"},
+        BadSpec{"EngineRangeWithSpecPath",
+                [](auto& r) { Spec(r).mutable_optimizer()->mutable_adam()->set_learning_rate(-0.1); },
+                "spec.optimizer.adam.learning_rate must be > 0 (got -0.1)"},
+        BadSpec{"SgdWithoutLearningRate",
+                [](auto& r) { Spec(r).mutable_optimizer()->mutable_sgd()->clear_learning_rate(); },
+                "spec.optimizer.sgd.learning_rate is required"},
+        BadSpec{"OptimizerUnset", [](auto& r) { Spec(r).clear_optimizer(); },
+                "spec.optimizer: set one of sgd, adam, rmsprop, adagrad"},
+        BadSpec{"LossUnspecified", [](auto& r) { Spec(r).clear_loss(); }, "spec.loss must be set"},
+        BadSpec{"LossUnknownValue", [](auto& r) { Spec(r).set_loss(static_cast<v1::Loss>(9)); },
+                "spec.loss has unknown value 9"},
+        BadSpec{"DatasetMissing", [](auto& r) { Spec(r).clear_dataset(); },
+                "spec.dataset: set one of builtin, inline"},
+        BadSpec{"UnknownBuiltin", [](auto& r) { Builtin(r).set_name("mnist"); },
+                "spec.dataset.builtin.name \"mnist\" is not a builtin dataset"},
+        BadSpec{"BuiltinWithoutName", [](auto& r) { Builtin(r).set_name(""); },
+                "spec.dataset.builtin.name"},
+        BadSpec{"BuiltinSamplesOutOfRange",
+                [](auto& r) {
+                  Builtin(r).set_name("moons");
+                  Builtin(r).set_samples(1);
+                },
+                "spec.dataset.builtin.samples must be in [2"},
+        BadSpec{"BuiltinNegativeNoise",
+                [](auto& r) {
+                  Builtin(r).set_name("moons");
+                  Builtin(r).set_noise(-0.5);
+                },
+                "spec.dataset.builtin.noise must be >= 0 (got -0.5)"},
+        BadSpec{"BinaryLossOnThreeClasses",
+                [](auto& r) {
+                  Builtin(r).set_name("cat_dog_bird");
+                  Spec(r).set_loss(v1::BINARY_CROSS_ENTROPY);
+                },
+                "spec.loss BINARY_CROSS_ENTROPY does not fit builtin dataset cat_dog_bird"},
+        BadSpec{"CrossEntropyOnRegressionData",
+                [](auto& r) {
+                  Builtin(r).set_name("house_prices");
+                  Spec(r).set_loss(v1::CATEGORICAL_CROSS_ENTROPY);
+                },
+                "spec.loss CATEGORICAL_CROSS_ENTROPY does not fit builtin dataset house_prices"},
+        BadSpec{"InlineValuesDoNotMatchShape",
+                [](auto& r) { Inline(r).mutable_features()->mutable_values()->RemoveLast(); },
+                "spec.dataset.inline.features.values must hold rows x cols = 4 x 2 = 8 numbers, "
+                "row by row (got 7)"},
+        BadSpec{"InlineZeroRows", [](auto& r) { Inline(r).mutable_targets()->set_rows(0); },
+                "spec.dataset.inline.targets.rows must be >= 1 (got 0)"},
+        BadSpec{"InlineFeaturesMissing", [](auto& r) { Inline(r).clear_features(); },
+                "spec.dataset.inline.features must be set"},
+        BadSpec{"InlineTargetsMissing", [](auto& r) { Inline(r).clear_targets(); },
+                "spec.dataset.inline.targets must be set"},
+        BadSpec{"InlineRowMismatch",
+                [](auto& r) { SetMatrix(Inline(r).mutable_targets(), 3, 1, {0, 1, 2}); },
+                "spec.dataset.inline.targets has 3 rows"},
+        BadSpec{"InlineNaN",
+                [](auto& r) { Inline(r).mutable_features()->set_values(3, std::nanf("")); },
+                "spec.dataset.inline.features.values[3] is NaN"},
+        BadSpec{"InlineNumClassesWithRegression",
+                [](auto& r) { Inline(r).set_num_classes(3); },
+                "spec.dataset.inline.num_classes applies to CATEGORICAL_CROSS_ENTROPY only"},
+        BadSpec{"InlineClassIndexOutOfRange",
+                [](auto& r) {
+                  Spec(r).set_loss(v1::CATEGORICAL_CROSS_ENTROPY);
+                  Inline(r).set_num_classes(2);
+                },
+                "spec.dataset.inline.targets.values[3] is 2"},
+        BadSpec{"InlineClassNamesCount",
+                [](auto& r) {
+                  Spec(r).set_loss(v1::CATEGORICAL_CROSS_ENTROPY);
+                  Inline(r).add_class_names("only-one");
+                },
+                "spec.dataset.inline.class_names has 1 names but num_classes is 3"},
+        BadSpec{"InlineFeatureNamesCount",
+                [](auto& r) { Inline(r).add_feature_names("x0"); },
+                "spec.dataset.inline.feature_names has 1 names"},
+        BadSpec{"BinaryLabelOutsideUnitInterval",
+                [](auto& r) { Spec(r).set_loss(v1::BINARY_CROSS_ENTROPY); },
+                "BINARY_CROSS_ENTROPY labels must be in [0, 1]"},
+        BadSpec{"HiddenSoftmax",
+                [](auto& r) {
+                  Spec(r).mutable_model()->mutable_hidden_layers(0)->set_activation(v1::SOFTMAX);
+                },
+                "spec.model.hidden_layers[0].activation must not be SOFTMAX"},
+        BadSpec{"HiddenActivationUnknownValue",
+                [](auto& r) {
+                  Spec(r).mutable_model()->mutable_hidden_layers(0)->set_activation(
+                      static_cast<v1::Activation>(42));
+                },
+                "spec.model.hidden_layers[0].activation has unknown value 42"},
+        BadSpec{"ZeroUnitsFromTheEngine",
+                [](auto& r) { Spec(r).mutable_model()->add_hidden_layers()->set_units(0); },
+                "spec.model.hidden_layers[1].units must be >= 1 (got 0)"},
+        BadSpec{"NegativeSlopeWithoutLeakyRelu",
+                [](auto& r) {
+                  Spec(r).mutable_model()->mutable_hidden_layers(0)->set_negative_slope(0.1f);
+                },
+                "spec.model.hidden_layers[0].negative_slope applies to LEAKY_RELU only"},
+        BadSpec{"PosWeightWithRegression",
+                [](auto& r) { Spec(r).mutable_loss_options()->add_pos_weight(2); },
+                "spec.loss_options.pos_weight applies only to BINARY_CROSS_ENTROPY"},
+        BadSpec{"PosWeightLength",
+                [](auto& r) {
+                  Spec(r).set_loss(v1::BINARY_CROSS_ENTROPY);
+                  SetMatrix(Inline(r).mutable_targets(), 4, 1, {0, 1, 1, 0});
+                  Spec(r).mutable_loss_options()->add_pos_weight(2);
+                  Spec(r).mutable_loss_options()->add_pos_weight(3);
+                },
+                "spec.loss_options.pos_weight has 2 values but the model has 1 outputs"},
+        BadSpec{"NameTooLong", [](auto& r) { Spec(r).set_name(std::string(129, 'n')); },
+                "spec.name must be at most 128 characters (got 129)"},
+        BadSpec{"RequestIdTooLong", [](auto& r) { r.set_request_id(std::string(200, 'r')); },
+                "request_id must be at most 128 characters (got 200)"},
+        BadSpec{"TooManyHiddenLayers",
+                [](auto& r) {
+                  for (int i = 0; i < kMaxHiddenLayers; ++i) {
+                    Spec(r).mutable_model()->add_hidden_layers()->set_units(2);
+                  }
+                },
+                "spec.model.hidden_layers has 65 layers; at most 64 are allowed"},
+        BadSpec{"LayerTooWide",
+                [](auto& r) {
+                  Spec(r).mutable_model()->mutable_hidden_layers(0)->set_units(kMaxLayerUnits + 1);
+                },
+                "spec.model.hidden_layers[0].units must be <= 65536 (got 65537)"},
+        BadSpec{"TooManyParameters",
+                [](auto& r) {
+                  Spec(r).mutable_model()->mutable_hidden_layers(0)->set_units(60000);
+                  Spec(r).mutable_model()->add_hidden_layers()->set_units(60000);
+                },
+                "parameters; at most 50000000 are allowed"},
+        BadSpec{"TooManySteps",
+                [](auto& r) {
+                  Spec(r).mutable_training()->set_epochs(20'000'000);
+                },
+                "spec.training asks for up to 40000000 optimizer steps"},
+        BadSpec{"ScheduleUnknownKind",
+                [](auto& r) {
+                  Spec(r).mutable_schedule()->set_kind(static_cast<v1::Schedule>(17));
+                },
+                "spec.schedule.kind has unknown value 17"},
+        BadSpec{"EpochsZero", [](auto& r) { Spec(r).mutable_training()->set_epochs(0); },
+                "spec.training.epochs must be >= 1 (got 0)"},
+        BadSpec{"WarmStartLayerCount",
+                [](auto& r) { Spec(r).mutable_initial_parameters()->add_layers(); },
+                "spec.initial_parameters.layers must have 2 entries"},
+        BadSpec{"WarmStartWeightShape",
+                [](auto& r) {
+                  auto* params = Spec(r).mutable_initial_parameters();
+                  SetMatrix(params->add_layers()->mutable_weight(), 3, 3,
+                            std::vector<float>(9, 0.5f));
+                  SetMatrix(params->add_layers()->mutable_weight(), 1, 3, {1, 1, 1});
+                },
+                "spec.initial_parameters.layers[0].weight must be 3 x 2, [out, in] (got 3 x 3)"},
+        BadSpec{"WarmStartBiasLength",
+                [](auto& r) {
+                  auto* params = Spec(r).mutable_initial_parameters();
+                  SetMatrix(params->add_layers()->mutable_weight(), 3, 2,
+                            std::vector<float>(6, 0.5f));
+                  SetMatrix(params->add_layers()->mutable_weight(), 1, 3, {1, 1, 1});
+                },
+                "spec.initial_parameters.layers[0].bias must have 3 values (got 0)"},
+        BadSpec{"WarmStartNonFinite",
+                [](auto& r) {
+                  auto* params = Spec(r).mutable_initial_parameters();
+                  auto* hidden = params->add_layers();
+                  SetMatrix(hidden->mutable_weight(), 3, 2, {1, 1, 1, INFINITY, 1, 1});
+                  for (int i = 0; i < 3; ++i) hidden->add_bias(0);
+                  auto* output = params->add_layers();
+                  SetMatrix(output->mutable_weight(), 1, 3, {1, 1, 1});
+                  output->add_bias(0);
+                },
+                "spec.initial_parameters.layers[0].weight.values[3] must be a finite number"}),
+    [](const ::testing::TestParamInfo<BadSpec>& info) { return info.param.name; });
+
+TEST(PrepareJobTest, UnknownBuiltinIsInvalidArgumentNotNotFound) {
+  v1::SubmitJobRequest request = Request(SmallInlineSpec());
+  Builtin(request).set_name("mnist");
+  const absl::Status status = PrepareJob(request).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("house_prices"));
+}
+
+TEST(ValidateJobIdTest, EmptyIsInvalidArgument) {
+  EXPECT_THAT(ValidateJobId(""),
+              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("job_id must be set")));
+  EXPECT_OK(ValidateJobId("j-1"));
+}
+
+// A hand-built trained model: 2 inputs, one hidden layer of 2 (LEAKY_RELU 0.5), `outputs`
+// outputs, with known parameters.
+TrainedModel KnownModel(LossKind loss, int outputs) {
+  TrainedModel model;
+  model.job_id = "job-7";
+  model.inputs = 2;
+  model.spec.mutable_model()->add_hidden_layers()->set_negative_slope(0.5f);
+  LayerParameters hidden{Matrix(2, 2, {1, -1, 0.5f, 2}), {0, -0.5f}};
+  std::vector<float> w;
+  std::vector<float> b;
+  for (int o = 0; o < outputs; ++o) {
+    w.push_back(0.25f * (o + 1));
+    w.push_back(-0.5f * o + 0.75f);
+    b.push_back(0.1f * o - 0.2f);
+  }
+  model.parameters = {std::move(hidden), LayerParameters{Matrix(outputs, 2, w), b}};
+  model.activations = {Activation::kLeakyRelu, Activation::kIdentity};
+  model.loss.kind = loss;
+  model.feature_names = {"f0", "f1"};
+  return model;
+}
+
+// The naive reference of the model above: logits for one input row.
+std::vector<double> ReferenceLogits(const TrainedModel& model, const std::vector<float>& x) {
+  std::vector<double> h;
+  const LayerParameters& l0 = model.parameters[0];
+  for (int o = 0; o < l0.weight.rows(); ++o) {
+    double z = l0.bias[o];
+    for (int i = 0; i < l0.weight.cols(); ++i) z += l0.weight(o, i) * x[i];
+    h.push_back(z > 0 ? z : 0.5 * z);
+  }
+  std::vector<double> logits;
+  const LayerParameters& l1 = model.parameters[1];
+  for (int o = 0; o < l1.weight.rows(); ++o) {
+    double z = l1.bias[o];
+    for (int i = 0; i < l1.weight.cols(); ++i) z += l1.weight(o, i) * h[i];
+    logits.push_back(z);
+  }
+  return logits;
+}
+
+TEST(ToExportModelResponseTest, DescribesLayersActivationsAndParameters) {
+  TrainedModel model = KnownModel(LossKind::kCategoricalCrossEntropy, 3);
+  model.class_names = {"cat", "dog", "bird"};
+  const v1::ExportModelResponse response = ToExportModelResponse(model);
+  EXPECT_EQ(response.job_id(), "job-7");
+  EXPECT_EQ(response.inputs(), 2);
+  ASSERT_EQ(response.layers_size(), 2);
+  EXPECT_EQ(response.layers(0).units(), 2);
+  EXPECT_EQ(response.layers(0).activation(), v1::LEAKY_RELU);
+  EXPECT_FLOAT_EQ(response.layers(0).negative_slope(), 0.5f);
+  EXPECT_EQ(response.layers(1).units(), 3);
+  EXPECT_EQ(response.layers(1).activation(), v1::SOFTMAX);
+  EXPECT_EQ(response.output_activation(), v1::SOFTMAX);
+  EXPECT_EQ(response.loss(), v1::CATEGORICAL_CROSS_ENTROPY);
+  ASSERT_EQ(response.parameters().layers_size(), 2);
+  const v1::LayerParameters& out = response.parameters().layers(1);
+  EXPECT_EQ(out.weight().rows(), 3);  // [out, in]
+  EXPECT_EQ(out.weight().cols(), 2);
+  EXPECT_THAT(out.weight().values(), ElementsAre(0.25f, 0.75f, 0.5f, 0.25f, 0.75f, -0.25f));
+  EXPECT_EQ(out.bias_size(), 3);
+  EXPECT_THAT(response.feature_names(), ElementsAre("f0", "f1"));
+  EXPECT_THAT(response.class_names(), ElementsAre("cat", "dog", "bird"));
+
+  EXPECT_EQ(ToExportModelResponse(KnownModel(LossKind::kMeanSquaredError, 1)).output_activation(),
+            v1::IDENTITY);
+  const v1::ExportModelResponse binary =
+      ToExportModelResponse(KnownModel(LossKind::kBinaryCrossEntropy, 1));
+  EXPECT_EQ(binary.output_activation(), v1::SIGMOID);
+  EXPECT_EQ(binary.layers(1).activation(), v1::SIGMOID);
+  EXPECT_EQ(binary.loss(), v1::BINARY_CROSS_ENTROPY);
+}
+
+v1::PredictRequest PredictRows(std::vector<std::vector<float>> rows) {
+  v1::PredictRequest request;
+  request.set_job_id("job-7");
+  request.mutable_inputs()->set_rows(static_cast<int>(rows.size()));
+  request.mutable_inputs()->set_cols(static_cast<int>(rows[0].size()));
+  for (const auto& row : rows) {
+    for (float v : row) request.mutable_inputs()->add_values(v);
+  }
+  return request;
+}
+
+const std::vector<std::vector<float>> kRows = {{1, 2}, {-1, 0.5f}, {3, -2}, {0, 0}};
+
+TEST(PredictWithModelTest, RegressionGivesTheNetworkOutputsAndNoClasses) {
+  const TrainedModel model = KnownModel(LossKind::kMeanSquaredError, 2);
+  absl::StatusOr<v1::PredictResponse> response = PredictWithModel(model, PredictRows(kRows));
+  ASSERT_OK(response);
+  ASSERT_EQ(response->outputs().rows(), 4);
+  ASSERT_EQ(response->outputs().cols(), 2);
+  for (int r = 0; r < 4; ++r) {
+    const std::vector<double> expected = ReferenceLogits(model, kRows[r]);
+    for (int c = 0; c < 2; ++c) {
+      EXPECT_NEAR(response->outputs().values(r * 2 + c), expected[c], 1e-5) << r << "," << c;
+    }
+  }
+  EXPECT_EQ(response->classes_size(), 0);
+  EXPECT_EQ(response->class_names_size(), 0);
+}
+
+TEST(PredictWithModelTest, CrossEntropyGivesSoftmaxArgmaxAndClassNames) {
+  TrainedModel model = KnownModel(LossKind::kCategoricalCrossEntropy, 3);
+  model.class_names = {"cat", "dog", "bird"};
+  absl::StatusOr<v1::PredictResponse> response = PredictWithModel(model, PredictRows(kRows));
+  ASSERT_OK(response);
+  ASSERT_EQ(response->outputs().cols(), 3);
+  ASSERT_EQ(response->classes_size(), 4);
+  ASSERT_EQ(response->class_names_size(), 4);
+  const std::vector<std::string> names = {"cat", "dog", "bird"};
+  for (int r = 0; r < 4; ++r) {
+    const std::vector<double> logits = ReferenceLogits(model, kRows[r]);
+    double total = 0;
+    for (double z : logits) total += std::exp(z);
+    int best = 0;
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_NEAR(response->outputs().values(r * 3 + c), std::exp(logits[c]) / total, 1e-5);
+      if (logits[c] > logits[best]) best = c;
+    }
+    EXPECT_EQ(response->classes(r), best) << r;
+    EXPECT_EQ(response->class_names(r), names[best]) << r;
+  }
+}
+
+TEST(PredictWithModelTest, SingleBinaryOutputThresholdsAtOneHalf) {
+  const TrainedModel model = KnownModel(LossKind::kBinaryCrossEntropy, 1);
+  absl::StatusOr<v1::PredictResponse> response = PredictWithModel(model, PredictRows(kRows));
+  ASSERT_OK(response);
+  ASSERT_EQ(response->classes_size(), 4);
+  int positives = 0;
+  for (int r = 0; r < 4; ++r) {
+    const double p = 1 / (1 + std::exp(-ReferenceLogits(model, kRows[r])[0]));
+    EXPECT_NEAR(response->outputs().values(r), p, 1e-5);
+    EXPECT_EQ(response->classes(r), p >= 0.5 ? 1 : 0) << r;
+    positives += response->classes(r);
+  }
+  // The rows were chosen so both classes occur: the threshold is really exercised.
+  EXPECT_GT(positives, 0);
+  EXPECT_LT(positives, 4);
+  EXPECT_EQ(response->class_names_size(), 0);  // the model has no class names
+}
+
+TEST(PredictWithModelTest, WrongColumnCountNamesInputsColsAndTheExpectedCount) {
+  const TrainedModel model = KnownModel(LossKind::kMeanSquaredError, 1);
+  EXPECT_THAT(PredictWithModel(model, PredictRows({{1, 2, 3}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("inputs.cols must be 2, the model's feature count (got 3)")));
+}
+
+TEST(PredictWithModelTest, MalformedInputsAreInvalidArgument) {
+  const TrainedModel model = KnownModel(LossKind::kMeanSquaredError, 1);
+  v1::PredictRequest request = PredictRows(kRows);
+  request.mutable_inputs()->mutable_values()->RemoveLast();
+  EXPECT_THAT(PredictWithModel(model, request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inputs.values must hold")));
+  request = PredictRows(kRows);
+  request.mutable_inputs()->set_values(5, std::nanf(""));
+  EXPECT_THAT(PredictWithModel(model, request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("inputs.values[5] must be a finite number")));
+  EXPECT_THAT(ValidatePredictInputs(v1::Matrix()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inputs.rows must be >= 1")));
+  EXPECT_OK(ValidatePredictInputs(PredictRows(kRows).inputs()));
+}
+
+}  // namespace
+}  // namespace descent::server
