@@ -1,0 +1,190 @@
+// The matrix products against a naive double-precision triple loop, over every transpose
+// combination and the shape classes Sgemm routes differently: tiny tiles with ragged edges,
+// few-column products (dot-product form), transposed operands that are repacked, and
+// products large enough to go to OpenBLAS.
+#include "engine/blas.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/small_gemm.h"
+#include "gtest/gtest.h"
+
+namespace descent {
+namespace {
+
+struct Operands {
+  std::vector<float> a, b, c;
+  int lda, ldb, ldc;
+};
+
+std::vector<float> RandomValues(size_t n, uint64_t seed) {
+  std::mt19937_64 engine(seed);
+  std::vector<float> values(n);
+  // Exactly representable small values keep the float reference error tiny.
+  for (float& v : values) v = static_cast<float>(static_cast<int>(engine() % 17) - 8) / 8.0f;
+  return values;
+}
+
+// Storage with row strides larger than the logical width (padding), so stride handling is
+// exercised too.
+Operands MakeOperands(Transpose ta, Transpose tb, int m, int n, int k, int pad, uint64_t seed) {
+  Operands op;
+  const int a_rows = ta == Transpose::kNo ? m : k;
+  const int a_cols = ta == Transpose::kNo ? k : m;
+  const int b_rows = tb == Transpose::kNo ? k : n;
+  const int b_cols = tb == Transpose::kNo ? n : k;
+  op.lda = std::max(1, a_cols) + pad;
+  op.ldb = std::max(1, b_cols) + pad;
+  op.ldc = std::max(1, n) + pad;
+  op.a = RandomValues(static_cast<size_t>(a_rows) * op.lda + 1, seed);
+  op.b = RandomValues(static_cast<size_t>(b_rows) * op.ldb + 1, seed + 1);
+  op.c = RandomValues(static_cast<size_t>(m) * op.ldc + 1, seed + 2);
+  return op;
+}
+
+// C = alpha op(A) op(B) + beta C in double, the reference.
+std::vector<double> NaiveGemm(Transpose ta, Transpose tb, int m, int n, int k, double alpha,
+                              const Operands& op, double beta) {
+  std::vector<double> c(op.c.begin(), op.c.end());
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      double sum = 0.0;
+      for (int p = 0; p < k; ++p) {
+        const double a = ta == Transpose::kNo ? op.a[static_cast<size_t>(i) * op.lda + p]
+                                              : op.a[static_cast<size_t>(p) * op.lda + i];
+        const double b = tb == Transpose::kNo ? op.b[static_cast<size_t>(p) * op.ldb + j]
+                                              : op.b[static_cast<size_t>(j) * op.ldb + p];
+        sum += a * b;
+      }
+      double& out = c[static_cast<size_t>(i) * op.ldc + j];
+      out = alpha * sum + (beta == 0.0 ? 0.0 : beta * out);
+    }
+  }
+  return c;
+}
+
+using GemmFunction = void (*)(Transpose, Transpose, int, int, int, float, const float*, int,
+                              const float*, int, float, float*, int);
+
+// Runs `gemm` and compares every element of C (including the padding, which must be left
+// alone) with the reference.
+void ExpectMatchesNaive(GemmFunction gemm, Transpose ta, Transpose tb, int m, int n, int k,
+                        float alpha, float beta, int pad) {
+  const std::string label =
+      absl::StrCat("ta=", ta == Transpose::kYes, " tb=", tb == Transpose::kYes, " m=", m, " n=", n,
+                   " k=", k, " alpha=", alpha, " beta=", beta, " pad=", pad);
+  Operands op = MakeOperands(ta, tb, m, n, k, pad, static_cast<uint64_t>(m * 131 + n * 7 + k));
+  const std::vector<double> expected = NaiveGemm(ta, tb, m, n, k, alpha, op, beta);
+  gemm(ta, tb, m, n, k, alpha, op.a.data(), op.lda, op.b.data(), op.ldb, beta, op.c.data(), op.ldc);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const double tolerance = 1e-5 * (1.0 + std::abs(expected[i])) * (1 + k / 64);
+    ASSERT_NEAR(op.c[i], expected[i], tolerance) << label << " at flat index " << i;
+  }
+}
+
+struct Shape {
+  int m, n, k;
+};
+
+// Shapes of the benchmark networks' layers plus ragged edges around the 16-lane vectors and
+// the 6/8-row tiles.
+const Shape kShapes[] = {
+    {1, 1, 1},    {1, 17, 3},    {7, 1, 64},    {32, 64, 13}, {32, 1, 64},   {32, 64, 1},
+    {1, 64, 32},  {64, 13, 32},  {13, 64, 32},  {9, 33, 5},   {6, 64, 8},    {8, 48, 8},
+    {17, 79, 31}, {64, 128, 64}, {64, 10, 128}, {3, 5, 200},  {25, 130, 17}, {2, 2, 0},
+};
+
+const Transpose kBoth[] = {Transpose::kNo, Transpose::kYes};
+
+TEST(SgemmTest, MatchesNaiveForEveryTransposeAndShape) {
+  for (const Shape& s : kShapes) {
+    for (Transpose ta : kBoth) {
+      for (Transpose tb : kBoth) {
+        ExpectMatchesNaive(&Sgemm, ta, tb, s.m, s.n, s.k, 1.0f, 0.0f, 0);
+        ExpectMatchesNaive(&Sgemm, ta, tb, s.m, s.n, s.k, -0.5f, 0.75f, 3);
+      }
+    }
+  }
+}
+
+TEST(SgemmTest, BlasPathMatchesNaive) {
+  for (const Shape& s : kShapes) {
+    for (Transpose ta : kBoth) {
+      for (Transpose tb : kBoth) {
+        ExpectMatchesNaive(&BlasSgemm, ta, tb, s.m, s.n, s.k, 1.0f, 0.0f, 0);
+        ExpectMatchesNaive(&BlasSgemm, ta, tb, s.m, s.n, s.k, 2.0f, -1.0f, 1);
+      }
+    }
+  }
+}
+
+TEST(SgemmTest, SmallKernelsMatchNaiveWhenAvailable) {
+  if (!internal::SmallGemmAvailable()) GTEST_SKIP() << "CPU without AVX-512F";
+  for (const Shape& s : kShapes) {
+    for (Transpose ta : kBoth) {
+      for (Transpose tb : kBoth) {
+        ExpectMatchesNaive(&internal::SmallSgemm, ta, tb, s.m, s.n, s.k, 1.0f, 0.0f, 0);
+        ExpectMatchesNaive(&internal::SmallSgemm, ta, tb, s.m, s.n, s.k, 1.5f, 1.0f, 2);
+      }
+    }
+  }
+}
+
+TEST(SgemmTest, LargeProductsGoToOpenBlasAndMatchNaive) {
+  // 96 x 160 x 192 is above the small-kernel limit.
+  EXPECT_FALSE(internal::UseSmallGemm(Transpose::kNo, Transpose::kYes, 96, 160, 192));
+  ExpectMatchesNaive(&Sgemm, Transpose::kNo, Transpose::kYes, 96, 160, 192, 1.0f, 0.0f, 0);
+  ExpectMatchesNaive(&Sgemm, Transpose::kYes, Transpose::kNo, 96, 160, 192, 1.0f, 1.0f, 0);
+}
+
+TEST(SgemmTest, BetaZeroOverwritesNanInOutput) {
+  for (GemmFunction gemm : {&Sgemm, &BlasSgemm}) {
+    const std::vector<float> a = {1, 2, 3, 4};  // 2 x 2
+    const std::vector<float> b = {5, 6, 7, 8};  // 2 x 2
+    std::vector<float> c(4, std::nanf(""));
+    gemm(Transpose::kNo, Transpose::kNo, 2, 2, 2, 1.0f, a.data(), 2, b.data(), 2, 0.0f, c.data(),
+         2);
+    EXPECT_EQ(c, (std::vector<float>{19, 22, 43, 50}));
+  }
+}
+
+TEST(MatMulTest, UsesMatrixShapes) {
+  const Matrix x(2, 3, {1, 2, 3, 4, 5, 6});
+  const Matrix w(4, 3, {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1});
+  Matrix y(2, 4);
+  MatMul(Transpose::kNo, x, Transpose::kYes, w, 1.0f, 0.0f, &y);  // x · wᵀ
+  EXPECT_EQ(y.values(), (std::vector<float>{1, 2, 3, 6, 4, 5, 6, 15}));
+  Matrix g(3, 3);
+  MatMul(Transpose::kYes, x, Transpose::kNo, x, 1.0f, 0.0f, &g);  // xᵀ · x
+  EXPECT_EQ(g.values(), (std::vector<float>{17, 22, 27, 22, 29, 36, 27, 36, 45}));
+}
+
+TEST(MatMulDeathTest, MismatchedShapesAreABug) {
+  const Matrix x(2, 3);
+  const Matrix w(4, 2);
+  Matrix y(2, 4);
+  EXPECT_DEATH(MatMul(Transpose::kNo, x, Transpose::kYes, w, 1.0f, 0.0f, &y), "check failed");
+}
+
+TEST(BlasThreadsTest, SetAndReadBack) {
+  const int before = BlasThreads();
+  SetBlasThreads(1);
+  EXPECT_EQ(BlasThreads(), 1);
+  if (std::thread::hardware_concurrency() >= 2) {
+    SetBlasThreads(2);
+    EXPECT_EQ(BlasThreads(), 2);
+  }
+  SetBlasThreads(before);
+  EXPECT_EQ(BlasThreads(), before);
+  EXPECT_FALSE(BlasConfig().empty());
+}
+
+}  // namespace
+}  // namespace descent
