@@ -14,7 +14,7 @@ namespace {
 
 constexpr int kLabelWidth = 10;  // "%9.3g" and a space
 constexpr const char* kMean = "\u25cf";   // ●
-constexpr const char* kSpan = "\u2502";   // │
+constexpr const char* kSpan = "\u00b7";   // ·  (light, so the mean line stands out)
 constexpr const char* kAxis = "\u2502";   // │
 constexpr const char* kTick = "\u2524";   // ┤
 constexpr const char* kCorner = "\u2514"; // └

@@ -138,12 +138,8 @@ std::string FormatJobDetails(const v1::Job& job) {
   if (job.has_validation_metrics()) {
     rows.push_back({"validation metrics:", FormatMetrics(job.validation_metrics())});
   }
-  if (job.diagnosis().verdict() != v1::VERDICT_UNSPECIFIED) {
-    std::string diagnosis = VerdictName(job.diagnosis().verdict());
-    if (job.diagnosis().step() > 0) absl::StrAppend(&diagnosis, " at step ", job.diagnosis().step());
-    if (!job.diagnosis().message().empty()) absl::StrAppend(&diagnosis, ": ", job.diagnosis().message());
-    rows.push_back({"diagnosis:", diagnosis});
-  }
+  const std::string diagnosis = FormatDiagnosis(job.diagnosis());
+  if (!diagnosis.empty()) rows.push_back({"diagnosis:", diagnosis.substr(11)});
   if (!job.error().empty()) rows.push_back({"error:", job.error()});
   if (!job.request_id().empty()) rows.push_back({"request id:", job.request_id()});
   return Table(rows);
@@ -164,9 +160,13 @@ std::string FormatEpochLine(const v1::EpochSummary& summary, int total_epochs,
 
 std::string FormatDiagnosis(const v1::Diagnosis& diagnosis) {
   if (diagnosis.verdict() == v1::VERDICT_UNSPECIFIED && diagnosis.message().empty()) return "";
+  // The engine's message already names the step; without one, say it here.
+  if (!diagnosis.message().empty()) {
+    return absl::StrCat("diagnosis: ", VerdictName(diagnosis.verdict()), " - ",
+                        diagnosis.message());
+  }
   std::string line = absl::StrCat("diagnosis: ", VerdictName(diagnosis.verdict()));
   if (diagnosis.step() > 0) absl::StrAppend(&line, " at step ", diagnosis.step());
-  if (!diagnosis.message().empty()) absl::StrAppend(&line, ": ", diagnosis.message());
   return line;
 }
 

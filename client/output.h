@@ -39,7 +39,8 @@ std::string FormatEpochLine(const v1::EpochSummary& summary, int total_epochs,
 // and the diagnosis. Ends with '\n'.
 std::string FormatOutcome(const v1::Job& job);
 
-// The diagnosis as "diagnosis: CONVERGED at step 1200: <message>", or "" when unset.
+// The diagnosis as "diagnosis: CONVERGED - <message>" (the message names the step), or
+// "diagnosis: CONVERGED at step 1200" without a message; "" when unset.
 std::string FormatDiagnosis(const v1::Diagnosis& diagnosis);
 
 // One row per input row: the outputs, and for classifiers the class (and its name).

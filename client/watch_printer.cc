@@ -21,7 +21,6 @@ WatchPrinter::WatchPrinter(const v1::Job& job, WatchDisplay display, int termina
 void WatchPrinter::UpdateTotals(const v1::Job& job) {
   if (job.progress().total_epochs() > 0) total_epochs_ = job.progress().total_epochs();
   if (job.progress().total_steps() > 0) total_steps_ = job.progress().total_steps();
-  if (job.has_validation_loss()) validation_loss_ = job.validation_loss();
 }
 
 LiveStatus WatchPrinter::Status() const {
@@ -33,6 +32,10 @@ LiveStatus WatchPrinter::Status() const {
     const int64_t steps_per_epoch = std::max<int64_t>(1, total_steps_ / total_epochs_);
     status.epoch = static_cast<int>(
         std::min<int64_t>(total_epochs_, (status.step - 1) / steps_per_epoch + 1));
+  } else {
+    // Totals not known yet: the epoch after the last one summarised.
+    status.epoch = last_epoch_done_ + 1;
+    if (total_epochs_ > 0) status.epoch = std::min(status.epoch, total_epochs_);
   }
   if (!losses_.empty()) status.loss = losses_.back();
   status.validation_loss = validation_loss_;
@@ -50,6 +53,7 @@ void WatchPrinter::OnLosses(int64_t first_step, const double* losses, int count)
 }
 
 void WatchPrinter::OnEpoch(const v1::EpochSummary& summary) {
+  last_epoch_done_ = std::max(last_epoch_done_, summary.epoch());
   if (summary.has_validation()) validation_loss_ = summary.validation().loss();
   if (display_ == WatchDisplay::kPlain) {
     out_ << FormatEpochLine(summary, total_epochs_, total_steps_) << "\n" << std::flush;

@@ -56,6 +56,7 @@ class WatchPrinter : public WatchSink {
   std::ostream& err_;
   std::string job_id_;
   int total_epochs_ = 0;
+  int last_epoch_done_ = 0;
   int64_t total_steps_ = 0;
   int64_t first_step_ = 0;  // 0 until the first loss arrives
   std::vector<double> losses_;

@@ -80,7 +80,7 @@ TEST(FormatJobDetailsTest, ShowsProgressLossesDiagnosisAndError) {
   const std::string details = FormatJobDetails(job);
   EXPECT_THAT(details, HasSubstr("step 1500/1500, epoch 30/30"));
   EXPECT_THAT(details, HasSubstr("validation metrics:  loss 0.015 r2 0.97"));
-  EXPECT_THAT(details, HasSubstr("diagnosis:           CONVERGED at step 1200: The loss"));
+  EXPECT_THAT(details, HasSubstr("diagnosis:           CONVERGED - The loss"));
   EXPECT_THAT(details, HasSubstr("(ran 12.5s)"));
   EXPECT_THAT(details, HasSubstr("error:               dataset.builtin.name"));
 }
@@ -103,11 +103,18 @@ TEST(FormatOutcomeTest, StateStepsDurationMetricsAndDiagnosis) {
   EXPECT_THAT(outcome, HasSubstr("job j-42 SUCCEEDED after 1500 steps in 12.5s\n"));
   EXPECT_THAT(outcome, HasSubstr("validation loss 0.015 r2 0.97\n"));
   EXPECT_THAT(outcome,
-              HasSubstr("diagnosis: CONVERGED at step 1200: The loss flattened at a low value.\n"));
+              HasSubstr("diagnosis: CONVERGED - The loss flattened at a low value.\n"));
 }
 
 TEST(FormatDiagnosisTest, EmptyWhenThereIsNone) {
   EXPECT_EQ(FormatDiagnosis(v1::Diagnosis()), "");
+}
+
+TEST(FormatDiagnosisTest, NamesTheStepWhenThereIsNoMessage) {
+  v1::Diagnosis diagnosis;
+  diagnosis.set_verdict(v1::DIVERGED);
+  diagnosis.set_step(17);
+  EXPECT_EQ(FormatDiagnosis(diagnosis), "diagnosis: DIVERGED at step 17");
 }
 
 TEST(FormatPredictionsTest, ClassifierRowsShowProbabilitiesClassAndName) {
