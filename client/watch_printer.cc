@@ -54,6 +54,12 @@ void WatchPrinter::OnLosses(int64_t first_step, const double* losses, int count)
 
 void WatchPrinter::OnEpoch(const v1::EpochSummary& summary) {
   last_epoch_done_ = std::max(last_epoch_done_, summary.epoch());
+  if (total_steps_ == 0 && total_epochs_ > 0 && summary.epoch() > 0 &&
+      summary.last_step() % summary.epoch() == 0) {
+    // Every epoch has the same number of batches: the run's length follows from the first
+    // summaries when the server did not say it.
+    total_steps_ = summary.last_step() / summary.epoch() * total_epochs_;
+  }
   if (summary.has_validation()) validation_loss_ = summary.validation().loss();
   if (display_ == WatchDisplay::kPlain) {
     out_ << FormatEpochLine(summary, total_epochs_, total_steps_) << "\n" << std::flush;
