@@ -130,24 +130,24 @@ Dataset HousePrices(const BuiltinOptions& options, PortableRandom& rng) {
 
 // spam: 10 features of an e-mail; label 1 = spam (40% of messages). The class profiles
 // overlap (newsletters have links and HTML, friends use exclamation marks) and a share of the
-// labels is wrong (noise, default 4%).
+// labels is wrong (noise, default 3%).
 Dataset Spam(const BuiltinOptions& options, PortableRandom& rng) {
   const int n = options.samples;
-  const double noise = NoiseOr(options, 0.04);
+  const double noise = NoiseOr(options, 0.03);
   TableBuilder x(n, 10);
   std::vector<int> labels(n);
   for (int i = 0; i < n; ++i) {
     const bool spam = rng.Bernoulli(0.4);
-    const double links = Poisson(rng, spam ? 3.0 : 1.2);
+    const double links = Poisson(rng, spam ? 3.5 : 1.0);
     const double exclamations = Poisson(rng, spam ? 2.5 : 0.8);
     const double capitals = Clamp(rng.Normal(spam ? 0.14 : 0.07, spam ? 0.07 : 0.04), 0.0, 1.0);
     const double words = Clamp(LogNormal(rng, spam ? 1.2 : 1.6, 0.6), 0.05, 20.0);  // hundreds
     const double attachment = rng.Bernoulli(spam ? 0.12 : 0.2) ? 1.0 : 0.0;
-    const double known_sender = rng.Bernoulli(spam ? 0.1 : 0.55) ? 1.0 : 0.0;
-    const double money = Poisson(rng, spam ? 1.2 : 0.3);
+    const double known_sender = rng.Bernoulli(spam ? 0.06 : 0.6) ? 1.0 : 0.0;
+    const double money = Poisson(rng, spam ? 1.5 : 0.25);
     const double urgency = Poisson(rng, spam ? 1.0 : 0.35);
     const double replies = Poisson(rng, spam ? 0.15 : 0.9);
-    const double html = Clamp(rng.Normal(spam ? 0.55 : 0.3, 0.25), 0.0, 1.0);
+    const double html = Clamp(rng.Normal(spam ? 0.6 : 0.25, 0.25), 0.0, 1.0);
     for (double value : {links, exclamations, capitals, words, attachment, known_sender, money,
                          urgency, replies, html}) {
       x.Append(value);

@@ -10,7 +10,9 @@
 #include <optional>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "engine/dataset.h"
 #include "engine/diagnosis.h"
 #include "engine/loss.h"
@@ -39,8 +41,11 @@ struct StepEvent {
 struct EpochSummary {
   int epoch = 0;           // 1-based
   int64_t last_step = 0;
-  EvalMetrics train;       // mean of the epoch's step losses; metrics on the training split
-  std::optional<EvalMetrics> validation;  // when validation_fraction > 0
+  // loss: the mean of the epoch's step losses. The other metrics accumulate over the epoch's
+  // batches as they are trained (as Keras reports training metrics), so they cost no extra
+  // pass over the data.
+  EvalMetrics train;
+  std::optional<EvalMetrics> validation;  // when validation_fraction > 0; model at epoch end
 };
 
 enum class StopReason { kCompleted, kEarlyStopped, kDiverged, kCancelled };
@@ -54,7 +59,9 @@ class TrainingObserver {
   virtual void OnEpoch(const EpochSummary& /*summary*/) {}
 };
 
-// Everything needed to continue a run exactly (parameters, optimizer state, position).
+// Everything needed to continue a run exactly (parameters, optimizer state, position). The
+// position inside an epoch is step - epoch * steps_per_epoch; the batch order of every epoch
+// is recomputed from (seed, epoch), so it is not stored.
 struct TrainerCheckpoint {
   int64_t step = 0;  // steps completed
   int epoch = 0;     // epochs completed
@@ -62,6 +69,11 @@ struct TrainerCheckpoint {
   OptimizerState optimizer;
   std::vector<EpochSummary> epochs;  // summaries so far (early stopping reads them)
   double epoch_loss_sum = 0.0;       // partial sums of the epoch in progress
+  // Partial training-metric sums of the epoch in progress (layout private to the trainer);
+  // empty restarts them from zero, so only that epoch's training metrics are affected.
+  std::vector<double> epoch_metric_sums;
+  // The diagnosis so far; a default state restarts the diagnosis at the resumed step.
+  DiagnosisState diagnosis;
 };
 
 struct TrainResult {
@@ -75,6 +87,10 @@ class Trainer {
  public:
   // Validates spec and data, splits train/validation, builds the network (from
   // `initial_parameters` when given, else initialised from the seed), loss and optimizer.
+  // The split: a permutation seeded by training.seed, its tail (floor of
+  // samples * validation_fraction, at least 1 when the fraction is > 0) is validation.
+  // A batch size of 0 or above the training samples means one full batch; the last partial
+  // batch of an epoch is kept (DataLoader's drop_last=False).
   // INVALID_ARGUMENT naming the field for any mismatch.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       const TrainSpec& spec, Dataset dataset,
@@ -86,12 +102,19 @@ class Trainer {
   int train_samples() const;
   int validation_samples() const;
 
-  // Runs until done, stopped by the observer, early-stopped, or diverged. May be called
-  // once; continues from a restored checkpoint if one was loaded.
+  // Runs until done, stopped by the observer, early-stopped (after `patience` epochs without
+  // the monitored loss, validation when present else training, improving by more than
+  // min_delta), or diverged (when training.stop_on_divergence). May be called once (a second
+  // call is a bug and CHECK-fails); continues from a restored checkpoint if one was loaded.
+  // `observer` may be null. Allocation-free per step once the first epoch has run.
   TrainResult Run(TrainingObserver* observer);
 
-  // Snapshot / restore, for checkpoints. Call between steps (e.g. from OnStep).
+  // Snapshot, for checkpoints. Call between steps (e.g. from OnStep or OnEpoch).
   TrainerCheckpoint Checkpoint() const;
+  // Continues from `checkpoint` (made by a Trainer with the same spec and data): the rest of
+  // the run is bit-identical to an uninterrupted one. Call before Run: FAILED_PRECONDITION
+  // once Run has started. INVALID_ARGUMENT when the checkpoint does not fit this spec and
+  // data (position, parameter shapes, optimizer state); the trainer is unchanged then.
   absl::Status Restore(const TrainerCheckpoint& checkpoint);
 
   // The model: after Run, the trained one.
@@ -108,12 +131,18 @@ class Trainer {
 };
 
 // Outputs for user rows: logits through the loss's output transform (identity, sigmoid or
-// softmax). INVALID_ARGUMENT when x has the wrong column count.
+// softmax). INVALID_ARGUMENT when x has the wrong column count or a non-finite value.
 absl::StatusOr<Matrix> Predict(Network& network, const Loss& loss, const Matrix& x);
 
 // Metrics of `network` on (features, targets) — used for validation and final results.
+// Classification: accuracy by argmax (cross-entropy; probability-row targets by their argmax)
+// or by sigmoid >= 0.5 per output (binary cross-entropy). Regression: MAE and RMSE over all
+// elements, R² per output column averaged (sklearn's r2_score; a constant column scores 1 if
+// predicted exactly, else 0). Runs in chunks of rows to bound memory; pass the loss's
+// class_weights so the chunks' means combine exactly as one weighted mean. Shapes must fit
+// the network and loss (a mismatch is a bug: CHECK-fails).
 EvalMetrics Evaluate(Network& network, const Loss& loss, LossKind kind, const Matrix& features,
-                     const Matrix& targets);
+                     const Matrix& targets, absl::Span<const float> class_weights = {});
 
 }  // namespace descent
 

@@ -1,0 +1,43 @@
+#include "engine/batching.h"
+
+#include <cstring>
+#include <numeric>
+
+#include "engine/portable_random.h"
+#include "engine/status_macros.h"
+
+namespace descent {
+namespace {
+
+// Stream tags keep the split and the epoch orders on unrelated sequences of the same seed.
+constexpr uint64_t kSplitStream = 0x73706c6974;  // "split"
+constexpr uint64_t kEpochStream = 0x65706f6368;  // "epoch"
+
+}  // namespace
+
+std::vector<int> SplitPermutation(uint64_t seed, int samples) {
+  std::vector<int> order(samples);
+  std::iota(order.begin(), order.end(), 0);
+  PortableRandom rng(DeriveSeed(seed, kSplitStream, 0));
+  rng.Shuffle(order.data(), samples);
+  return order;
+}
+
+void EpochOrder(uint64_t seed, int epoch, bool shuffle, absl::Span<int> order) {
+  std::iota(order.begin(), order.end(), 0);
+  if (!shuffle) return;
+  PortableRandom rng(DeriveSeed(seed, kEpochStream, static_cast<uint64_t>(epoch)));
+  rng.Shuffle(order.data(), static_cast<int64_t>(order.size()));
+}
+
+void GatherRows(const Matrix& src, absl::Span<const int> rows, Matrix* dst) {
+  const int cols = src.cols();
+  dst->Resize(static_cast<int>(rows.size()), cols);
+  const size_t row_bytes = sizeof(float) * static_cast<size_t>(cols);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    DESCENT_CHECK(rows[i] >= 0 && rows[i] < src.rows());
+    std::memcpy(dst->row(static_cast<int>(i)), src.row(rows[i]), row_bytes);
+  }
+}
+
+}  // namespace descent
