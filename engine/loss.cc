@@ -43,16 +43,15 @@ absl::StatusOr<int> IndexTargetClasses(const Matrix& targets, int num_classes) {
   for (size_t i = 0; i < targets.size(); ++i) {
     const float t = targets.data()[i];
     if (!(t >= 0.0f) || t != std::floor(t)) {
-      return BadTarget(i, t,
-                       "CATEGORICAL_CROSS_ENTROPY class indices must be whole numbers >= 0");
+      return BadTarget(i, t, "CATEGORICAL_CROSS_ENTROPY class indices must be whole numbers >= 0");
     }
     max_index = std::max(max_index, t);
   }
   if (num_classes <= 0) {
     if (max_index >= 1e6f) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          kTargets, " holds class index ", max_index,
-          "; CATEGORICAL_CROSS_ENTROPY supports fewer than 1000000 classes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(kTargets, " holds class index ", max_index,
+                       "; CATEGORICAL_CROSS_ENTROPY supports fewer than 1000000 classes"));
     }
     num_classes = static_cast<int>(max_index) + 1;
   }
@@ -69,9 +68,9 @@ absl::StatusOr<int> IndexTargetClasses(const Matrix& targets, int num_classes) {
 
 absl::StatusOr<int> ProbabilityRowClasses(const Matrix& targets, int num_classes) {
   if (num_classes > 0 && num_classes != targets.cols()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dataset.inline.num_classes is ", num_classes, " but ", kTargets, " has ",
-        targets.cols(), " columns; probability rows need one column per class"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset.inline.num_classes is ", num_classes, " but ", kTargets, " has ",
+                     targets.cols(), " columns; probability rows need one column per class"));
   }
   for (int r = 0; r < targets.rows(); ++r) {
     double row_sum = 0.0;
@@ -124,9 +123,9 @@ absl::StatusOr<int> OutputUnits(const LossSpec& spec, const Matrix& targets, int
         ASSIGN_OR_RETURN(outputs, ProbabilityRowClasses(targets, num_classes));
       }
       if (outputs < 2) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "CATEGORICAL_CROSS_ENTROPY needs at least 2 classes (the targets name ", outputs,
-            "); set dataset.inline.num_classes or use BINARY_CROSS_ENTROPY"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("CATEGORICAL_CROSS_ENTROPY needs at least 2 classes (the targets name ",
+                         outputs, "); set dataset.inline.num_classes or use BINARY_CROSS_ENTROPY"));
       }
       break;
     }
@@ -151,20 +150,20 @@ absl::StatusOr<std::unique_ptr<Loss>> MakeLoss(const LossSpec& spec, int outputs
       return internal::MakeBinaryCrossEntropy(spec.pos_weight);
     case LossKind::kCategoricalCrossEntropy:
       if (outputs < 2) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "CATEGORICAL_CROSS_ENTROPY needs at least 2 classes (got ", outputs, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("CATEGORICAL_CROSS_ENTROPY needs at least 2 classes (got ", outputs, ")"));
       }
       if (!spec.class_weights.empty() &&
           spec.class_weights.size() != static_cast<size_t>(outputs)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("loss_options.class_weights has ", spec.class_weights.size(),
-                         " values but there are ", outputs, " classes; give ", outputs,
-                         " values or none"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "loss_options.class_weights has ", spec.class_weights.size(), " values but there are ",
+            outputs, " classes; give ", outputs, " values or none"));
       }
       return internal::MakeCrossEntropy(spec.class_weights, spec.label_smoothing);
   }
-  return absl::InvalidArgumentError("loss must be one of MEAN_SQUARED_ERROR, "
-                                    "BINARY_CROSS_ENTROPY or CATEGORICAL_CROSS_ENTROPY");
+  return absl::InvalidArgumentError(
+      "loss must be one of MEAN_SQUARED_ERROR, "
+      "BINARY_CROSS_ENTROPY or CATEGORICAL_CROSS_ENTROPY");
 }
 
 }  // namespace descent

@@ -57,7 +57,8 @@ class BinaryCrossEntropy final : public Loss {
         const double y = y_row[c];
         const double p = pos_weight_.empty() ? 1.0 : pos_weight_[c];
         const double log_weight = (p - 1.0) * y + 1.0;
-        sum += (1.0 - y) * x + log_weight * (std::log1p(std::exp(-std::abs(x))) + std::max(-x, 0.0));
+        sum +=
+            (1.0 - y) * x + log_weight * (std::log1p(std::exp(-std::abs(x))) + std::max(-x, 0.0));
         if (g_row != nullptr) {
           g_row[c] = static_cast<float>((log_weight * StableSigmoid(x) - p * y) * inv_n);
         }

@@ -51,9 +51,9 @@ absl::Status StatefulOptimizer::LoadState(absl::Span<const ParameterRef> params,
   }
   for (size_t b = 0; b < buffers_.size(); ++b) {
     if (state.buffers[b].size() != buffers_[b].size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("optimizer state buffer ", b, " has ", state.buffers[b].size(),
-                       " values; parameter ", b / slots_, " needs ", buffers_[b].size()));
+      return absl::InvalidArgumentError(absl::StrCat("optimizer state buffer ", b, " has ",
+                                                     state.buffers[b].size(), " values; parameter ",
+                                                     b / slots_, " needs ", buffers_[b].size()));
     }
   }
   // Validated in full first, so a rejected state leaves the optimizer untouched.

@@ -47,7 +47,8 @@ class StatefulOptimizer : public Optimizer {
   int64_t steps_ = 0;
 };
 
-std::unique_ptr<Optimizer> MakeSgd(const OptimizerSpec& spec, absl::Span<const ParameterRef> params);
+std::unique_ptr<Optimizer> MakeSgd(const OptimizerSpec& spec,
+                                   absl::Span<const ParameterRef> params);
 std::unique_ptr<Optimizer> MakeAdam(const OptimizerSpec& spec,
                                     absl::Span<const ParameterRef> params);
 std::unique_ptr<Optimizer> MakeRmsprop(const OptimizerSpec& spec,

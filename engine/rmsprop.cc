@@ -48,8 +48,8 @@ void RmspropKernel(const RmspropCoefficients& k, size_t n, float* p, const float
 }
 
 template <bool kDecay>
-void RmspropDispatch(const RmspropCoefficients& k, bool centered, bool momentum, size_t n,
-                     float* p, const float* g, float* sq, float* ga, float* buf) {
+void RmspropDispatch(const RmspropCoefficients& k, bool centered, bool momentum, size_t n, float* p,
+                     const float* g, float* sq, float* ga, float* buf) {
   if (centered) {
     return momentum ? RmspropKernel<kDecay, true, true>(k, n, p, g, sq, ga, buf)
                     : RmspropKernel<kDecay, true, false>(k, n, p, g, sq, ga, buf);
@@ -62,8 +62,7 @@ class Rmsprop final : public StatefulOptimizer {
  public:
   // Slots: square_avg, then grad_avg when centered, then momentum_buffer when momentum > 0.
   Rmsprop(const OptimizerSpec& spec, absl::Span<const ParameterRef> params)
-      : StatefulOptimizer(params, 1 + (spec.centered ? 1 : 0) + (spec.momentum > 0 ? 1 : 0),
-                          0.0f),
+      : StatefulOptimizer(params, 1 + (spec.centered ? 1 : 0) + (spec.momentum > 0 ? 1 : 0), 0.0f),
         alpha_(spec.alpha),
         eps_(spec.EffectiveEpsilon()),
         weight_decay_(spec.weight_decay),

@@ -24,8 +24,8 @@ double ScheduledLearningRate(const ScheduleSpec& schedule, double base_lr, int64
   DESCENT_CHECK(step >= 0);
   if (step < schedule.warmup_steps) {
     const double f = schedule.warmup_start_factor;
-    return base_lr * (f + (1.0 - f) * static_cast<double>(step) /
-                              static_cast<double>(schedule.warmup_steps));
+    return base_lr *
+           (f + (1.0 - f) * static_cast<double>(step) / static_cast<double>(schedule.warmup_steps));
   }
   const int64_t s = step - schedule.warmup_steps;
   switch (schedule.kind) {

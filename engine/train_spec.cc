@@ -21,8 +21,8 @@ std::string OptimizerField(OptimizerKind kind, absl::string_view field) {
 }
 
 absl::Status OutOfRange(absl::string_view field, absl::string_view requirement, double got) {
-  return absl::InvalidArgumentError(absl::StrCat(field, " must be ", requirement, " (got ", got,
-                                                 ")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be ", requirement, " (got ", got, ")"));
 }
 
 // NaN fails every comparison, so each check is written as "!(value in range)".
@@ -132,10 +132,10 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt) {
       // AdamW multiplies every weight by (1 - lr * weight_decay) each step: above 1 the
       // weights flip sign every step, which PyTorch allows but nothing can learn from.
       if (opt.decoupled_weight_decay && opt.EffectiveLearningRate() * opt.weight_decay > 1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "optimizer.adam.weight_decay * learning_rate must be <= 1 with "
-            "decoupled_weight_decay (got ",
-            opt.EffectiveLearningRate() * opt.weight_decay, "); lower either"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("optimizer.adam.weight_decay * learning_rate must be <= 1 with "
+                         "decoupled_weight_decay (got ",
+                         opt.EffectiveLearningRate() * opt.weight_decay, "); lower either"));
       }
       break;
     case OptimizerKind::kRmsprop:
@@ -167,15 +167,15 @@ absl::Status ValidateSchedule(const ScheduleSpec& schedule) {
       break;
     case ScheduleKind::kCosine:
       if (schedule.t_max < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "schedule.t_max must be >= 0 (got ", schedule.t_max, "); 0 means the whole run"));
+        return absl::InvalidArgumentError(absl::StrCat("schedule.t_max must be >= 0 (got ",
+                                                       schedule.t_max, "); 0 means the whole run"));
       }
       RETURN_IF_ERROR(CheckNonNegative("schedule.eta_min", schedule.eta_min));
       break;
   }
   if (schedule.warmup_steps < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("schedule.warmup_steps must be >= 0 (got ",
-                                                   schedule.warmup_steps, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("schedule.warmup_steps must be >= 0 (got ", schedule.warmup_steps, ")"));
   }
   if (!(schedule.warmup_start_factor > 0 && schedule.warmup_start_factor <= 1)) {
     return OutOfRange("schedule.warmup_start_factor", "in (0, 1]", schedule.warmup_start_factor);
@@ -189,8 +189,8 @@ absl::Status ValidateTraining(const TrainingOptions& training) {
         absl::StrCat("training.epochs must be >= 1 (got ", training.epochs, ")"));
   }
   if (training.batch_size < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "training.batch_size must be >= 0 (got ", training.batch_size, "); 0 means full batch"));
+    return absl::InvalidArgumentError(absl::StrCat("training.batch_size must be >= 0 (got ",
+                                                   training.batch_size, "); 0 means full batch"));
   }
   RETURN_IF_ERROR(CheckUnitInterval("training.validation_fraction", training.validation_fraction,
                                     /*upper_open=*/true));

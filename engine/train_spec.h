@@ -31,7 +31,7 @@ struct LayerSpec {
 };
 
 struct ModelSpec {
-  std::vector<LayerSpec> hidden_layers;  // the output layer follows from the loss and targets
+  std::vector<LayerSpec> hidden_layers = {};  // the output layer follows from the loss and targets
   Initialization initialization = Initialization::kPytorchDefault;
 };
 
@@ -39,9 +39,9 @@ enum class LossKind { kMeanSquaredError, kBinaryCrossEntropy, kCategoricalCrossE
 
 struct LossSpec {
   LossKind kind = LossKind::kMeanSquaredError;
-  std::vector<float> pos_weight;     // BCE: one per output, empty = 1 (BCEWithLogitsLoss)
-  std::vector<float> class_weights;  // CE: one per class, empty = 1 (CrossEntropyLoss weight)
-  float label_smoothing = 0.0f;      // CE: in [0, 1)
+  std::vector<float> pos_weight = {};     // BCE: one per output, empty = 1 (BCEWithLogitsLoss)
+  std::vector<float> class_weights = {};  // CE: one per class, empty = 1 (CrossEntropyLoss weight)
+  float label_smoothing = 0.0f;           // CE: in [0, 1)
 };
 
 enum class OptimizerKind { kSgd, kAdam, kRmsprop, kAdagrad };
@@ -50,7 +50,8 @@ enum class OptimizerKind { kSgd, kAdam, kRmsprop, kAdagrad };
 // except learning_rate, which SGD requires explicitly in PyTorch: unset there is an error.
 struct OptimizerSpec {
   OptimizerKind kind = OptimizerKind::kAdam;
-  std::optional<double> learning_rate;  // unset: Adam 1e-3, RMSprop 1e-2, Adagrad 1e-2, SGD error
+  // unset: Adam 1e-3, RMSprop 1e-2, Adagrad 1e-2, SGD error
+  std::optional<double> learning_rate = std::nullopt;
   double weight_decay = 0.0;
   // SGD
   double momentum = 0.0;
@@ -59,7 +60,7 @@ struct OptimizerSpec {
   // Adam / AdamW
   double beta1 = 0.9;
   double beta2 = 0.999;
-  std::optional<double> epsilon;  // unset: Adam 1e-8, RMSprop 1e-8, Adagrad 1e-10
+  std::optional<double> epsilon = std::nullopt;  // unset: Adam 1e-8, RMSprop 1e-8, Adagrad 1e-10
   bool amsgrad = false;
   bool decoupled_weight_decay = false;  // AdamW
   // RMSprop (momentum above is shared with SGD)
