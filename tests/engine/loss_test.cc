@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/reference/loss_reference.inc"
+#include "tests/testing/allocation_counter.h"
 #include "tests/testing/status_matchers.h"
 
 namespace descent {
@@ -168,7 +169,8 @@ double DoubleLoss(const LossSpec& spec, const std::vector<double>& x, int rows, 
         if (targets.cols() == 1) {
           const int t = static_cast<int>(targets(r, 0));
           sum += (1 - e) * Weight(spec.class_weights, t) * -log_p[t];
-          for (int c = 0; c < cols; ++c) sum += e / cols * Weight(spec.class_weights, c) * -log_p[c];
+          for (int c = 0; c < cols; ++c)
+            sum += e / cols * Weight(spec.class_weights, c) * -log_p[c];
           denominator += Weight(spec.class_weights, t);
         } else {
           for (int c = 0; c < cols; ++c) {
@@ -243,26 +245,23 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         GradientCheckCase{"mse", Spec(LossKind::kMeanSquaredError), 3},
         GradientCheckCase{"bce", Spec(LossKind::kBinaryCrossEntropy), 2},
-        GradientCheckCase{"bce_pos_weight",
-                          LossSpec{.kind = LossKind::kBinaryCrossEntropy,
-                                   .pos_weight = {3.0f, 0.5f, 1.0f}},
-                          3},
+        GradientCheckCase{
+            "bce_pos_weight",
+            LossSpec{.kind = LossKind::kBinaryCrossEntropy, .pos_weight = {3.0f, 0.5f, 1.0f}}, 3},
         GradientCheckCase{"ce_index", Spec(LossKind::kCategoricalCrossEntropy), 4},
         GradientCheckCase{"ce_index_class_weights",
                           LossSpec{.kind = LossKind::kCategoricalCrossEntropy,
                                    .class_weights = {0.5f, 2.0f, 1.0f, 0.0f}},
                           4},
-        GradientCheckCase{"ce_index_label_smoothing",
-                          LossSpec{.kind = LossKind::kCategoricalCrossEntropy,
-                                   .label_smoothing = 0.15f},
-                          3},
+        GradientCheckCase{
+            "ce_index_label_smoothing",
+            LossSpec{.kind = LossKind::kCategoricalCrossEntropy, .label_smoothing = 0.15f}, 3},
         GradientCheckCase{"ce_index_class_weights_label_smoothing",
                           LossSpec{.kind = LossKind::kCategoricalCrossEntropy,
                                    .class_weights = {0.5f, 2.0f, 1.0f, 0.25f},
                                    .label_smoothing = 0.3f},
                           4},
-        GradientCheckCase{"ce_probability_rows", Spec(LossKind::kCategoricalCrossEntropy), 3,
-                          true},
+        GradientCheckCase{"ce_probability_rows", Spec(LossKind::kCategoricalCrossEntropy), 3, true},
         GradientCheckCase{"ce_probability_rows_class_weights_label_smoothing",
                           LossSpec{.kind = LossKind::kCategoricalCrossEntropy,
                                    .class_weights = {1.5f, 0.5f, 1.0f},
@@ -307,14 +306,30 @@ TEST(LossTest, OutputTransformGivesWhatAUserReads) {
 
 TEST(LossTest, BatchWithOnlyZeroWeightClassesGivesZeroInsteadOfNan) {
   auto loss = MustMakeLoss(
-      LossSpec{.kind = LossKind::kCategoricalCrossEntropy, .class_weights = {0.0f, 1.0f, 1.0f}},
-      3);
+      LossSpec{.kind = LossKind::kCategoricalCrossEntropy, .class_weights = {0.0f, 1.0f, 1.0f}}, 3);
   Matrix grad;
   const Matrix logits(2, 3, {0.5f, -1.0f, 2.0f, 1.0f, 1.0f, 0.0f});
   EXPECT_EQ(loss->Compute(logits, Matrix(2, 1, {0.0f, 0.0f}), &grad), 0.0);
   for (float g : grad.span()) EXPECT_EQ(g, 0.0f);
   // One row of a weighted class is enough for a real loss again.
   EXPECT_GT(loss->Compute(logits, Matrix(2, 1, {0.0f, 2.0f}), &grad), 0.0);
+}
+
+TEST(LossTest, ComputeDoesNotAllocateOnceTheBatchShapeWasSeen) {
+  for (const reference::LossReference& ref : reference::LossReferences()) {
+    auto loss = MustMakeLoss(ref.spec, ref.cols);
+    ASSERT_NE(loss, nullptr);
+    const Matrix logits(ref.rows, ref.cols, ref.logits);
+    const Matrix targets(ref.rows, ref.target_cols, ref.targets);
+    Matrix grad;
+    loss->Compute(logits, targets, &grad);
+    Matrix outputs = logits;
+    const int64_t before = descent::testing::AllocationsOnThisThread();
+    loss->Compute(logits, targets, &grad);
+    loss->Evaluate(logits, targets);
+    loss->OutputTransform(&outputs);
+    EXPECT_EQ(descent::testing::AllocationsOnThisThread(), before) << ref.name;
+  }
 }
 
 TEST(LossTest, GradientBufferIsReusedForTheSameOrASmallerBatch) {
