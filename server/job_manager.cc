@@ -103,7 +103,6 @@ struct JobManager::Impl {
   void WorkerLoop() {
     while (true) {
       std::shared_ptr<JobRecord> job;
-      absl::Duration queued_for;
       {
         absl::MutexLock lock(&mu);
         mu.Await(absl::Condition(this, &Impl::HasWorkOrStopping));
@@ -111,10 +110,7 @@ struct JobManager::Impl {
         job = std::move(queue.front());
         queue.pop_front();
         // Under mu, so Cancel sees a job either in the queue or RUNNING.
-        queued_for = job->Start(absl::Now());
-      }
-      if (listener != nullptr) {
-        listener->OnStateChange(job->labels(), v1::QUEUED, v1::RUNNING, queued_for);
+        job->Start(absl::Now(), listener);
       }
       RunJob(*job, listener);
     }
@@ -235,7 +231,6 @@ absl::StatusOr<JobPage> JobManager::List(v1::JobState state, int page_size,
 absl::StatusOr<v1::Job> JobManager::Cancel(std::string_view job_id) {
   Impl& impl = *impl_;
   std::shared_ptr<JobRecord> job;
-  std::optional<absl::Duration> cancelled_after;
   {
     absl::MutexLock lock(&impl.mu);
     auto it = impl.jobs.find(std::string(job_id));
@@ -249,13 +244,10 @@ absl::StatusOr<v1::Job> JobManager::Cancel(std::string_view job_id) {
     }
     if (state == v1::QUEUED) {
       impl.queue.erase(std::find(impl.queue.begin(), impl.queue.end(), job));
-      cancelled_after = job->Finish(JobOutcome::Cancelled(), absl::Now());
+      job->Finish(JobOutcome::Cancelled(), absl::Now(), impl.listener);
     } else {
       job->RequestCancel();
     }
-  }
-  if (cancelled_after && impl.listener != nullptr) {
-    impl.listener->OnStateChange(job->labels(), v1::QUEUED, v1::CANCELLED, *cancelled_after);
   }
   return job->Snapshot();
 }
@@ -297,25 +289,18 @@ absl::StatusOr<TrainedModel> JobManager::Model(std::string_view job_id) const {
 void JobManager::Shutdown() {
   Impl& impl = *impl_;
   absl::MutexLock shutdown_lock(&impl.shutdown_mu);
-  std::vector<std::pair<std::shared_ptr<JobRecord>, absl::Duration>> cancelled;
   {
     absl::MutexLock lock(&impl.mu);
     if (!impl.shutting_down) {
       impl.shutting_down = true;
       const absl::Time now = absl::Now();
-      for (std::shared_ptr<JobRecord>& job : impl.queue) {
-        const absl::Duration queued_for = job->Finish(JobOutcome::Cancelled(), now);
-        cancelled.emplace_back(std::move(job), queued_for);
+      for (const std::shared_ptr<JobRecord>& job : impl.queue) {
+        job->Finish(JobOutcome::Cancelled(), now, impl.listener);
       }
       impl.queue.clear();
       for (const std::shared_ptr<JobRecord>& job : impl.all_jobs) {
         if (!IsTerminal(job->state())) job->RequestCancel();
       }
-    }
-  }
-  if (impl.listener != nullptr) {
-    for (const auto& [job, queued_for] : cancelled) {
-      impl.listener->OnStateChange(job->labels(), v1::QUEUED, v1::CANCELLED, queued_for);
     }
   }
   for (std::thread& worker : impl.workers) worker.join();

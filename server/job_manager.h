@@ -81,7 +81,9 @@ struct JobPage {
 
 class JobManager {
  public:
-  // `listener` (may be null) must outlive the manager. Sets the OpenBLAS thread count
+  // `listener` (may be null) must outlive the manager. It hears of every transition before
+  // the new state is visible to Get/List/Watch, and is called with internal locks held, so
+  // it must never call back into the manager (job_events.h). Sets the OpenBLAS thread count
   // (BlasThreadsFor) and starts the worker threads. Options out of range (negative counts,
   // a non-positive heartbeat or batch) are a bug: CHECK-fails.
   JobManager(JobManagerOptions options, JobEventListener* listener);

@@ -103,29 +103,32 @@ void JobRecord::AppendStateEventLocked(absl::Time now) {
   changed_.SignalAll();
 }
 
-absl::Duration JobRecord::Start(absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  DESCENT_CHECK(state_ == v1::QUEUED);
-  state_ = v1::RUNNING;
-  start_time_ = now;
-  AppendStateEventLocked(now);
-  return now - create_time_;
+void JobRecord::TransitionLocked(v1::JobState to, absl::Time now, JobEventListener* listener) {
+  const absl::Time entered = state_ == v1::QUEUED ? create_time_ : start_time_;
+  if (listener != nullptr) listener->OnStateChange(labels_, state_, to, now - entered);
+  state_ = to;
 }
 
-absl::Duration JobRecord::Finish(JobOutcome outcome, absl::Time now) {
+void JobRecord::Start(absl::Time now, JobEventListener* listener) {
+  absl::MutexLock lock(&mu_);
+  DESCENT_CHECK(state_ == v1::QUEUED);
+  TransitionLocked(v1::RUNNING, now, listener);
+  start_time_ = now;
+  AppendStateEventLocked(now);
+}
+
+void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* listener) {
   DESCENT_CHECK(IsTerminal(outcome.state));
   DESCENT_CHECK(outcome.state == v1::SUCCEEDED || outcome.model == nullptr);
   absl::MutexLock lock(&mu_);
   DESCENT_CHECK(state_ == v1::QUEUED || state_ == v1::RUNNING);
-  const absl::Duration time_in_from = now - (state_ == v1::QUEUED ? create_time_ : start_time_);
-  state_ = outcome.state;
+  TransitionLocked(outcome.state, now, listener);
   end_time_ = now;
   error_ = std::move(outcome.error);
   if (outcome.diagnosis) diagnosis_ = ToProto(*outcome.diagnosis);
   model_ = std::move(outcome.model);
   input_.reset();
   AppendStateEventLocked(now);
-  return time_in_from;
 }
 
 TrainingInput JobRecord::TakeTrainingInput() {

@@ -67,12 +67,14 @@ class JobRecord {
   // The whole Job message as of now, spec included.
   v1::Job Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // QUEUED -> RUNNING (CHECK-fails from any other state). Returns the time spent queued.
-  absl::Duration Start(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  // Transitions tell `listener` (may be null) before the new state becomes visible to
+  // anyone, so observers never lag behind what clients can see.
+  // QUEUED -> RUNNING (CHECK-fails from any other state).
+  void Start(absl::Time now, JobEventListener* listener) ABSL_LOCKS_EXCLUDED(mu_);
   // QUEUED or RUNNING -> outcome.state, a terminal state (CHECK-fails otherwise). Records the
   // results and the terminal event, releases the training input, wakes every watcher.
-  // Returns the time spent in the state left.
-  absl::Duration Finish(JobOutcome outcome, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  void Finish(JobOutcome outcome, absl::Time now, JobEventListener* listener)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The training input, exactly once (CHECK-fails on a second call).
   TrainingInput TakeTrainingInput() ABSL_LOCKS_EXCLUDED(mu_);
@@ -112,6 +114,9 @@ class JobRecord {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records the current state as a state event and wakes watchers.
   void AppendStateEventLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves to `to`, telling `listener` how long the job was in the state it leaves.
+  void TransitionLocked(v1::JobState to, absl::Time now, JobEventListener* listener)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int64_t sequence_;
   const JobLabels labels_;

@@ -121,12 +121,7 @@ JobOutcome Train(JobRecord& job, JobEventListener* listener) {
 }  // namespace
 
 void RunJob(JobRecord& job, JobEventListener* listener) {
-  JobOutcome outcome = Train(job, listener);
-  const v1::JobState final_state = outcome.state;
-  const absl::Duration run_time = job.Finish(std::move(outcome), absl::Now());
-  if (listener != nullptr) {
-    listener->OnStateChange(job.labels(), v1::RUNNING, final_state, run_time);
-  }
+  job.Finish(Train(job, listener), absl::Now(), listener);
 }
 
 }  // namespace descent::server
