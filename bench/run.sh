@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The engine against PyTorch on the four configs of PERFORMANCE.md, both pinned to one core
+# in the same run, config by config (engine, then PyTorch), each the median of repeats; then
+# the ratios against the targets, and the large config against the sgemm peak measured in
+# this run. A benchmark, not a test: run by `make bench`, never by ctest.
+#
+# Usage: bench/run.sh [build-dir]        (default: build)
+# Environment: BENCH_CPU (core to pin, default 0), BENCH_CONFIGS (default
+#   tiny,small,medium,large), BENCH_SECONDS (one timed run, default 1), BENCH_REPEATS (5).
+#
+# Pinning: taskset -c $BENCH_CPU for both processes; OPENBLAS_NUM_THREADS=1 (and the engine's
+# SetBlasThreads(1)); torch.set_num_threads(1). An OPENBLAS_CORETYPE already set is kept. If it
+# is not set and OpenBLAS fell back to kernels without AVX-512 on a CPU that has AVX-512 (its
+# 0.3.21 detection does not know every newer CPU model and then picks its SSE3 "Prescott"
+# kernels), OPENBLAS_CORETYPE=SkylakeX is set for both sides and a line says so, so that
+# neither the engine nor PyTorch (which uses the same OpenBLAS) is measured on the fallback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=${1:-build}
+bench="$build_dir/bench/engine_bench"
+if [ ! -x "$bench" ]; then
+  echo "bench/run.sh: $bench not found; build first (make bench)" >&2
+  exit 1
+fi
+cpu=${BENCH_CPU:-0}
+configs=${BENCH_CONFIGS:-tiny,small,medium,large}
+seconds=${BENCH_SECONDS:-1}
+repeats=${BENCH_REPEATS:-5}
+pin=(taskset -c "$cpu")
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+has_avx512() {
+  for flag in avx512f avx512bw avx512dq avx512vl; do
+    grep -qw "$flag" /proc/cpuinfo || return 1
+  done
+}
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  core=$("${pin[@]}" "$bench" --blas_info | sed -n 's/.*core=\([A-Za-z0-9]*\).*/\1/p')
+  case "$core" in
+    SkylakeX | Cooperlake | SapphireRapids) ;;
+    *)
+      if has_avx512; then
+        echo "# OpenBLAS chose its $core kernels on an AVX-512 CPU it does not recognise;" \
+          "setting OPENBLAS_CORETYPE=SkylakeX for both sides"
+        export OPENBLAS_CORETYPE=SkylakeX
+      fi
+      ;;
+  esac
+fi
+echo "# $("${pin[@]}" "$bench" --blas_info)"
+echo "# pinned: taskset -c $cpu, OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1);" \
+  "median of $repeats runs of ~${seconds}s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+peer=(/usr/bin/python3 bench/pytorch_peer.py --threads 1 --seconds "$seconds" --repeats "$repeats")
+have_torch=1
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  have_torch=0
+  echo "# /usr/bin/python3 cannot import torch (Debian: python3-torch): engine only, no ratios"
+fi
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+IFS=',' read -ra names <<<"$configs"
+for name in "${names[@]}"; do
+  "${pin[@]}" "$bench" --configs="$name" --threads=1 --seconds="$seconds" --repeats="$repeats" |
+    tee -a "$results"
+  if [ "$have_torch" = 1 ]; then
+    "${pin[@]}" "${peer[@]}" --configs "$name" | tee -a "$results"
+  fi
+done
+"${pin[@]}" "$bench" --configs=sgemm --threads=1 --seconds="$seconds" --repeats="$repeats" |
+  tee -a "$results"
+
+# Ratio lines. CPU-time ratios are the steadier ones on a shared machine; wall-time ratios are
+# printed next to them.
+python3 - "$results" <<'PY'
+import json
+import sys
+
+targets = {"tiny": 25.0, "small": 5.0, "medium": 1.3, "large": 1.0}
+peak_target = 0.90
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+engine = {r["config"]: r for r in rows if r["impl"] == "descent"}
+peer = {r["config"]: r for r in rows if r["impl"] == "pytorch"}
+sgemm = next((r for r in rows if r["config"] == "sgemm"), None)
+for name, e in engine.items():
+    if name in peer:
+        p = peer[name]
+        cpu = e["cpu_steps_per_second"] / p["cpu_steps_per_second"]
+        wall = e["steps_per_second"] / p["steps_per_second"]
+        target = targets.get(name)
+        verdict = "met" if cpu >= target else "MISSED"
+        print("ratio %-6s %7.2fx by CPU time (engine %.1f / pytorch %.1f steps/s), %7.2fx by "
+              "wall time; target >= %gx: %s" % (name, cpu, e["cpu_steps_per_second"],
+                                                p["cpu_steps_per_second"], wall, target, verdict))
+    if name == "large" and sgemm:
+        cpu = e["cpu_gflops"] / sgemm["cpu_gflops"]
+        wall = e["gflops"] / sgemm["gflops"]
+        verdict = "met" if cpu >= peak_target else "MISSED"
+        print("peak  large  %7.2f of sgemm peak by CPU time (%.1f / %.1f GFLOP/s), %.2f by wall "
+              "time; target >= %.2f: %s" % (cpu, e["cpu_gflops"], sgemm["cpu_gflops"], wall,
+                                            peak_target, verdict))
+PY
