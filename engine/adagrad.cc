@@ -13,8 +13,8 @@ namespace descent::internal {
 namespace {
 
 template <bool kDecay>
-void AdagradKernel(float weight_decay, float eps, float neg_clr, size_t n, float* p,
-                   const float* grad, float* sum) {
+void AdagradKernel(float weight_decay, float eps, float neg_clr, size_t n, float* __restrict p,
+                   const float* __restrict grad, float* __restrict sum) {
   for (size_t i = 0; i < n; ++i) {
     float g = grad[i];
     if constexpr (kDecay) g = g + weight_decay * p[i];

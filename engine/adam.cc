@@ -26,8 +26,9 @@ struct AdamCoefficients {
 };
 
 template <bool kDecoupled, bool kCoupledDecay, bool kAmsgrad>
-void AdamKernel(const AdamCoefficients& k, size_t n, float* p, const float* grad, float* m,
-                float* v, float* v_max) {
+void AdamKernel(const AdamCoefficients k, size_t n, float* __restrict p,
+                const float* __restrict grad, float* __restrict m, float* __restrict v,
+                float* __restrict v_max) {
   for (size_t i = 0; i < n; ++i) {
     float g = grad[i];
     if constexpr (kDecoupled) p[i] = p[i] * k.decay_factor;

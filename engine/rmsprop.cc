@@ -24,8 +24,9 @@ struct RmspropCoefficients {
 };
 
 template <bool kDecay, bool kCentered, bool kMomentum>
-void RmspropKernel(const RmspropCoefficients& k, size_t n, float* p, const float* grad,
-                   float* square_avg, float* grad_avg, float* buf) {
+void RmspropKernel(const RmspropCoefficients k, size_t n, float* __restrict p,
+                   const float* __restrict grad, float* __restrict square_avg,
+                   float* __restrict grad_avg, float* __restrict buf) {
   for (size_t i = 0; i < n; ++i) {
     float g = grad[i];
     if constexpr (kDecay) g = g + k.weight_decay * p[i];

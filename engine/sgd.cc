@@ -21,7 +21,8 @@ struct SgdCoefficients {
 
 // One loop per option combination, so each is branch-free and vectorises.
 template <bool kDecay, bool kMomentum, bool kFirstStep, bool kNesterov>
-void SgdKernel(const SgdCoefficients& k, size_t n, float* p, const float* g, float* buf) {
+void SgdKernel(const SgdCoefficients k, size_t n, float* __restrict p, const float* __restrict g,
+               float* __restrict buf) {
   for (size_t i = 0; i < n; ++i) {
     float d = g[i];
     if constexpr (kDecay) d = d + k.weight_decay * p[i];
