@@ -109,7 +109,8 @@ RpcLabels RpcLabelsFor(const char* full_method, ServerRpcInfo::Type type) {
   return labels;
 }
 
-GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry)
+GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry,
+                                     const std::vector<std::string>& services)
     : started_(prometheus::BuildCounter()
                    .Name("descent_grpc_server_started_total")
                    .Help("RPCs started on the server, by method.")
@@ -126,7 +127,32 @@ GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry)
                           .Name("descent_grpc_server_stream_duration_seconds")
                           .Help("Lifetime of a streaming RPC (e.g. WatchJob), from its start "
                                 "to its status; kept apart from unary latency.")
-                          .Register(registry)) {}
+                          .Register(registry)) {
+  for (const std::string& name : services) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    if (service == nullptr) continue;
+    for (int i = 0; i < service->method_count(); ++i) {
+      const google::protobuf::MethodDescriptor* method = service->method(i);
+      ServerRpcInfo::Type type = ServerRpcInfo::Type::UNARY;
+      if (method->client_streaming() && method->server_streaming()) {
+        type = ServerRpcInfo::Type::BIDI_STREAMING;
+      } else if (method->client_streaming()) {
+        type = ServerRpcInfo::Type::CLIENT_STREAMING;
+      } else if (method->server_streaming()) {
+        type = ServerRpcInfo::Type::SERVER_STREAMING;
+      }
+      const RpcLabels rpc{name, method->name(), TypeName(type)};
+      const prometheus::Labels labels = {
+          {"grpc_service", rpc.service}, {"grpc_method", rpc.method}, {"grpc_type", rpc.type}};
+      started_.Add(labels);
+      prometheus::Labels handled_labels = labels;
+      handled_labels["grpc_code"] = "OK";
+      handled_.Add(handled_labels);
+      HandlingSeconds(rpc);
+    }
+  }
+}
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 GrpcServerMetrics::MakeInterceptorFactory() {
@@ -147,13 +173,14 @@ void GrpcServerMetrics::RecordHandled(const RpcLabels& rpc, grpc::StatusCode cod
             {"grpc_type", rpc.type},
             {"grpc_code", CodeName(code)}})
       .Increment();
+  HandlingSeconds(rpc).Observe(seconds);
+}
+
+prometheus::Histogram& GrpcServerMetrics::HandlingSeconds(const RpcLabels& rpc) {
   const prometheus::Labels labels = {
       {"grpc_service", rpc.service}, {"grpc_method", rpc.method}, {"grpc_type", rpc.type}};
-  if (rpc.type == "unary") {
-    unary_seconds_.Add(labels, kUnaryBuckets).Observe(seconds);
-  } else {
-    stream_seconds_.Add(labels, kStreamBuckets).Observe(seconds);
-  }
+  if (rpc.type == "unary") return unary_seconds_.Add(labels, kUnaryBuckets);
+  return stream_seconds_.Add(labels, kStreamBuckets);
 }
 
 }  // namespace descent::server

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "grpcpp/support/server_interceptor.h"
 #include "prometheus/counter.h"
@@ -29,8 +30,11 @@ RpcLabels RpcLabelsFor(const char* full_method, grpc::experimental::ServerRpcInf
 
 class GrpcServerMetrics {
  public:
-  // Registers the families in `registry`, which must outlive this object.
-  explicit GrpcServerMetrics(prometheus::Registry& registry);
+  // Registers the families in `registry`, which must outlive this object, and creates the
+  // zero-valued series (code OK) of every method of `services` (full names, e.g.
+  // "descent.v1.TrainingService"), so dashboards show 0 rather than no data before the
+  // first call. A service whose descriptor is not linked in is skipped.
+  GrpcServerMetrics(prometheus::Registry& registry, const std::vector<std::string>& services);
 
   // A factory whose interceptors record into this object, which must outlive the server
   // the factory is registered with.
@@ -44,6 +48,9 @@ class GrpcServerMetrics {
   void RecordHandled(const RpcLabels& rpc, grpc::StatusCode code, double seconds);
 
  private:
+  // The handling-time histogram of `rpc`: unary calls and streams are kept apart.
+  prometheus::Histogram& HandlingSeconds(const RpcLabels& rpc);
+
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& unary_seconds_;

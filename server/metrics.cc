@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "descent/v1/training.grpc.pb.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
@@ -113,7 +114,7 @@ struct ServiceMetrics::Families {
                               "catching up from the job's history.")
                         .Register(*registry)
                         .Add({})),
-        grpc(*registry),
+        grpc(*registry, {v1::TrainingService::service_full_name()}),
         scrape(std::make_shared<ScrapeCollectable>(owner)) {
     for (v1::JobState state : {v1::SUCCEEDED, v1::FAILED, v1::CANCELLED}) {
       // Created up front so rate() and increase() see every outcome from zero.

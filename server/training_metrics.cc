@@ -114,9 +114,13 @@ void TrainingMetrics::OnStep(const JobLabels& job, int64_t step, double loss, in
   AddRelaxed<int64_t>(live->examples, examples);
   AddRelaxed<double>(live->step_seconds, seconds);
   AddRelaxed<int64_t>(live->step_buckets[BucketIndex(seconds)], 1);
+  const uint64_t sequence = live->latest_sequence.load(kRelaxed);
+  live->latest_sequence.store(sequence + 1, kRelaxed);
+  std::atomic_thread_fence(std::memory_order_release);
   live->step.store(step, kRelaxed);
   live->loss.store(loss, kRelaxed);
   live->steps_per_second.store(steps_per_second, kRelaxed);
+  live->latest_sequence.store(sequence + 2, std::memory_order_release);
 }
 
 void TrainingMetrics::FlushJob(ExportedJob& job) {
@@ -145,9 +149,23 @@ void TrainingMetrics::FlushJob(ExportedJob& job) {
     job.step = &job_step_.Add(labels);
     job.steps_per_second = &job_steps_per_second_.Add(labels);
   }
-  job.loss->Set(live.loss.load(kRelaxed));
-  job.step->Set(static_cast<double>(live.step.load(kRelaxed)));
-  job.steps_per_second->Set(live.steps_per_second.load(kRelaxed));
+  // Sequence-lock read: retry while the training thread is between its writes.
+  int64_t step = 0;
+  double loss = 0;
+  double steps_per_second = 0;
+  uint64_t before = 0;
+  uint64_t after = 0;
+  do {
+    before = live.latest_sequence.load(std::memory_order_acquire);
+    step = live.step.load(kRelaxed);
+    loss = live.loss.load(kRelaxed);
+    steps_per_second = live.steps_per_second.load(kRelaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    after = live.latest_sequence.load(kRelaxed);
+  } while (before != after || before % 2 != 0);
+  job.loss->Set(loss);
+  job.step->Set(static_cast<double>(step));
+  job.steps_per_second->Set(steps_per_second);
 }
 
 void TrainingMetrics::OnJobEnded(const JobLabels& job) {

@@ -58,10 +58,14 @@ class TrainingMetrics {
   struct LiveJob {
     std::atomic<int64_t> steps{0};
     std::atomic<int64_t> examples{0};
+    std::atomic<double> step_seconds{0};
+    // The latest step's number, loss and rate, published together under a sequence lock
+    // (odd while being written) so a scrape never pairs one step's number with another's
+    // loss.
+    std::atomic<uint64_t> latest_sequence{0};
     std::atomic<int64_t> step{0};
     std::atomic<double> loss{0};
     std::atomic<double> steps_per_second{0};
-    std::atomic<double> step_seconds{0};
     std::array<std::atomic<int64_t>, kStepSecondsBuckets.size() + 1> step_buckets{};
     std::atomic<bool> ended{false};
   };
