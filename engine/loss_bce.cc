@@ -17,9 +17,8 @@ namespace {
 
 // 1 / (1 + e^-x), never evaluating exp of a large positive number.
 double StableSigmoid(double x) {
-  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
-  const double e = std::exp(x);
-  return e / (1.0 + e);
+  const double e = std::exp(-std::abs(x));  // in (0, 1]
+  return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
 class BinaryCrossEntropy final : public Loss {
@@ -57,10 +56,11 @@ class BinaryCrossEntropy final : public Loss {
         const double y = y_row[c];
         const double p = pos_weight_.empty() ? 1.0 : pos_weight_[c];
         const double log_weight = (p - 1.0) * y + 1.0;
-        sum +=
-            (1.0 - y) * x + log_weight * (std::log1p(std::exp(-std::abs(x))) + std::max(-x, 0.0));
+        const double e = std::exp(-std::abs(x));  // shared by the loss and sigmoid(x)
+        sum += (1.0 - y) * x + log_weight * (std::log1p(e) + std::max(-x, 0.0));
         if (g_row != nullptr) {
-          g_row[c] = static_cast<float>((log_weight * StableSigmoid(x) - p * y) * inv_n);
+          const double sigmoid = x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+          g_row[c] = static_cast<float>((log_weight * sigmoid - p * y) * inv_n);
         }
       }
     }

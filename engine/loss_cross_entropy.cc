@@ -20,12 +20,23 @@
 namespace descent::internal {
 namespace {
 
-// log(sum_c exp(z_c)) for one row, shifted by the row's maximum.
-double LogSumExp(const float* z, int classes) {
-  const float max = *std::max_element(z, z + classes);
+// One row's softmax normaliser, shifted by the row's maximum so no exp overflows:
+// log(sum_c exp(z_c)) = max + log(sum). Each exp(z_c - max) is computed once; when
+// `exps` is not null it keeps them (as float) for the gradient, p_c = exps[c] / sum.
+struct RowNormaliser {
+  double log_sum_exp;
+  double inv_sum;
+};
+
+RowNormaliser Normalise(const float* z, int classes, float* exps) {
+  const double max = *std::max_element(z, z + classes);
   double sum = 0.0;
-  for (int c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(z[c]) - max);
-  return max + std::log(sum);
+  for (int c = 0; c < classes; ++c) {
+    const double e = std::exp(z[c] - max);
+    sum += e;
+    if (exps != nullptr) exps[c] = static_cast<float>(e);
+  }
+  return {.log_sum_exp = max + std::log(sum), .inv_sum = 1.0 / sum};
 }
 
 class CrossEntropy final : public Loss {
@@ -45,8 +56,15 @@ class CrossEntropy final : public Loss {
   void OutputTransform(Matrix* logits) const override {
     for (int r = 0; r < logits->rows(); ++r) {
       float* z = logits->row(r);
-      const double lse = LogSumExp(z, logits->cols());
-      for (int c = 0; c < logits->cols(); ++c) z[c] = static_cast<float>(std::exp(z[c] - lse));
+      const double max = *std::max_element(z, z + logits->cols());
+      double sum = 0.0;
+      for (int c = 0; c < logits->cols(); ++c) {
+        const double e = std::exp(z[c] - max);
+        sum += e;
+        z[c] = static_cast<float>(e);
+      }
+      const double inv_sum = 1.0 / sum;
+      for (int c = 0; c < logits->cols(); ++c) z[c] = static_cast<float>(z[c] * inv_sum);
     }
   }
 
@@ -86,17 +104,18 @@ class CrossEntropy final : public Loss {
     for (int r = 0; r < logits.rows(); ++r) {
       const float* z = logits.row(r);
       const int t = static_cast<int>(targets(r, 0));
-      const double lse = LogSumExp(z, classes);
+      float* g = grad != nullptr ? grad->row(r) : nullptr;
+      const RowNormaliser norm = Normalise(z, classes, g);
+      const double lse = norm.log_sum_exp;
       const double target_weight = Weight(t);
       double smooth_term = 0.0;
       if (smooth != 0.0) {
         for (int c = 0; c < classes; ++c) smooth_term += Weight(c) * (lse - z[c]);
       }
       sum += keep * target_weight * (lse - z[t]) + smooth * smooth_term;
-      if (grad == nullptr) continue;
-      float* g = grad->row(r);
+      if (g == nullptr) continue;
       for (int c = 0; c < classes; ++c) {
-        const double p = std::exp(z[c] - lse);
+        const double p = g[c] * norm.inv_sum;  // g holds exp(z_c - max)
         const double nll_grad = keep * target_weight * (p - (c == t ? 1.0 : 0.0));
         const double smooth_grad = smooth * (class_weight_sum * p - Weight(c));
         g[c] = static_cast<float>((nll_grad + smooth_grad) * inv_w);
@@ -114,17 +133,18 @@ class CrossEntropy final : public Loss {
     for (int r = 0; r < logits.rows(); ++r) {
       const float* z = logits.row(r);
       const float* q = targets.row(r);
-      const double lse = LogSumExp(z, classes);
+      float* g = grad != nullptr ? grad->row(r) : nullptr;
+      const RowNormaliser norm = Normalise(z, classes, g);
+      const double lse = norm.log_sum_exp;
       double row_weight = 0.0;  // sum_c w[c] q'_c
       for (int c = 0; c < classes; ++c) {
         const double weighted = Weight(c) * (keep * q[c] + smooth);
         row_weight += weighted;
         sum += weighted * (lse - z[c]);
       }
-      if (grad == nullptr) continue;
-      float* g = grad->row(r);
+      if (g == nullptr) continue;
       for (int c = 0; c < classes; ++c) {
-        const double p = std::exp(z[c] - lse);
+        const double p = g[c] * norm.inv_sum;  // g holds exp(z_c - max)
         g[c] = static_cast<float>((row_weight * p - Weight(c) * (keep * q[c] + smooth)) * inv_n);
       }
     }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,12 @@
 #include "tests/engine/reference/optimizer_reference.inc"
 #include "tests/testing/allocation_counter.h"
 #include "tests/testing/status_matchers.h"
+
+namespace descent::reference {
+// Failure messages name the case instead of dumping its bytes.
+void PrintTo(const OptimizerReference& ref, std::ostream* os) { *os << ref.name; }
+void PrintTo(const ClipReference& ref, std::ostream* os) { *os << ref.name; }
+}  // namespace descent::reference
 
 namespace descent {
 namespace {

@@ -2,12 +2,18 @@
 #include <cmath>
 #include <cstdint>
 #include <numbers>
+#include <ostream>
 #include <string>
 
 #include "engine/optimizer.h"
 #include "engine/train_spec.h"
 #include "gtest/gtest.h"
 #include "tests/engine/reference/schedule_reference.inc"
+
+namespace descent::reference {
+// Failure messages name the case instead of dumping its bytes.
+void PrintTo(const ScheduleReference& ref, std::ostream* os) { *os << ref.name; }
+}  // namespace descent::reference
 
 namespace descent {
 namespace {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <ostream>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -73,6 +74,8 @@ struct BadSpec {
   std::function<void(TrainSpec&)> mutate;
   std::string message;  // a substring of the INVALID_ARGUMENT message
 };
+
+void PrintTo(const BadSpec& bad, std::ostream* os) { *os << bad.name; }
 
 class ValidateRejectsTest : public ::testing::TestWithParam<BadSpec> {};
 
