@@ -90,16 +90,17 @@ Dataset HousePrices(const BuiltinOptions& options, PortableRandom& rng) {
   for (int i = 0; i < n; ++i) {
     const double area = Clamp(LogNormal(rng, 1.8, 0.35), 0.4, 6.0);  // 1000 sqft
     const double bedrooms = Clamp(std::round(1.0 + 1.1 * area + rng.Normal(0, 0.7)), 1, 7);
-    const double bathrooms = Clamp(std::round(2.0 * (0.6 * bedrooms + rng.Normal(0, 0.4))) / 2.0,
-                                   1.0, 5.0);
-    const double age = rng.Uniform(0.0, 10.0);                            // decades
-    const double lot = Clamp(LogNormal(rng, 0.25, 0.6), 0.05, 5.0);      // acres
+    const double bathrooms =
+        Clamp(std::round(2.0 * (0.6 * bedrooms + rng.Normal(0, 0.4))) / 2.0, 1.0, 5.0);
+    const double age = rng.Uniform(0.0, 10.0);                         // decades
+    const double lot = Clamp(LogNormal(rng, 0.25, 0.6), 0.05, 5.0);    // acres
     const double distance = 0.1 + 4.0 * std::pow(rng.Uniform(), 1.5);  // 10 km from centre
     const double school = Clamp(rng.Normal(7.5 - 0.8 * distance, 1.5), 1.0, 10.0);
     const double crime = Clamp(LogNormal(rng, 4.0 * std::exp(-0.3 * distance), 0.5), 0.1, 30.0);
     const double garage = rng.Bernoulli(Clamp(0.25 + 0.15 * area, 0.0, 0.95)) ? 1.0 : 0.0;
     const double pool = rng.Bernoulli(Clamp(0.04 + 0.05 * area, 0.0, 0.6)) ? 1.0 : 0.0;
-    const double floors = 1.0 + (rng.Bernoulli(0.45) ? 1.0 : 0.0) + (rng.Bernoulli(0.08) ? 1.0 : 0.0);
+    const double floors =
+        1.0 + (rng.Bernoulli(0.45) ? 1.0 : 0.0) + (rng.Bernoulli(0.08) ? 1.0 : 0.0);
     const double renovated = std::min(age, rng.Uniform(0.0, 4.0));  // decades since renovation
     const double income = Clamp(LogNormal(rng, 0.6 + 0.05 * school, 0.3), 0.2, 3.0);  // $100k
 
@@ -111,8 +112,8 @@ Dataset HousePrices(const BuiltinOptions& options, PortableRandom& rng) {
                    0.4 * std::sqrt(lot) + 0.12 * bathrooms;
     price *= std::exp(noise * rng.Normal());
 
-    for (double value : {area, bedrooms, bathrooms, age, lot, distance, school, crime, garage,
-                         pool, floors, renovated, income}) {
+    for (double value : {area, bedrooms, bathrooms, age, lot, distance, school, crime, garage, pool,
+                         floors, renovated, income}) {
       x.Append(value);
     }
     y.Append(price);
@@ -120,10 +121,18 @@ Dataset HousePrices(const BuiltinOptions& options, PortableRandom& rng) {
   Dataset dataset;
   dataset.features = std::move(x).Build();
   dataset.targets = std::move(y).Build();
-  dataset.feature_names = {"living_area_1000sqft", "bedrooms",         "bathrooms",
-                           "age_decades",          "lot_acres",        "distance_to_centre_10km",
-                           "school_rating",        "crime_per_1000",   "has_garage",
-                           "has_pool",             "floors",           "decades_since_renovation",
+  dataset.feature_names = {"living_area_1000sqft",
+                           "bedrooms",
+                           "bathrooms",
+                           "age_decades",
+                           "lot_acres",
+                           "distance_to_centre_10km",
+                           "school_rating",
+                           "crime_per_1000",
+                           "has_garage",
+                           "has_pool",
+                           "floors",
+                           "decades_since_renovation",
                            "median_income_100k"};
   return dataset;
 }
@@ -158,10 +167,9 @@ Dataset Spam(const BuiltinOptions& options, PortableRandom& rng) {
   dataset.features = std::move(x).Build();
   dataset.targets = LabelColumn(labels);
   dataset.num_classes = 2;
-  dataset.feature_names = {"links",          "exclamation_marks", "capital_ratio",
-                           "words_100",      "has_attachment",    "sender_in_contacts",
-                           "money_words",    "urgency_words",     "reply_depth",
-                           "html_fraction"};
+  dataset.feature_names = {"links",          "exclamation_marks",  "capital_ratio", "words_100",
+                           "has_attachment", "sender_in_contacts", "money_words",   "urgency_words",
+                           "reply_depth",    "html_fraction"};
   dataset.class_names = {"ham", "spam"};
   return dataset;
 }
@@ -223,8 +231,8 @@ Dataset CatDogBird(const BuiltinOptions& options, PortableRandom& rng) {
   dataset.features = std::move(x).Build();
   dataset.targets = LabelColumn(labels);
   dataset.num_classes = 3;
-  dataset.feature_names = {"weight_kg",    "shoulder_height_10cm", "ear_length_cm",
-                           "wingspan_10cm", "tail_length_10cm",    "whisker_length_cm",
+  dataset.feature_names = {"weight_kg",       "shoulder_height_10cm", "ear_length_cm",
+                           "wingspan_10cm",   "tail_length_10cm",     "whisker_length_cm",
                            "voice_pitch_khz", "sleep_hours"};
   dataset.class_names = {"cat", "dog", "bird"};
   return dataset;
@@ -294,7 +302,8 @@ Dataset Blobs(const BuiltinOptions& options, PortableRandom& rng) {
   std::vector<int> labels(n);
   for (int i = 0; i < n; ++i) {
     const int label = i % k;
-    for (int j = 0; j < d; ++j) x.Append(centres[static_cast<size_t>(label) * d + j] + noise * rng.Normal());
+    for (int j = 0; j < d; ++j)
+      x.Append(centres[static_cast<size_t>(label) * d + j] + noise * rng.Normal());
     labels[i] = label;
   }
   Dataset dataset;
@@ -317,7 +326,8 @@ struct Generator {
 };
 
 constexpr Generator kGenerators[] = {
-    {"house_prices", 1, 0, false, 2.0, "the standard deviation of the log-price noise", HousePrices},
+    {"house_prices", 1, 0, false, 2.0, "the standard deviation of the log-price noise",
+     HousePrices},
     {"spam", 2, 0, false, 0.5, "the fraction of mislabelled messages", Spam},
     {"cat_dog_bird", 3, 0, false, 0.5, "the fraction of mislabelled animals", CatDogBird},
     {"moons", 4, 0, false, 10.0, "the standard deviation of the point noise", Moons},
@@ -340,10 +350,9 @@ absl::Status CheckOptions(const Generator& generator, const BuiltinOptions& opti
   }
   if (generator.max_classes > 0 && options.classes != 0 &&
       (options.classes < 2 || options.classes > generator.max_classes)) {
-    return absl::InvalidArgumentError(absl::StrCat("dataset.builtin.classes for ", name,
-                                                   " must be 0 (default) or in [2, ",
-                                                   generator.max_classes, "] (got ",
-                                                   options.classes, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset.builtin.classes for ", name, " must be 0 (default) or in [2, ",
+                     generator.max_classes, "] (got ", options.classes, ")"));
   }
   const bool takes_features = generator.takes_features;
   if (!takes_features && options.features != 0) {
@@ -352,15 +361,14 @@ absl::Status CheckOptions(const Generator& generator, const BuiltinOptions& opti
                                                    options.features, ")"));
   }
   if (takes_features && (options.features < 0 || options.features > kMaxBlobFeatures)) {
-    return absl::InvalidArgumentError(absl::StrCat("dataset.builtin.features for ", name,
-                                                   " must be 0 (default) or in [1, ",
-                                                   kMaxBlobFeatures, "] (got ", options.features,
-                                                   ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset.builtin.features for ", name, " must be 0 (default) or in [1, ",
+                     kMaxBlobFeatures, "] (got ", options.features, ")"));
   }
   if (std::isnan(options.noise) || options.noise > generator.max_noise) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dataset.builtin.noise for ", name, " is ", generator.noise_meaning,
-        " and must be in [0, ", generator.max_noise, "] (got ", options.noise, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset.builtin.noise for ", name, " is ", generator.noise_meaning,
+                     " and must be in [0, ", generator.max_noise, "] (got ", options.noise, ")"));
   }
   return absl::OkStatus();
 }
@@ -380,9 +388,9 @@ absl::StatusOr<Dataset> MakeBuiltinDataset(std::string_view name, const BuiltinO
     PortableRandom rng(DeriveSeed(options.seed, generator.stream, 0));
     return generator.make(options, rng);
   }
-  return absl::NotFoundError(absl::StrCat("dataset.builtin.name \"", std::string(name),
-                                          "\" is not a builtin dataset; use one of: ",
-                                          absl::StrJoin(BuiltinDatasetNames(), ", ")));
+  return absl::NotFoundError(absl::StrCat(
+      "dataset.builtin.name \"", std::string(name),
+      "\" is not a builtin dataset; use one of: ", absl::StrJoin(BuiltinDatasetNames(), ", ")));
 }
 
 }  // namespace descent

@@ -19,9 +19,9 @@ absl::Status CheckFinite(const Matrix& matrix, const char* path) {
   for (size_t i = 0; i < values.size(); ++i) {
     if (std::isfinite(values[i])) continue;
     const int cols = matrix.cols();
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ".values[", i, "] is ", std::isnan(values[i]) ? "NaN" : "infinite", " (row ",
-        i / cols, ", column ", i % cols, "); remove or impute that value"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ".values[", i, "] is ", std::isnan(values[i]) ? "NaN" : "infinite",
+                     " (row ", i / cols, ", column ", i % cols, "); remove or impute that value"));
   }
   return absl::OkStatus();
 }

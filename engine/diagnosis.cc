@@ -80,8 +80,8 @@ std::vector<Point> CurvePoints(const DiagnosisState::Curve& curve) {
     points.push_back({curve.means[i], curve.last_steps[i]});
   }
   if (curve.pending_count > 0) {
-    points.push_back({curve.pending_sum / static_cast<double>(curve.pending_count),
-                      curve.pending_last_step});
+    points.push_back(
+        {curve.pending_sum / static_cast<double>(curve.pending_count), curve.pending_last_step});
   }
   return points;
 }
@@ -176,12 +176,12 @@ Diagnosis DiagnosisTracker::Current() const {
   if (state_.diverged_step != 0) {
     const int64_t at = state_.diverged_step;
     const double loss = state_.diverged_loss;
-    std::string what = std::isnan(loss)   ? "the loss became NaN"
-                       : std::isinf(loss) ? "the loss became infinite"
-                                          : absl::StrCat("the loss reached ", Number(loss),
-                                                         ", over ", Number(kExplosionFactor),
-                                                         " times its value at step 1 (",
-                                                         Number(state_.first_loss), ")");
+    std::string what =
+        std::isnan(loss) ? "the loss became NaN"
+        : std::isinf(loss)
+            ? "the loss became infinite"
+            : absl::StrCat("the loss reached ", Number(loss), ", over ", Number(kExplosionFactor),
+                           " times its value at step 1 (", Number(state_.first_loss), ")");
     if (at == 1) {
       // Step 1's loss is computed before any update, so the learning rate cannot be the cause.
       return {Verdict::kDiverged, at,
@@ -197,8 +197,9 @@ Diagnosis DiagnosisTracker::Current() const {
             absl::StrCat("Too early to tell after ", steps, " step", steps == 1 ? "" : "s", ".")};
   }
 
-  const bool use_epochs = state_.epoch_curve.means.size() + (state_.epoch_curve.pending_count > 0)
-                          >= kMinEpochsForEpochCurve;
+  const bool use_epochs =
+      state_.epoch_curve.means.size() + (state_.epoch_curve.pending_count > 0) >=
+      kMinEpochsForEpochCurve;
   const std::vector<Point> points =
       CurvePoints(use_epochs ? state_.epoch_curve : state_.step_curve);
   const size_t n = points.size();
@@ -210,10 +211,10 @@ Diagnosis DiagnosisTracker::Current() const {
   const double fallen = start - final_level;
 
   if (final_level > kRoseFactor * start) {
-    return {Verdict::kDiverged, steps,
-            absl::StrCat("Diverged: the loss rose from ", Number(start), " to ",
-                         Number(final_level), " over ", steps, " steps. ",
-                         TooHighAdvice(learning_rate_))};
+    return {
+        Verdict::kDiverged, steps,
+        absl::StrCat("Diverged: the loss rose from ", Number(start), " to ", Number(final_level),
+                     " over ", steps, " steps. ", TooHighAdvice(learning_rate_))};
   }
   const double recent_drop = previous_level - final_level;
   if (recent_drop > kStillFallingRelative * std::fabs(previous_level) &&
@@ -238,7 +239,7 @@ Diagnosis DiagnosisTracker::Current() const {
                          Number(final_level), " (from ", Number(start), ").")};
   }
   return {Verdict::kStalled, plateau_step,
-          absl::StrCat("Stalled at step ", plateau_step, ": the loss flattened at ",
+          absl::StrCat("Stalled at step ", plateau_step, ": from there on the loss stayed near ",
                        Number(final_level), ", not far below its start (", Number(start),
                        "). The learning rate (", absl::StrFormat("%g", learning_rate_),
                        ") may be too low, or the model too small for the data.")};

@@ -39,9 +39,9 @@ struct DiagnosisState {
     int64_t pending_count = 0;
     int64_t pending_last_step = 0;
   };
-  int64_t steps = 0;          // steps observed
-  double first_loss = 0.0;    // the loss at step 1 (before any update)
-  double start_sum = 0.0;     // sum of the first few losses: the level the run started from
+  int64_t steps = 0;        // steps observed
+  double first_loss = 0.0;  // the loss at step 1 (before any update)
+  double start_sum = 0.0;   // sum of the first few losses: the level the run started from
   int64_t start_count = 0;
   int64_t diverged_step = 0;  // 0 = not diverged
   double diverged_loss = 0.0;

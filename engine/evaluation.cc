@@ -116,9 +116,9 @@ std::vector<double> MetricsAccumulator::Save() const {
 absl::Status MetricsAccumulator::Load(absl::Span<const double> sums) {
   const size_t columns = column_sum_.size();
   if (sums.size() != 5 + 3 * columns) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("checkpoint.epoch_metric_sums has ", sums.size(), " values, expected ",
-                     5 + 3 * columns, "; was the checkpoint made with another spec?"));
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint.epoch_metric_sums has ", sums.size(),
+                                                   " values, expected ", 5 + 3 * columns,
+                                                   "; was the checkpoint made with another spec?"));
   }
   judged_ = sums[0];
   correct_ = sums[1];
@@ -185,15 +185,15 @@ EvalMetrics Evaluate(Network& network, const Loss& loss, LossKind kind, const Ma
 
 absl::StatusOr<Matrix> Predict(Network& network, const Loss& loss, const Matrix& x) {
   if (x.cols() != network.inputs()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("features must have ", network.inputs(),
-                     " columns, one per model input (got ", x.cols(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat("features must have ", network.inputs(),
+                                                   " columns, one per model input (got ", x.cols(),
+                                                   ")"));
   }
   for (size_t i = 0; i < x.size(); ++i) {
     if (!std::isfinite(x.data()[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "features.values[", i, "] is ", std::isnan(x.data()[i]) ? "NaN" : "infinite",
-          " (row ", i / x.cols(), ", column ", i % x.cols(), "); send finite values"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("features.values[", i, "] is ", std::isnan(x.data()[i]) ? "NaN" : "infinite",
+                       " (row ", i / x.cols(), ", column ", i % x.cols(), "); send finite values"));
     }
   }
   if (x.rows() == 0) return Matrix(0, network.outputs());

@@ -39,11 +39,11 @@ class MetricsAccumulator {
 
   LossKind kind_;
   int target_cols_;
-  double judged_ = 0.0;   // classification: decisions made
-  double correct_ = 0.0;  // classification: decisions that matched the target
-  double elements_ = 0.0;        // regression: target elements seen
-  double abs_error_sum_ = 0.0;   // regression
-  double sq_error_sum_ = 0.0;    // regression
+  double judged_ = 0.0;         // classification: decisions made
+  double correct_ = 0.0;        // classification: decisions that matched the target
+  double elements_ = 0.0;       // regression: target elements seen
+  double abs_error_sum_ = 0.0;  // regression
+  double sq_error_sum_ = 0.0;   // regression
   // Regression, per target column: sums for R² (SS_tot = sum y² - (sum y)² / n).
   std::vector<double> column_sum_;
   std::vector<double> column_sq_sum_;

@@ -81,8 +81,7 @@ bool Trainer::Impl::TrainStep(int epoch_number, int64_t batch_index, TrainingObs
   if (spec.training.clip_grad_norm > 0) {
     ClipGradientNorm(params, spec.training.clip_grad_norm);
   }
-  const double lr =
-      ScheduledLearningRate(spec.schedule, base_learning_rate, step, total_steps());
+  const double lr = ScheduledLearningRate(spec.schedule, base_learning_rate, step, total_steps());
   optimizer->Step(params, lr);
 
   ++step;
@@ -141,15 +140,17 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     const std::optional<std::vector<LayerParameters>>& initial_parameters) {
   RETURN_IF_ERROR(Validate(spec));
   RETURN_IF_ERROR(ValidateDataset(dataset));
-  ASSIGN_OR_RETURN(const int outputs,
-                   OutputUnits(spec.loss, dataset.targets, dataset.num_classes));
+  ASSIGN_OR_RETURN(const int outputs, OutputUnits(spec.loss, dataset.targets, dataset.num_classes));
 
   const int samples = dataset.samples();
   const TrainingOptions& training = spec.training;
   int validation_rows = 0;
   if (training.validation_fraction > 0) {
-    validation_rows = std::max(
-        1, samples - static_cast<int>(std::floor(samples * (1.0 - training.validation_fraction))));
+    // Keras' split point, floor(samples * (1 - fraction)), with a little slack so that a
+    // product like 10 * (1 - 0.8) = 1.9999999999999996 still gives 2.
+    const int split_at =
+        static_cast<int>(std::floor(samples * (1.0 - training.validation_fraction) + 1e-9));
+    validation_rows = std::max(1, samples - split_at);
   }
   const int train_rows = samples - validation_rows;
   if (train_rows < 1) {
@@ -278,13 +279,11 @@ absl::Status Trainer::Restore(const TrainerCheckpoint& checkpoint) {
                            checkpoint.step >= epoch_start &&
                            checkpoint.step <= epoch_start + s.steps_per_epoch &&
                            (checkpoint.epoch < epochs || checkpoint.step == epoch_start);
-  if (!position_ok ||
-      checkpoint.epochs.size() != static_cast<size_t>(checkpoint.epoch)) {
+  if (!position_ok || checkpoint.epochs.size() != static_cast<size_t>(checkpoint.epoch)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint at step ", checkpoint.step, ", epoch ", checkpoint.epoch, " with ",
-        checkpoint.epochs.size(), " epoch summaries does not fit this run (", epochs,
-        " epochs of ", s.steps_per_epoch,
-        " steps); restore only checkpoints made with the same spec and data"));
+        checkpoint.epochs.size(), " epoch summaries does not fit this run (", epochs, " epochs of ",
+        s.steps_per_epoch, " steps); restore only checkpoints made with the same spec and data"));
   }
 
   // Stage everything that can fail before touching the trainer.

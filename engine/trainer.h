@@ -39,7 +39,7 @@ struct StepEvent {
 };
 
 struct EpochSummary {
-  int epoch = 0;           // 1-based
+  int epoch = 0;  // 1-based
   int64_t last_step = 0;
   // loss: the mean of the epoch's step losses. The other metrics accumulate over the epoch's
   // batches as they are trained (as Keras reports training metrics), so they cost no extra

@@ -75,7 +75,7 @@ TEST(ConvergenceTest, CrossEntropyTellsCatsDogsAndBirdsApart) {
 
 TEST(ConvergenceTest, CrossEntropyUnwindsSpirals) {
   const EpochSummary last = TrainAndValidate(
-      {"spirals", 900, LossKind::kCategoricalCrossEntropy, {Relu(64), Relu(64)}, 0.01, 80});
+      {"spirals", 600, LossKind::kCategoricalCrossEntropy, {Relu(32), Relu(32)}, 0.03, 40});
   ASSERT_TRUE(last.validation->accuracy.has_value());
   EXPECT_GT(*last.validation->accuracy, 0.85);
 }

@@ -131,9 +131,8 @@ TEST(DiagnosisTest, FlatWhileHighIsStalledAndHintsAtALowLearningRate) {
 TEST(DiagnosisTest, APlateauAfterASmallFallIsStalled) {
   // Falls 30% (less than the 50% a convergence needs) and flattens.
   DiagnosisTracker tracker(0.001);
-  const Diagnosis d = Feed(tracker, 400, [](int64_t s) {
-    return 0.7 + 0.3 * std::exp(-static_cast<double>(s) / 20.0);
-  });
+  const Diagnosis d = Feed(
+      tracker, 400, [](int64_t s) { return 0.7 + 0.3 * std::exp(-static_cast<double>(s) / 20.0); });
   EXPECT_EQ(d.verdict, Verdict::kStalled);
   EXPECT_GT(d.step, 40);
   EXPECT_LT(d.step, 150);
@@ -235,8 +234,8 @@ TEST(DiagnosisEndToEndTest, LearningRateTenDivergesAndStopsEarly) {
   EXPECT_LT(result.steps, 20);  // stopped within the first epoch's 16 steps or so
   EXPECT_EQ(result.diagnosis.verdict, Verdict::kDiverged);
   EXPECT_EQ(result.diagnosis.step, result.steps);
-  EXPECT_THAT(result.diagnosis.message, AllOf(HasSubstr("learning rate (10)"),
-                                              HasSubstr("too high")));
+  EXPECT_THAT(result.diagnosis.message,
+              AllOf(HasSubstr("learning rate (10)"), HasSubstr("too high")));
 }
 
 TEST(DiagnosisEndToEndTest, LearningRateOneMillionthStalls) {

@@ -98,6 +98,8 @@ TEST(TrainerTest, SplitsAndCountsBatchesLikeADataLoader) {
   EXPECT_EQ(MustCreate(spec, Builtin("house_prices", 100))->steps_per_epoch(), 1);
   spec.training.validation_fraction = 0.001;  // a positive fraction holds out at least one
   EXPECT_EQ(MustCreate(spec, Builtin("house_prices", 100))->validation_samples(), 1);
+  spec.training.validation_fraction = 0.8;  // 10 * (1 - 0.8) is 1.9999999999999996 in doubles
+  EXPECT_EQ(MustCreate(spec, Builtin("house_prices", 10))->train_samples(), 2);
 }
 
 TEST(TrainerTest, RejectsBadSpecsAndData) {
@@ -115,9 +117,9 @@ TEST(TrainerTest, RejectsBadSpecsAndData) {
                        HasSubstr("dataset.inline.features.values[41] is NaN")));
 
   spec.training.validation_fraction = 0.6;
-  EXPECT_THAT(Trainer::Create(spec, Builtin("house_prices", 2)),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("training.validation_fraction")));
+  EXPECT_THAT(
+      Trainer::Create(spec, Builtin("house_prices", 2)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("training.validation_fraction")));
 
   spec = SmallSpec(LossKind::kMeanSquaredError, 2, 8);
   std::vector<LayerParameters> wrong(3);
@@ -153,7 +155,8 @@ TEST(TrainerTest, ObserverSeesEveryStepInOrderWithTheScheduledRate) {
     EXPECT_EQ(summary.epoch, e + 1);
     EXPECT_EQ(summary.last_step, 4 * (e + 1));
     const double mean = (recorder.losses[4 * e] + recorder.losses[4 * e + 1] +
-                         recorder.losses[4 * e + 2] + recorder.losses[4 * e + 3]) / 4;
+                         recorder.losses[4 * e + 2] + recorder.losses[4 * e + 3]) /
+                        4;
     EXPECT_DOUBLE_EQ(summary.train.loss, mean);
     ASSERT_TRUE(summary.train.accuracy.has_value());
     EXPECT_FALSE(summary.train.r2.has_value());
@@ -163,7 +166,8 @@ TEST(TrainerTest, ObserverSeesEveryStepInOrderWithTheScheduledRate) {
 }
 
 TEST(TrainerTest, ObserverCanCancel) {
-  auto trainer = MustCreate(SmallSpec(LossKind::kMeanSquaredError, 10, 8), Builtin("house_prices", 64));
+  auto trainer =
+      MustCreate(SmallSpec(LossKind::kMeanSquaredError, 10, 8), Builtin("house_prices", 64));
   Recorder recorder(nullptr, 13);
   const TrainResult result = trainer->Run(&recorder);
   EXPECT_EQ(result.reason, StopReason::kCancelled);
@@ -269,7 +273,8 @@ TEST(TrainerTest, RestoreRejectsMisfitsAndLateCalls) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("does not fit this run")));
   checkpoint = trainer->Checkpoint();
   checkpoint.parameters.pop_back();
-  EXPECT_THAT(trainer->Restore(checkpoint), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(trainer->Restore(checkpoint),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
   checkpoint = trainer->Checkpoint();
   checkpoint.epoch_metric_sums.push_back(1.0);
   EXPECT_THAT(trainer->Restore(checkpoint),
@@ -461,9 +466,8 @@ TEST(EvaluateTest, ClassWeightedLossCombinesChunksExactly) {
   Fitted f = Fit(LossKind::kCategoricalCrossEntropy, "cat_dog_bird", 4500, &spec);
   Network& net = f.trainer->mutable_network();
   const double whole = f.trainer->loss().Evaluate(net.Forward(f.data.features), f.data.targets);
-  const EvalMetrics metrics =
-      Evaluate(net, f.trainer->loss(), LossKind::kCategoricalCrossEntropy, f.data.features,
-               f.data.targets, spec.loss.class_weights);
+  const EvalMetrics metrics = Evaluate(net, f.trainer->loss(), LossKind::kCategoricalCrossEntropy,
+                                       f.data.features, f.data.targets, spec.loss.class_weights);
   EXPECT_NEAR(metrics.loss, whole, 1e-6 * whole);
 }
 
@@ -485,7 +489,8 @@ TEST(PredictTest, AppliesTheLossOutputTransform) {
 
   Fitted b = Fit(LossKind::kBinaryCrossEntropy, "moons", 50);
   const Matrix logits = b.trainer->mutable_network().Forward(b.data.features);
-  absl::StatusOr<Matrix> p = Predict(b.trainer->mutable_network(), b.trainer->loss(), b.data.features);
+  absl::StatusOr<Matrix> p =
+      Predict(b.trainer->mutable_network(), b.trainer->loss(), b.data.features);
   ASSERT_OK(p);
   for (int r = 0; r < 50; ++r) {
     EXPECT_NEAR((*p)(r, 0), 1.0 / (1.0 + std::exp(-static_cast<double>(logits(r, 0)))), 1e-6);
