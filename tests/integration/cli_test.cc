@@ -1,0 +1,278 @@
+// The real descent CLI against the real descentd: exit codes, text and JSON output, and
+// every command once.
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tests/integration/descentd_process.h"
+#include "tests/testing/process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace descent::integration {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr absl::Duration kCliTimeout = absl::Seconds(120);
+
+std::string Example(const std::string& name) {
+  return absl::StrCat(DESCENT_SOURCE_DIR, "/examples/", name);
+}
+
+std::string WriteFile(const std::string& name, const std::string& content) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/", getpid(), "-", name);
+  std::ofstream(path) << content;
+  return path;
+}
+
+// A house-prices job with its learning rate and length set.
+std::string HousePricesSpec(const std::string& optimizer, int epochs, int batch_size = 32) {
+  return absl::StrCat(R"({"name": "it", "dataset": {"builtin": {"name": "house_prices", )",
+                      R"("samples": 400, "seed": 3}}, "model": {"hiddenLayers": [{"units": 16}]},)",
+                      R"( "loss": "MEAN_SQUARED_ERROR", "optimizer": )", optimizer,
+                      R"(, "training": {"epochs": )", epochs, R"(, "batchSize": )", batch_size,
+                      R"(, "seed": 1}})");
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<DescentdProcess>> server = DescentdProcess::Start();
+    ASSERT_OK(server);
+    server_ = server->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  // Runs `descent --server <the server> args...` with DESCENT_SERVER unset.
+  static testing::ProcessResult Cli(std::vector<std::string> args) {
+    std::vector<std::string> argv = {DESCENT_CLI_PATH, "--server", server_->address()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    testing::ProcessOptions options;
+    options.unset_env = {"DESCENT_SERVER"};
+    absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(argv, kCliTimeout, options);
+    EXPECT_OK(result);
+    return result.ok() ? *result : testing::ProcessResult{};
+  }
+
+  // Submits through the CLI and returns the new job's id.
+  static std::string Submit(const std::string& spec_path) {
+    testing::ProcessResult result = Cli({"-o", "json", "submit", spec_path});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    v1::Job job;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(result.out, &job).ok()) << result.out;
+    return job.id();
+  }
+
+  static DescentdProcess* server_;
+};
+
+DescentdProcess* CliTest::server_ = nullptr;
+
+TEST_F(CliTest, SubmitWatchTrainsTheHousePricesExampleAndExitsZero) {
+  testing::ProcessResult result = Cli({"submit", Example("house-prices.json"), "--watch"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  // Piped: plain lines, one per epoch, then the outcome and the diagnosis.
+  EXPECT_THAT(result.out, HasSubstr("submitted job "));
+  EXPECT_THAT(result.out, HasSubstr("epoch 1/30  step 50"));
+  EXPECT_THAT(result.out, HasSubstr("epoch 30/30  step 1500/1500"));
+  EXPECT_THAT(result.out, HasSubstr(" SUCCEEDED after 1500 steps"));
+  EXPECT_THAT(result.out, HasSubstr("validation loss "));
+  EXPECT_THAT(result.out, HasSubstr("diagnosis: "));
+  EXPECT_THAT(result.out, Not(HasSubstr("\x1b[")));  // no live line when piped
+}
+
+TEST_F(CliTest, AllExamplesAreAcceptedAsWritten) {
+  for (const char* name : {"house-prices.json", "spam.json", "cat-dog-bird.json",
+                           "lr-too-high.json", "lr-too-low.json", "lr-just-right.json"}) {
+    EXPECT_FALSE(Submit(Example(name)).empty()) << name;
+  }
+}
+
+TEST_F(CliTest, AFailedJobExitsOne) {
+  // Plain SGD at rate 1 explodes within steps; descentd stops it as diverged.
+  const std::string spec =
+      WriteFile("diverges.json", HousePricesSpec(R"({"sgd": {"learningRate": 1.0}})", 5));
+  testing::ProcessResult result = Cli({"submit", spec, "--watch"});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_THAT(result.out, HasSubstr(" FAILED after "));
+  EXPECT_THAT(result.out, HasSubstr("diagnosis: DIVERGED"));
+}
+
+TEST_F(CliTest, ACancelledJobExitsOneAndCancelReportsIt) {
+  const std::string id = Submit(
+      WriteFile("long.json", HousePricesSpec(R"({"adam": {}})", 10000, /*batch_size=*/1)));
+  testing::ProcessResult cancel = Cli({"cancel", id});
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_THAT(cancel.out, HasSubstr("job " + id));
+  testing::ProcessResult watch = Cli({"watch", id});
+  EXPECT_EQ(watch.exit_code, 1) << watch.err;
+  EXPECT_THAT(watch.out, HasSubstr(" CANCELLED after "));
+  // Cancelling again is refused: the job already ended.
+  testing::ProcessResult again = Cli({"cancel", id});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("FAILED_PRECONDITION"));
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  testing::ProcessResult unknown_command = Cli({"frobnicate"});
+  EXPECT_EQ(unknown_command.exit_code, 2);
+  testing::ProcessResult missing_argument = Cli({"get"});
+  EXPECT_EQ(missing_argument.exit_code, 2);
+  EXPECT_THAT(missing_argument.err, HasSubstr("JOB"));
+  testing::ProcessResult missing_file = Cli({"submit", "/nonexistent/spec.json"});
+  EXPECT_EQ(missing_file.exit_code, 2);
+  EXPECT_THAT(missing_file.err, HasSubstr("cannot open /nonexistent/spec.json"));
+  testing::ProcessResult bad_json = Cli({"submit", WriteFile("typo.json", R"({"nmae": 1})")});
+  EXPECT_EQ(bad_json.exit_code, 2);
+  EXPECT_THAT(bad_json.err, HasSubstr("nmae"));
+  testing::ProcessResult unknown_job = Cli({"get", "no-such-job"});
+  EXPECT_EQ(unknown_job.exit_code, 2);
+  EXPECT_THAT(unknown_job.err, HasSubstr("NOT_FOUND"));
+}
+
+TEST_F(CliTest, ASpecTheServerRejectsExitsTwoWithTheFieldPath) {
+  const std::string spec = WriteFile(
+      "negative-lr.json", HousePricesSpec(R"({"adam": {"learningRate": -0.1}})", 1));
+  testing::ProcessResult result = Cli({"submit", spec});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("optimizer.adam.learning_rate"));
+  EXPECT_THAT(result.err, HasSubstr("-0.1"));
+  EXPECT_THAT(result.err, HasSubstr("INVALID_ARGUMENT"));
+}
+
+TEST_F(CliTest, AnUnreachableServerExitsThree) {
+  const std::string nowhere = absl::StrCat("127.0.0.1:", testing::PickFreePort());
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"health"}, {"list"}, {"watch", "x"},
+        {"submit", Example("house-prices.json"), "--watch"}}) {
+    std::vector<std::string> argv = {DESCENT_CLI_PATH, "--server", nowhere};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(argv, kCliTimeout);
+    ASSERT_OK(result);
+    EXPECT_EQ(result->exit_code, 3) << args[0] << ": " << result->err;
+    EXPECT_THAT(result->err, HasSubstr("cannot reach descentd at " + nowhere));
+  }
+}
+
+TEST_F(CliTest, DescentServerEnvironmentVariableSelectsTheServer) {
+  testing::ProcessOptions options;
+  options.env = {{"DESCENT_SERVER", server_->address()}};
+  absl::StatusOr<testing::ProcessResult> result =
+      testing::RunProcess({DESCENT_CLI_PATH, "health"}, kCliTimeout, options);
+  ASSERT_OK(result);
+  EXPECT_EQ(result->exit_code, 0) << result->err;
+  EXPECT_EQ(result->out, server_->address() + ": SERVING\n");
+}
+
+TEST_F(CliTest, JsonWatchIsOneMessagePerLineWithEveryStepOnce) {
+  const std::string spec =
+      WriteFile("json.json", HousePricesSpec(R"({"adam": {"learningRate": 0.01}})", 20, 8));
+  testing::ProcessResult result = Cli({"-o", "json", "submit", spec, "--watch"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<std::string> lines = absl::StrSplit(result.out, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 3u);
+  v1::Job submitted;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(lines[0], &submitted).ok()) << lines[0];
+  int64_t next_step = 1;
+  int epochs = 0;
+  v1::WatchJobResponse event;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    event.Clear();
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(lines[i], &event).ok()) << lines[i];
+    if (event.has_losses()) {
+      ASSERT_EQ(event.losses().first_step(), next_step);
+      next_step += event.losses().losses_size();
+    }
+    if (event.has_epoch()) ++epochs;
+  }
+  EXPECT_EQ(event.state().state(), v1::SUCCEEDED);  // the last line
+  EXPECT_EQ(next_step - 1, event.state().job().progress().step());
+  EXPECT_EQ(next_step - 1, 20 * 50);  // 400 samples / batch 8 = 50 steps an epoch
+  EXPECT_EQ(epochs, 20);
+
+  for (std::vector<std::string> args : {std::vector<std::string>{"-o", "json", "get", submitted.id()},
+                                        {"-o", "json", "list"}}) {
+    testing::ProcessResult json = Cli(args);
+    ASSERT_EQ(json.exit_code, 0) << json.err;
+    EXPECT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 1) << json.out;
+    v1::ListJobsResponse list;
+    v1::Job job;
+    const bool parsed = args[2] == "get"
+                            ? google::protobuf::util::JsonStringToMessage(json.out, &job).ok()
+                            : google::protobuf::util::JsonStringToMessage(json.out, &list).ok();
+    EXPECT_TRUE(parsed) << json.out;
+  }
+}
+
+TEST_F(CliTest, GetListExportPredictPlotAndHealthOnAFinishedJob) {
+  const std::string spec =
+      WriteFile("small.json", HousePricesSpec(R"({"adam": {"learningRate": 0.01}})", 10));
+  testing::ProcessResult submit = Cli({"-o", "json", "submit", spec, "--watch"});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  v1::Job job;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  submit.out.substr(0, submit.out.find('\n')), &job)
+                  .ok());
+  const std::string id = job.id();
+
+  testing::ProcessResult get = Cli({"get", id});
+  EXPECT_EQ(get.exit_code, 0);
+  EXPECT_THAT(get.out, ::testing::ContainsRegex("state: +SUCCEEDED"));
+  EXPECT_THAT(get.out, HasSubstr("step 130/130"));  // 400 samples / 32 = 13 steps an epoch
+
+  testing::ProcessResult list = Cli({"list", "--state", "succeeded"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_THAT(list.out, HasSubstr(id));
+  EXPECT_THAT(list.out, ::testing::StartsWith("ID "));
+
+  const std::string model_path = absl::StrCat(::testing::TempDir(), "/", getpid(), "-model.json");
+  testing::ProcessResult exported = Cli({"export", id, "-o", model_path});
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  std::ifstream model_file(model_path);
+  std::stringstream model_json;
+  model_json << model_file.rdbuf();
+  v1::ExportModelResponse model;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(model_json.str(), &model).ok());
+  EXPECT_EQ(model.inputs(), 13);
+  ASSERT_EQ(model.parameters().layers_size(), 2);
+  EXPECT_EQ(model.parameters().layers(0).weight().rows(), 16);  // [out, in]
+  EXPECT_EQ(model.parameters().layers(0).weight().cols(), 13);
+
+  std::string csv = "f1,f2,f3,f4,f5,f6,f7,f8,f9,f10,f11,f12,f13\n";
+  for (int r = 0; r < 3; ++r) csv += "1,1,1,1,1,1,1,1,1,1,1,1,1\n";
+  testing::ProcessResult predict = Cli({"predict", id, "--input", WriteFile("rows.csv", csv)});
+  EXPECT_EQ(predict.exit_code, 0) << predict.err;
+  EXPECT_EQ(std::count(predict.out.begin(), predict.out.end(), '\n'), 4) << predict.out;
+  testing::ProcessResult wrong_width =
+      Cli({"predict", id, "--input", WriteFile("narrow.json", "[[1, 2]]")});
+  EXPECT_EQ(wrong_width.exit_code, 2);
+  EXPECT_THAT(wrong_width.err, HasSubstr("inputs"));
+
+  testing::ProcessResult plot = Cli({"plot", id});
+  EXPECT_EQ(plot.exit_code, 0) << plot.err;
+  EXPECT_THAT(plot.out, HasSubstr("130\n"));  // the x axis ends at the last step
+  EXPECT_THAT(plot.out, HasSubstr("diagnosis: "));
+  testing::ProcessResult plot_json = Cli({"-o", "json", "plot", id});
+  v1::LossPoints points;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(plot_json.out, &points).ok());
+  EXPECT_EQ(points.losses_size(), 130);
+
+  testing::ProcessResult health = Cli({"health"});
+  EXPECT_EQ(health.exit_code, 0);
+  EXPECT_THAT(health.out, HasSubstr("SERVING"));
+}
+
+}  // namespace
+}  // namespace descent::integration

@@ -1,0 +1,80 @@
+// Runs the real descentd binary for a test: 127.0.0.1 with port 0 (the kernel picks a free
+// port and descentd names it in its start-up line), a fresh data dir, metrics on another
+// ephemeral port. Stopped with SIGTERM (then SIGKILL) on destruction.
+#ifndef DESCENT_TESTS_INTEGRATION_DESCENTD_PROCESS_H_
+#define DESCENT_TESTS_INTEGRATION_DESCENTD_PROCESS_H_
+
+#include <signal.h>
+
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/descent_client.h"
+#include "gtest/gtest.h"
+#include "tests/testing/process.h"
+
+namespace descent::integration {
+
+class DescentdProcess {
+ public:
+  // Starts descentd and waits (bounded) until it reports its port and answers health
+  // checks. Fails with the server's output when it does not come up.
+  static absl::StatusOr<std::unique_ptr<DescentdProcess>> Start(
+      std::vector<std::string> extra_flags = {}) {
+    static int instance = 0;
+    const std::string data_dir =
+        absl::StrCat(::testing::TempDir(), "/descentd-", getpid(), "-", ++instance);
+    std::vector<std::string> argv = {DESCENTD_PATH, "--listen", "127.0.0.1:0",
+                                     "--metrics-listen", "127.0.0.1:0", "--data-dir", data_dir};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    absl::StatusOr<std::unique_ptr<testing::Subprocess>> process = testing::Subprocess::Start(argv);
+    if (!process.ok()) return process.status();
+    std::unique_ptr<DescentdProcess> server(new DescentdProcess(*std::move(process)));
+    if (!server->process_->WaitForOutput("serving gRPC on", absl::Seconds(30), true)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("descentd did not start: ", server->process_->Stderr()));
+    }
+    // Wait for the whole line, then read the gRPC port from it.
+    server->process_->WaitForOutput("queued jobs", absl::Seconds(5), true);
+    std::smatch match;
+    const std::string log = server->process_->Stderr();
+    if (!std::regex_search(log, match, std::regex(R"(serving gRPC on \S+ \(port (\d+)\))"))) {
+      return absl::InternalError(absl::StrCat("no port in descentd's start-up line: ", log));
+    }
+    server->port_ = std::stoi(match[1].str());
+    auto client = server->NewClient();
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (!client->CheckHealth().ok()) {
+      if (absl::Now() > deadline) return absl::DeadlineExceededError("descentd never healthy");
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return server;
+  }
+
+  ~DescentdProcess() {
+    process_->Signal(SIGTERM);
+    if (!process_->Wait(absl::Seconds(20)).ok()) process_->Signal(SIGKILL);
+  }
+
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  std::unique_ptr<client::DescentClient> NewClient() const {
+    return client::DescentClient::Connect(address());
+  }
+  testing::Subprocess& process() { return *process_; }
+
+ private:
+  explicit DescentdProcess(std::unique_ptr<testing::Subprocess> process)
+      : process_(std::move(process)) {}
+
+  std::unique_ptr<testing::Subprocess> process_;
+  int port_ = 0;
+};
+
+}  // namespace descent::integration
+
+#endif  // DESCENT_TESTS_INTEGRATION_DESCENTD_PROCESS_H_
