@@ -110,25 +110,44 @@ void TrainingMetrics::OnStep(const JobLabels& job, int64_t step, double loss, in
     return;
   }
   constexpr auto kRelaxed = std::memory_order_relaxed;
-  AddRelaxed<int64_t>(live->steps, 1);
-  AddRelaxed<int64_t>(live->examples, examples);
   AddRelaxed<double>(live->step_seconds, seconds);
   AddRelaxed<int64_t>(live->step_buckets[BucketIndex(seconds)], 1);
-  const uint64_t sequence = live->latest_sequence.load(kRelaxed);
-  live->latest_sequence.store(sequence + 1, kRelaxed);
+  // Sequence-lock write (single writer): odd, the values, even again.
+  const uint64_t sequence = live->sequence.load(kRelaxed);
+  live->sequence.store(sequence + 1, kRelaxed);
   std::atomic_thread_fence(std::memory_order_release);
+  AddRelaxed<int64_t>(live->steps, 1);
+  AddRelaxed<int64_t>(live->examples, examples);
   live->step.store(step, kRelaxed);
   live->loss.store(loss, kRelaxed);
   live->steps_per_second.store(steps_per_second, kRelaxed);
-  live->latest_sequence.store(sequence + 2, std::memory_order_release);
+  live->sequence.store(sequence + 2, std::memory_order_release);
 }
 
 void TrainingMetrics::FlushJob(ExportedJob& job) {
   constexpr auto kRelaxed = std::memory_order_relaxed;
   LiveJob& live = *job.live;
-  const int64_t steps = live.steps.load(kRelaxed);
+  // Sequence-lock read: retry while the training thread is between its writes (a step's
+  // writes take nanoseconds, so this spins rarely and briefly).
+  int64_t steps = 0;
+  int64_t examples = 0;
+  int64_t step = 0;
+  double loss = 0;
+  double steps_per_second = 0;
+  uint64_t before = 0;
+  uint64_t after = 0;
+  do {
+    before = live.sequence.load(std::memory_order_acquire);
+    steps = live.steps.load(kRelaxed);
+    examples = live.examples.load(kRelaxed);
+    step = live.step.load(kRelaxed);
+    loss = live.loss.load(kRelaxed);
+    steps_per_second = live.steps_per_second.load(kRelaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    after = live.sequence.load(kRelaxed);
+  } while (before != after || before % 2 != 0);
   if (steps == job.steps) return;
-  const int64_t examples = live.examples.load(kRelaxed);
+
   const double step_seconds = live.step_seconds.load(kRelaxed);
   std::vector<double> bucket_increments(job.step_buckets.size());
   for (size_t i = 0; i < job.step_buckets.size(); ++i) {
@@ -149,20 +168,6 @@ void TrainingMetrics::FlushJob(ExportedJob& job) {
     job.step = &job_step_.Add(labels);
     job.steps_per_second = &job_steps_per_second_.Add(labels);
   }
-  // Sequence-lock read: retry while the training thread is between its writes.
-  int64_t step = 0;
-  double loss = 0;
-  double steps_per_second = 0;
-  uint64_t before = 0;
-  uint64_t after = 0;
-  do {
-    before = live.latest_sequence.load(std::memory_order_acquire);
-    step = live.step.load(kRelaxed);
-    loss = live.loss.load(kRelaxed);
-    steps_per_second = live.steps_per_second.load(kRelaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    after = live.latest_sequence.load(kRelaxed);
-  } while (before != after || before % 2 != 0);
   job.loss->Set(loss);
   job.step->Set(static_cast<double>(step));
   job.steps_per_second->Set(steps_per_second);

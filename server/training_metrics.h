@@ -56,19 +56,22 @@ class TrainingMetrics {
   // A running job's live values, written by its training thread and read by Flush. Shared
   // with training threads' step caches, so it may outlive its entry in running_.
   struct LiveJob {
+    // The step count, example count and the latest step's number, loss and rate, published
+    // together under a sequence lock (odd while being written): one scrape never pairs a
+    // step's number with another step's loss, and a job's counted steps match its step
+    // number in the same scrape.
+    std::atomic<uint64_t> sequence{0};
     std::atomic<int64_t> steps{0};
     std::atomic<int64_t> examples{0};
-    std::atomic<double> step_seconds{0};
-    // The latest step's number, loss and rate, published together under a sequence lock
-    // (odd while being written) so a scrape never pairs one step's number with another's
-    // loss.
-    std::atomic<uint64_t> latest_sequence{0};
     std::atomic<int64_t> step{0};
     std::atomic<double> loss{0};
     std::atomic<double> steps_per_second{0};
+    // Step durations, outside the lock: only their sum and count matter.
+    std::atomic<double> step_seconds{0};
     std::array<std::atomic<int64_t>, kStepSecondsBuckets.size() + 1> step_buckets{};
     std::atomic<bool> ended{false};
   };
+
   // What Flush has already exported of one running job.
   struct ExportedJob {
     JobLabels labels;

@@ -381,10 +381,12 @@ TEST(ServiceMetricsTest, ConcurrentTrainingThreadsAndScrapesLoseNoSteps) {
       const double steps = CounterValue(families, "descent_training_steps_total");
       EXPECT_GE(steps, last) << "a counter went backwards";
       last = steps;
-      // One scrape's step and loss of a job come from the same step.
+      // One scrape's step, loss and step count of a job come from the same step.
       if (SeriesCount(families, "descent_job_step") == 2) {
-        const double step = GaugeValue(families, "descent_job_step", {{"job_id", "job-a"}});
-        EXPECT_EQ(GaugeValue(families, "descent_job_loss", {{"job_id", "job-a"}}), 1.0 / step);
+        const double step_a = GaugeValue(families, "descent_job_step", {{"job_id", "job-a"}});
+        const double step_b = GaugeValue(families, "descent_job_step", {{"job_id", "job-b"}});
+        EXPECT_EQ(GaugeValue(families, "descent_job_loss", {{"job_id", "job-a"}}), 1.0 / step_a);
+        EXPECT_EQ(steps, step_a + step_b);
       }
     }
   });
