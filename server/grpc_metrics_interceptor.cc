@@ -165,8 +165,7 @@ void GrpcServerMetrics::RecordStarted(const RpcLabels& rpc) {
       .Increment();
 }
 
-void GrpcServerMetrics::RecordHandled(const RpcLabels& rpc, grpc::StatusCode code,
-                                      double seconds) {
+void GrpcServerMetrics::RecordHandled(const RpcLabels& rpc, grpc::StatusCode code, double seconds) {
   handled_
       .Add({{"grpc_service", rpc.service},
             {"grpc_method", rpc.method},

@@ -38,8 +38,7 @@ class GrpcServerMetrics {
 
   // A factory whose interceptors record into this object, which must outlive the server
   // the factory is registered with.
-  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
-  MakeInterceptorFactory();
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeInterceptorFactory();
 
   // One RPC began.
   void RecordStarted(const RpcLabels& rpc);

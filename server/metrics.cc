@@ -170,9 +170,9 @@ absl::Status ServiceMetrics::StartExposer(const std::string& address) {
     // The HTTP library reports bind failures by throwing; nothing else here throws.
     exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/2);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("--metrics-listen ", address, ": cannot listen (", e.what(),
-                     "); use a free host:port, or port 0 to pick one"));
+    return absl::UnavailableError(absl::StrCat("--metrics-listen ", address, ": cannot listen (",
+                                               e.what(),
+                                               "); use a free host:port, or port 0 to pick one"));
   }
   exposer->RegisterCollectable(families_->scrape);
   exposer_ = std::move(exposer);

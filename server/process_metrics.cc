@@ -111,14 +111,14 @@ std::vector<prometheus::MetricFamily> CollectProcessMetrics() {
   static const double boot_time = BootTime();
   std::vector<prometheus::MetricFamily> families;
   families.push_back(Family("process_cpu_seconds_total",
-                            "Total user and system CPU time spent in seconds.",
-                            MetricType::Counter, stat.cpu_seconds));
+                            "Total user and system CPU time spent in seconds.", MetricType::Counter,
+                            stat.cpu_seconds));
   families.push_back(Family("process_resident_memory_bytes", "Resident memory size in bytes.",
                             MetricType::Gauge, stat.resident_bytes));
   families.push_back(Family("process_virtual_memory_bytes", "Virtual memory size in bytes.",
                             MetricType::Gauge, stat.virtual_bytes));
-  families.push_back(Family("process_open_fds", "Number of open file descriptors.",
-                            MetricType::Gauge, OpenFds()));
+  families.push_back(
+      Family("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, OpenFds()));
   families.push_back(Family("process_max_fds", "Maximum number of open file descriptors.",
                             MetricType::Gauge, MaxFds()));
   families.push_back(Family("process_start_time_seconds",

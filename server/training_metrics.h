@@ -28,8 +28,8 @@ namespace descent::server {
 // Upper bounds (seconds) of the step-duration buckets: a tiny network's step takes a few
 // microseconds, a large one's a fraction of a second.
 inline constexpr std::array<double, 20> kStepSecondsBuckets = {
-    5e-6,   1e-5,   2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3,
-    1e-2,   2.5e-2, 5e-2,   0.1,  0.25, 0.5,    1,    2.5,  5,      10};
+    5e-6, 1e-5,   2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3,
+    1e-2, 2.5e-2, 5e-2,   0.1,  0.25, 0.5,    1,    2.5,  5,      10};
 
 class TrainingMetrics {
  public:

@@ -120,8 +120,8 @@ void StartJob(ServiceMetrics& metrics, const JobLabels& job) {
 
 // Families whose series exist only while a job runs; prometheus-cpp leaves a family with
 // no series out of the exposition.
-const std::set<std::string> kRunningJobFamilies = {
-    "descent_job_loss", "descent_job_step", "descent_job_steps_per_second"};
+const std::set<std::string> kRunningJobFamilies = {"descent_job_loss", "descent_job_step",
+                                                   "descent_job_steps_per_second"};
 
 const std::set<std::string> kAllFamilies = {
     "descent_jobs_submitted_total",
@@ -179,8 +179,8 @@ TEST(ServiceMetricsTest, EveryFamilyIsRegisteredOnceWithHelp) {
 TEST(ServiceMetricsTest, EveryTrainingServiceMethodStartsAtZero) {
   ServiceMetrics metrics;
   const MetricFamilies families = metrics.Collect();
-  for (const char* method : {"SubmitJob", "GetJob", "ListJobs", "CancelJob", "ExportModel",
-                             "Predict"}) {
+  for (const char* method :
+       {"SubmitJob", "GetJob", "ListJobs", "CancelJob", "ExportModel", "Predict"}) {
     const LabelMap labels = {{"grpc_method", method}, {"grpc_type", "unary"}};
     EXPECT_EQ(CounterValue(families, "descent_grpc_server_started_total", labels), 0) << method;
     EXPECT_EQ(HistogramCount(families, "descent_grpc_server_handling_seconds", labels), 0u);

@@ -57,8 +57,7 @@ int64_t ContentLength(absl::string_view headers) {
 
 }  // namespace
 
-absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target,
-                                     absl::Duration timeout) {
+absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   const std::string where = absl::StrCat("http://127.0.0.1:", port, target);
   Socket socket;
@@ -89,8 +88,8 @@ absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target,
     pollfd readable{socket.fd(), POLLIN, 0};
     const int ready = poll(&readable, 1, MillisLeft(deadline));
     if (ready == 0) {
-      return absl::DeadlineExceededError(absl::StrCat(where, ": no complete response within ",
-                                                      absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(
+          absl::StrCat(where, ": no complete response within ", absl::FormatDuration(timeout)));
     }
     if (ready < 0 && errno == EINTR) continue;
     char buffer[16384];
