@@ -83,6 +83,8 @@ struct TrainResult {
   Diagnosis diagnosis;
 };
 
+// Not thread-safe: one thread creates, runs and checkpoints a Trainer (the observer's callbacks
+// run on that thread, between steps).
 class Trainer {
  public:
   // Validates spec and data, splits train/validation, builds the network (from

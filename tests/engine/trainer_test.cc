@@ -338,6 +338,52 @@ TEST(TrainerTest, EarlyStoppingCountsPatienceFromTheBestEpoch) {
   EXPECT_EQ(result.steps, 16);
 }
 
+// Checkpoints at the end of every epoch.
+class EpochCheckpointer : public TrainingObserver {
+ public:
+  explicit EpochCheckpointer(Trainer* trainer) : trainer_(trainer) {}
+  bool OnStep(const StepEvent&) override { return true; }
+  void OnEpoch(const EpochSummary&) override { last = trainer_->Checkpoint(); }
+  std::optional<TrainerCheckpoint> last;
+
+ private:
+  Trainer* trainer_;
+};
+
+TEST(TrainerTest, ARestoredRunKeepsItsDecisionToStop) {
+  TrainSpec spec = SmallSpec(LossKind::kMeanSquaredError, 50, 16);
+  spec.training.early_stopping = {.patience = 3, .min_delta = 1e9};
+  auto first = MustCreate(spec, Builtin("house_prices", 64));
+  EpochCheckpointer checkpointer(first.get());
+  ASSERT_EQ(first->Run(&checkpointer).reason, StopReason::kEarlyStopped);
+  ASSERT_TRUE(checkpointer.last.has_value());
+  auto resumed = MustCreate(spec, Builtin("house_prices", 64));
+  ASSERT_OK(resumed->Restore(*checkpointer.last));
+  Recorder recorder;
+  const TrainResult result = resumed->Run(&recorder);
+  EXPECT_EQ(result.reason, StopReason::kEarlyStopped);
+  EXPECT_EQ(result.steps, 16);
+  EXPECT_TRUE(recorder.steps.empty());
+
+  // The same for a divergence: a checkpoint taken at the diverging step resumes as diverged.
+  spec = SmallSpec(LossKind::kMeanSquaredError, 3, 16);
+  spec.optimizer.kind = OptimizerKind::kSgd;
+  spec.optimizer.learning_rate = 50.0;
+  Recorder probe;
+  MustCreate(spec, Builtin("house_prices", 64))->Run(&probe);
+  const int64_t diverged_at = static_cast<int64_t>(probe.steps.size());
+  auto diverging = MustCreate(spec, Builtin("house_prices", 64));
+  Recorder stopper(diverging.get(), diverged_at);
+  diverging->Run(&stopper);
+  ASSERT_TRUE(stopper.checkpoint.has_value());
+  // The loss exploded past 100x its start while the parameters were still finite (a
+  // non-finite model could not be restored).
+  ASSERT_TRUE(std::isfinite(probe.losses.back())) << probe.losses.back();
+  auto after = MustCreate(spec, Builtin("house_prices", 64));
+  ASSERT_OK(after->Restore(*stopper.checkpoint));
+  EXPECT_EQ(after->Run(nullptr).reason, StopReason::kDiverged);
+}
+
 TEST(TrainerTest, EarlyStoppingWatchesValidationLossWhenThereIsOne) {
   // Targets that are pure noise: a wide network memorises the training split while its
   // validation loss gets worse, and early stopping ends the run.
