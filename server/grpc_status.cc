@@ -1,16 +1,13 @@
 #include "server/grpc_status.h"
 
-#include <optional>
 #include <string>
-
-#include "absl/strings/str_cat.h"
 
 namespace descent::server {
 namespace {
 
 // Spelled out rather than cast: the two enums agree today, and this switch is what keeps a
 // future mismatch from turning into a wrong code on the wire.
-std::optional<grpc::StatusCode> ToGrpcCode(absl::StatusCode code) {
+grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
   switch (code) {
     case absl::StatusCode::kOk:
       return grpc::StatusCode::OK;
@@ -47,7 +44,8 @@ std::optional<grpc::StatusCode> ToGrpcCode(absl::StatusCode code) {
     case absl::StatusCode::kUnauthenticated:
       return grpc::StatusCode::UNAUTHENTICATED;
     default:
-      return std::nullopt;
+      // absl::Status::code() already maps codes outside google.rpc.Code to kUnknown.
+      return grpc::StatusCode::UNKNOWN;
   }
 }
 
@@ -55,13 +53,7 @@ std::optional<grpc::StatusCode> ToGrpcCode(absl::StatusCode code) {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  const std::optional<grpc::StatusCode> code = ToGrpcCode(status.code());
-  if (!code.has_value()) {
-    return grpc::Status(
-        grpc::StatusCode::UNKNOWN,
-        absl::StrCat("status code ", static_cast<int>(status.code()), ": ", status.message()));
-  }
-  return grpc::Status(*code, std::string(status.message()));
+  return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()));
 }
 
 }  // namespace descent::server

@@ -11,7 +11,7 @@ namespace descent::server {
 
 // Same code (absl::StatusCode and grpc::StatusCode both follow google.rpc.Code), same
 // message. A code outside google.rpc.Code, which only a bug can produce, becomes UNKNOWN
-// with the original code named in the message, so nothing is silently turned into OK.
+// (never OK), message kept.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace descent::server

@@ -177,9 +177,10 @@ absl::StatusOr<ModelSpec> ToModelSpec(const v1::ModelSpec& model) {
   for (int i = 0; i < model.hidden_layers_size(); ++i) {
     const v1::Layer& layer = model.hidden_layers(i);
     const std::string path = StrCat("spec.model.hidden_layers[", i, "]");
-    if (layer.units() < 1 || layer.units() > kMaxLayerUnits) {
+    // The engine checks the lower bound; this is the service's limit.
+    if (layer.units() > kMaxLayerUnits) {
       return InvalidArgumentError(
-          StrCat(path, ".units must be in [1, ", kMaxLayerUnits, "] (got ", layer.units(), ")"));
+          StrCat(path, ".units must be <= ", kMaxLayerUnits, " (got ", layer.units(), ")"));
     }
     LayerSpec spec;
     spec.units = layer.units();

@@ -11,9 +11,6 @@
 namespace descent::server {
 namespace {
 
-using ::testing::AllOf;
-using ::testing::HasSubstr;
-
 TEST(ToGrpcStatusTest, OkIsOk) {
   const grpc::Status status = ToGrpcStatus(absl::OkStatus());
   EXPECT_TRUE(status.ok());
@@ -49,11 +46,11 @@ TEST(ToGrpcStatusTest, EveryCodeKeepsItsMeaningAndTheMessage) {
   }
 }
 
-TEST(ToGrpcStatusTest, CodeOutsideTheStandardSetBecomesUnknownAndIsNamed) {
+TEST(ToGrpcStatusTest, CodeOutsideTheStandardSetBecomesUnknownNeverOk) {
   const grpc::Status status =
       ToGrpcStatus(absl::Status(static_cast<absl::StatusCode>(42), "strange"));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNKNOWN);
-  EXPECT_THAT(status.error_message(), AllOf(HasSubstr("42"), HasSubstr("strange")));
+  EXPECT_EQ(status.error_message(), "strange");
 }
 
 }  // namespace
