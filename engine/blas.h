@@ -1,7 +1,11 @@
-// The engine's matrix products. blas.cc is the only file that includes <cblas.h>: every
-// product goes through Sgemm, which sends small problems to the hand-written kernels of
-// small_gemm.h (for them OpenBLAS's call, dispatch and packing overhead outweighs the
-// arithmetic) and everything else to OpenBLAS.
+// The engine's matrix products. blas.cc is the only file that includes <cblas.h>. Every
+// product goes through Sgemm, which picks one of three routes (gemm_kernels.h has the why):
+//   direct   hand-written AVX-512 tiles on the operands as stored: small products, where
+//            OpenBLAS's call, dispatch and packing overhead outweighs the arithmetic;
+//   blocked  the same tiles with cache blocking and packing: medium products, and every
+//            single-threaded product when OpenBLAS runs without its AVX-512 kernels;
+//   OpenBLAS large products, and all of them on CPUs without AVX-512 or with several
+//            OpenBLAS threads.
 #ifndef DESCENT_ENGINE_BLAS_H_
 #define DESCENT_ENGINE_BLAS_H_
 
@@ -25,8 +29,8 @@ void Sgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alph
 void MatMul(Transpose trans_a, const Matrix& a, Transpose trans_b, const Matrix& b, float alpha,
             float beta, Matrix* c);
 
-// The product through OpenBLAS only, bypassing the small-matrix kernels (tests compare the
-// two paths; benchmarks measure the sgemm peak with it).
+// The product through OpenBLAS only, bypassing the engine's kernels (tests compare the paths;
+// benchmarks measure the sgemm peak with it).
 void BlasSgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
                const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
 
@@ -37,6 +41,12 @@ int BlasThreads();
 
 // OpenBLAS's build description (version, core type), for benchmark output and --version.
 std::string BlasConfig();
+
+// Empty, or a one-line warning worth logging at startup: OpenBLAS runs kernels far below this
+// CPU's ability (its 0.3.21 detection falls back to SSE3 kernels on AVX-512 CPU models newer
+// than it). Sgemm then routes around it for single-threaded products; OPENBLAS_CORETYPE (e.g.
+// SkylakeX) set in the environment fixes OpenBLAS itself.
+std::string BlasKernelWarning();
 
 }  // namespace descent
 

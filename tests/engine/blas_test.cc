@@ -1,7 +1,7 @@
 // The matrix products against a naive double-precision triple loop, over every transpose
-// combination and the shape classes Sgemm routes differently: tiny tiles with ragged edges,
-// few-column products (dot-product form), transposed operands that are repacked, and
-// products large enough to go to OpenBLAS.
+// combination and every route: the direct kernels (tiny tiles with ragged edges, few-column
+// products in dot-product form, repacked transposed operands), the blocked kernels (several
+// blocks in each of m, n and k) and OpenBLAS.
 #include "engine/blas.h"
 
 #include <algorithm>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/small_gemm.h"
+#include "engine/gemm_kernels.h"
 #include "gtest/gtest.h"
 
 namespace descent {
@@ -125,27 +125,54 @@ TEST(SgemmTest, BlasPathMatchesNaive) {
   }
 }
 
-TEST(SgemmTest, SmallKernelsMatchNaiveWhenAvailable) {
-  if (!internal::SmallGemmAvailable()) GTEST_SKIP() << "CPU without AVX-512F";
+TEST(SgemmTest, DirectKernelsMatchNaive) {
+  if (!internal::GemmKernelsAvailable()) GTEST_SKIP() << "CPU without AVX-512F";
   for (const Shape& s : kShapes) {
     for (Transpose ta : kBoth) {
       for (Transpose tb : kBoth) {
-        ExpectMatchesNaive(&internal::SmallSgemm, ta, tb, s.m, s.n, s.k, 1.0f, 0.0f, 0);
-        ExpectMatchesNaive(&internal::SmallSgemm, ta, tb, s.m, s.n, s.k, 1.5f, 1.0f, 2);
+        ExpectMatchesNaive(&internal::DirectSgemm, ta, tb, s.m, s.n, s.k, 1.0f, 0.0f, 0);
+        ExpectMatchesNaive(&internal::DirectSgemm, ta, tb, s.m, s.n, s.k, 1.5f, 1.0f, 2);
       }
     }
   }
 }
 
-TEST(SgemmTest, LargeProductsGoToOpenBlasAndMatchNaive) {
-  // 96 x 160 x 192 is above the small-kernel limit.
-  EXPECT_FALSE(internal::UseSmallGemm(Transpose::kNo, Transpose::kYes, 96, 160, 192));
+TEST(SgemmTest, BlockedKernelsMatchNaive) {
+  if (!internal::GemmKernelsAvailable()) GTEST_SKIP() << "CPU without AVX-512F";
+  for (const Shape& s : kShapes) {
+    for (Transpose ta : kBoth) {
+      for (Transpose tb : kBoth) {
+        ExpectMatchesNaive(&internal::BlockedSgemm, ta, tb, s.m, s.n, s.k, 1.0f, 0.0f, 0);
+        ExpectMatchesNaive(&internal::BlockedSgemm, ta, tb, s.m, s.n, s.k, -2.0f, 0.5f, 1);
+      }
+    }
+  }
+  // More than one block in each dimension (192 rows, 512 columns, 384 deep), with ragged
+  // last blocks, tiles and 16x16 transposes.
+  for (Transpose ta : kBoth) {
+    for (Transpose tb : kBoth) {
+      ExpectMatchesNaive(&internal::BlockedSgemm, ta, tb, 197, 531, 401, 1.0f, 0.0f, 0);
+    }
+  }
+  ExpectMatchesNaive(&internal::BlockedSgemm, Transpose::kYes, Transpose::kYes, 50, 70, 800, 0.5f,
+                     2.0f, 5);
+}
+
+TEST(SgemmTest, EveryRouteMatchesNaive) {
+  // Direct, blocked, and (above 2^26 multiply-adds, with OpenBLAS's AVX-512 kernels) OpenBLAS.
   ExpectMatchesNaive(&Sgemm, Transpose::kNo, Transpose::kYes, 96, 160, 192, 1.0f, 0.0f, 0);
   ExpectMatchesNaive(&Sgemm, Transpose::kYes, Transpose::kNo, 96, 160, 192, 1.0f, 1.0f, 0);
+  EXPECT_FALSE(internal::PreferDirectGemm(Transpose::kNo, Transpose::kYes, 96, 160, 192));
+  EXPECT_TRUE(internal::PreferDirectGemm(Transpose::kNo, Transpose::kYes, 32, 64, 13));
 }
 
 TEST(SgemmTest, BetaZeroOverwritesNanInOutput) {
-  for (GemmFunction gemm : {&Sgemm, &BlasSgemm}) {
+  std::vector<GemmFunction> routes = {&Sgemm, &BlasSgemm};
+  if (internal::GemmKernelsAvailable()) {
+    routes.push_back(&internal::DirectSgemm);
+    routes.push_back(&internal::BlockedSgemm);
+  }
+  for (GemmFunction gemm : routes) {
     const std::vector<float> a = {1, 2, 3, 4};  // 2 x 2
     const std::vector<float> b = {5, 6, 7, 8};  // 2 x 2
     std::vector<float> c(4, std::nanf(""));
@@ -184,6 +211,11 @@ TEST(BlasThreadsTest, SetAndReadBack) {
   SetBlasThreads(before);
   EXPECT_EQ(BlasThreads(), before);
   EXPECT_FALSE(BlasConfig().empty());
+  // Either OpenBLAS runs AVX-512 kernels on an AVX-512 CPU, or the warning says what to do.
+  const std::string warning = BlasKernelWarning();
+  if (!warning.empty()) {
+    EXPECT_NE(warning.find("OPENBLAS_CORETYPE"), std::string::npos);
+  }
 }
 
 }  // namespace

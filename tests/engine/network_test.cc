@@ -187,8 +187,8 @@ TEST(NetworkGradientTest, TinyBenchmarkShape) {
   ExpectGradientsMatchFiniteDifferences(network, RandomMatrix(32, 13, 41), 42, 120);
 }
 
-TEST(NetworkGradientTest, ShapesLargeEnoughForOpenBlas) {
-  // 80 x 200 x 150 multiply-adds per product: above the small-kernel limit.
+TEST(NetworkGradientTest, ShapesLargeEnoughForTheBlockedKernels) {
+  // 80 x 200 x 150 multiply-adds per product: above the direct kernels' limit.
   Network network = MakeNetwork(150, 120, Model({{200, Activation::kTanh, 0.0f}}));
   ExpectGradientsMatchFiniteDifferences(network, RandomMatrix(80, 150, 51), 52, 6);
 }
@@ -254,7 +254,8 @@ TEST(NetworkTest, ForwardAndBackwardDoNotAllocateOnceABatchSizeWasSeen) {
   const Case cases[] = {
       {13, 1, Model({{64, Activation::kRelu, 0.0f}}), 32},
       {64, 10, Model({{128, Activation::kRelu, 0.0f}, {128, Activation::kGelu, 0.0f}}), 64},
-      {150, 120, Model({{200, Activation::kLeakyRelu, 0.1f}}), 80},  // OpenBLAS-sized
+      {150, 120, Model({{200, Activation::kLeakyRelu, 0.1f}}), 80},  // blocked kernels
+      {300, 20, Model({{1024, Activation::kRelu}}), 300},            // OpenBLAS (or blocked) sized
   };
   for (const Case& c : cases) {
     Network network = MakeNetwork(c.inputs, c.outputs, c.model);

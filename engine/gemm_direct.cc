@@ -1,5 +1,3 @@
-#include "engine/small_gemm.h"
-
 #include <immintrin.h>
 
 #include <algorithm>
@@ -8,93 +6,20 @@
 #include <limits>
 
 #include "engine/cpu_features.h"
+#include "engine/gemm_kernels.h"
+#include "engine/gemm_tile.h"
 #include "engine/status_macros.h"
 
 namespace descent::internal {
 namespace {
 
-constexpr int kLanes = 16;        // floats per zmm register
 constexpr int kPanelVectors = 4;  // a tile is at most 4 vectors = 64 columns wide
 
-// Below this many multiply-adds OpenBLAS's fixed cost per call dominates; above it its
-// cache blocking wins. Measured with bench/engine_bench --gemm on the development machine.
-constexpr int64_t kMaxSmallMultiplyAdds = int64_t{1} << 21;
+// Up to this many multiply-adds the direct kernels beat packing: their operands stay in L1/L2
+// without it. Above it the blocked path wins (measured on the shapes of the benchmark nets).
+constexpr int64_t kMaxDirectMultiplyAdds = int64_t{1} << 21;
 
 int RoundUp(int value, int multiple) { return (value + multiple - 1) / multiple * multiple; }
-
-DESCENT_TARGET_AVX512 inline __mmask16 TailMask(int columns) {
-  return columns >= kLanes ? static_cast<__mmask16>(0xFFFF)
-                           : static_cast<__mmask16>((1u << columns) - 1u);
-}
-
-// Writes alpha * acc (+ beta * C) into `columns` (<= 16) floats of C.
-DESCENT_TARGET_AVX512 inline void StoreTile(__m512 acc, __mmask16 mask, float alpha, float beta,
-                                            float* c) {
-  __m512 result = alpha == 1.0f ? acc : _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
-  if (beta != 0.0f) {
-    result = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mask, c), result);
-  }
-  _mm512_mask_storeu_ps(c, mask, result);
-}
-
-// One register tile: C[0..MR, 0..columns) of op(A) · B over the whole k, where B is k x n
-// row-major (stride ldb) and columns <= NV * 16. A points at the tile's first row of op(A):
-// row r, column p of op(A) is a[r * lda + p] (kNo) or a[p * lda + r] (kYes).
-template <Transpose kTransA, int MR, int NV>
-DESCENT_TARGET_AVX512 void Tile(int k, int columns, float alpha, const float* a, int lda,
-                                const float* b, int ldb, float beta, float* c, int ldc) {
-  __m512 acc[MR][NV];
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) {
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  }
-  const __mmask16 last = TailMask(columns - (NV - 1) * kLanes);
-  for (int p = 0; p < k; ++p) {
-    const float* b_row = b + static_cast<ptrdiff_t>(p) * ldb;
-    __m512 bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV - 1; ++v) bv[v] = _mm512_loadu_ps(b_row + v * kLanes);
-    bv[NV - 1] = _mm512_maskz_loadu_ps(last, b_row + (NV - 1) * kLanes);
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      const float a_rp = kTransA == Transpose::kNo ? a[static_cast<ptrdiff_t>(r) * lda + p]
-                                                   : a[static_cast<ptrdiff_t>(p) * lda + r];
-      const __m512 av = _mm512_set1_ps(a_rp);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r) {
-    float* c_row = c + static_cast<ptrdiff_t>(r) * ldc;
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      StoreTile(acc[r][v], v == NV - 1 ? last : static_cast<__mmask16>(0xFFFF), alpha, beta,
-                c_row + v * kLanes);
-    }
-  }
-}
-
-// Rows per tile: 6 x 4 vectors uses 24 accumulators of the 32 zmm registers; narrower
-// panels take 8 rows so that enough independent FMAs are in flight.
-template <int NV>
-constexpr int TileRows() {
-  return NV == 4 ? 6 : 8;
-}
-
-template <Transpose kTransA, int NV, int MR>
-DESCENT_TARGET_AVX512 void TileRemainder(int rows, int k, int columns, float alpha, const float* a,
-                                         int lda, const float* b, int ldb, float beta, float* c,
-                                         int ldc) {
-  if constexpr (MR > 0) {
-    if (rows == MR) {
-      Tile<kTransA, MR, NV>(k, columns, alpha, a, lda, b, ldb, beta, c, ldc);
-    } else {
-      TileRemainder<kTransA, NV, MR - 1>(rows, k, columns, alpha, a, lda, b, ldb, beta, c, ldc);
-    }
-  }
-}
 
 // Every row of one column panel (columns <= NV * 16) of C.
 template <Transpose kTransA, int NV>
@@ -214,20 +139,19 @@ void PackColumns(int n, int k, const float* b, int ldb, float* bt) {
 
 }  // namespace
 
-bool SmallGemmAvailable() { return CpuHasAvx512(); }
+bool GemmKernelsAvailable() { return CpuHasAvx512(); }
 
-bool UseSmallGemm(Transpose trans_a, Transpose trans_b, int m, int n, int k) {
-  if (!SmallGemmAvailable()) return false;
-  if (int64_t{m} * n * k > kMaxSmallMultiplyAdds) return false;
+bool PreferDirectGemm(Transpose trans_a, Transpose trans_b, int m, int n, int k) {
+  if (int64_t{m} * n * k > kMaxDirectMultiplyAdds) return false;
   if (PreferDotProduct(trans_a, n, k)) {
     return trans_b == Transpose::kYes || int64_t{n} * k <= kMaxPackedB;
   }
   return trans_b == Transpose::kNo || int64_t{k} * RoundUp(n, kLanes) <= kMaxPackedB;
 }
 
-void SmallSgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
-                const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
-  DESCENT_CHECK(SmallGemmAvailable());
+void DirectSgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
+                 const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  DESCENT_CHECK(GemmKernelsAvailable());
   if (m == 0 || n == 0) return;
   alignas(64) float packed[kMaxPackedB];
   if (PreferDotProduct(trans_a, n, k)) {
