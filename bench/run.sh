@@ -102,3 +102,11 @@ for name, e in engine.items():
               "time; target >= %.2f: %s" % (cpu, e["cpu_gflops"], sgemm["cpu_gflops"], wall,
                                             peak_target, verdict))
 PY
+
+# Service overhead (bench/service_bench.cc): the tiny and small configs as jobs through an
+# in-process descentd with a watcher receiving every step, against the engine alone, in one
+# run. Not pinned: the gRPC and watcher threads may use the other core, as in production.
+service_bench="$build_dir/bench/service_bench"
+if [ -x "$service_bench" ]; then
+  "$service_bench" --seconds="$seconds" --repeats="$repeats"
+fi
