@@ -121,7 +121,8 @@ JobOutcome Train(JobRecord& job, JobEventListener* listener) {
 }  // namespace
 
 void RunJob(JobRecord& job, JobEventListener* listener) {
-  job.Finish(Train(job, listener), absl::Now(), listener);
+  JobOutcome outcome = Train(job, listener);  // before reading the clock for end_time
+  job.Finish(std::move(outcome), absl::Now(), listener);
 }
 
 }  // namespace descent::server

@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/engine_to_proto.h"
 #include "server/job_ids.h"
 #include "tests/server/job_test_helpers.h"
 #include "tests/testing/status_matchers.h"
@@ -229,6 +230,7 @@ TEST(JobManagerTest, CancelRunningJobStopsIt) {
   absl::StatusOr<v1::Job> job = manager.Submit(EndlessJob());
   ASSERT_OK(job);
   WaitForStep(manager, job->id(), 5);
+  const absl::Time seen_running = absl::Now();
   absl::StatusOr<v1::Job> answer = manager.Cancel(job->id());
   ASSERT_OK(answer);
   EXPECT_THAT(answer->state(), ::testing::AnyOf(v1::RUNNING, v1::CANCELLED));
@@ -237,6 +239,9 @@ TEST(JobManagerTest, CancelRunningJobStopsIt) {
   EXPECT_GE(done.progress().step(), 5);
   EXPECT_LT(done.progress().step(), done.progress().total_steps());
   EXPECT_EQ(done.error(), "");
+  // Causal order, not timing: it was seen running before it ended.
+  EXPECT_LT(FromTimestamp(done.start_time()), seen_running);
+  EXPECT_GE(FromTimestamp(done.end_time()), seen_running);
   EXPECT_THAT(manager.Model(job->id()),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("CANCELLED")));
 }
