@@ -11,7 +11,10 @@
 // phase, from a separate instrumented run (so the timer calls do not slow the main figure).
 //
 // Usage: engine_bench [--configs=tiny,small,medium,large,sgemm] [--threads=1] [--seconds=1]
-//                     [--repeats=5] [--profile_steps=N] [--blas_info]
+//                     [--repeats=5] [--flush_denormals] [--profile_steps=N] [--blas_info]
+// --flush_denormals runs the steps under ScopedFlushDenormals (engine/denormals.h): without it
+// a long run of the tiny net spends most of its optimizer time on denormal moments of dead
+// ReLU units. bench/run.sh passes it, and the PyTorch equivalent to the peer.
 // --blas_info prints OpenBLAS's build and chosen kernels ("core=...") and exits.
 // --profile_steps=N runs exactly N plain steps of each config and prints nothing: a fixed
 // amount of work to put under perf stat / perf record / callgrind.
@@ -24,6 +27,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -31,6 +35,7 @@
 
 #include "absl/strings/str_split.h"
 #include "engine/blas.h"
+#include "engine/denormals.h"
 #include "engine/loss.h"
 #include "engine/network.h"
 #include "engine/optimizer.h"
@@ -158,6 +163,7 @@ struct Options {
   double seconds = 1.0;
   int repeats = 5;
   int64_t profile_steps = 0;
+  bool flush_denormals = false;
 };
 
 struct Rates {
@@ -192,6 +198,8 @@ Rates MedianRates(const Options& options, Body body) {
 }
 
 void RunConfig(const Config& config, const Options& options) {
+  std::optional<ScopedFlushDenormals> flush;
+  if (options.flush_denormals) flush.emplace();
   Trainer trainer(config);
   double checksum = 0;
   if (options.profile_steps > 0) {
@@ -216,11 +224,12 @@ void RunConfig(const Config& config, const Options& options) {
       "\"steps\": %lld, \"repeats\": %d, \"steps_per_second\": %.2f, "
       "\"cpu_steps_per_second\": %.2f, \"gflops\": %.3f, \"cpu_gflops\": %.3f, "
       "\"forward_us\": %.2f, \"loss_us\": %.2f, \"backward_us\": %.2f, "
-      "\"optimizer_us\": %.2f, \"final_loss_finite\": %s}\n",
+      "\"optimizer_us\": %.2f, \"flush_denormals\": %s, \"final_loss_finite\": %s}\n",
       config.name.c_str(), BlasThreads(), config.batch, static_cast<long long>(rates.iterations),
       options.repeats, rates.wall, rates.cpu, rates.wall * StepFlops(config) / 1e9,
       rates.cpu * StepFlops(config) / 1e9, 1e6 * Median(phases[0]), 1e6 * Median(phases[1]),
-      1e6 * Median(phases[2]), 1e6 * Median(phases[3]), std::isfinite(checksum) ? "true" : "false");
+      1e6 * Median(phases[2]), 1e6 * Median(phases[3]), options.flush_denormals ? "true" : "false",
+      std::isfinite(checksum) ? "true" : "false");
   std::fflush(stdout);
 }
 
@@ -267,6 +276,8 @@ int Main(int argc, char** argv) {
       options.seconds = std::atof(std::string(value).c_str());
     } else if (ParseFlag(arg, "--repeats", &value)) {
       options.repeats = std::atoi(std::string(value).c_str());
+    } else if (arg == "--flush_denormals") {
+      options.flush_denormals = true;
     } else if (arg == "--blas_info") {
       std::printf("{\"blas\": \"%s\", \"threads\": %d}\n", BlasConfig().c_str(), BlasThreads());
       return 0;
@@ -275,7 +286,8 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--configs=tiny,small,medium,large,sgemm] [--threads=N] "
-                   "[--seconds=S] [--repeats=R] [--profile_steps=N] [--blas_info]\n",
+                   "[--seconds=S] [--repeats=R] [--flush_denormals] [--profile_steps=N] "
+                   "[--blas_info]\n",
                    argv[0]);
       return 2;
     }

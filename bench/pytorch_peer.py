@@ -73,7 +73,7 @@ def run_steps(model, x, y, loss_fn, optimizer, steps):
     return loss.item()
 
 
-def measure(name, threads, seconds, repeats):
+def measure(name, threads, seconds, repeats, flush_denormals):
     sizes, batch, loss_name, optimizer_name = CONFIGS[name]
     model, x, y, loss_fn, optimizer = build(sizes, batch, loss_name, optimizer_name, seed=1)
     # Warm up (allocator caches, oneDNN primitive creation) and size the timed runs so each
@@ -101,6 +101,7 @@ def measure(name, threads, seconds, repeats):
         "batch": batch,
         "steps": steps,
         "repeats": repeats,
+        "flush_denormals": flush_denormals,
         "steps_per_second": round(rate, 2),
         "cpu_steps_per_second": round(cpu_rate, 2),
         "gflops": round(rate * step_flops(sizes, batch) / 1e9, 3),
@@ -114,10 +115,15 @@ def main():
     parser.add_argument("--seconds", type=float, default=1.0, help="length of one timed run")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names")
+    parser.add_argument("--flush-denormals", action="store_true",
+                        help="torch.set_flush_denormal(True), as engine_bench --flush_denormals")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.flush_denormals and not torch.set_flush_denormal(True):
+        parser.error("this CPU cannot flush denormals")
     for name in args.configs.split(","):
-        print(json.dumps(measure(name, args.threads, args.seconds, args.repeats)), flush=True)
+        print(json.dumps(measure(name, args.threads, args.seconds, args.repeats,
+                                    args.flush_denormals)), flush=True)
 
 
 if __name__ == "__main__":

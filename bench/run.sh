@@ -6,7 +6,13 @@
 #
 # Usage: bench/run.sh [build-dir]        (default: build)
 # Environment: BENCH_CPU (core to pin, default 0), BENCH_CONFIGS (default
-#   tiny,small,medium,large), BENCH_SECONDS (one timed run, default 1), BENCH_REPEATS (5).
+#   tiny,small,medium,large), BENCH_SECONDS (one timed run, default 1), BENCH_REPEATS (5),
+#   BENCH_FLUSH_DENORMALS (default 1: both sides flush denormals to zero, the engine with
+#   ScopedFlushDenormals, PyTorch with torch.set_flush_denormal(True); 0: neither does).
+#   Without flushing, the engine's long runs of the tiny net reach the state where Adam's
+#   moments of dead ReLU units are denormal and each of their updates takes a microcode
+#   assist, while PyTorch's 30x fewer steps mostly do not: the two would be measured in
+#   different states of the same training run.
 #
 # Pinning: taskset -c $BENCH_CPU for both processes; OPENBLAS_NUM_THREADS=1 (and the engine's
 # SetBlasThreads(1)); torch.set_num_threads(1). An OPENBLAS_CORETYPE already set is kept. If it
@@ -27,6 +33,12 @@ cpu=${BENCH_CPU:-0}
 configs=${BENCH_CONFIGS:-tiny,small,medium,large}
 seconds=${BENCH_SECONDS:-1}
 repeats=${BENCH_REPEATS:-5}
+engine_flags=(--threads=1 --seconds="$seconds" --repeats="$repeats")
+peer_flags=(--threads 1 --seconds "$seconds" --repeats "$repeats")
+if [ "${BENCH_FLUSH_DENORMALS:-1}" = 1 ]; then
+  engine_flags+=(--flush_denormals)
+  peer_flags+=(--flush-denormals)
+fi
 pin=(taskset -c "$cpu")
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
@@ -50,9 +62,10 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
 fi
 echo "# $("${pin[@]}" "$bench" --blas_info)"
 echo "# pinned: taskset -c $cpu, OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1);" \
-  "median of $repeats runs of ~${seconds}s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  "median of $repeats runs of ~${seconds}s; denormals flushed: ${BENCH_FLUSH_DENORMALS:-1};" \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-peer=(/usr/bin/python3 bench/pytorch_peer.py --threads 1 --seconds "$seconds" --repeats "$repeats")
+peer=(/usr/bin/python3 bench/pytorch_peer.py "${peer_flags[@]}")
 have_torch=1
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   have_torch=0
@@ -63,14 +76,12 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 IFS=',' read -ra names <<<"$configs"
 for name in "${names[@]}"; do
-  "${pin[@]}" "$bench" --configs="$name" --threads=1 --seconds="$seconds" --repeats="$repeats" |
-    tee -a "$results"
+  "${pin[@]}" "$bench" --configs="$name" "${engine_flags[@]}" | tee -a "$results"
   if [ "$have_torch" = 1 ]; then
     "${pin[@]}" "${peer[@]}" --configs "$name" | tee -a "$results"
   fi
 done
-"${pin[@]}" "$bench" --configs=sgemm --threads=1 --seconds="$seconds" --repeats="$repeats" |
-  tee -a "$results"
+"${pin[@]}" "$bench" --configs=sgemm "${engine_flags[@]}" | tee -a "$results"
 
 # Ratio lines. CPU-time ratios are the steadier ones on a shared machine; wall-time ratios are
 # printed next to them.
