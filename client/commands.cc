@@ -58,6 +58,7 @@ int ExitCodeFor(const absl::Status& status) {
       return kExitUnreachable;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:  // a request id reused for another spec
       return kExitUsage;
     default:
       return kExitJobFailed;

@@ -5,7 +5,8 @@
 //   1  the job FAILED or was CANCELLED, or the server refused the request for a reason that
 //      is not the input's fault (e.g. RESOURCE_EXHAUSTED, FAILED_PRECONDITION)
 //   2  usage error: bad arguments, unreadable or invalid files, a spec the server rejects
-//      (INVALID_ARGUMENT), an unknown job (NOT_FOUND)
+//      (INVALID_ARGUMENT), an unknown job (NOT_FOUND), a request id reused for another spec
+//      (ALREADY_EXISTS)
 //   3  the server is unreachable (UNAVAILABLE, or a deadline while connecting)
 #ifndef DESCENT_CLIENT_COMMANDS_H_
 #define DESCENT_CLIENT_COMMANDS_H_

@@ -209,6 +209,7 @@ TEST(ExitCodeForTest, MapsStatusCodes) {
   EXPECT_EQ(ExitCodeFor(absl::DeadlineExceededError("")), kExitUnreachable);
   EXPECT_EQ(ExitCodeFor(absl::InvalidArgumentError("")), kExitUsage);
   EXPECT_EQ(ExitCodeFor(absl::NotFoundError("")), kExitUsage);
+  EXPECT_EQ(ExitCodeFor(absl::AlreadyExistsError("")), kExitUsage);
   EXPECT_EQ(ExitCodeFor(absl::ResourceExhaustedError("")), kExitJobFailed);
   EXPECT_EQ(ExitCodeFor(absl::FailedPreconditionError("")), kExitJobFailed);
 }
