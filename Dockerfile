@@ -21,7 +21,8 @@ COPY deploy/install-deps.sh /src/deploy/install-deps.sh
 RUN /src/deploy/install-deps.sh build && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DDESCENT_BUILD_BENCH=OFF \
+# The project's default build type, so the image's binaries are compiled as CI tests them.
+RUN cmake -S . -B /build -G Ninja -DDESCENT_BUILD_BENCH=OFF \
  && cmake --build /build -j "${JOBS}" --target descentd descent engine_tests server_tests client_tests
 RUN ctest --test-dir /build -L "${UNIT_TEST_LABELS}" -j "${JOBS}" --output-on-failure --timeout 300
 RUN mkdir -p /out \
