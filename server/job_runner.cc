@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/denormals.h"
 #include "engine/trainer.h"
 
 namespace descent::server {
@@ -121,6 +122,7 @@ JobOutcome Train(JobRecord& job, JobEventListener* listener) {
 }  // namespace
 
 void RunJob(JobRecord& job, JobEventListener* listener) {
+  const ScopedFlushDenormals flush_denormals;
   JobOutcome outcome = Train(job, listener);  // before reading the clock for end_time
   job.Finish(std::move(outcome), absl::Now(), listener);
 }

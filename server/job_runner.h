@@ -17,6 +17,8 @@ inline constexpr absl::Duration kWakeWatchersEvery = absl::Milliseconds(10);
 
 // Runs a RUNNING job to its terminal state and tells `listener` (may be null) about every
 // step and the final transition. Never fails: an error becomes the job's FAILED state.
+// Trains with denormals flushed to zero on this thread (engine/denormals.h: Adam moments of
+// dead units otherwise slow long runs of small nets many times over).
 //   - completed or early-stopped: SUCCEEDED, with the trained model;
 //   - stopped for divergence: FAILED, error = the diagnosis message (the parameters are
 //     garbage, so no model is kept);

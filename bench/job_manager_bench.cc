@@ -1,0 +1,181 @@
+// Job manager overhead, in process (no gRPC): steps/s of a job trained through JobManager
+// with one watcher that receives every step (each message serialized as the wire would),
+// against the same job on the engine alone, alternated round by round in the same run.
+// Both sides time Trainer::Create + Run (the manager's start_time..end_time) with denormals
+// flushed to zero.
+//
+//   job_manager_bench [tiny|small] [rounds]     (default: tiny 5)
+//
+// tiny = 13-64-1 ReLU, batch 32, MSE/Adam on house_prices; small = 64-128-128-10, batch 64,
+// cross-entropy/Adam on 10 blobs of 64 features (PERFORMANCE.md's configs). OpenBLAS runs
+// one thread; the process is not pinned: pin it with taskset to compare core layouts.
+// Prints one JSON line per round and a summary line with the medians and their ratio.
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "engine/blas.h"
+#include "engine/dataset.h"
+#include "engine/denormals.h"
+#include "engine/trainer.h"
+#include "server/engine_to_proto.h"
+#include "server/job_manager.h"
+
+namespace descent::server {
+namespace {
+
+struct Config {
+  std::string name;
+  PreparedJob job;
+};
+
+Config MakeConfig(const std::string& name) {
+  Config config{name, {}};
+  PreparedJob& job = config.job;
+  job.spec.set_name(name);
+  BuiltinOptions data;
+  data.seed = 7;
+  std::string dataset;
+  if (name == "tiny") {
+    job.train_spec.model.hidden_layers = {LayerSpec{64, Activation::kRelu, 0.01f}};
+    job.train_spec.loss.kind = LossKind::kMeanSquaredError;
+    job.train_spec.training.batch_size = 32;
+    job.train_spec.training.epochs = 2500;  // 63 steps an epoch: ~157k steps
+    data.samples = 2000;
+    dataset = "house_prices";
+  } else if (name == "small") {
+    job.train_spec.model.hidden_layers = {LayerSpec{128, Activation::kRelu, 0.01f},
+                                          LayerSpec{128, Activation::kRelu, 0.01f}};
+    job.train_spec.loss.kind = LossKind::kCategoricalCrossEntropy;
+    job.train_spec.training.batch_size = 64;
+    job.train_spec.training.epochs = 200;  // 63 steps an epoch: 12.6k steps
+    data.samples = 4000;
+    data.classes = 10;
+    data.features = 64;
+    dataset = "blobs";
+  } else {
+    std::fprintf(stderr, "unknown config %s (tiny or small)\n", name.c_str());
+    std::exit(2);
+  }
+  job.train_spec.optimizer.kind = OptimizerKind::kAdam;
+  job.train_spec.training.seed = 1;
+  absl::StatusOr<Dataset> generated = MakeBuiltinDataset(dataset, data);
+  if (!generated.ok()) {
+    std::fprintf(stderr, "%s\n", generated.status().ToString().c_str());
+    std::exit(1);
+  }
+  job.dataset = *std::move(generated);
+  return config;
+}
+
+PreparedJob Copy(const PreparedJob& job) {
+  PreparedJob copy;
+  copy.spec = job.spec;
+  copy.train_spec = job.train_spec;
+  copy.dataset.features = job.dataset.features;
+  copy.dataset.targets = job.dataset.targets;
+  copy.dataset.num_classes = job.dataset.num_classes;
+  copy.dataset.feature_names = job.dataset.feature_names;
+  copy.dataset.class_names = job.dataset.class_names;
+  return copy;
+}
+
+// Steps per second of Trainer::Create + Run with no observer, denormals flushed as the
+// manager's training threads do.
+double EngineAlone(const PreparedJob& job, int64_t* steps) {
+  const ScopedFlushDenormals flush_denormals;
+  PreparedJob copy = Copy(job);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      Trainer::Create(copy.train_spec, std::move(copy.dataset));
+  if (!trainer.ok()) {
+    std::fprintf(stderr, "%s\n", trainer.status().ToString().c_str());
+    std::exit(1);
+  }
+  const TrainResult result = (*trainer)->Run(nullptr);
+  *steps = result.steps;
+  return static_cast<double>(result.steps) / absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+// Steps per second of the job through the manager, one watcher receiving every step.
+double ThroughManager(const PreparedJob& job, int64_t* steps, int64_t* messages) {
+  JobManagerOptions options;
+  options.workers = 1;
+  options.blas_threads = 1;
+  JobManager manager(options, nullptr);
+  absl::StatusOr<v1::Job> submitted = manager.Submit(Copy(job));
+  if (!submitted.ok()) std::exit(1);
+  int64_t next_step = 1;
+  std::string wire;
+  v1::Job final_job;
+  *messages = 0;
+  const absl::Status status =
+      manager.Watch(submitted->id(), 0, [&](const v1::WatchJobResponse& message) {
+        message.SerializeToString(&wire);
+        ++*messages;
+        if (message.has_losses()) {
+          if (message.losses().first_step() != next_step) std::abort();  // lost or repeated
+          next_step += message.losses().losses_size();
+        }
+        if (message.has_state()) final_job = message.state().job();
+        return true;
+      });
+  if (!status.ok() || final_job.state() != v1::SUCCEEDED ||
+      next_step - 1 != final_job.progress().step()) {
+    std::fprintf(stderr, "watch failed: %s\n", status.ToString().c_str());
+    std::exit(1);
+  }
+  *steps = final_job.progress().step();
+  const absl::Duration run =
+      FromTimestamp(final_job.end_time()) - FromTimestamp(final_job.start_time());
+  return static_cast<double>(*steps) / absl::ToDoubleSeconds(run);
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+int Run(int argc, char** argv) {
+  const std::string name = argc > 1 ? argv[1] : "tiny";
+  const int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
+  const Config config = MakeConfig(name);
+  SetBlasThreads(1);
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  sched_getaffinity(0, sizeof(cpus), &cpus);
+  std::vector<double> engine;
+  std::vector<double> service;
+  std::vector<double> ratios;
+  for (int round = 0; round < rounds; ++round) {
+    int64_t engine_steps = 0;
+    int64_t service_steps = 0;
+    int64_t messages = 0;
+    engine.push_back(EngineAlone(config.job, &engine_steps));
+    service.push_back(ThroughManager(config.job, &service_steps, &messages));
+    ratios.push_back(service.back() / engine.back());
+    std::printf(
+        "{\"bench\":\"job_manager\",\"config\":\"%s\",\"round\":%d,\"steps\":%lld,"
+        "\"engine_steps_per_s\":%.0f,\"watched_steps_per_s\":%.0f,\"ratio\":%.3f,"
+        "\"watch_messages\":%lld}\n",
+        name.c_str(), round, static_cast<long long>(service_steps), engine.back(), service.back(),
+        ratios.back(), static_cast<long long>(messages));
+    std::fflush(stdout);
+  }
+  std::printf(
+      "{\"bench\":\"job_manager\",\"config\":\"%s\",\"summary\":true,\"rounds\":%d,"
+      "\"cpus\":%d,\"blas_threads\":1,\"median_engine_steps_per_s\":%.0f,"
+      "\"median_watched_steps_per_s\":%.0f,\"median_ratio\":%.3f}\n",
+      name.c_str(), rounds, CPU_COUNT(&cpus), Median(engine), Median(service), Median(ratios));
+  return 0;
+}
+
+}  // namespace
+}  // namespace descent::server
+
+int main(int argc, char** argv) { return descent::server::Run(argc, argv); }
