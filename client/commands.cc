@@ -27,8 +27,8 @@ int WatchJob(const CommandContext& ctx, const v1::Job& job) {
   WatchPrinter printer(job, display, ctx.terminal_width, *ctx.out, *ctx.err);
   absl::StatusOr<v1::Job> final_job = WatchUntilDone(*ctx.client, job.id(), ctx.watch, printer);
   if (!final_job.ok()) {
+    if (display == WatchDisplay::kLive) *ctx.out << "\n";  // keep the last live line
     *ctx.out << std::flush;
-    if (display == WatchDisplay::kLive) *ctx.out << "\n";
     return ReportError(ctx, final_job.status());
   }
   printer.Finish(*final_job);
