@@ -1,0 +1,7 @@
+
+U
+cat-dog-bird
+
+cat_dog_bird¸
+ 
+ 2		ü©ñÒMbP?B  *)š™™™™™É?retry-example-cat-dog-bird

@@ -1,0 +1,6 @@
+
+?
+spam
+
+spamÐ
+ 2		ü©ñÒMbP?B  *)š™™™™™É?retry-example-spam

@@ -1,0 +1,30 @@
+// Job files as a user writes them: JSON through ParseJobSpecJson, then the submit-time
+// validation and conversion (PrepareJob), exactly the path of `descent submit job.json`.
+// Contract: parsing fails only with INVALID_ARGUMENT; PrepareJob fails only with
+// INVALID_ARGUMENT, or FAILED_PRECONDITION for an uploaded-dataset reference (no store here).
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "descent/v1/training.pb.h"
+#include "server/spec_conversion.h"
+#include "tests/fuzz/fuzz_checks.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using descent::fuzz::CheckErrorContract;
+  const absl::string_view json(reinterpret_cast<const char*>(data), size);
+  absl::StatusOr<descent::v1::JobSpec> spec = descent::server::ParseJobSpecJson(json);
+  if (!spec.ok()) {
+    CheckErrorContract(spec.status(), {absl::StatusCode::kInvalidArgument});
+    return 0;
+  }
+  descent::v1::SubmitJobRequest request;
+  *request.mutable_spec() = *std::move(spec);
+  absl::StatusOr<descent::server::PreparedJob> job = descent::server::PrepareJob(request);
+  if (!job.ok()) {
+    CheckErrorContract(job.status(), {absl::StatusCode::kInvalidArgument,
+                                      absl::StatusCode::kFailedPrecondition});
+  }
+  return 0;
+}
