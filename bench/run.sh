@@ -121,3 +121,9 @@ service_bench="$build_dir/bench/service_bench"
 if [ -x "$service_bench" ]; then
   "$service_bench" --seconds="$seconds" --repeats="$repeats"
 fi
+
+# Load (bench/load.sh): 50 clients submitting tiny jobs to a real descentd on loopback and
+# watching every step; BENCH_LOAD=0 skips it.
+if [ "${BENCH_LOAD:-1}" = 1 ] && [ -x "$build_dir/bench/load_bench" ]; then
+  bench/load.sh "$build_dir"
+fi
