@@ -9,12 +9,12 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "prometheus/metric_family.h"
 #include "server/job_events.h"
 
 namespace prometheus {
 class Exposer;
 class Registry;
-struct MetricFamily;
 }  // namespace prometheus
 
 namespace descent::server {

@@ -1,6 +1,5 @@
 #include "server/training_metrics.h"
 
-#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -24,6 +23,17 @@ template <typename T>
 void AddRelaxed(std::atomic<T>& value, T delta) {
   value.store(value.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
 }
+
+// kStepSecondsBuckets in nanoseconds: a step compares integers, no floating point.
+constexpr std::array<int64_t, kStepSecondsBuckets.size()> StepNanosecondsBuckets() {
+  std::array<int64_t, kStepSecondsBuckets.size()> nanoseconds{};
+  for (size_t i = 0; i < nanoseconds.size(); ++i) {
+    nanoseconds[i] = static_cast<int64_t>(kStepSecondsBuckets[i] * 1e9 + 0.5);
+  }
+  return nanoseconds;
+}
+constexpr std::array<int64_t, kStepSecondsBuckets.size()> kStepNanosecondsBuckets =
+    StepNanosecondsBuckets();
 
 prometheus::Histogram::BucketBoundaries StepBuckets() {
   return {kStepSecondsBuckets.begin(), kStepSecondsBuckets.end()};
@@ -91,27 +101,29 @@ TrainingMetrics::LiveJob* TrainingMetrics::FindLive(const std::string& job_id) {
   return it->second.live.get();
 }
 
-size_t TrainingMetrics::BucketIndex(double seconds) {
-  // Prometheus buckets count observations <= their upper bound; the last is +Inf.
-  return static_cast<size_t>(
-      std::lower_bound(kStepSecondsBuckets.begin(), kStepSecondsBuckets.end(), seconds) -
-      kStepSecondsBuckets.begin());
+size_t TrainingMetrics::BucketIndex(int64_t nanoseconds) {
+  // Prometheus buckets count observations <= their upper bound; the last is +Inf. A linear
+  // scan from the smallest bound: the fast steps that make this path hot stop early.
+  size_t i = 0;
+  while (i < kStepNanosecondsBuckets.size() && nanoseconds > kStepNanosecondsBuckets[i]) ++i;
+  return i;
 }
 
 void TrainingMetrics::OnStep(const JobLabels& job, int64_t step, double loss, int examples,
                              absl::Duration step_time, double steps_per_second) {
-  const double seconds = absl::ToDoubleSeconds(step_time);
+  // Integer nanoseconds: absl::ToDoubleSeconds costs more than the rest of this function.
+  const int64_t nanoseconds = absl::ToInt64Nanoseconds(step_time);
   LiveJob* live = FindLive(job.id);
   if (live == nullptr) {
     absl::MutexLock lock(&mu_);
     steps_total_.Increment();
     examples_total_.Increment(examples);
-    step_seconds_.Observe(seconds);
+    step_seconds_.Observe(static_cast<double>(nanoseconds) * 1e-9);
     return;
   }
   constexpr auto kRelaxed = std::memory_order_relaxed;
-  AddRelaxed<double>(live->step_seconds, seconds);
-  AddRelaxed<int64_t>(live->step_buckets[BucketIndex(seconds)], 1);
+  AddRelaxed<int64_t>(live->step_nanoseconds, nanoseconds);
+  AddRelaxed<int64_t>(live->step_buckets[BucketIndex(nanoseconds)], 1);
   // Sequence-lock write (single writer): odd, the values, even again.
   const uint64_t sequence = live->sequence.load(kRelaxed);
   live->sequence.store(sequence + 1, kRelaxed);
@@ -148,7 +160,7 @@ void TrainingMetrics::FlushJob(ExportedJob& job) {
   } while (before != after || before % 2 != 0);
   if (steps == job.steps) return;
 
-  const double step_seconds = live.step_seconds.load(kRelaxed);
+  const int64_t step_nanoseconds = live.step_nanoseconds.load(kRelaxed);
   std::vector<double> bucket_increments(job.step_buckets.size());
   for (size_t i = 0; i < job.step_buckets.size(); ++i) {
     const int64_t count = live.step_buckets[i].load(kRelaxed);
@@ -157,10 +169,11 @@ void TrainingMetrics::FlushJob(ExportedJob& job) {
   }
   steps_total_.Increment(static_cast<double>(steps - job.steps));
   examples_total_.Increment(static_cast<double>(examples - job.examples));
-  step_seconds_.ObserveMultiple(bucket_increments, step_seconds - job.step_seconds);
+  step_seconds_.ObserveMultiple(
+      bucket_increments, static_cast<double>(step_nanoseconds - job.step_nanoseconds) * 1e-9);
   job.steps = steps;
   job.examples = examples;
-  job.step_seconds = step_seconds;
+  job.step_nanoseconds = step_nanoseconds;
 
   if (job.loss == nullptr) {
     const prometheus::Labels labels = {{"job_id", job.labels.id}, {"job_name", job.labels.name}};

@@ -67,7 +67,7 @@ class TrainingMetrics {
     std::atomic<double> loss{0};
     std::atomic<double> steps_per_second{0};
     // Step durations, outside the lock: only their sum and count matter.
-    std::atomic<double> step_seconds{0};
+    std::atomic<int64_t> step_nanoseconds{0};
     std::array<std::atomic<int64_t>, kStepSecondsBuckets.size() + 1> step_buckets{};
     std::atomic<bool> ended{false};
   };
@@ -78,7 +78,7 @@ class TrainingMetrics {
     std::shared_ptr<LiveJob> live;
     int64_t steps = 0;
     int64_t examples = 0;
-    double step_seconds = 0;
+    int64_t step_nanoseconds = 0;
     std::array<int64_t, kStepSecondsBuckets.size() + 1> step_buckets{};
     prometheus::Gauge* loss = nullptr;  // null until the job's first step is exported
     prometheus::Gauge* step = nullptr;
@@ -89,7 +89,7 @@ class TrainingMetrics {
   // for the same job last time (a training thread trains one job at a time).
   LiveJob* FindLive(const std::string& job_id);
   void FlushJob(ExportedJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static size_t BucketIndex(double seconds);
+  static size_t BucketIndex(int64_t nanoseconds);
 
   const uint64_t instance_;  // tells this object's cache entries from another instance's
   prometheus::Counter& steps_total_;
