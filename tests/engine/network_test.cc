@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -280,6 +281,37 @@ TEST(NetworkTest, ForwardAndBackwardDoNotAllocateOnceABatchSizeWasSeen) {
   const int64_t before = ::descent::testing::AllocationsOnThisThread();
   Network counted = MakeNetwork(3, 2, Model({}));
   EXPECT_GT(::descent::testing::AllocationsOnThisThread() - before, 0);
+}
+
+// Jobs train on their own threads at the same time: the kernels' scratch (stack buffers,
+// per-thread packing buffers) must not be shared. Two networks on two threads give exactly
+// what each gives alone.
+TEST(NetworkTest, ConcurrentNetworksOnTwoThreadsMatchRunningAlone) {
+  const ModelSpec model = Model({{96, Activation::kRelu}, {130, Activation::kTanh}});
+  auto run = [&](uint64_t seed) {
+    Network network = MakeNetwork(200, 7, model, seed);
+    const Matrix x = RandomMatrix(90, 200, seed + 10);
+    const Matrix g = RandomMatrix(90, 7, seed + 20);
+    std::vector<float> result;
+    for (int step = 0; step < 5; ++step) {
+      const Matrix& logits = network.Forward(x);
+      result.insert(result.end(), logits.values().begin(), logits.values().end());
+      network.Backward(x, g);
+      for (const ParameterRef& p : network.Parameters()) {
+        for (size_t i = 0; i < p.value.size(); ++i) p.value[i] -= 0.01f * p.grad[i];
+      }
+    }
+    return result;
+  };
+  const std::vector<float> alone_a = run(1);
+  const std::vector<float> alone_b = run(2);
+  std::vector<float> together_a, together_b;
+  std::thread thread_a([&] { together_a = run(1); });
+  std::thread thread_b([&] { together_b = run(2); });
+  thread_a.join();
+  thread_b.join();
+  EXPECT_EQ(together_a, alone_a);
+  EXPECT_EQ(together_b, alone_b);
 }
 
 // ---- Construction, parameters and shapes.
