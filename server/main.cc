@@ -35,8 +35,7 @@ ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
           "off.");
 ABSL_FLAG(std::string, data_dir, "./descent-data",
           "Directory for the server's state; created if missing and must be writable. It holds "
-          "nothing yet: jobs live in memory and are gone after a restart (persistence comes "
-          "later).");
+          "uploaded datasets (datasets/); jobs live in memory and are gone after a restart.");
 ABSL_FLAG(int, workers, 0,
           "Jobs trained at the same time; 0 = one per available CPU core. OpenBLAS threads per "
           "job are cores / workers, so concurrent jobs never oversubscribe the cores.");
@@ -48,13 +47,16 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
           "500ms.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest gRPC message accepted or sent (inline datasets, Predict batches).");
+ABSL_FLAG(int64_t, max_dataset_bytes, 256 << 20,
+          "Largest CSV upload (`descent upload`), enforced while it streams in. Uploaded "
+          "datasets are kept under <data-dir>/datasets.");
 
 namespace {
 
 // The flags --help documents, in this order.
-constexpr const char* kFlagNames[] = {"listen",           "metrics_listen",  "data_dir",
-                                      "workers",          "max_queued_jobs", "heartbeat_interval",
-                                      "max_message_bytes"};
+constexpr const char* kFlagNames[] = {
+    "listen",          "metrics_listen",     "data_dir",          "workers",
+    "max_queued_jobs", "heartbeat_interval", "max_message_bytes", "max_dataset_bytes"};
 
 constexpr char kAbout[] =
     "descentd runs dense-network training jobs and serves them over gRPC\n"
@@ -193,6 +195,11 @@ int main(int argc, char** argv) {
     return UsageError(
         absl::StrCat("--max-message-bytes must be > 0 (got ", options.max_message_bytes, ")"));
   }
+  options.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
+  if (options.max_dataset_bytes <= 0) {
+    return UsageError(
+        absl::StrCat("--max-dataset-bytes must be > 0 (got ", options.max_dataset_bytes, ")"));
+  }
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   std::string error;
   if (data_dir.empty() || !PrepareDataDir(data_dir, &error)) {
@@ -200,6 +207,8 @@ int main(int argc, char** argv) {
                  data_dir.empty() ? "--data-dir must be set" : error.c_str());
     return 1;
   }
+
+  options.dataset_dir = (std::filesystem::path(data_dir) / "datasets").string();
 
   // Block the stop signals in every thread (threads inherit the mask), so they are only
   // ever received by the sigwait below, never in the middle of gRPC or training code.
@@ -215,12 +224,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "descentd: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  const std::string metrics =
-      (*server)->metrics_address().empty()
-          ? std::string("off")
-          : absl::StrCat((*server)->metrics_address(), " (port ", (*server)->metrics_port(), ")");
+  const std::string metrics = (*server)->metrics_address().empty()
+                                  ? std::string("metrics off")
+                                  : absl::StrCat("metrics on ", (*server)->metrics_address(),
+                                                 " (port ", (*server)->metrics_port(), ")");
   std::fprintf(stderr,
-               "descentd %s: serving gRPC on %s (port %d), metrics on %s, data dir %s, "
+               "descentd %s: serving gRPC on %s (port %d), %s, data dir %s, "
                "%d workers, up to %d queued jobs\n",
                DESCENT_VERSION, (*server)->address().c_str(), (*server)->port(), metrics.c_str(),
                data_dir.c_str(), options.jobs.workers, options.jobs.max_queued_jobs);
