@@ -38,7 +38,8 @@ RUN printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*
       'path-exclude /usr/share/locale/*' >/etc/dpkg/dpkg.cfg.d/descent-slim \
  && /tmp/install-deps.sh runtime \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/install-deps.sh \
- && useradd --system --uid 10001 --user-group --home-dir /var/lib/descent --no-create-home \
+ && groupadd --system --gid 10001 descent \
+ && useradd --system --uid 10001 --gid descent --home-dir /var/lib/descent --no-create-home \
             --shell /usr/sbin/nologin descent \
  && install -d -o descent -g descent -m 0750 /var/lib/descent
 COPY --from=build /out/descentd /out/descent /usr/local/bin/
