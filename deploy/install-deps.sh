@@ -16,10 +16,11 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libopenblas-dev prometheus-cpp-dev libsqlite3-dev libcli11-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev libssl-dev
 )
 test_pkgs=(
-  clang libclang-rt-14-dev prometheus python3 python3-grpcio python3-numpy jq curl procps
+  clang libclang-rt-14-dev prometheus python3 python3-grpcio python3-numpy python3-sklearn jq curl
+  procps
 )
 
 case "$profile" in

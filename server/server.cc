@@ -13,6 +13,8 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/dataset_service.h"
+#include "server/dataset_store.h"
 #include "server/metrics.h"
 #include "server/training_service.h"
 
@@ -39,7 +41,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (options.listen_address.empty()) {
     return absl::InvalidArgumentError("listen_address must be set: host:port, port 0 = any");
   }
+  if (options.max_dataset_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_dataset_bytes must be > 0 (got ", options.max_dataset_bytes, ")"));
+  }
   std::unique_ptr<Server> server(new Server(options));
+  if (!options.dataset_dir.empty()) {
+    ASSIGN_OR_RETURN(server->datasets_, DatasetStore::Open(options.dataset_dir));
+  }
   server->metrics_ = std::make_unique<ServiceMetrics>();
   if (!options.metrics_listen_address.empty()) {
     RETURN_IF_ERROR(server->metrics_->StartExposer(options.metrics_listen_address));
@@ -47,7 +56,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->metrics_address_ = WithPort(options.metrics_listen_address, server->metrics_port_);
   }
   server->jobs_ = std::make_unique<JobManager>(options.jobs, server->metrics_.get());
-  server->service_ = std::make_unique<TrainingService>(server->jobs_.get());
+  server->service_ = std::make_unique<TrainingService>(server->jobs_.get(), server->datasets_.get());
+  server->dataset_service_ = std::make_unique<DatasetService>(
+      server->datasets_.get(), server->jobs_.get(), options.max_dataset_bytes);
 
   // Both are process-wide switches read when a builder is created.
   grpc::EnableDefaultHealthCheckService(true);
@@ -59,6 +70,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->dataset_service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;

@@ -5,6 +5,7 @@
 #ifndef DESCENT_SERVER_SERVER_H_
 #define DESCENT_SERVER_SERVER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,8 @@ class Server;
 
 namespace descent::server {
 
+class DatasetService;
+class DatasetStore;
 class ServiceMetrics;
 class TrainingService;
 
@@ -36,6 +39,11 @@ struct ServerOptions {
   // On Shutdown, how long in-flight RPCs get to finish before they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(5);
   JobManagerOptions jobs;
+  // Where uploaded datasets are kept (DatasetService); empty = no dataset store, and the
+  // service answers FAILED_PRECONDITION.
+  std::string dataset_dir;
+  // Largest dataset upload, enforced while the stream arrives.
+  int64_t max_dataset_bytes = 256 << 20;
 };
 
 class Server {
@@ -80,8 +88,10 @@ class Server {
   // Destroyed bottom-up: the gRPC server before the service it calls, the service before
   // the manager, the manager before the listener it reports to.
   std::unique_ptr<ServiceMetrics> metrics_;
+  std::unique_ptr<DatasetStore> datasets_;
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<TrainingService> service_;
+  std::unique_ptr<DatasetService> dataset_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
   std::string address_;

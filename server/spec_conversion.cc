@@ -19,6 +19,9 @@
 #include "engine/status_macros.h"
 #include "engine/trainer.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/dataset_store.h"
+#include "server/standardization.h"
+#include "server/table_dataset.h"
 
 namespace descent::server {
 namespace {
@@ -424,8 +427,42 @@ absl::Status FinishInline(Dataset& dataset, v1::Loss loss, int outputs) {
   return AsSpecError(ValidateDataset(dataset), "spec.dataset.inline");
 }
 
-absl::StatusOr<Dataset> StartDataset(const v1::JobSpec& spec) {
+// An uploaded table, by id or name, as training data for this spec.
+absl::StatusOr<Dataset> TableDataset(const v1::JobSpec& spec, const DatasetStore* datasets,
+                                     std::string* id) {
+  const bool by_id = spec.dataset().has_id();
+  const std::string field = by_id ? "spec.dataset.id" : "spec.dataset.name";
+  const std::string& reference = by_id ? spec.dataset().id() : spec.dataset().name();
+  if (reference.empty()) {
+    return InvalidArgumentError(StrCat(field, " must be set: an uploaded dataset's ",
+                                       by_id ? "id" : "name", " (`descent datasets` lists them)"));
+  }
+  if (datasets == nullptr) {
+    return absl::FailedPreconditionError(
+        StrCat(field, ": this server stores no uploaded datasets; use builtin or inline data"));
+  }
+  absl::StatusOr<LoadedDataset> loaded = datasets->Load(reference);
+  if (!loaded.ok()) {
+    return absl::Status(loaded.status().code(), StrCat(field, ": ", loaded.status().message()));
+  }
+  *id = loaded->dataset.id();
+  return TableToDataset(loaded->table, spec.dataset(), spec.loss());
+}
+
+absl::StatusOr<Dataset> StartDataset(const v1::JobSpec& spec, const DatasetStore* datasets,
+                                     std::string* id) {
+  const v1::DatasetSource& source = spec.dataset();
+  if (!source.has_id() && !source.has_name()) {
+    if (!source.targets().empty() || !source.features().empty()) {
+      return InvalidArgumentError(StrCat(
+          "spec.dataset.", source.targets().empty() ? "features" : "targets",
+          " applies to uploaded datasets (dataset.id or dataset.name) only; remove it"));
+    }
+  }
   switch (spec.dataset().source_case()) {
+    case v1::DatasetSource::kId:
+    case v1::DatasetSource::kName:
+      return TableDataset(spec, datasets, id);
     case v1::DatasetSource::kBuiltin: {
       ASSIGN_OR_RETURN(Dataset dataset, MakeBuiltin(spec.dataset().builtin()));
       if (spec.loss() == v1::MEAN_SQUARED_ERROR) {
@@ -441,7 +478,7 @@ absl::StatusOr<Dataset> StartDataset(const v1::JobSpec& spec) {
     case v1::DatasetSource::SOURCE_NOT_SET:
       break;
   }
-  return InvalidArgumentError("spec.dataset: set one of builtin, inline");
+  return InvalidArgumentError("spec.dataset: set one of builtin, inline, id, name");
 }
 
 // The network's output units for this loss and data.
@@ -571,6 +608,11 @@ absl::Status ValidateJobId(absl::string_view job_id, absl::string_view field) {
 }
 
 absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request) {
+  return PrepareJob(request, nullptr);
+}
+
+absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request,
+                                       const DatasetStore* datasets) {
   if (request.request_id().size() > kMaxRequestIdLength) {
     return InvalidArgumentError(StrCat("request_id must be at most ", kMaxRequestIdLength,
                                        " characters (got ", request.request_id().size(), ")"));
@@ -593,7 +635,8 @@ absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request) {
   train.training = ToTrainingOptions(spec.training());
   RETURN_IF_ERROR(AsSpecError(Validate(train), "spec"));
 
-  ASSIGN_OR_RETURN(job.dataset, StartDataset(spec));
+  std::string dataset_id;
+  ASSIGN_OR_RETURN(job.dataset, StartDataset(spec, datasets, &dataset_id));
   ASSIGN_OR_RETURN(const int outputs, ModelOutputs(spec, train.loss, job.dataset));
   if (spec.dataset().has_inline_()) {
     RETURN_IF_ERROR(FinishInline(job.dataset, spec.loss(), outputs));
@@ -607,6 +650,24 @@ absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request) {
                                          train.model, outputs));
   }
   job.spec = spec;
+  // Output only: whatever the client sent is replaced; set for uploaded or standardised data.
+  job.spec.mutable_dataset()->clear_resolved();
+  if (dataset_id.empty() && !spec.dataset().standardize()) {
+    job.request_id = request.request_id();
+    return job;
+  }
+  v1::ResolvedDataset& resolved = *job.spec.mutable_dataset()->mutable_resolved();
+  resolved.set_id(dataset_id);
+  resolved.set_rows(job.dataset.samples());
+  resolved.mutable_feature_names()->Add(job.dataset.feature_names.begin(),
+                                        job.dataset.feature_names.end());
+  if (spec.dataset().standardize()) {
+    const Standardization standardization = FitStandardization(
+        job.dataset.features, TrainingRows(train.training, job.dataset.samples()));
+    ApplyStandardization(standardization, &job.dataset.features);
+    resolved.mutable_mean()->Add(standardization.mean.begin(), standardization.mean.end());
+    resolved.mutable_scale()->Add(standardization.scale.begin(), standardization.scale.end());
+  }
   job.request_id = request.request_id();
   return job;
 }
@@ -628,7 +689,12 @@ v1::ExportModelResponse ToExportModelResponse(const TrainedModel& model) {
   output->set_activation(ToProtoOutputActivation(model.loss.kind));
   response.set_output_activation(ToProtoOutputActivation(model.loss.kind));
   response.set_loss(ToProtoLoss(model.loss.kind));
-  for (const LayerParameters& layer : model.parameters) {
+  std::vector<LayerParameters> parameters = model.parameters;
+  absl::StatusOr<Standardization> standardization =
+      RecordedStandardization(model.spec.dataset().resolved(), model.inputs);
+  DESCENT_CHECK(standardization.ok());
+  FoldIntoFirstLayer(*standardization, &parameters);
+  for (const LayerParameters& layer : parameters) {
     v1::LayerParameters* out = response.mutable_parameters()->add_layers();
     out->mutable_weight()->set_rows(layer.weight.rows());
     out->mutable_weight()->set_cols(layer.weight.cols());
@@ -655,7 +721,10 @@ absl::StatusOr<v1::PredictResponse> PredictWithModel(const TrainedModel& model,
                                        ")"));
   }
   RETURN_IF_ERROR(ValidatePredictInputs(request.inputs()));
-  ASSIGN_OR_RETURN(const Matrix x, ToMatrix(request.inputs(), "inputs"));
+  ASSIGN_OR_RETURN(Matrix x, ToMatrix(request.inputs(), "inputs"));
+  ASSIGN_OR_RETURN(const Standardization standardization,
+                   RecordedStandardization(model.spec.dataset().resolved(), model.inputs));
+  if (!standardization.mean.empty()) ApplyStandardization(standardization, &x);
 
   // The model is the job manager's and was trained by this engine, so failing to rebuild it
   // is a server bug, not the client's fault.

@@ -17,6 +17,8 @@
 
 namespace descent::server {
 
+class DatasetStore;
+
 // Service limits, so one job cannot take the whole machine. A gRPC message is further
 // bounded by ServerOptions::max_message_bytes.
 inline constexpr int kMaxNameLength = 128;       // JobSpec.name
@@ -40,18 +42,28 @@ absl::StatusOr<v1::JobSpec> ParseJobSpecJson(absl::string_view json);
 // an unknown builtin dataset is INVALID_ARGUMENT too (the spec is wrong, not a resource).
 absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request);
 
+// As above, and resolves references to uploaded datasets (spec.dataset.id or .name) in
+// `datasets` (null: such references are FAILED_PRECONDITION). Fills spec.dataset.resolved
+// (the dataset id, feature names, and the standardisation fitted on the training split when
+// spec.dataset.standardize) in the returned job's spec. NOT_FOUND for an unknown dataset;
+// INVALID_ARGUMENT naming spec.dataset.targets / .features for columns that do not fit.
+absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request,
+                                       const DatasetStore* datasets);
+
 // INVALID_ARGUMENT "job_id must be set" for an empty id (`field` names it, e.g. "job_id").
 absl::Status ValidateJobId(absl::string_view job_id, absl::string_view field = "job_id");
 
 // A trained model as the wire describes it: hidden layers then the output layer (its units
-// and the activation its loss implies), W as [out, in]. The model comes from the job
+// and the activation its loss implies), W as [out, in]. A standardised job's transform is
+// folded into the first layer, so the export takes raw inputs. The model comes from the job
 // manager, so its shape is trusted: a malformed one is a bug (CHECK).
 v1::ExportModelResponse ToExportModelResponse(const TrainedModel& model);
 
 // Runs `request.inputs` through the model: values for regression, probabilities for
 // classifiers plus the predicted class per row (argmax; probability >= 0.5 for a single
 // binary output; none for several binary outputs, which are independent labels) and its
-// name when the dataset named its classes. INVALID_ARGUMENT naming "inputs.*" for a
+// name when the dataset named its classes. Inputs are raw features: a standardised job's
+// transform is applied first. INVALID_ARGUMENT naming "inputs.*" for a
 // malformed matrix, non-finite values or a column count other than the model's inputs.
 absl::StatusOr<v1::PredictResponse> PredictWithModel(const TrainedModel& model,
                                                      const v1::PredictRequest& request);

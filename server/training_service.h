@@ -5,14 +5,17 @@
 #define DESCENT_SERVER_TRAINING_SERVICE_H_
 
 #include "descent/v1/training.grpc.pb.h"
+#include "server/dataset_store.h"
 #include "server/job_manager.h"
 
 namespace descent::server {
 
 class TrainingService final : public v1::TrainingService::Service {
  public:
-  // `jobs` must outlive the service (and therefore the grpc::Server it is registered on).
-  explicit TrainingService(JobManager* jobs) : jobs_(jobs) {}
+  // `jobs` must outlive the service (and therefore the grpc::Server it is registered on), and
+  // so must `datasets`, which resolves jobs' references to uploaded datasets (null: none).
+  explicit TrainingService(JobManager* jobs, const DatasetStore* datasets = nullptr)
+      : jobs_(jobs), datasets_(datasets) {}
 
   // Each returns the JobManager's status through ToGrpcStatus, or INVALID_ARGUMENT naming
   // the field for a malformed request (empty job_id, bad spec, bad inputs); the codes per
@@ -36,6 +39,7 @@ class TrainingService final : public v1::TrainingService::Service {
 
  private:
   JobManager* const jobs_;
+  const DatasetStore* const datasets_;
 };
 
 }  // namespace descent::server
