@@ -10,6 +10,8 @@
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
 #include "client/commands.h"
+#include "client/dataset_client.h"
+#include "client/dataset_commands.h"
 #include "client/descent_client.h"
 
 namespace {
@@ -90,6 +92,16 @@ int main(int argc, char** argv) {
   predict->add_option("JOB", job_id, "job id")->required();
   predict->add_option("-i,--input", input_file, "CSV or JSON rows of features")->required();
 
+  std::string dataset_name, dataset_ref;
+  CLI::App* upload = app.add_subcommand("upload", "upload a CSV table (header row first) to train on");
+  upload->add_option("FILE", input_file, "the CSV file")->required();
+  upload->add_option("--name", dataset_name, "the dataset's name (default: the file's name)");
+  CLI::App* datasets_cmd = app.add_subcommand("datasets", "list uploaded datasets, newest first");
+  CLI::App* dataset_cmd = app.add_subcommand("dataset", "manage one uploaded dataset");
+  dataset_cmd->require_subcommand(1);
+  CLI::App* dataset_rm = dataset_cmd->add_subcommand("rm", "delete a dataset no queued or running job uses");
+  dataset_rm->add_option("DATASET", dataset_ref, "dataset name or id")->required();
+
   CLI::App* plot = app.add_subcommand("plot", "draw a job's loss over steps in the terminal");
   plot->add_option("JOB", job_id, "job id")->required();
   plot->add_flag("-f,--follow", follow, "for a running job, wait for its end");
@@ -103,6 +115,7 @@ int main(int argc, char** argv) {
   CLI::App* health = app.add_subcommand("health", "check that descentd is serving");
 
   for (CLI::App* cmd : app.get_subcommands({})) cmd->fallthrough();
+  dataset_rm->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -131,7 +144,18 @@ int main(int argc, char** argv) {
   if (list->parsed()) return RunList(ctx, state);
   if (cancel->parsed()) return RunCancel(ctx, job_id);
   if (export_cmd->parsed()) return RunExport(ctx, job_id, out_file);
-  if (predict->parsed()) return RunPredict(ctx, job_id, input_file);
+  if (predict->parsed()) {
+    const bool csv = input_file.size() >= 4 &&
+                     input_file.compare(input_file.size() - 4, 4, ".csv") == 0;
+    return csv ? descent::client::RunPredictCsv(ctx, job_id, input_file)
+               : RunPredict(ctx, job_id, input_file);
+  }
+  if (upload->parsed() || datasets_cmd->parsed() || dataset_cmd->parsed()) {
+    auto datasets = descent::client::DatasetClient::Connect(server, client_options);
+    if (upload->parsed()) return RunUpload(ctx, *datasets, input_file, dataset_name);
+    if (datasets_cmd->parsed()) return RunDatasets(ctx, *datasets);
+    return RunDatasetRemove(ctx, *datasets, dataset_ref);
+  }
   if (plot->parsed()) {
     descent::client::PlotOptions options;
     options.follow = follow;
