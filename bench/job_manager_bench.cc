@@ -4,10 +4,11 @@
 // Both sides time Trainer::Create + Run (the manager's start_time..end_time) with denormals
 // flushed to zero.
 //
-//   job_manager_bench [tiny|small] [rounds]     (default: tiny 5)
+//   job_manager_bench [tiny|tiny-short-epochs|small] [rounds]     (default: tiny 5)
 //
 // tiny = 13-64-1 ReLU, batch 32, MSE/Adam on house_prices; small = 64-128-128-10, batch 64,
-// cross-entropy/Adam on 10 blobs of 64 features (PERFORMANCE.md's configs). OpenBLAS runs
+// cross-entropy/Adam on 10 blobs of 64 features (PERFORMANCE.md's configs);
+// tiny-short-epochs = tiny on 64 samples, an epoch every 2 steps. OpenBLAS runs
 // one thread; the process is not pinned: pin it with taskset to compare core layouts.
 // Prints one JSON line per round and a summary line with the medians and their ratio.
 #include <sched.h>
@@ -48,6 +49,15 @@ Config MakeConfig(const std::string& name) {
     job.train_spec.training.epochs = 2500;  // 63 steps an epoch: ~157k steps
     data.samples = 2000;
     dataset = "house_prices";
+  } else if (name == "tiny-short-epochs") {
+    // The tiny net on 64 samples: an epoch (and an epoch summary) every 2 steps, the worst
+    // case for events between steps.
+    job.train_spec.model.hidden_layers = {LayerSpec{64, Activation::kRelu, 0.01f}};
+    job.train_spec.loss.kind = LossKind::kMeanSquaredError;
+    job.train_spec.training.batch_size = 32;
+    job.train_spec.training.epochs = 60000;  // 120k steps
+    data.samples = 64;
+    dataset = "house_prices";
   } else if (name == "small") {
     job.train_spec.model.hidden_layers = {LayerSpec{128, Activation::kRelu, 0.01f},
                                           LayerSpec{128, Activation::kRelu, 0.01f}};
@@ -59,7 +69,7 @@ Config MakeConfig(const std::string& name) {
     data.features = 64;
     dataset = "blobs";
   } else {
-    std::fprintf(stderr, "unknown config %s (tiny or small)\n", name.c_str());
+    std::fprintf(stderr, "unknown config %s (tiny, tiny-short-epochs or small)\n", name.c_str());
     std::exit(2);
   }
   job.train_spec.optimizer.kind = OptimizerKind::kAdam;

@@ -163,7 +163,6 @@ void JobRecord::RecordEpoch(const EpochSummary& summary) {
     validation_loss_ = event.epoch().validation().loss();
   }
   history_.AppendEvent(std::move(event));
-  changed_.SignalAll();
 }
 
 absl::StatusOr<TrainedModel> JobRecord::Model() const {
@@ -184,33 +183,44 @@ LossHistory::Cursor JobRecord::WatchCursor(int64_t after_step) const {
   return history_.CursorAfter(after_step);
 }
 
-JobRecord::ReadStatus JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points,
-                                            absl::Time deadline, v1::WatchJobResponse* message,
-                                            int64_t* steps_recorded) const {
+bool JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
+                           absl::Time deadline, std::vector<v1::WatchJobResponse>* messages,
+                           int64_t* steps_recorded) const {
+  const size_t first = messages->size();
   {
     absl::MutexLock lock(&mu_);
-    google::protobuf::RepeatedField<double> points;
-    int64_t first_step = 0;
-    const LossHistory::Event* event = nullptr;
-    while (true) {
-      event = history_.Read(cursor, max_points, &first_step, &points);
-      *steps_recorded = history_.steps();
-      if (event != nullptr || !points.empty()) break;
-      if (absl::Now() >= deadline) return ReadStatus::kTimedOut;
+    while (history_.AtEnd(*cursor)) {
+      if (absl::Now() >= deadline) {
+        *steps_recorded = history_.steps();
+        return false;
+      }
       // Spurious and early wake-ups just go round again.
       changed_.WaitWithDeadline(&mu_, deadline);
     }
-    if (event == nullptr) {
-      v1::LossPoints& losses = *message->mutable_losses();
-      losses.set_first_step(first_step);
-      losses.mutable_losses()->Swap(&points);
-      return ReadStatus::kMessage;
+    *steps_recorded = history_.steps();
+    int points_left = max_points;
+    google::protobuf::RepeatedField<double> points;
+    for (int read = 0; read < max_messages && points_left > 0; ++read) {
+      int64_t first_step = 0;
+      const LossHistory::Event* event = history_.Read(cursor, points_left, &first_step, &points);
+      if (event != nullptr) {
+        messages->push_back(event->message);
+      } else if (!points.empty()) {
+        points_left -= points.size();
+        v1::LossPoints& losses = *messages->emplace_back().mutable_losses();
+        losses.set_first_step(first_step);
+        losses.mutable_losses()->Swap(&points);
+      } else {
+        break;
+      }
     }
-    *message = event->message;
   }
   // The spec is immutable: copy it outside the lock so training never waits for it.
-  if (message->has_state()) *message->mutable_state()->mutable_job()->mutable_spec() = spec_;
-  return ReadStatus::kMessage;
+  for (size_t i = first; i < messages->size(); ++i) {
+    v1::WatchJobResponse& message = (*messages)[i];
+    if (message.has_state()) *message.mutable_state()->mutable_job()->mutable_spec() = spec_;
+  }
+  return true;
 }
 
 }  // namespace descent::server

@@ -84,7 +84,8 @@ class JobRecord {
   // Appends one step's loss (steps arrive numbered 1, 2, ...; CHECK-fails otherwise). Does
   // not wake watchers: the caller batches wake-ups with WakeWatchers().
   void RecordStep(const StepEvent& event) ABSL_LOCKS_EXCLUDED(mu_);
-  // Appends an epoch summary after its last step and wakes watchers.
+  // Appends an epoch summary after its last step. Like RecordStep, does not wake watchers
+  // (epochs can be a couple of steps long).
   void RecordEpoch(const EpochSummary& summary) ABSL_LOCKS_EXCLUDED(mu_);
   // Wakes watchers waiting for new history.
   void WakeWatchers() { changed_.SignalAll(); }
@@ -100,14 +101,14 @@ class JobRecord {
   // For watchers. A cursor placed after `after_step` (see LossHistory::CursorAfter).
   LossHistory::Cursor WatchCursor(int64_t after_step) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  enum class ReadStatus { kMessage, kTimedOut };
-  // Fills *message with what `cursor` reads next (an event, with the spec filled into a
-  // state event's Job, or up to `max_points` losses), waiting until there is something or
-  // `deadline` passes (kTimedOut, *message untouched). *steps_recorded receives the number
-  // of steps in the history at that moment.
-  ReadStatus ReadOrWait(LossHistory::Cursor* cursor, int max_points, absl::Time deadline,
-                        v1::WatchJobResponse* message, int64_t* steps_recorded) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Appends to *messages what `cursor` reads next, in order: events (a state event's Job
+  // with the spec filled in) and losses batched up to `max_points` per message, at most
+  // `max_messages` messages and `max_points` losses in all, so the lock is held briefly.
+  // Waits until there is something or `deadline` passes (false, *messages untouched).
+  // *steps_recorded receives the number of steps in the history at that moment.
+  bool ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
+                  absl::Time deadline, std::vector<v1::WatchJobResponse>* messages,
+                  int64_t* steps_recorded) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   v1::Job SnapshotLocked(absl::Time now, bool include_spec) const
@@ -127,7 +128,7 @@ class JobRecord {
   std::atomic<bool> cancel_requested_{false};
 
   mutable absl::Mutex mu_;
-  // Signalled when history_ grows (batched by the training thread) and on every state
+  // Signalled when history_ has grown (batched by the training thread) and on every state
   // change. Watchers wait on it with a deadline for their heartbeat.
   mutable absl::CondVar changed_;
   v1::JobState state_ ABSL_GUARDED_BY(mu_) = v1::QUEUED;

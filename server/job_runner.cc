@@ -17,7 +17,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Runs on the training thread between steps, so it stays cheap: one short lock to append
-// the loss, a clock read, and a condition-variable signal only every
+// the loss (or the epoch summary), a clock read, and a condition-variable signal only every
 // kWakeWatchersEverySteps steps or kWakeWatchersEvery.
 class JobObserver : public TrainingObserver {
  public:
@@ -35,12 +35,7 @@ class JobObserver : public TrainingObserver {
   bool OnStep(const StepEvent& event) override {
     const Clock::time_point now = Clock::now();
     job_.RecordStep(event);
-    if (event.step - last_wake_step_ >= kWakeWatchersEverySteps ||
-        now - last_wake_ >= absl::ToChronoNanoseconds(kWakeWatchersEvery)) {
-      job_.WakeWatchers();
-      last_wake_step_ = event.step;
-      last_wake_ = now;
-    }
+    MaybeWakeWatchers(event.step, now);
     if (listener_ != nullptr) {
       const double seconds = std::chrono::duration<double>(now - run_start_).count();
       listener_->OnStep(job_.labels(), event.step, event.loss, ExamplesIn(event.step),
@@ -53,11 +48,21 @@ class JobObserver : public TrainingObserver {
 
   void OnEpoch(const EpochSummary& summary) override {
     job_.RecordEpoch(summary);
-    last_wake_step_ = summary.last_step;
-    last_wake_ = Clock::now();
+    MaybeWakeWatchers(summary.last_step, Clock::now());
   }
 
  private:
+  // Watchers read everything recorded when they wake, so waking them in batches bounds
+  // their latency, never what they get. Run's end wakes them anyway (the terminal event).
+  void MaybeWakeWatchers(int64_t step, Clock::time_point now) {
+    if (step - last_wake_step_ >= kWakeWatchersEverySteps ||
+        now - last_wake_ >= absl::ToChronoNanoseconds(kWakeWatchersEvery)) {
+      job_.WakeWatchers();
+      last_wake_step_ = step;
+      last_wake_ = now;
+    }
+  }
+
   // Examples in `step`'s batch: full batches, then what is left in the epoch's last one.
   int ExamplesIn(int64_t step) const {
     const int64_t index_in_epoch = (step - 1) % steps_per_epoch_;

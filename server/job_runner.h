@@ -10,8 +10,9 @@
 namespace descent::server {
 
 // How often the training thread wakes a job's watchers: after this many new steps or this
-// much time, whichever comes first, and at every epoch end and state change. Watchers read
-// everything recorded when they wake, so this bounds their latency, not what they get.
+// much time, whichever comes first (checked after every step and epoch end), and at every
+// state change. Watchers read everything recorded when they wake, so this bounds their
+// latency, not what they get.
 inline constexpr int64_t kWakeWatchersEverySteps = 1024;
 inline constexpr absl::Duration kWakeWatchersEvery = absl::Milliseconds(10);
 

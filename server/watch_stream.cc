@@ -1,10 +1,19 @@
 #include "server/watch_stream.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
 #include "server/engine_to_proto.h"
 
 namespace descent::server {
+namespace {
+
+// Messages taken from the history per lock hold: enough to amortise the lock when epochs are
+// a few steps long, few enough to keep the hold (and the trainer's wait) short.
+constexpr int kMaxMessagesPerRead = 64;
+
+}  // namespace
 
 absl::Status ServeWatch(const JobRecord& job, int64_t after_step, const WatchStreamOptions& options,
                         JobEventListener* listener,
@@ -14,14 +23,13 @@ absl::Status ServeWatch(const JobRecord& job, int64_t after_step, const WatchStr
   LossHistory::Cursor cursor = job.WatchCursor(after_step);
   bool reported_behind = false;
   absl::Time last_sent = absl::Now();
+  std::vector<v1::WatchJobResponse> messages;
   while (true) {
-    v1::WatchJobResponse message;
+    messages.clear();
     int64_t steps_recorded = 0;
-    const JobRecord::ReadStatus status =
-        job.ReadOrWait(&cursor, options.max_points_per_message,
-                       last_sent + options.heartbeat_interval, &message, &steps_recorded);
-    if (status == JobRecord::ReadStatus::kTimedOut) {
-      v1::Heartbeat& heartbeat = *message.mutable_heartbeat();
+    if (!job.ReadOrWait(&cursor, options.max_points_per_message, kMaxMessagesPerRead,
+                        last_sent + options.heartbeat_interval, &messages, &steps_recorded)) {
+      v1::Heartbeat& heartbeat = *messages.emplace_back().mutable_heartbeat();
       heartbeat.set_latest_step(steps_recorded);
       *heartbeat.mutable_time() = ToTimestamp(absl::Now());
     }
@@ -29,15 +37,17 @@ absl::Status ServeWatch(const JobRecord& job, int64_t after_step, const WatchStr
       reported_behind = true;
       if (listener != nullptr) listener->OnWatcherFellBehind();
     }
-    if (!send(message)) {
-      return absl::CancelledError(
-          absl::StrCat("the watcher of job ", job.id(), " stopped reading the stream"));
+    for (const v1::WatchJobResponse& message : messages) {
+      if (!send(message)) {
+        return absl::CancelledError(
+            absl::StrCat("the watcher of job ", job.id(), " stopped reading the stream"));
+      }
+      if (message.has_losses() && listener != nullptr) {
+        listener->OnLossPointsSent(message.losses().losses_size());
+      }
+      if (message.has_state() && IsTerminal(message.state().state())) return absl::OkStatus();
     }
     last_sent = absl::Now();
-    if (message.has_losses() && listener != nullptr) {
-      listener->OnLossPointsSent(message.losses().losses_size());
-    }
-    if (message.has_state() && IsTerminal(message.state().state())) return absl::OkStatus();
   }
 }
 
