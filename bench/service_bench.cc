@@ -40,6 +40,7 @@
 #include "client/job_watcher.h"
 #include "descent/v1/training.pb.h"
 #include "engine/blas.h"
+#include "engine/denormals.h"
 #include "engine/trainer.h"
 #include "server/server.h"
 #include "server/spec_conversion.h"
@@ -123,8 +124,10 @@ struct EngineRun {
 };
 
 // The job as the engine alone runs it: the same conversion and dataset generation descentd
-// does at submit (PrepareJob), then Trainer::Create and Run.
+// does at submit (PrepareJob), then Trainer::Create and Run with denormals flushed, as
+// descentd's training threads do.
 EngineRun RunEngine(const v1::JobSpec& spec) {
+  const ScopedFlushDenormals flush_denormals;
   const double cpu_start = ProcessCpuSeconds();
   const Clock::time_point start = Clock::now();
   v1::SubmitJobRequest request;

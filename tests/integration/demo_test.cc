@@ -1,0 +1,50 @@
+// `make demo` as a user runs it: scripts/demo.sh against this build trains the house-prices
+// example through a real descentd, exits 0, and leaves no server behind.
+#include <regex>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "client/descent_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace descent::integration {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(DemoTest, TrainsTheHousePricesExampleAndStopsTheServer) {
+  testing::ProcessOptions options;
+  options.working_dir = DESCENT_SOURCE_DIR;
+  options.unset_env = {"DESCENT_SERVER"};
+  absl::StatusOr<testing::ProcessResult> demo = testing::RunProcess(
+      {"/bin/bash", "scripts/demo.sh", DESCENT_BINARY_DIR}, absl::Seconds(180), options);
+  ASSERT_OK(demo);
+  EXPECT_EQ(demo->exit_code, 0) << demo->out << demo->err;
+  EXPECT_THAT(demo->out, HasSubstr("$ descent submit examples/house-prices.json --watch"));
+  EXPECT_THAT(demo->out, HasSubstr(" SUCCEEDED after 1500 steps"));
+  EXPECT_THAT(demo->out, HasSubstr("diagnosis: "));
+
+  // The server the script started is gone.
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(demo->out, match, std::regex(R"(serving on (127\.0\.0\.1:\d+))")))
+      << demo->out;
+  auto client = client::DescentClient::Connect(match[1].str());
+  EXPECT_THAT(client->CheckHealth(),
+              descent::testing::StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+}
+
+TEST(DemoTest, AMissingBuildIsAUsageError) {
+  testing::ProcessOptions options;
+  options.working_dir = DESCENT_SOURCE_DIR;
+  absl::StatusOr<testing::ProcessResult> demo = testing::RunProcess(
+      {"/bin/bash", "scripts/demo.sh", "/nonexistent-build"}, absl::Seconds(30), options);
+  ASSERT_OK(demo);
+  EXPECT_EQ(demo->exit_code, 2);
+  EXPECT_THAT(demo->err, HasSubstr("/nonexistent-build/server/descentd is missing"));
+}
+
+}  // namespace
+}  // namespace descent::integration
