@@ -19,6 +19,9 @@ ARG JOBS=2
 ARG UNIT_TEST_LABELS="engine|server|client"
 COPY deploy/install-deps.sh /src/deploy/install-deps.sh
 RUN /src/deploy/install-deps.sh build && rm -rf /var/lib/apt/lists/*
+# Marks the layers below (compiled trees, large) so deploy/smoke-test.sh can prune stale ones;
+# the toolchain layer above stays cached.
+LABEL dev.descent.image=build
 WORKDIR /src
 COPY . .
 # The project's default build type, so the image's binaries are compiled as CI tests them.
@@ -30,6 +33,9 @@ RUN mkdir -p /out \
  && strip --strip-unneeded -o /out/descent /build/client/descent
 
 FROM ${BASE_IMAGE} AS runtime
+LABEL org.opencontainers.image.title=descent \
+      org.opencontainers.image.description="descentd training service and the descent CLI" \
+      dev.descent.image=runtime
 COPY deploy/install-deps.sh /tmp/install-deps.sh
 # As the official slim images do: no manuals, translations or docs other than copyright notices
 # from the packages installed here (the base may have been built without that setting).

@@ -65,6 +65,9 @@ started=$SECONDS
 docker build --force-rm "${build_args[@]}" -t "$image" "$repo" >"/tmp/$run_id-build.log" 2>&1 \
   || { tail -n 60 "/tmp/$run_id-build.log" >&2; rm -f "/tmp/$run_id-build.log"; die "docker build"; }
 rm -f "/tmp/$run_id-build.log"
+# Earlier builds' untagged layers (compiled trees, superseded images) pile up on a CI machine;
+# drop those older than a day, keeping recent ones as cache for the next run.
+docker image prune -f --filter label=dev.descent.image --filter until=24h >/dev/null || true
 size=$(docker image inspect -f '{{.Size}}' "$image")
 log "built in $((SECONDS - started)) s; image size $((size / 1000 / 1000)) MB"
 [ "$(docker image inspect -f '{{.Config.User}}' "$image")" != "" ] || die "the image runs as root"
