@@ -51,9 +51,10 @@ std::string Progress(const v1::Job& job) {
   return absl::StrCat(job.progress().step());
 }
 
-// "12.3s", "4m05s"
+// "40ms", "12.3s", "4m05s"
 std::string ShortDuration(absl::Duration d) {
   const double seconds = absl::ToDoubleSeconds(d);
+  if (seconds < 1) return absl::StrFormat("%.0fms", seconds * 1000);
   if (seconds < 60) return absl::StrFormat("%.1fs", seconds);
   const int64_t s = static_cast<int64_t>(seconds);
   if (s < 3600) return absl::StrFormat("%dm%02ds", s / 60, s % 60);

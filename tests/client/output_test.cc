@@ -106,6 +106,13 @@ TEST(FormatOutcomeTest, StateStepsDurationMetricsAndDiagnosis) {
               HasSubstr("diagnosis: CONVERGED - The loss flattened at a low value.\n"));
 }
 
+TEST(FormatOutcomeTest, ShortRunsInMilliseconds) {
+  v1::Job job = SampleJob();
+  job.mutable_end_time()->set_seconds(1000);
+  job.mutable_end_time()->set_nanos(42000000);
+  EXPECT_THAT(FormatOutcome(job), HasSubstr("after 1500 steps in 42ms\n"));
+}
+
 TEST(FormatDiagnosisTest, EmptyWhenThereIsNone) {
   EXPECT_EQ(FormatDiagnosis(v1::Diagnosis()), "");
 }

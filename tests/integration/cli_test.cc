@@ -100,6 +100,18 @@ TEST_F(CliTest, AllExamplesAreAcceptedAsWritten) {
   }
 }
 
+// examples/README.md promises what the three curves show; the diagnosis must agree.
+TEST_F(CliTest, TheLearningRateTrioIsDiagnosedAsDocumented) {
+  for (const auto& [name, verdict] : std::vector<std::pair<std::string, std::string>>{
+           {"lr-too-high.json", "DIVERGED"},
+           {"lr-too-low.json", "STALLED"},
+           {"lr-just-right.json", "CONVERGED"}}) {
+    testing::ProcessResult result = Cli({"submit", Example(name), "--watch"});
+    EXPECT_EQ(result.exit_code, 0) << name << result.err;  // trained to the end
+    EXPECT_THAT(result.out, HasSubstr("diagnosis: " + verdict)) << name;
+  }
+}
+
 TEST_F(CliTest, AFailedJobExitsOne) {
   // Plain SGD at rate 1 explodes within steps; descentd stops it as diverged.
   const std::string spec =
