@@ -30,6 +30,7 @@ namespace {
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr char kPageTokenVersion[] = "v1";
+constexpr int64_t kMaxAfterStep = int64_t{1} << 62;
 
 // CPUs this process may run on (its affinity mask), which taskset and container cpusets
 // narrow; hardware_concurrency() would count every CPU of the machine.
@@ -258,6 +259,9 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
     return absl::InvalidArgumentError(absl::StrCat("after_step must be >= 0 (got ", after_step,
                                                    "); 0 streams from the first step"));
   }
+  // Any step beyond a job's reach means "only what is still to come"; the clamp keeps
+  // after_step + 1 from overflowing.
+  after_step = std::min(after_step, kMaxAfterStep);
   Impl& impl = *impl_;
   std::shared_ptr<JobRecord> job;
   {

@@ -10,7 +10,9 @@
 //     model (with training.stop_on_divergence = false the run completes and SUCCEEDED, with
 //     a DIVERGED diagnosis).
 //   - CANCELLED: by Cancel() or Shutdown().
-// Job ids are "job-" + 12 random hex digits. Nothing survives the manager.
+// Job.diagnosis is set when the run ends. Job ids are "job-" + 12 random hex digits.
+// Memory: every job, its every step's loss (8 bytes a step) and epoch summaries stay for the
+// manager's lifetime; nothing is evicted, and nothing survives the manager.
 #ifndef DESCENT_SERVER_JOB_MANAGER_H_
 #define DESCENT_SERVER_JOB_MANAGER_H_
 

@@ -202,7 +202,8 @@ class PrometheusServer {
 };
 
 // The newest sample of an instant query with exactly one series, scraped after `after`
-// (seconds since the epoch); polls for up to 30 s. NOT_FOUND when none comes.
+// (seconds since the epoch); polls for up to 90 s (scrapes lag on a loaded machine).
+// NOT_FOUND when none comes.
 absl::StatusOr<Sample> SampleScrapedAfter(const PrometheusServer& prometheus,
                                           const std::string& selector, double after) {
   // A range selector returns raw samples with the time they were scraped.
@@ -221,7 +222,7 @@ absl::StatusOr<Sample> SampleScrapedAfter(const PrometheusServer& prometheus,
         newest = samples->back();
         return true;
       },
-      absl::Seconds(30));
+      absl::Seconds(90));
   if (!found) {
     return absl::NotFoundError(absl::StrCat("no sample of ", selector, " scraped after ", after,
                                             " (last: ", last,

@@ -2,6 +2,7 @@
 // in place, resumption with after_step, heartbeats, the terminal event last, and watchers
 // that never slow training.
 #include <atomic>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,9 +91,11 @@ TEST(JobManagerWatchTest, ResumesAfterAStepWithoutRepeatingSteps) {
   EXPECT_EQ(resumed.losses.size(), 7u);
 
   // Past the end: only the terminal event.
-  messages = WatchAll(manager, job->id(), 1000);
-  ASSERT_EQ(messages.size(), 1u);
-  EXPECT_EQ(messages[0].state().state(), v1::SUCCEEDED);
+  for (int64_t after_step : {int64_t{1000}, std::numeric_limits<int64_t>::max()}) {
+    messages = WatchAll(manager, job->id(), after_step);
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(messages[0].state().state(), v1::SUCCEEDED);
+  }
 }
 
 TEST(JobManagerWatchTest, NegativeAfterStepIsInvalid) {
