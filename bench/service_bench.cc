@@ -27,9 +27,9 @@
 // A benchmark, not a test: bench/run.sh runs it; ctest never does.
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,7 +52,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Config {
   std::string name;
-  double target;           // service / engine steps/s
+  double target;            // service / engine steps/s
   double steps_per_second;  // rough engine speed, to size a run of --seconds
 };
 
@@ -102,8 +102,8 @@ v1::JobSpec MakeSpec(const Config& config, double seconds) {
   }
   data->set_samples(steps_per_epoch * batch);
   spec.mutable_optimizer()->mutable_adam()->set_learning_rate(1e-3);
-  const int epochs = std::max(
-      2, static_cast<int>(seconds * config.steps_per_second / steps_per_epoch + 0.5));
+  const int epochs =
+      std::max(2, static_cast<int>(seconds * config.steps_per_second / steps_per_epoch + 0.5));
   spec.mutable_training()->set_epochs(epochs);
   spec.mutable_training()->set_batch_size(batch);
   spec.mutable_training()->set_seed(1);
@@ -234,9 +234,10 @@ int Main(int argc, char** argv) {
     return 1;
   }
   auto client = client::DescentClient::Connect((*server)->address());
-  std::printf("# in-process descentd on %s, 1 worker, OpenBLAS 1 thread; process not pinned "
-              "(gRPC and the watcher may use the other core); median of %d alternating runs\n",
-              (*server)->address().c_str(), repeats);
+  std::printf(
+      "# in-process descentd on %s, 1 worker, OpenBLAS 1 thread; process not pinned "
+      "(gRPC and the watcher may use the other core); median of %d alternating runs\n",
+      (*server)->address().c_str(), repeats);
 
   for (const std::string& name : names) {
     const Config* config = nullptr;

@@ -42,9 +42,8 @@ absl::StatusOr<v1::JobState> ParseState(const std::string& name) {
       state != v1::JOB_STATE_UNSPECIFIED) {
     return state;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--state must be one of QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED (got '",
-                   name, "')"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--state must be one of QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED (got '", name, "')"));
 }
 
 }  // namespace
@@ -72,8 +71,8 @@ int ReportError(const CommandContext& ctx, const absl::Status& status) {
              << " (" << absl::StatusCodeToString(status.code())
              << "); is it running? Point --server or DESCENT_SERVER at it.\n";
   } else {
-    *ctx.err << "descent: " << status.message() << " ("
-             << absl::StatusCodeToString(status.code()) << ")\n";
+    *ctx.err << "descent: " << status.message() << " (" << absl::StatusCodeToString(status.code())
+             << ")\n";
   }
   return code;
 }
@@ -192,8 +191,8 @@ int RunPlot(const CommandContext& ctx, const std::string& job_id, const PlotOpti
   watch.after_step = 0;
   if (!IsTerminal(job->state()) && !options.follow) {
     if (job->progress().step() == 0) {
-      *ctx.out << "job " << job_id << " is " << StateName(job->state())
-               << " and has no steps yet\n" << std::flush;
+      *ctx.out << "job " << job_id << " is " << StateName(job->state()) << " and has no steps yet\n"
+               << std::flush;
       return kExitOk;
     }
     watch.stop_after_step = job->progress().step();

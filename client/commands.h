@@ -37,7 +37,7 @@ struct CommandContext {
   OutputFormat format = OutputFormat::kText;
   bool interactive = false;  // stdout is a terminal: live line and chart
   int terminal_width = 80;
-  JobWatcherOptions watch;   // backoff and timeouts of watch streams
+  JobWatcherOptions watch;  // backoff and timeouts of watch streams
 };
 
 // The exit code for a failed call (see the table above).
@@ -56,8 +56,7 @@ int RunList(const CommandContext& ctx, const std::string& state);
 int RunCancel(const CommandContext& ctx, const std::string& job_id);
 // `out_file` "" or "-" = stdout.
 int RunExport(const CommandContext& ctx, const std::string& job_id, const std::string& out_file);
-int RunPredict(const CommandContext& ctx, const std::string& job_id,
-               const std::string& input_file);
+int RunPredict(const CommandContext& ctx, const std::string& job_id, const std::string& input_file);
 
 struct PlotOptions {
   bool follow = false;  // a running job: wait for its end instead of plotting the steps so far

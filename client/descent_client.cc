@@ -79,8 +79,7 @@ std::unique_ptr<DescentClient> DescentClient::Connect(const std::string& target,
   // Reconnect quickly when the server comes back (watch retries ride on this).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  auto channel =
-      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   return std::make_unique<DescentClient>(std::move(channel), options);
 }
 
@@ -215,9 +214,9 @@ absl::Status DescentClient::WatchJob(
   grpc::Status status = reader->Finish();
   if (stopped_by_caller) return absl::CancelledError("watch stopped by the client");
   if (watchdog.fired()) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("no message from the server for ", absl::FormatDuration(idle_timeout),
-                     " (not even a heartbeat)"));
+    return absl::DeadlineExceededError(absl::StrCat("no message from the server for ",
+                                                    absl::FormatDuration(idle_timeout),
+                                                    " (not even a heartbeat)"));
   }
   return FromGrpcStatus(status);
 }

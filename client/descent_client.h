@@ -64,8 +64,7 @@ class DescentClient {
   // state event), CANCELLED when `on_event` returned false, DEADLINE_EXCEEDED when nothing
   // (not even a heartbeat) arrived for `idle_timeout`, else the server's or transport's
   // error. No deadline otherwise: a watch lasts as long as the job.
-  absl::Status WatchJob(std::string_view job_id, int64_t after_step,
-                        absl::Duration idle_timeout,
+  absl::Status WatchJob(std::string_view job_id, int64_t after_step, absl::Duration idle_timeout,
                         const std::function<bool(const v1::WatchJobResponse&)>& on_event);
 
  private:

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -84,22 +84,24 @@ absl::StatusOr<v1::Matrix> ParseJsonRows(const std::string& text, const std::str
       v1::Matrix matrix;
       const auto status = google::protobuf::util::JsonStringToMessage(text, &matrix);
       if (!status.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ": not a Matrix {\"rows\", \"cols\", \"values\"} (",
-            status.message().as_string(), ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": not a Matrix {\"rows\", \"cols\", \"values\"} (",
+                         status.message().as_string(), ")"));
       }
       if (matrix.rows() <= 0 || matrix.cols() <= 0 ||
           static_cast<int64_t>(matrix.rows()) * matrix.cols() != matrix.values_size()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ": values must hold rows * cols = ", static_cast<int64_t>(matrix.rows()) * matrix.cols(),
-            " numbers (got ", matrix.values_size(), ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": values must hold rows * cols = ",
+                         static_cast<int64_t>(matrix.rows()) * matrix.cols(), " numbers (got ",
+                         matrix.values_size(), ")"));
       }
       return matrix;
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      source, ": expected [[...], ...], {\"rows\": [[...], ...]} or "
-              "{\"rows\": N, \"cols\": D, \"values\": [...]}"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(source,
+                   ": expected [[...], ...], {\"rows\": [[...], ...]} or "
+                   "{\"rows\": N, \"cols\": D, \"values\": [...]}"));
 }
 
 absl::StatusOr<v1::Matrix> ParseCsvRows(const std::string& text, const std::string& source) {

@@ -51,9 +51,9 @@ struct JobWatcherOptions {
 };
 
 // Watches `job_id` until it reaches a terminal state and returns that final Job
-// (SUCCEEDED, FAILED or CANCELLED), or until options.stop_after_step. Errors: NOT_FOUND for an unknown job; INVALID_ARGUMENT
-// from the server; UNAVAILABLE when the server stayed unreachable for give_up_after;
-// DATA_LOSS when the server skipped steps (a broken contract, never retried).
+// (SUCCEEDED, FAILED or CANCELLED), or until options.stop_after_step. Errors: NOT_FOUND for an
+// unknown job; INVALID_ARGUMENT from the server; UNAVAILABLE when the server stayed unreachable for
+// give_up_after; DATA_LOSS when the server skipped steps (a broken contract, never retried).
 absl::StatusOr<v1::Job> WatchUntilDone(DescentClient& client, const std::string& job_id,
                                        const JobWatcherOptions& options, WatchSink& sink);
 

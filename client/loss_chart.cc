@@ -12,13 +12,13 @@
 namespace descent::client {
 namespace {
 
-constexpr int kLabelWidth = 10;  // "%9.3g" and a space
-constexpr const char* kMean = "\u25cf";   // ●
-constexpr const char* kSpan = "\u00b7";   // ·  (light, so the mean line stands out)
-constexpr const char* kAxis = "\u2502";   // │
-constexpr const char* kTick = "\u2524";   // ┤
-constexpr const char* kCorner = "\u2514"; // └
-constexpr const char* kRule = "\u2500";   // ─
+constexpr int kLabelWidth = 10;            // "%9.3g" and a space
+constexpr const char* kMean = "\u25cf";    // ●
+constexpr const char* kSpan = "\u00b7";    // ·  (light, so the mean line stands out)
+constexpr const char* kAxis = "\u2502";    // │
+constexpr const char* kTick = "\u2524";    // ┤
+constexpr const char* kCorner = "\u2514";  // └
+constexpr const char* kRule = "\u2500";    // ─
 
 std::string Label(double value) { return absl::StrFormat("%9.3g ", value); }
 
@@ -100,8 +100,8 @@ std::string RenderLossChart(const std::vector<double>& losses, int64_t first_ste
     return std::clamp(static_cast<int>(std::lround(t * (height - 1))), 0, height - 1);
   };
 
-  std::vector<std::vector<const char*>> cells(
-      static_cast<size_t>(height), std::vector<const char*>(buckets.size(), " "));
+  std::vector<std::vector<const char*>> cells(static_cast<size_t>(height),
+                                              std::vector<const char*>(buckets.size(), " "));
   for (size_t c = 0; c < buckets.size(); ++c) {
     const LossBucket& bucket = buckets[c];
     if (bucket.finite > 0) {

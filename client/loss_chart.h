@@ -12,9 +12,9 @@
 namespace descent::client {
 
 enum class ChartScale {
-  kAuto,    // log when every loss is > 0 and the largest is >= 100x the smallest
+  kAuto,  // log when every loss is > 0 and the largest is >= 100x the smallest
   kLinear,
-  kLog,     // falls back to linear when some loss is <= 0
+  kLog,  // falls back to linear when some loss is <= 0
 };
 
 struct LossChartOptions {
@@ -27,11 +27,11 @@ struct LossChartOptions {
 struct LossBucket {
   int64_t first_step = 0;
   int64_t last_step = 0;
-  double min = 0.0;   // over finite losses
+  double min = 0.0;  // over finite losses
   double max = 0.0;
   double mean = 0.0;
-  int finite = 0;     // finite losses in the bucket
-  int non_finite = 0; // NaN or infinite losses in the bucket
+  int finite = 0;      // finite losses in the bucket
+  int non_finite = 0;  // NaN or infinite losses in the bucket
 };
 
 // Splits losses[i] (step first_step + i) into `columns` buckets of as equal a size as

@@ -86,7 +86,8 @@ std::string VerdictName(v1::Verdict verdict) {
 
 std::string FormatMetrics(const v1::Metrics& metrics) {
   std::vector<std::string> parts = {absl::StrCat("loss ", Number(metrics.loss()))};
-  if (metrics.has_accuracy()) parts.push_back(absl::StrCat("accuracy ", Number(metrics.accuracy())));
+  if (metrics.has_accuracy())
+    parts.push_back(absl::StrCat("accuracy ", Number(metrics.accuracy())));
   if (metrics.has_mae()) parts.push_back(absl::StrCat("mae ", Number(metrics.mae())));
   if (metrics.has_rmse()) parts.push_back(absl::StrCat("rmse ", Number(metrics.rmse())));
   if (metrics.has_r2()) parts.push_back(absl::StrCat("r2 ", Number(metrics.r2())));
@@ -135,7 +136,8 @@ std::string FormatJobDetails(const v1::Job& job) {
   if (job.has_validation_loss()) {
     rows.push_back({"validation loss:", Number(job.validation_loss())});
   }
-  if (job.has_train_metrics()) rows.push_back({"train metrics:", FormatMetrics(job.train_metrics())});
+  if (job.has_train_metrics())
+    rows.push_back({"train metrics:", FormatMetrics(job.train_metrics())});
   if (job.has_validation_metrics()) {
     rows.push_back({"validation metrics:", FormatMetrics(job.validation_metrics())});
   }
@@ -178,7 +180,8 @@ std::string FormatOutcome(const v1::Job& job) {
     absl::StrAppend(&out, " in ", ShortDuration(ToTime(job.end_time()) - ToTime(job.start_time())));
   }
   out += "\n";
-  if (job.has_train_metrics()) absl::StrAppend(&out, "train ", FormatMetrics(job.train_metrics()), "\n");
+  if (job.has_train_metrics())
+    absl::StrAppend(&out, "train ", FormatMetrics(job.train_metrics()), "\n");
   if (job.has_validation_metrics()) {
     absl::StrAppend(&out, "validation ", FormatMetrics(job.validation_metrics()), "\n");
   }
@@ -210,7 +213,8 @@ std::string FormatPredictions(const v1::PredictResponse& response) {
       const int index = r * outputs.cols() + c;
       row.push_back(index < outputs.values_size() ? Number(outputs.values(index)) : "?");
     }
-    if (classifier) row.push_back(r < response.classes_size() ? absl::StrCat(response.classes(r)) : "?");
+    if (classifier)
+      row.push_back(r < response.classes_size() ? absl::StrCat(response.classes(r)) : "?");
     if (named) row.push_back(r < response.class_names_size() ? response.class_names(r) : "?");
     rows.push_back(row);
   }

@@ -32,8 +32,7 @@ std::string FormatJobDetails(const v1::Job& job);
 
 // One line per finished epoch, e.g.
 // "epoch 3/30  step 150/1500  train loss 0.1234 mae 0.2  validation loss 0.1300 ...".
-std::string FormatEpochLine(const v1::EpochSummary& summary, int total_epochs,
-                            int64_t total_steps);
+std::string FormatEpochLine(const v1::EpochSummary& summary, int total_epochs, int64_t total_steps);
 
 // The end of a watch: final state, steps, losses and metrics, the error of a failed job,
 // and the diagnosis. Ends with '\n'.

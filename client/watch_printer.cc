@@ -30,8 +30,8 @@ LiveStatus WatchPrinter::Status() const {
   status.total_epochs = total_epochs_;
   if (total_epochs_ > 0 && total_steps_ > 0 && status.step > 0) {
     const int64_t steps_per_epoch = std::max<int64_t>(1, total_steps_ / total_epochs_);
-    status.epoch = static_cast<int>(
-        std::min<int64_t>(total_epochs_, (status.step - 1) / steps_per_epoch + 1));
+    status.epoch =
+        static_cast<int>(std::min<int64_t>(total_epochs_, (status.step - 1) / steps_per_epoch + 1));
   } else {
     // Totals not known yet: the epoch after the last one summarised.
     status.epoch = last_epoch_done_ + 1;
@@ -84,9 +84,9 @@ void WatchPrinter::OnRawEvent(const v1::WatchJobResponse& event) {
 
 void WatchPrinter::OnReconnecting(const absl::Status& why, absl::Duration delay) {
   if (display_ == WatchDisplay::kLive) live_line_.Clear();
-  err_ << "descent: stream of job " << job_id_ << " dropped at step "
-       << Status().step << " (" << why.message() << "); resuming in "
-       << absl::FormatDuration(delay) << "\n" << std::flush;
+  err_ << "descent: stream of job " << job_id_ << " dropped at step " << Status().step << " ("
+       << why.message() << "); resuming in " << absl::FormatDuration(delay) << "\n"
+       << std::flush;
 }
 
 void WatchPrinter::Finish(const v1::Job& final_job) {

@@ -48,13 +48,13 @@ TEST_F(DescentClientTest, ServerErrorsKeepTheirCodeAndMessage) {
 TEST_F(DescentClientTest, GetCancelExportPredict) {
   const std::string running = server_.service().AddJob({1, 2}, v1::SUCCEEDED);
   server_.service().SetVisibleState(running, v1::RUNNING);
-  EXPECT_THAT(client_->ExportModel(running), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                                      HasSubstr("has not succeeded")));
+  EXPECT_THAT(client_->ExportModel(running),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("has not succeeded")));
   absl::StatusOr<v1::Job> cancelled = client_->CancelJob(running);
   ASSERT_OK(cancelled);
   EXPECT_EQ(cancelled->state(), v1::CANCELLED);
-  EXPECT_THAT(client_->CancelJob(running), StatusIs(absl::StatusCode::kFailedPrecondition,
-                                                    HasSubstr("already finished")));
+  EXPECT_THAT(client_->CancelJob(running),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already finished")));
 
   const std::string done = server_.service().AddJob({1, 2}, v1::SUCCEEDED);
   absl::StatusOr<v1::ExportModelResponse> model = client_->ExportModel(done);
@@ -96,10 +96,9 @@ TEST_F(DescentClientTest, WatchDeliversEveryMessageThenTheServersStatus) {
   std::vector<std::string> events;
   absl::Status status =
       client_->WatchJob(id, 0, absl::Seconds(10), [&](const v1::WatchJobResponse& event) {
-        events.push_back(event.has_losses()
-                             ? absl::StrCat("losses@", event.losses().first_step(), "x",
-                                            event.losses().losses_size())
-                             : "state");
+        events.push_back(event.has_losses() ? absl::StrCat("losses@", event.losses().first_step(),
+                                                           "x", event.losses().losses_size())
+                                            : "state");
         return true;
       });
   EXPECT_OK(status);
@@ -110,9 +109,8 @@ TEST_F(DescentClientTest, WatchStopsWhenTheCallbackSaysSo) {
   const std::string id = server_.service().AddJob({4, 3, 2, 1}, v1::SUCCEEDED);
   server_.service().set_points_per_message(1);
   int seen = 0;
-  absl::Status status = client_->WatchJob(id, 0, absl::Seconds(10), [&](const auto&) {
-    return ++seen < 2;
-  });
+  absl::Status status =
+      client_->WatchJob(id, 0, absl::Seconds(10), [&](const auto&) { return ++seen < 2; });
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kCancelled, HasSubstr("stopped by the client")));
   EXPECT_EQ(seen, 2);
 }

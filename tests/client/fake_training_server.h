@@ -27,16 +27,16 @@ namespace descent::client::testing {
 struct WatchAttempt {
   int64_t send_until_step = -1;  // stop sending losses after this step (-1 = all)
   grpc::Status end = grpc::Status::OK;
-  bool send_terminal = true;     // the terminal state event (only when all steps were sent)
-  int64_t replay = 0;            // start this many steps before after_step + 1 (overlap)
-  int64_t gap = 0;               // skip this many steps after after_step (a contract breach)
-  bool hang = false;             // after sending, stay silent until the client cancels
+  bool send_terminal = true;  // the terminal state event (only when all steps were sent)
+  int64_t replay = 0;         // start this many steps before after_step + 1 (overlap)
+  int64_t gap = 0;            // skip this many steps after after_step (a contract breach)
+  bool hang = false;          // after sending, stay silent until the client cancels
 };
 
 struct FakeJob {
-  v1::Job job;                 // the final job (state, progress, diagnosis...)
-  std::vector<double> losses;  // step i + 1 has losses[i]
-  int steps_per_epoch = 0;     // > 0: epoch summaries after each epoch's last step
+  v1::Job job;                               // the final job (state, progress, diagnosis...)
+  std::vector<double> losses;                // step i + 1 has losses[i]
+  int steps_per_epoch = 0;                   // > 0: epoch summaries after each epoch's last step
   v1::JobState visible_state = v1::RUNNING;  // what GetJob reports
   std::deque<WatchAttempt> attempts;         // consumed one per WatchJob call
 };
@@ -137,8 +137,8 @@ class FakeTrainingService final : public v1::TrainingService::Service {
                         v1::ListJobsResponse* response) override {
     absl::MutexLock lock(&mu_);
     size_t start = request->page_token().empty() ? 0 : std::stoul(request->page_token());
-    const int page = std::min(request->page_size() == 0 ? 50 : request->page_size(),
-                              page_size_cap_);
+    const int page =
+        std::min(request->page_size() == 0 ? 50 : request->page_size(), page_size_cap_);
     std::vector<v1::Job> matching;
     for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
       const FakeJob& fake = jobs_[*it];
@@ -227,7 +227,8 @@ class FakeTrainingService final : public v1::TrainingService::Service {
       points_per_message = points_per_message_;
     }
     const int64_t total = static_cast<int64_t>(fake.losses.size());
-    const int64_t until = attempt.send_until_step < 0 ? total : std::min(total, attempt.send_until_step);
+    const int64_t until =
+        attempt.send_until_step < 0 ? total : std::min(total, attempt.send_until_step);
     int64_t step = std::max<int64_t>(1, request->after_step() + 1 - attempt.replay) + attempt.gap;
     while (step <= until) {
       // A message ends at the batch size, the stop step, or an epoch boundary.

@@ -179,8 +179,8 @@ TEST_F(JobWatcherTest, UnknownJobIsNotFound) {
 }
 
 TEST(JobWatcherUnreachableTest, NeverReachingTheServerFailsAtOnce) {
-  auto client = DescentClient::Connect(
-      "127.0.0.1:" + std::to_string(descent::testing::PickFreePort()));
+  auto client =
+      DescentClient::Connect("127.0.0.1:" + std::to_string(descent::testing::PickFreePort()));
   RecordingSink sink;
   JobWatcherOptions options;
   options.give_up_after = absl::Hours(1);  // not what ends it

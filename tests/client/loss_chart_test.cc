@@ -90,8 +90,7 @@ TEST(BucketLossesTest, FewerStepsThanColumnsGiveOneBucketPerStep) {
 
 TEST(BucketLossesTest, NonFiniteLossesAreCountedNotAveraged) {
   const double inf = std::numeric_limits<double>::infinity();
-  const std::vector<LossBucket> buckets =
-      BucketLosses({1.0, inf, 3.0, std::nan("")}, 1, 1);
+  const std::vector<LossBucket> buckets = BucketLosses({1.0, inf, 3.0, std::nan("")}, 1, 1);
   ASSERT_EQ(buckets.size(), 1u);
   EXPECT_EQ(buckets[0].finite, 2);
   EXPECT_EQ(buckets[0].non_finite, 2);

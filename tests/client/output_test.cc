@@ -102,8 +102,7 @@ TEST(FormatOutcomeTest, StateStepsDurationMetricsAndDiagnosis) {
   const std::string outcome = FormatOutcome(SampleJob());
   EXPECT_THAT(outcome, HasSubstr("job j-42 SUCCEEDED after 1500 steps in 12.5s\n"));
   EXPECT_THAT(outcome, HasSubstr("validation loss 0.015 r2 0.97\n"));
-  EXPECT_THAT(outcome,
-              HasSubstr("diagnosis: CONVERGED - The loss flattened at a low value.\n"));
+  EXPECT_THAT(outcome, HasSubstr("diagnosis: CONVERGED - The loss flattened at a low value.\n"));
 }
 
 TEST(FormatOutcomeTest, ShortRunsInMilliseconds) {
@@ -113,9 +112,7 @@ TEST(FormatOutcomeTest, ShortRunsInMilliseconds) {
   EXPECT_THAT(FormatOutcome(job), HasSubstr("after 1500 steps in 42ms\n"));
 }
 
-TEST(FormatDiagnosisTest, EmptyWhenThereIsNone) {
-  EXPECT_EQ(FormatDiagnosis(v1::Diagnosis()), "");
-}
+TEST(FormatDiagnosisTest, EmptyWhenThereIsNone) { EXPECT_EQ(FormatDiagnosis(v1::Diagnosis()), ""); }
 
 TEST(FormatDiagnosisTest, NamesTheStepWhenThereIsNoMessage) {
   v1::Diagnosis diagnosis;

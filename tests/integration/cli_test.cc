@@ -102,10 +102,10 @@ TEST_F(CliTest, AllExamplesAreAcceptedAsWritten) {
 
 // examples/README.md promises what the three curves show; the diagnosis must agree.
 TEST_F(CliTest, TheLearningRateTrioIsDiagnosedAsDocumented) {
-  for (const auto& [name, verdict] : std::vector<std::pair<std::string, std::string>>{
-           {"lr-too-high.json", "DIVERGED"},
-           {"lr-too-low.json", "STALLED"},
-           {"lr-just-right.json", "CONVERGED"}}) {
+  for (const auto& [name, verdict] :
+       std::vector<std::pair<std::string, std::string>>{{"lr-too-high.json", "DIVERGED"},
+                                                        {"lr-too-low.json", "STALLED"},
+                                                        {"lr-just-right.json", "CONVERGED"}}) {
     testing::ProcessResult result = Cli({"submit", Example(name), "--watch"});
     EXPECT_EQ(result.exit_code, 0) << name << result.err;  // trained to the end
     EXPECT_THAT(result.out, HasSubstr("diagnosis: " + verdict)) << name;
@@ -123,8 +123,8 @@ TEST_F(CliTest, AFailedJobExitsOne) {
 }
 
 TEST_F(CliTest, ACancelledJobExitsOneAndCancelReportsIt) {
-  const std::string id = Submit(
-      WriteFile("long.json", HousePricesSpec(R"({"adam": {}})", 10000, /*batch_size=*/1)));
+  const std::string id =
+      Submit(WriteFile("long.json", HousePricesSpec(R"({"adam": {}})", 10000, /*batch_size=*/1)));
   testing::ProcessResult cancel = Cli({"cancel", id});
   EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
   EXPECT_THAT(cancel.out, HasSubstr("job " + id));
@@ -155,8 +155,8 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
 }
 
 TEST_F(CliTest, ASpecTheServerRejectsExitsTwoWithTheFieldPath) {
-  const std::string spec = WriteFile(
-      "negative-lr.json", HousePricesSpec(R"({"adam": {"learningRate": -0.1}})", 1));
+  const std::string spec =
+      WriteFile("negative-lr.json", HousePricesSpec(R"({"adam": {"learningRate": -0.1}})", 1));
   testing::ProcessResult result = Cli({"submit", spec});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("optimizer.adam.learning_rate"));
@@ -166,9 +166,10 @@ TEST_F(CliTest, ASpecTheServerRejectsExitsTwoWithTheFieldPath) {
 
 TEST_F(CliTest, AnUnreachableServerExitsThree) {
   const std::string nowhere = absl::StrCat("127.0.0.1:", testing::PickFreePort());
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"health"}, {"list"}, {"watch", "x"},
-        {"submit", Example("house-prices.json"), "--watch"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"health"},
+                                        {"list"},
+                                        {"watch", "x"},
+                                        {"submit", Example("house-prices.json"), "--watch"}}) {
     std::vector<std::string> argv = {DESCENT_CLI_PATH, "--server", nowhere};
     argv.insert(argv.end(), args.begin(), args.end());
     absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(argv, kCliTimeout);
@@ -214,8 +215,8 @@ TEST_F(CliTest, JsonWatchIsOneMessagePerLineWithEveryStepOnce) {
   EXPECT_EQ(next_step - 1, 20 * 50);  // 400 samples / batch 8 = 50 steps an epoch
   EXPECT_EQ(epochs, 20);
 
-  for (std::vector<std::string> args : {std::vector<std::string>{"-o", "json", "get", submitted.id()},
-                                        {"-o", "json", "list"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"-o", "json", "get", submitted.id()}, {"-o", "json", "list"}}) {
     testing::ProcessResult json = Cli(args);
     ASSERT_EQ(json.exit_code, 0) << json.err;
     EXPECT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 1) << json.out;
@@ -234,9 +235,9 @@ TEST_F(CliTest, GetListExportPredictPlotAndHealthOnAFinishedJob) {
   testing::ProcessResult submit = Cli({"-o", "json", "submit", spec, "--watch"});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   v1::Job job;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                  submit.out.substr(0, submit.out.find('\n')), &job)
-                  .ok());
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(submit.out.substr(0, submit.out.find('\n')), &job)
+          .ok());
   const std::string id = job.id();
 
   testing::ProcessResult get = Cli({"get", id});

@@ -29,8 +29,8 @@ class DescentdProcess {
     static int instance = 0;
     const std::string data_dir =
         absl::StrCat(::testing::TempDir(), "/descentd-", getpid(), "-", ++instance);
-    std::vector<std::string> argv = {DESCENTD_PATH, "--listen", "127.0.0.1:0",
-                                     "--metrics-listen", "127.0.0.1:0", "--data-dir", data_dir};
+    std::vector<std::string> argv = {DESCENTD_PATH, "--listen",   "127.0.0.1:0", "--metrics-listen",
+                                     "127.0.0.1:0", "--data-dir", data_dir};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     absl::StatusOr<std::unique_ptr<testing::Subprocess>> process = testing::Subprocess::Start(argv);
     if (!process.ok()) return process.status();

@@ -52,17 +52,17 @@ RawWatch WatchRaw(client::DescentClient& client, const std::string& id, int64_t 
                   int64_t total_steps) {
   RawWatch watch;
   watch.counts.assign(static_cast<size_t>(total_steps + 1), 0);
-  watch.status = client.WatchJob(id, after_step, absl::Seconds(60),
-                                 [&](const v1::WatchJobResponse& event) {
-                                   if (event.has_losses()) {
-                                     for (int i = 0; i < event.losses().losses_size(); ++i) {
-                                       const int64_t step = event.losses().first_step() + i;
-                                       if (step >= 1 && step <= total_steps) ++watch.counts[step];
-                                     }
-                                   }
-                                   if (event.has_state()) watch.final_state = event.state().state();
-                                   return true;
-                                 });
+  watch.status =
+      client.WatchJob(id, after_step, absl::Seconds(60), [&](const v1::WatchJobResponse& event) {
+        if (event.has_losses()) {
+          for (int i = 0; i < event.losses().losses_size(); ++i) {
+            const int64_t step = event.losses().first_step() + i;
+            if (step >= 1 && step <= total_steps) ++watch.counts[step];
+          }
+        }
+        if (event.has_state()) watch.final_state = event.state().state();
+        return true;
+      });
   return watch;
 }
 
@@ -88,8 +88,8 @@ TEST(WatchersTest, TwoWatchersAndAKilledThenResumedWatcherEachSeeEveryStepOnce) 
   const std::string id = job->id();
 
   // A `descent watch` process, killed (SIGKILL) once it has printed some steps.
-  std::vector<std::string> argv = {DESCENT_CLI_PATH, "--server", (*server)->address(),
-                                   "-o", "json", "watch", id};
+  std::vector<std::string> argv = {DESCENT_CLI_PATH, "--server", (*server)->address(), "-o", "json",
+                                   "watch",          id};
   absl::StatusOr<std::unique_ptr<testing::Subprocess>> cli = testing::Subprocess::Start(argv);
   ASSERT_OK(cli);
 
@@ -110,7 +110,8 @@ TEST(WatchersTest, TwoWatchersAndAKilledThenResumedWatcherEachSeeEveryStepOnce) 
   bool cli_saw_terminal = false;
   for (absl::string_view line : absl::StrSplit(printed, '\n')) {
     v1::WatchJobResponse event;
-    if (!google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok()) continue;  // cut line
+    if (!google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok())
+      continue;  // cut line
     if (event.has_losses()) {
       ASSERT_EQ(event.losses().first_step(), cli_last_step + 1);
       cli_last_step += event.losses().losses_size();

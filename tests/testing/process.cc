@@ -37,8 +37,8 @@ int PickFreePort() {
   return port;
 }
 
-absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
-    const std::vector<std::string>& argv, const ProcessOptions& options) {
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::string>& argv,
+                                                              const ProcessOptions& options) {
   if (argv.empty()) return absl::InvalidArgumentError("argv must not be empty");
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError("pipe2 failed");
@@ -75,7 +75,8 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
     posix_spawn_file_actions_addchdir_np(&actions, options.working_dir.c_str());
   }
   pid_t pid = -1;
-  const int error = posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argvp.data(), envp.data());
+  const int error =
+      posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argvp.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);
