@@ -30,6 +30,7 @@ using ::absl::InvalidArgumentError;
 using ::absl::StrCat;
 using ::absl::StrFormat;
 
+constexpr double kAdamWDefaultWeightDecay = 0.01;  // torch.optim.AdamW
 constexpr char kLossChoices[] =
     "MEAN_SQUARED_ERROR (numbers), BINARY_CROSS_ENTROPY (two classes) or "
     "CATEGORICAL_CROSS_ENTROPY (three or more classes)";
@@ -271,10 +272,15 @@ absl::StatusOr<OptimizerSpec> ToOptimizerSpec(const v1::Optimizer& optimizer) {
       if (adam.has_beta1()) result.beta1 = adam.beta1();
       if (adam.has_beta2()) result.beta2 = adam.beta2();
       if (adam.has_epsilon()) result.epsilon = adam.epsilon();
-      if (adam.has_weight_decay()) result.weight_decay = adam.weight_decay();
       if (adam.has_amsgrad()) result.amsgrad = adam.amsgrad();
       if (adam.has_decoupled_weight_decay()) {
         result.decoupled_weight_decay = adam.decoupled_weight_decay();
+      }
+      // Decoupled is torch.optim.AdamW, whose weight_decay defaults to 0.01 (Adam's to 0).
+      if (adam.has_weight_decay()) {
+        result.weight_decay = adam.weight_decay();
+      } else if (result.decoupled_weight_decay) {
+        result.weight_decay = kAdamWDefaultWeightDecay;
       }
       break;
     }

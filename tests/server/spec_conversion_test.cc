@@ -134,6 +134,18 @@ TEST(PrepareJobTest, UnsetOptionalFieldsTakePyTorchDefaults) {
   EXPECT_EQ(adam.weight_decay, 0.0);
   EXPECT_FALSE(adam.amsgrad);
   EXPECT_FALSE(adam.decoupled_weight_decay);
+  // AdamW (decoupled) defaults weight_decay to 0.01 as torch.optim.AdamW does; an explicit
+  // 0 is honoured.
+  spec.mutable_optimizer()->mutable_adam()->set_decoupled_weight_decay(true);
+  absl::StatusOr<PreparedJob> adamw = PrepareJob(Request(spec));
+  ASSERT_OK(adamw);
+  EXPECT_EQ(adamw->train_spec.optimizer.weight_decay, 0.01);
+  spec.mutable_optimizer()->mutable_adam()->set_weight_decay(0.0);
+  adamw = PrepareJob(Request(spec));
+  ASSERT_OK(adamw);
+  EXPECT_EQ(adamw->train_spec.optimizer.weight_decay, 0.0);
+  spec.mutable_optimizer()->mutable_adam()->clear_weight_decay();
+  spec.mutable_optimizer()->mutable_adam()->clear_decoupled_weight_decay();
   const TrainingOptions& training = job->train_spec.training;
   EXPECT_EQ(training.epochs, 10);
   EXPECT_EQ(training.batch_size, 32);
