@@ -26,6 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/blas.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
@@ -233,6 +234,9 @@ int main(int argc, char** argv) {
                "%d workers, up to %d queued jobs\n",
                DESCENT_VERSION, (*server)->address().c_str(), (*server)->port(), metrics.c_str(),
                data_dir.c_str(), options.jobs.workers, options.jobs.max_queued_jobs);
+  if (const std::string warning = descent::BlasKernelWarning(); !warning.empty()) {
+    std::fprintf(stderr, "descentd: warning: %s\n", warning.c_str());
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
