@@ -594,6 +594,18 @@ TEST_F(PrometheusTest, DashboardExpressionsParseAndNameExportedMetrics) {
     EXPECT_TRUE(used.count(name)) << "the dashboard does not show " << name;
   }
 
+  // With the job scraped, the loss panel's query returns the running job's series.
+  absl::StatusOr<Sample> loss = SampleScrapedAfter(
+      *prometheus_, absl::StrCat("descent_job_loss{job_id=\"", job->id(), "\"}"), 0);
+  ASSERT_OK(loss);
+  auto loss_panel = std::find_if(expressions.begin(), expressions.end(), [](const std::string& e) {
+    return MetricNamesIn(e) == std::set<std::string>{"descent_job_loss"};
+  });
+  ASSERT_NE(loss_panel, expressions.end());
+  absl::StatusOr<std::vector<Sample>> panel = prometheus_->Query(
+      absl::StrReplaceAll(*loss_panel, {{"$__rate_interval", "1m"}, {"$instance", ".*"}}));
+  ASSERT_OK(panel);
+  EXPECT_FALSE(panel->empty()) << *loss_panel;
   ASSERT_OK(client_->CancelJob(job->id()));
 }
 
