@@ -2,8 +2,6 @@
 // every command once.
 #include <signal.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/integration/cli_runner.h"
 #include "tests/integration/descentd_process.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -26,12 +25,6 @@ constexpr absl::Duration kCliTimeout = absl::Seconds(120);
 
 std::string Example(const std::string& name) {
   return absl::StrCat(DESCENT_SOURCE_DIR, "/examples/", name);
-}
-
-std::string WriteFile(const std::string& name, const std::string& content) {
-  const std::string path = absl::StrCat(::testing::TempDir(), "/", getpid(), "-", name);
-  std::ofstream(path) << content;
-  return path;
 }
 
 // A house-prices job with its learning rate and length set.
@@ -57,13 +50,7 @@ class CliTest : public ::testing::Test {
 
   // Runs `descent --server <the server> args...` with DESCENT_SERVER unset.
   static testing::ProcessResult Cli(std::vector<std::string> args) {
-    std::vector<std::string> argv = {DESCENT_CLI_PATH, "--server", server_->address()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    testing::ProcessOptions options;
-    options.unset_env = {"DESCENT_SERVER"};
-    absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(argv, kCliTimeout, options);
-    EXPECT_OK(result);
-    return result.ok() ? *result : testing::ProcessResult{};
+    return RunCli(server_->address(), std::move(args), kCliTimeout);
   }
 
   // Submits through the CLI and returns the new job's id.
@@ -115,7 +102,7 @@ TEST_F(CliTest, TheLearningRateTrioIsDiagnosedAsDocumented) {
 TEST_F(CliTest, AFailedJobExitsOne) {
   // Plain SGD at rate 1 explodes within steps; descentd stops it as diverged.
   const std::string spec =
-      WriteFile("diverges.json", HousePricesSpec(R"({"sgd": {"learningRate": 1.0}})", 5));
+      WriteTempFile("diverges.json", HousePricesSpec(R"({"sgd": {"learningRate": 1.0}})", 5));
   testing::ProcessResult result = Cli({"submit", spec, "--watch"});
   EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
   EXPECT_THAT(result.out, HasSubstr(" FAILED after "));
@@ -124,7 +111,7 @@ TEST_F(CliTest, AFailedJobExitsOne) {
 
 TEST_F(CliTest, ACancelledJobExitsOneAndCancelReportsIt) {
   const std::string id =
-      Submit(WriteFile("long.json", HousePricesSpec(R"({"adam": {}})", 10000, /*batch_size=*/1)));
+      Submit(WriteTempFile("long.json", HousePricesSpec(R"({"adam": {}})", 10000, /*batch_size=*/1)));
   testing::ProcessResult cancel = Cli({"cancel", id});
   EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
   EXPECT_THAT(cancel.out, HasSubstr("job " + id));
@@ -146,7 +133,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   testing::ProcessResult missing_file = Cli({"submit", "/nonexistent/spec.json"});
   EXPECT_EQ(missing_file.exit_code, 2);
   EXPECT_THAT(missing_file.err, HasSubstr("cannot open /nonexistent/spec.json"));
-  testing::ProcessResult bad_json = Cli({"submit", WriteFile("typo.json", R"({"nmae": 1})")});
+  testing::ProcessResult bad_json = Cli({"submit", WriteTempFile("typo.json", R"({"nmae": 1})")});
   EXPECT_EQ(bad_json.exit_code, 2);
   EXPECT_THAT(bad_json.err, HasSubstr("nmae"));
   testing::ProcessResult unknown_job = Cli({"get", "no-such-job"});
@@ -156,7 +143,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
 
 TEST_F(CliTest, ASpecTheServerRejectsExitsTwoWithTheFieldPath) {
   const std::string spec =
-      WriteFile("negative-lr.json", HousePricesSpec(R"({"adam": {"learningRate": -0.1}})", 1));
+      WriteTempFile("negative-lr.json", HousePricesSpec(R"({"adam": {"learningRate": -0.1}})", 1));
   testing::ProcessResult result = Cli({"submit", spec});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("optimizer.adam.learning_rate"));
@@ -191,7 +178,7 @@ TEST_F(CliTest, DescentServerEnvironmentVariableSelectsTheServer) {
 
 TEST_F(CliTest, JsonWatchIsOneMessagePerLineWithEveryStepOnce) {
   const std::string spec =
-      WriteFile("json.json", HousePricesSpec(R"({"adam": {"learningRate": 0.01}})", 20, 8));
+      WriteTempFile("json.json", HousePricesSpec(R"({"adam": {"learningRate": 0.01}})", 20, 8));
   testing::ProcessResult result = Cli({"-o", "json", "submit", spec, "--watch"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   std::vector<std::string> lines = absl::StrSplit(result.out, '\n', absl::SkipEmpty());
@@ -231,7 +218,7 @@ TEST_F(CliTest, JsonWatchIsOneMessagePerLineWithEveryStepOnce) {
 
 TEST_F(CliTest, GetListExportPredictPlotAndHealthOnAFinishedJob) {
   const std::string spec =
-      WriteFile("small.json", HousePricesSpec(R"({"adam": {"learningRate": 0.01}})", 10));
+      WriteTempFile("small.json", HousePricesSpec(R"({"adam": {"learningRate": 0.01}})", 10));
   testing::ProcessResult submit = Cli({"-o", "json", "submit", spec, "--watch"});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   v1::Job job;
@@ -253,11 +240,9 @@ TEST_F(CliTest, GetListExportPredictPlotAndHealthOnAFinishedJob) {
   const std::string model_path = absl::StrCat(::testing::TempDir(), "/", getpid(), "-model.json");
   testing::ProcessResult exported = Cli({"export", id, "-o", model_path});
   EXPECT_EQ(exported.exit_code, 0) << exported.err;
-  std::ifstream model_file(model_path);
-  std::stringstream model_json;
-  model_json << model_file.rdbuf();
   v1::ExportModelResponse model;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(model_json.str(), &model).ok());
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(ReadWholeFile(model_path), &model).ok());
   EXPECT_EQ(model.inputs(), 13);
   ASSERT_EQ(model.parameters().layers_size(), 2);
   EXPECT_EQ(model.parameters().layers(0).weight().rows(), 16);  // [out, in]
@@ -265,11 +250,11 @@ TEST_F(CliTest, GetListExportPredictPlotAndHealthOnAFinishedJob) {
 
   std::string csv = "f1,f2,f3,f4,f5,f6,f7,f8,f9,f10,f11,f12,f13\n";
   for (int r = 0; r < 3; ++r) csv += "1,1,1,1,1,1,1,1,1,1,1,1,1\n";
-  testing::ProcessResult predict = Cli({"predict", id, "--input", WriteFile("rows.csv", csv)});
+  testing::ProcessResult predict = Cli({"predict", id, "--input", WriteTempFile("rows.csv", csv)});
   EXPECT_EQ(predict.exit_code, 0) << predict.err;
   EXPECT_EQ(std::count(predict.out.begin(), predict.out.end(), '\n'), 4) << predict.out;
   testing::ProcessResult wrong_width =
-      Cli({"predict", id, "--input", WriteFile("narrow.json", "[[1, 2]]")});
+      Cli({"predict", id, "--input", WriteTempFile("narrow.json", "[[1, 2]]")});
   EXPECT_EQ(wrong_width.exit_code, 2);
   EXPECT_THAT(wrong_width.err, HasSubstr("inputs"));
 

@@ -4,9 +4,7 @@
 // small MLPs, and `descent predict` on a CSV that prints the rows back with the predictions.
 #include <unistd.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/integration/cli_runner.h"
 #include "tests/integration/descentd_process.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -33,19 +32,6 @@ std::string Table(const std::string& name) {
   return absl::StrCat(DESCENT_SOURCE_DIR, "/tests/data/", name);
 }
 
-std::string WriteTemp(const std::string& name, const std::string& content) {
-  const std::string path = absl::StrCat(::testing::TempDir(), "/", getpid(), "-", name);
-  std::ofstream(path) << content;
-  return path;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 class RealDataTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -60,14 +46,7 @@ class RealDataTest : public ::testing::Test {
 
   static testing::ProcessResult Cli(std::vector<std::string> args,
                                     const std::string& address = "") {
-    std::vector<std::string> argv = {DESCENT_CLI_PATH, "--server",
-                                     address.empty() ? server_->address() : address};
-    argv.insert(argv.end(), args.begin(), args.end());
-    testing::ProcessOptions options;
-    options.unset_env = {"DESCENT_SERVER"};
-    absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(argv, kCliTimeout, options);
-    EXPECT_OK(result);
-    return result.ok() ? *result : testing::ProcessResult{};
+    return RunCli(address.empty() ? server_->address() : address, std::move(args), kCliTimeout);
   }
 
   // Uploads tests/data/<file> as `name`, submits `spec` and follows it to its end through
@@ -78,7 +57,7 @@ class RealDataTest : public ::testing::Test {
     EXPECT_EQ(upload.exit_code, 0) << upload.err;
     EXPECT_THAT(upload.out, StartsWith(absl::StrCat("uploaded ", name, " (ds-")));
     testing::ProcessResult submit =
-        Cli({"-o", "json", "submit", "--watch", WriteTemp(name + ".json", spec)});
+        Cli({"-o", "json", "submit", "--watch", WriteTempFile(name + ".json", spec)});
     EXPECT_EQ(submit.exit_code, 0) << submit.err << submit.out;
     v1::Job job;
     for (absl::string_view line : absl::StrSplit(submit.out, '\n', absl::SkipEmpty())) {
@@ -117,14 +96,14 @@ TEST_F(RealDataTest, IrisThreeClassesAndPredictPrintsSpeciesNames) {
   // Predict on the table itself, columns reordered and the label kept for the reader: the
   // features are picked by name and the CSV comes back with the species appended.
   std::string rows = "species,petal_width_cm,petal_length_cm,sepal_width_cm,sepal_length_cm\n";
-  const std::string iris = ReadAll(Table("iris.csv"));
+  const std::string iris = ReadWholeFile(Table("iris.csv"));
   std::vector<std::string> lines = absl::StrSplit(iris, '\n', absl::SkipEmpty());
   for (size_t i = 1; i < lines.size(); ++i) {
     std::vector<std::string> f = absl::StrSplit(lines[i], ',');
     absl::StrAppend(&rows, f[4], ",", f[3], ",", f[2], ",", f[1], ",", f[0], "\n");
   }
   testing::ProcessResult predict =
-      Cli({"predict", job.id(), "--input", WriteTemp("iris-rows.csv", rows)});
+      Cli({"predict", job.id(), "--input", WriteTempFile("iris-rows.csv", rows)});
   ASSERT_EQ(predict.exit_code, 0) << predict.err;
   std::vector<std::string> out = absl::StrSplit(predict.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(out.size(), lines.size());
@@ -178,7 +157,7 @@ TEST_F(RealDataTest, DiabetesRegression) {
 
 TEST_F(RealDataTest, DatasetsListRemoveAndErrors) {
   // Its own bytes, so the other tests' uploads do not interfere.
-  const std::string small = WriteTemp("small.csv", "x,\"label, text\"\r\n1,a\r\n2,b\r\n");
+  const std::string small = WriteTempFile("small.csv", "x,\"label, text\"\r\n1,a\r\n2,b\r\n");
   testing::ProcessResult upload = Cli({"upload", small, "--name", "small"});
   ASSERT_EQ(upload.exit_code, 0) << upload.err;
   EXPECT_THAT(upload.out, HasSubstr("label, text: text, 2 values (a, b)"));
@@ -191,7 +170,7 @@ TEST_F(RealDataTest, DatasetsListRemoveAndErrors) {
   EXPECT_EQ(list.exit_code, 0) << list.err;
   EXPECT_THAT(list.out, HasSubstr("ds-"));
 
-  const std::string bad = WriteTemp("bad.csv", "a,b,label\n1,2,x\n3,oops\n");
+  const std::string bad = WriteTempFile("bad.csv", "a,b,label\n1,2,x\n3,oops\n");
   testing::ProcessResult rejected = Cli({"upload", bad, "--name", "bad"});
   EXPECT_EQ(rejected.exit_code, 2);
   EXPECT_THAT(rejected.err, HasSubstr("line 3, column 3:"));
