@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/engine/reference_activation.h"
 
 namespace descent {
 namespace {
@@ -47,25 +48,6 @@ TEST(ActivationTest, BackwardMatchesPytorchAutograd) {
           << ActivationName(ref.activation) << " at x=" << ref.x[i];
     }
   }
-}
-
-// Double-precision definitions, written independently of the engine's.
-double ReferenceActivation(Activation activation, double slope, double x) {
-  switch (activation) {
-    case Activation::kIdentity:
-      return x;
-    case Activation::kRelu:
-      return x > 0 ? x : 0;
-    case Activation::kLeakyRelu:
-      return x > 0 ? x : slope * x;
-    case Activation::kSigmoid:
-      return 1 / (1 + std::exp(-x));
-    case Activation::kTanh:
-      return std::tanh(x);
-    case Activation::kGelu:
-      return x * 0.5 * std::erfc(-x / std::sqrt(2.0));
-  }
-  return std::numeric_limits<double>::quiet_NaN();
 }
 
 TEST(ActivationTest, GradientMatchesCentralDifferencesInDouble) {

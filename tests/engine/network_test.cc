@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/engine/reference_activation.h"
 #include "tests/testing/allocation_counter.h"
 #include "tests/testing/status_matchers.h"
 
@@ -53,24 +54,6 @@ struct DoubleLayer {
   std::vector<double> bias;
 };
 
-double Activate(Activation activation, double slope, double x) {
-  switch (activation) {
-    case Activation::kIdentity:
-      return x;
-    case Activation::kRelu:
-      return x > 0 ? x : 0;
-    case Activation::kLeakyRelu:
-      return x > 0 ? x : slope * x;
-    case Activation::kSigmoid:
-      return 1 / (1 + std::exp(-x));
-    case Activation::kTanh:
-      return std::tanh(x);
-    case Activation::kGelu:
-      return x * 0.5 * std::erfc(-x / std::sqrt(2.0));
-  }
-  return NAN;
-}
-
 std::vector<DoubleLayer> ToDouble(const Network& network) {
   std::vector<DoubleLayer> layers;
   const std::vector<LayerParameters> params = network.GetParameters();
@@ -101,7 +84,7 @@ std::vector<double> NaiveForward(const std::vector<DoubleLayer>& layers, const M
                layer.weight[static_cast<size_t>(o) * layer.inputs + i];
         }
         next[static_cast<size_t>(b) * layer.outputs + o] =
-            Activate(layer.activation, layer.slope, z);
+            ReferenceActivation(layer.activation, layer.slope, z);
       }
     }
     activations = std::move(next);
