@@ -1,5 +1,7 @@
 #include "engine/batching.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -21,6 +23,13 @@ std::vector<int> SplitPermutation(uint64_t seed, int samples) {
   PortableRandom rng(DeriveSeed(seed, kSplitStream, 0));
   rng.Shuffle(order.data(), samples);
   return order;
+}
+
+int ValidationRows(int samples, double validation_fraction) {
+  if (validation_fraction <= 0) return 0;
+  // A little slack so that a product like 10 * (1 - 0.8) = 1.9999999999999996 still gives 2.
+  const int split_at = static_cast<int>(std::floor(samples * (1.0 - validation_fraction) + 1e-9));
+  return std::max(1, samples - split_at);
 }
 
 void EpochOrder(uint64_t seed, int epoch, bool shuffle, absl::Span<int> order) {

@@ -16,6 +16,11 @@ namespace descent {
 // training and its tail for validation.
 std::vector<int> SplitPermutation(uint64_t seed, int samples);
 
+// How many of `samples` rows the split holds out for validation: Keras' split point,
+// samples - floor(samples * (1 - fraction)), at least 1 when the fraction is > 0, 0 when it
+// is 0. May be all of them; the caller decides whether that leaves enough to train on.
+int ValidationRows(int samples, double validation_fraction);
+
 // Writes epoch `epoch`'s (1-based) sample order into `order`: 0, 1, 2, ... without
 // shuffling, else a permutation that depends only on (seed, epoch). Allocation-free.
 void EpochOrder(uint64_t seed, int epoch, bool shuffle, absl::Span<int> order);

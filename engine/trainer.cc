@@ -144,14 +144,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 
   const int samples = dataset.samples();
   const TrainingOptions& training = spec.training;
-  int validation_rows = 0;
-  if (training.validation_fraction > 0) {
-    // Keras' split point, floor(samples * (1 - fraction)), with a little slack so that a
-    // product like 10 * (1 - 0.8) = 1.9999999999999996 still gives 2.
-    const int split_at =
-        static_cast<int>(std::floor(samples * (1.0 - training.validation_fraction) + 1e-9));
-    validation_rows = std::max(1, samples - split_at);
-  }
+  const int validation_rows = ValidationRows(samples, training.validation_fraction);
   const int train_rows = samples - validation_rows;
   if (train_rows < 1) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -10,15 +10,9 @@
 namespace descent::server {
 
 std::vector<int> TrainingRows(const TrainingOptions& training, int samples) {
-  // Trainer::Create's split point, kept in step with it: floor(samples * (1 - fraction))
-  // with the same slack, at least one validation row when the fraction is > 0.
-  int validation_rows = 0;
-  if (training.validation_fraction > 0) {
-    const int split_at =
-        static_cast<int>(std::floor(samples * (1.0 - training.validation_fraction) + 1e-9));
-    validation_rows = std::max(1, samples - split_at);
-  }
-  const int train_rows = std::max(0, samples - validation_rows);
+  // The head of the trainer's split permutation, as Trainer::Create takes it.
+  const int train_rows =
+      std::max(0, samples - ValidationRows(samples, training.validation_fraction));
   std::vector<int> rows = SplitPermutation(training.seed, samples);
   rows.resize(train_rows);
   return rows;
