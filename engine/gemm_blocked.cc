@@ -149,6 +149,23 @@ DESCENT_TARGET_AVX512 void PackTransposedA(int mc, int kc, const float* a, int l
   }
 }
 
+// The tiles of one column panel `columns` wide (kVectors vectors of kLanes cover it): full
+// kTileRows-row tiles down C, then the rows left over.
+template <Transpose kTransA, int kVectors>
+DESCENT_TARGET_AVX512 void MultiplyPanel(int mc, int kc, int columns, float alpha, const float* a,
+                                         int lda, ptrdiff_t row_step, const float* panel,
+                                         float beta, float* c_panel, int ldc) {
+  int i = 0;
+  for (; i + kTileRows <= mc; i += kTileRows) {
+    Tile<kTransA, kTileRows, kVectors>(kc, columns, alpha, a + i * row_step, lda, panel,
+                                       kPanelColumns, beta,
+                                       c_panel + static_cast<ptrdiff_t>(i) * ldc, ldc);
+  }
+  TileRemainder<kTransA, kVectors, kTileRows - 1>(mc - i, kc, columns, alpha, a + i * row_step,
+                                                  lda, panel, kPanelColumns, beta,
+                                                  c_panel + static_cast<ptrdiff_t>(i) * ldc, ldc);
+}
+
 // Every tile of C[0..mc, 0..nc) for one packed block of op(B) (kc deep). Row i of op(A)
 // starts at a + i * row_step and is read as Tile reads it (row_step is lda for A as stored,
 // 1 for a transposed A in place, kc for PackTransposedA's panels with lda 6).
@@ -156,48 +173,26 @@ template <Transpose kTransA>
 DESCENT_TARGET_AVX512 void MultiplyBlock(int mc, int nc, int kc, float alpha, const float* a,
                                          int lda, ptrdiff_t row_step, const float* packed,
                                          float beta, float* c, int ldc) {
-  auto a_rows = [&](int i) { return a + i * row_step; };
   for (int j0 = 0; j0 < nc; j0 += kPanelColumns) {
     const int columns = std::min(kPanelColumns, nc - j0);
     const float* panel = packed + static_cast<ptrdiff_t>(j0) * kc;
     float* c_panel = c + j0;
-    int i = 0;
     switch ((columns + kLanes - 1) / kLanes) {
       case 4:
-        for (; i + kTileRows <= mc; i += kTileRows) {
-          Tile<kTransA, kTileRows, 4>(kc, columns, alpha, a_rows(i), lda, panel, kPanelColumns,
-                                      beta, c_panel + static_cast<ptrdiff_t>(i) * ldc, ldc);
-        }
-        TileRemainder<kTransA, 4, kTileRows - 1>(mc - i, kc, columns, alpha, a_rows(i), lda, panel,
-                                                 kPanelColumns, beta,
-                                                 c_panel + static_cast<ptrdiff_t>(i) * ldc, ldc);
+        MultiplyPanel<kTransA, 4>(mc, kc, columns, alpha, a, lda, row_step, panel, beta, c_panel,
+                                  ldc);
         break;
       case 3:
-        for (; i + kTileRows <= mc; i += kTileRows) {
-          Tile<kTransA, kTileRows, 3>(kc, columns, alpha, a_rows(i), lda, panel, kPanelColumns,
-                                      beta, c_panel + static_cast<ptrdiff_t>(i) * ldc, ldc);
-        }
-        TileRemainder<kTransA, 3, kTileRows - 1>(mc - i, kc, columns, alpha, a_rows(i), lda, panel,
-                                                 kPanelColumns, beta,
-                                                 c_panel + static_cast<ptrdiff_t>(i) * ldc, ldc);
+        MultiplyPanel<kTransA, 3>(mc, kc, columns, alpha, a, lda, row_step, panel, beta, c_panel,
+                                  ldc);
         break;
       case 2:
-        for (; i + kTileRows <= mc; i += kTileRows) {
-          Tile<kTransA, kTileRows, 2>(kc, columns, alpha, a_rows(i), lda, panel, kPanelColumns,
-                                      beta, c_panel + static_cast<ptrdiff_t>(i) * ldc, ldc);
-        }
-        TileRemainder<kTransA, 2, kTileRows - 1>(mc - i, kc, columns, alpha, a_rows(i), lda, panel,
-                                                 kPanelColumns, beta,
-                                                 c_panel + static_cast<ptrdiff_t>(i) * ldc, ldc);
+        MultiplyPanel<kTransA, 2>(mc, kc, columns, alpha, a, lda, row_step, panel, beta, c_panel,
+                                  ldc);
         break;
       default:
-        for (; i + kTileRows <= mc; i += kTileRows) {
-          Tile<kTransA, kTileRows, 1>(kc, columns, alpha, a_rows(i), lda, panel, kPanelColumns,
-                                      beta, c_panel + static_cast<ptrdiff_t>(i) * ldc, ldc);
-        }
-        TileRemainder<kTransA, 1, kTileRows - 1>(mc - i, kc, columns, alpha, a_rows(i), lda, panel,
-                                                 kPanelColumns, beta,
-                                                 c_panel + static_cast<ptrdiff_t>(i) * ldc, ldc);
+        MultiplyPanel<kTransA, 1>(mc, kc, columns, alpha, a, lda, row_step, panel, beta, c_panel,
+                                  ldc);
         break;
     }
   }
