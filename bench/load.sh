@@ -19,33 +19,15 @@ for binary in "$descentd" "$load"; do
   fi
 done
 
+. scripts/descentd-lib.sh
 scratch=$(mktemp -d)
-server_pid=
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_descentd
   rm -rf "$scratch"
 }
 trap cleanup EXIT
-
-"$descentd" --listen=127.0.0.1:0 --metrics_listen= --data_dir="$scratch/data" \
-  2>"$scratch/descentd.log" &
-server_pid=$!
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's/.*serving gRPC on [^ ]* (port \([0-9]*\)).*/\1/p' "$scratch/descentd.log")
-  [ -n "$port" ] && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$port" ]; then
-  echo "bench/load.sh: descentd did not report its port:" >&2
-  cat "$scratch/descentd.log" >&2
-  exit 1
-fi
-echo "# descentd pid $server_pid on 127.0.0.1:$port; ${LOAD_CLIENTS:-50} clients for" \
+start_descentd "$descentd" "$scratch/descentd.log" --metrics-listen= --data-dir "$scratch/data"
+echo "# descentd pid $DESCENTD_PID on 127.0.0.1:$DESCENTD_PORT; ${LOAD_CLIENTS:-50} clients for" \
   "${LOAD_SECONDS:-30}s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-"$load" --target="127.0.0.1:$port" --server_pid="$server_pid" \
+"$load" --target="127.0.0.1:$DESCENTD_PORT" --server_pid="$DESCENTD_PID" \
   --clients="${LOAD_CLIENTS:-50}" --duration="${LOAD_SECONDS:-30}s" --epochs="${LOAD_EPOCHS:-4}"

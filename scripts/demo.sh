@@ -16,39 +16,17 @@ for binary in "$descentd" "$descent"; do
   fi
 done
 
+. scripts/descentd-lib.sh
 mkdir -p demo-data
 log=$(mktemp -t descentd-demo.XXXXXX)
-# Port 0: the kernel picks a free port and descentd names it in its start-up line.
-"$descentd" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir demo-data \
-  >"$log" 2>&1 &
-server_pid=$!
-stop_server() {
-  if kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+cleanup() {
+  stop_descentd
   rm -f "$log"
 }
-trap stop_server EXIT
+trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*serving gRPC on [^ ]* (port \([0-9][0-9]*\)).*/\1/p' "$log" | head -n 1)
-  [ -n "$port" ] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "demo: descentd exited during start-up:" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$port" ]; then
-  echo "demo: descentd did not report its port within 10s:" >&2
-  cat "$log" >&2
-  exit 1
-fi
-export DESCENT_SERVER="127.0.0.1:$port"
+start_descentd "$descentd" "$log" --metrics-listen 127.0.0.1:0 --data-dir demo-data
+export DESCENT_SERVER="127.0.0.1:$DESCENTD_PORT"
 
 for _ in $(seq 1 50); do
   "$descent" health >/dev/null 2>&1 && break
