@@ -128,6 +128,8 @@ struct JobManager::Impl {
   std::deque<std::shared_ptr<JobRecord>> queue ABSL_GUARDED_BY(mu);  // QUEUED jobs, oldest first
   bool shutting_down ABSL_GUARDED_BY(mu) = false;
   int active_watches ABSL_GUARDED_BY(mu) = 0;
+  // Open Watch calls per job id; a job without any has no entry.
+  absl::flat_hash_map<std::string, int> watches_per_job ABSL_GUARDED_BY(mu);
   absl::BitGen random ABSL_GUARDED_BY(mu);
 
   absl::Mutex shutdown_mu;  // serializes Shutdown(), so every caller returns once it is done
@@ -141,6 +143,7 @@ JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
   DESCENT_CHECK(options.heartbeat_interval > absl::ZeroDuration());
   DESCENT_CHECK(options.max_points_per_message >= 1);
   DESCENT_CHECK(options.watcher_fell_behind_steps >= 0);
+  DESCENT_CHECK(options.max_watchers_per_job >= 1);
   SetBlasThreads(BlasThreadsFor(options));
   impl_ = std::make_unique<Impl>(std::move(options), listener);
   absl::MutexLock lock(&impl_->shutdown_mu);
@@ -269,6 +272,13 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
     auto it = impl.jobs.find(std::string(job_id));
     if (it == impl.jobs.end()) return JobNotFound(job_id);
     job = it->second;
+    int& watches = impl.watches_per_job[job->id()];
+    if (watches >= impl.options.max_watchers_per_job) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "job ", job->id(), " already has the most watchers --max-watchers-per-job allows (",
+          watches, "); retry once one has ended, or raise --max-watchers-per-job"));
+    }
+    ++watches;
     ++impl.active_watches;
   }
   if (impl.listener != nullptr) impl.listener->OnWatchersChanged(+1);
@@ -281,6 +291,8 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
   if (impl.listener != nullptr) impl.listener->OnWatchersChanged(-1);
   absl::MutexLock lock(&impl.mu);
   --impl.active_watches;
+  auto watches = impl.watches_per_job.find(job->id());
+  if (--watches->second == 0) impl.watches_per_job.erase(watches);
   return status;
 }
 

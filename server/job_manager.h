@@ -49,6 +49,9 @@ struct JobManagerOptions {
   // A watcher this many steps behind its job is reported once to
   // JobEventListener::OnWatcherFellBehind (it keeps being served from the history).
   int64_t watcher_fell_behind_steps = 100'000;
+  // Watch streams served at once for one job; Watch beyond that is RESOURCE_EXHAUSTED. A
+  // stream frees its slot when Watch returns.
+  int max_watchers_per_job = 64;
 };
 
 // The OpenBLAS thread count the manager sets for `options` (cores = the CPUs this process
@@ -126,7 +129,8 @@ class JobManager {
   // them. State events carry the Job as it was at that change; the terminal one carries the
   // final results. A heartbeat follows every heartbeat_interval without a message.
   // Returns early with CANCELLED when `send` returns false (the client went away).
-  // NOT_FOUND for an unknown id; INVALID_ARGUMENT for a negative after_step. Blocks the
+  // NOT_FOUND for an unknown id; INVALID_ARGUMENT for a negative after_step;
+  // RESOURCE_EXHAUSTED when the job already has max_watchers_per_job streams. Blocks the
   // calling thread; never blocks training: a watcher that does not keep up is served from
   // the job's history. After Shutdown() every job ends, so every stream ends with its
   // terminal event.

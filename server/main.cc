@@ -16,6 +16,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -46,18 +47,37 @@ ABSL_FLAG(int, max_queued_jobs, 1000,
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
           "A WatchJob stream that sent nothing for this long gets a heartbeat, e.g. 5s or "
           "500ms.");
+ABSL_FLAG(int, max_watchers_per_job, 64,
+          "WatchJob streams open at once for one job (`descent watch`); one more fails with "
+          "RESOURCE_EXHAUSTED until a stream ends.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
-          "Largest gRPC message accepted or sent (inline datasets, Predict batches).");
+          "Largest gRPC message accepted or sent (a job with an inline dataset, a Predict "
+          "batch); a larger request fails with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int64_t, max_dataset_bytes, 256 << 20,
-          "Largest CSV upload (`descent upload`), enforced while it streams in. Uploaded "
-          "datasets are kept under <data-dir>/datasets.");
+          "Largest dataset: a CSV upload (`descent upload`), enforced while it streams in, or "
+          "a job's inline dataset (its size on the wire). Uploaded datasets are kept under "
+          "<data-dir>/datasets.");
+ABSL_FLAG(int64_t, max_model_parameters, 50'000'000,
+          "Largest network a job may train, in weights and biases (4 bytes each, plus "
+          "optimizer state); SubmitJob beyond it fails with INVALID_ARGUMENT.");
+ABSL_FLAG(int64_t, max_steps_per_job, 10'000'000,
+          "Most optimizer steps (epochs x batches per epoch) a job may ask for; every step's "
+          "loss is kept for watchers. SubmitJob beyond it fails with INVALID_ARGUMENT.");
 
 namespace {
 
 // The flags --help documents, in this order.
-constexpr const char* kFlagNames[] = {
-    "listen",          "metrics_listen",     "data_dir",          "workers",
-    "max_queued_jobs", "heartbeat_interval", "max_message_bytes", "max_dataset_bytes"};
+constexpr const char* kFlagNames[] = {"listen",
+                                      "metrics_listen",
+                                      "data_dir",
+                                      "workers",
+                                      "max_queued_jobs",
+                                      "heartbeat_interval",
+                                      "max_watchers_per_job",
+                                      "max_message_bytes",
+                                      "max_dataset_bytes",
+                                      "max_model_parameters",
+                                      "max_steps_per_job"};
 
 constexpr char kAbout[] =
     "descentd runs dense-network training jobs and serves them over gRPC\n"
@@ -196,10 +216,16 @@ int main(int argc, char** argv) {
     return UsageError(
         absl::StrCat("--max-message-bytes must be > 0 (got ", options.max_message_bytes, ")"));
   }
-  options.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
-  if (options.max_dataset_bytes <= 0) {
-    return UsageError(
-        absl::StrCat("--max-dataset-bytes must be > 0 (got ", options.max_dataset_bytes, ")"));
+  options.jobs.max_watchers_per_job = absl::GetFlag(FLAGS_max_watchers_per_job);
+  options.limits.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
+  options.limits.max_model_parameters = absl::GetFlag(FLAGS_max_model_parameters);
+  options.limits.max_steps_per_job = absl::GetFlag(FLAGS_max_steps_per_job);
+  for (const auto& [flag, value] :
+       {std::pair<const char*, int64_t>{"max-watchers-per-job", options.jobs.max_watchers_per_job},
+        {"max-dataset-bytes", options.limits.max_dataset_bytes},
+        {"max-model-parameters", options.limits.max_model_parameters},
+        {"max-steps-per-job", options.limits.max_steps_per_job}}) {
+    if (value <= 0) return UsageError(absl::StrCat("--", flag, " must be > 0 (got ", value, ")"));
   }
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   std::string error;

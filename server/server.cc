@@ -41,9 +41,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (options.listen_address.empty()) {
     return absl::InvalidArgumentError("listen_address must be set: host:port, port 0 = any");
   }
-  if (options.max_dataset_bytes <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_dataset_bytes must be > 0 (got ", options.max_dataset_bytes, ")"));
+  for (const auto& [name, value] :
+       {std::pair{"limits.max_model_parameters", options.limits.max_model_parameters},
+        std::pair{"limits.max_steps_per_job", options.limits.max_steps_per_job},
+        std::pair{"limits.max_dataset_bytes", options.limits.max_dataset_bytes}}) {
+    if (value <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " must be > 0 (got ", value, ")"));
+    }
   }
   std::unique_ptr<Server> server(new Server(options));
   if (!options.dataset_dir.empty()) {
@@ -56,9 +60,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->metrics_address_ = WithPort(options.metrics_listen_address, server->metrics_port_);
   }
   server->jobs_ = std::make_unique<JobManager>(options.jobs, server->metrics_.get());
-  server->service_ = std::make_unique<TrainingService>(server->jobs_.get(), server->datasets_.get());
+  server->service_ = std::make_unique<TrainingService>(server->jobs_.get(), server->datasets_.get(),
+                                                       options.limits);
   server->dataset_service_ = std::make_unique<DatasetService>(
-      server->datasets_.get(), server->jobs_.get(), options.max_dataset_bytes);
+      server->datasets_.get(), server->jobs_.get(), options.limits.max_dataset_bytes);
 
   // Both are process-wide switches read when a builder is created.
   grpc::EnableDefaultHealthCheckService(true);

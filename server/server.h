@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/job_manager.h"
+#include "server/spec_limits.h"
 
 namespace grpc {
 class Server;
@@ -42,15 +43,16 @@ struct ServerOptions {
   // Where uploaded datasets are kept (DatasetService); empty = no dataset store, and the
   // service answers FAILED_PRECONDITION.
   std::string dataset_dir;
-  // Largest dataset upload, enforced while the stream arrives.
-  int64_t max_dataset_bytes = 256 << 20;
+  // Bounds on one job: its model, its steps, and its dataset, inline or uploaded (uploads
+  // are checked while the stream arrives).
+  SpecLimits limits;
 };
 
 class Server {
  public:
   // Starts serving. UNAVAILABLE naming the address if the gRPC or the metrics address
   // cannot be bound (in use, bad host); INVALID_ARGUMENT for a non-positive
-  // max_message_bytes. Nothing keeps running after a failed start.
+  // max_message_bytes or limit. Nothing keeps running after a failed start.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
 
   // Shutdown(), then releases everything.

@@ -460,9 +460,9 @@ absl::StatusOr<Dataset> StartDataset(const v1::JobSpec& spec, const DatasetStore
   const v1::DatasetSource& source = spec.dataset();
   if (!source.has_id() && !source.has_name()) {
     if (!source.targets().empty() || !source.features().empty()) {
-      return InvalidArgumentError(StrCat(
-          "spec.dataset.", source.targets().empty() ? "features" : "targets",
-          " applies to uploaded datasets (dataset.id or dataset.name) only; remove it"));
+      return InvalidArgumentError(
+          StrCat("spec.dataset.", source.targets().empty() ? "features" : "targets",
+                 " applies to uploaded datasets (dataset.id or dataset.name) only; remove it"));
     }
   }
   switch (spec.dataset().source_case()) {
@@ -547,23 +547,37 @@ absl::StatusOr<std::vector<LayerParameters>> ToInitialParameters(
   return result;
 }
 
-// The service limits, checked once the engine accepted the numbers (so epochs >= 1 etc.).
-absl::Status CheckLimits(const TrainSpec& spec, const Dataset& dataset, int outputs) {
+// The flag-set service limits, checked once the engine accepted the numbers (so epochs >= 1
+// etc.).
+absl::Status CheckLimits(const TrainSpec& spec, const Dataset& dataset, int outputs,
+                         const SpecLimits& limits) {
   const int64_t parameters = ParameterCount(dataset.features.cols(), spec.model, outputs);
-  if (parameters > kMaxParameters) {
-    return InvalidArgumentError(StrCat("spec.model has ", parameters, " parameters; at most ",
-                                       kMaxParameters,
-                                       " are allowed: use fewer or smaller hidden_layers"));
+  if (parameters > limits.max_model_parameters) {
+    return InvalidArgumentError(StrCat(
+        "spec.model has ", parameters, " parameters; at most ", limits.max_model_parameters,
+        " are allowed (descentd --max-model-parameters): use fewer or smaller hidden_layers"));
   }
   const int64_t samples = dataset.samples();
   const int64_t batch = spec.training.batch_size > 0 ? spec.training.batch_size : samples;
   const int64_t steps =
       static_cast<int64_t>(spec.training.epochs) * ((samples + batch - 1) / batch);
-  if (steps > kMaxTotalSteps) {
-    return InvalidArgumentError(StrCat("spec.training asks for up to ", steps,
-                                       " optimizer steps (epochs x batches per epoch); at most ",
-                                       kMaxTotalSteps,
-                                       " are allowed: use fewer epochs or a larger batch_size"));
+  if (steps > limits.max_steps_per_job) {
+    return InvalidArgumentError(StrCat(
+        "spec.training asks for up to ", steps,
+        " optimizer steps (epochs x batches per epoch); at most ", limits.max_steps_per_job,
+        " are allowed (descentd --max-steps-per-job): use fewer epochs or a larger batch_size"));
+  }
+  return absl::OkStatus();
+}
+
+// Measured before the data is converted, so an oversized dataset costs no copy.
+absl::Status CheckInlineDatasetSize(const v1::DatasetSource& dataset, const SpecLimits& limits) {
+  if (!dataset.has_inline_()) return absl::OkStatus();
+  const int64_t bytes = static_cast<int64_t>(dataset.inline_().ByteSizeLong());
+  if (bytes > limits.max_dataset_bytes) {
+    return InvalidArgumentError(
+        StrCat("spec.dataset.inline is ", bytes, " bytes; at most ", limits.max_dataset_bytes,
+               " are allowed (descentd --max-dataset-bytes): use fewer rows or columns"));
   }
   return absl::OkStatus();
 }
@@ -618,7 +632,7 @@ absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request) {
 }
 
 absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request,
-                                       const DatasetStore* datasets) {
+                                       const DatasetStore* datasets, const SpecLimits& limits) {
   if (request.request_id().size() > kMaxRequestIdLength) {
     return InvalidArgumentError(StrCat("request_id must be at most ", kMaxRequestIdLength,
                                        " characters (got ", request.request_id().size(), ")"));
@@ -641,6 +655,7 @@ absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request,
   train.training = ToTrainingOptions(spec.training());
   RETURN_IF_ERROR(AsSpecError(Validate(train), "spec"));
 
+  RETURN_IF_ERROR(CheckInlineDatasetSize(spec.dataset(), limits));
   std::string dataset_id;
   ASSIGN_OR_RETURN(job.dataset, StartDataset(spec, datasets, &dataset_id));
   ASSIGN_OR_RETURN(const int outputs, ModelOutputs(spec, train.loss, job.dataset));
@@ -649,7 +664,7 @@ absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request,
   }
   // Built only to check the loss options against the output count, as training will.
   RETURN_IF_ERROR(AsSpecError(MakeLoss(train.loss, outputs).status(), "spec.loss_options"));
-  RETURN_IF_ERROR(CheckLimits(train, job.dataset, outputs));
+  RETURN_IF_ERROR(CheckLimits(train, job.dataset, outputs, limits));
   if (spec.initial_parameters().layers_size() > 0) {
     ASSIGN_OR_RETURN(job.initial_parameters,
                      ToInitialParameters(spec.initial_parameters(), job.dataset.features.cols(),

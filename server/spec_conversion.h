@@ -14,21 +14,17 @@
 #include "absl/strings/string_view.h"
 #include "descent/v1/training.pb.h"
 #include "server/job_manager.h"
+#include "server/spec_limits.h"
 
 namespace descent::server {
 
 class DatasetStore;
 
-// Service limits, so one job cannot take the whole machine. A gRPC message is further
-// bounded by ServerOptions::max_message_bytes.
+// Fixed limits of the job file's shape.
 inline constexpr int kMaxNameLength = 128;       // JobSpec.name
 inline constexpr int kMaxRequestIdLength = 128;  // SubmitJobRequest.request_id
 inline constexpr int kMaxHiddenLayers = 64;
 inline constexpr int kMaxLayerUnits = 65536;
-// Weights and biases of the whole network (~200 MB of float32 before optimizer state).
-inline constexpr int64_t kMaxParameters = 50'000'000;
-// epochs x batches per epoch: every step's loss is kept for watchers (16 bytes a step).
-inline constexpr int64_t kMaxTotalSteps = 10'000'000;
 
 // Parses a job file: JobSpec in protobuf's JSON mapping, camelCase or snake_case names.
 // Unknown fields are rejected. INVALID_ARGUMENT naming the offending field or the JSON
@@ -38,17 +34,19 @@ absl::StatusOr<v1::JobSpec> ParseJobSpecJson(absl::string_view json);
 // Validates a submission and converts it to what the job manager runs: the engine's
 // TrainSpec with PyTorch's defaults for unset optional fields, the dataset (builtin datasets
 // are generated here, so a spec that does not fit its data fails at submit, not later), and
-// the warm-start parameters. INVALID_ARGUMENT naming the field path and the fix otherwise;
-// an unknown builtin dataset is INVALID_ARGUMENT too (the spec is wrong, not a resource).
+// the warm-start parameters. INVALID_ARGUMENT naming the field path and the fix otherwise,
+// also beyond the default SpecLimits; an unknown builtin dataset is INVALID_ARGUMENT too
+// (the spec is wrong, not a resource).
 absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request);
 
 // As above, and resolves references to uploaded datasets (spec.dataset.id or .name) in
 // `datasets` (null: such references are FAILED_PRECONDITION). Fills spec.dataset.resolved
 // (the dataset id, feature names, and the standardisation fitted on the training split when
 // spec.dataset.standardize) in the returned job's spec. NOT_FOUND for an unknown dataset;
-// INVALID_ARGUMENT naming spec.dataset.targets / .features for columns that do not fit.
+// INVALID_ARGUMENT naming spec.dataset.targets / .features for columns that do not fit, or
+// the limit of `limits` the job exceeds.
 absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request,
-                                       const DatasetStore* datasets);
+                                       const DatasetStore* datasets, const SpecLimits& limits = {});
 
 // INVALID_ARGUMENT "job_id must be set" for an empty id (`field` names it, e.g. "job_id").
 absl::Status ValidateJobId(absl::string_view job_id, absl::string_view field = "job_id");

@@ -22,7 +22,7 @@ grpc::Status Reply(absl::StatusOr<T> result, T* response) {
 
 grpc::Status TrainingService::SubmitJob(grpc::ServerContext* /*context*/,
                                         const v1::SubmitJobRequest* request, v1::Job* response) {
-  absl::StatusOr<PreparedJob> job = PrepareJob(*request, datasets_);
+  absl::StatusOr<PreparedJob> job = PrepareJob(*request, datasets_, limits_);
   if (!job.ok()) return ToGrpcStatus(job.status());
   return Reply(jobs_->Submit(*std::move(job)), response);
 }

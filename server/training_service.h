@@ -7,6 +7,7 @@
 #include "descent/v1/training.grpc.pb.h"
 #include "server/dataset_store.h"
 #include "server/job_manager.h"
+#include "server/spec_limits.h"
 
 namespace descent::server {
 
@@ -14,8 +15,10 @@ class TrainingService final : public v1::TrainingService::Service {
  public:
   // `jobs` must outlive the service (and therefore the grpc::Server it is registered on), and
   // so must `datasets`, which resolves jobs' references to uploaded datasets (null: none).
-  explicit TrainingService(JobManager* jobs, const DatasetStore* datasets = nullptr)
-      : jobs_(jobs), datasets_(datasets) {}
+  // SubmitJob rejects jobs beyond `limits`.
+  explicit TrainingService(JobManager* jobs, const DatasetStore* datasets = nullptr,
+                           const SpecLimits& limits = {})
+      : jobs_(jobs), datasets_(datasets), limits_(limits) {}
 
   // Each returns the JobManager's status through ToGrpcStatus, or INVALID_ARGUMENT naming
   // the field for a malformed request (empty job_id, bad spec, bad inputs); the codes per
@@ -40,6 +43,7 @@ class TrainingService final : public v1::TrainingService::Service {
  private:
   JobManager* const jobs_;
   const DatasetStore* const datasets_;
+  const SpecLimits limits_;
 };
 
 }  // namespace descent::server

@@ -132,7 +132,7 @@ class DatasetServiceTest : public ::testing::Test {
     options.listen_address = "127.0.0.1:0";
     options.metrics_listen_address = "";
     options.dataset_dir = root_ + "/datasets";
-    options.max_dataset_bytes = 64 << 10;
+    options.limits.max_dataset_bytes = 64 << 10;
     options.jobs.workers = workers;
     absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options);
     ASSERT_OK(server);

@@ -624,7 +624,10 @@ TEST_F(QueueTest, ResourceExhaustedWhenTheQueueIsFullAndRetriesAreIdempotent) {
   EXPECT_EQ(first.state(), v1::QUEUED);
   EXPECT_EQ(first.request_id(), "key-1");
   v1::Job second;
-  EXPECT_THAT(Submit(LineSpec(1), &second), HasCode(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_THAT(Submit(LineSpec(1), &second),
+              GrpcIs(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     HasSubstr("the job queue is full (1 jobs queued, the limit set by "
+                               "--max-queued-jobs)")));
   // A retried submit returns the job it created, even with the queue full.
   v1::Job retried;
   ASSERT_TRUE(Submit(LineSpec(1), &retried, "key-1").ok());
@@ -653,6 +656,141 @@ TEST_F(QueueTest, ResourceExhaustedWhenTheQueueIsFullAndRetriesAreIdempotent) {
   EXPECT_TRUE(Submit(LineSpec(1), &second).ok());
 }
 
+// Each flag-set limit of one job's spec is INVALID_ARGUMENT naming the value, the limit and
+// the flag. LineSpec: 1 input, 4 hidden units, 1 output (13 parameters), 2 steps an epoch.
+class SpecLimitsTest : public ServiceTest {
+ protected:
+  void SetUp() override {}
+
+  void StartWith(const SpecLimits& limits) {
+    ServerOptions options;
+    options.metrics_listen_address = "";
+    options.jobs.workers = 0;
+    options.limits = limits;
+    StartServer(options);
+  }
+};
+
+TEST_F(SpecLimitsTest, ModelParametersBeyondTheFlag) {
+  StartWith({.max_model_parameters = 12});
+  v1::Job job;
+  EXPECT_THAT(Submit(LineSpec(1), &job),
+              GrpcIs(grpc::StatusCode::INVALID_ARGUMENT,
+                     HasSubstr("spec.model has 13 parameters; at most 12 are allowed (descentd "
+                               "--max-model-parameters)")));
+  server_.reset();
+  StartWith({.max_model_parameters = 13});
+  EXPECT_TRUE(Submit(LineSpec(1), &job).ok());
+}
+
+TEST_F(SpecLimitsTest, StepsPerJobBeyondTheFlag) {
+  StartWith({.max_steps_per_job = 3});
+  v1::Job job;
+  EXPECT_THAT(
+      Submit(LineSpec(2), &job),
+      GrpcIs(grpc::StatusCode::INVALID_ARGUMENT,
+             HasSubstr("spec.training asks for up to 4 optimizer steps (epochs x batches "
+                       "per epoch); at most 3 are allowed (descentd --max-steps-per-job)")));
+  EXPECT_TRUE(Submit(LineSpec(1), &job).ok());
+}
+
+TEST_F(SpecLimitsTest, InlineDatasetBeyondMaxDatasetBytes) {
+  const v1::JobSpec spec = LineSpec(1);
+  const int64_t bytes = static_cast<int64_t>(spec.dataset().inline_().ByteSizeLong());
+  StartWith({.max_dataset_bytes = bytes - 1});
+  v1::Job job;
+  EXPECT_THAT(
+      Submit(spec, &job),
+      GrpcIs(grpc::StatusCode::INVALID_ARGUMENT,
+             HasSubstr(absl::StrCat("spec.dataset.inline is ", bytes, " bytes; at most ", bytes - 1,
+                                    " are allowed (descentd --max-dataset-bytes)"))));
+  server_.reset();
+  StartWith({.max_dataset_bytes = bytes});
+  EXPECT_TRUE(Submit(spec, &job).ok());
+}
+
+// One watcher per job; no worker, so jobs stay QUEUED and their streams stay open.
+class WatcherLimitTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.metrics_listen_address = "";
+    options.jobs.workers = 0;
+    options.jobs.max_watchers_per_job = 1;
+    // A cancelled stream's slot is freed at its next send: keep that soon.
+    options.jobs.heartbeat_interval = absl::Milliseconds(50);
+    StartServer(options);
+  }
+
+  // An open stream that has received its first event, so the server counts it.
+  struct OpenWatch {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<v1::WatchJobResponse>> reader;  // null if refused
+    grpc::Status status;                                               // why it was refused
+  };
+  std::unique_ptr<OpenWatch> Open(const std::string& id) {
+    auto watch = std::make_unique<OpenWatch>();
+    Bound(&watch->context);
+    v1::WatchJobRequest request;
+    request.set_job_id(id);
+    watch->reader = stub_->WatchJob(&watch->context, request);
+    v1::WatchJobResponse event;
+    if (!watch->reader->Read(&event)) {
+      watch->status = watch->reader->Finish();
+      watch->reader.reset();
+    }
+    return watch;
+  }
+};
+
+TEST_F(WatcherLimitTest, OneWatcherTooManyIsResourceExhaustedAndAnEndedWatcherFreesItsSlot) {
+  v1::Job job;
+  ASSERT_TRUE(Submit(LineSpec(1), &job).ok());
+  std::unique_ptr<OpenWatch> first = Open(job.id());
+  ASSERT_NE(first->reader, nullptr) << first->status.error_message();
+
+  std::unique_ptr<OpenWatch> second = Open(job.id());
+  EXPECT_EQ(second->reader, nullptr);
+  EXPECT_THAT(second->status,
+              GrpcIs(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     AllOf(HasSubstr(job.id()),
+                           HasSubstr("already has the most watchers --max-watchers-per-job "
+                                     "allows (1)"))));
+
+  // The limit is per job.
+  v1::Job other;
+  ASSERT_TRUE(Submit(LineSpec(1), &other).ok());
+  std::unique_ptr<OpenWatch> other_watch = Open(other.id());
+  EXPECT_NE(other_watch->reader, nullptr) << other_watch->status.error_message();
+
+  // A client that goes away frees its slot once the server notices (its next heartbeat).
+  first->context.TryCancel();
+  EXPECT_EQ(first->reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  std::unique_ptr<OpenWatch> third;
+  const absl::Time give_up = absl::Now() + kCallTimeout;
+  do {
+    third = Open(job.id());
+  } while (third->reader == nullptr &&
+           third->status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+           absl::Now() < give_up);
+  ASSERT_NE(third->reader, nullptr) << third->status.error_message();
+
+  // A stream that ends with its job frees its slot too.
+  v1::Job cancelled;
+  ASSERT_TRUE(Cancel(job.id(), &cancelled).ok());
+  v1::WatchJobResponse event;
+  while (third->reader->Read(&event)) {
+  }
+  EXPECT_TRUE(third->reader->Finish().ok());
+  const Watched after_end = Watch(job.id(), 0);
+  EXPECT_TRUE(after_end.status.ok()) << after_end.status.error_message();
+  ASSERT_NE(after_end.last(), nullptr);
+  EXPECT_EQ(after_end.last()->state().state(), v1::CANCELLED);
+
+  other_watch->context.TryCancel();
+  other_watch->reader->Finish();
+}
+
 TEST(ServerTest, OversizedMessageIsResourceExhausted) {
   ServerOptions options;
   options.listen_address = "127.0.0.1:0";
@@ -671,8 +809,10 @@ TEST(ServerTest, OversizedMessageIsResourceExhausted) {
   grpc::ClientContext context;
   Bound(&context);
   v1::Job job;
-  EXPECT_EQ(stub->SubmitJob(&context, request, &job).error_code(),
-            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // gRPC's own check, before the service sees the request; it names both sizes.
+  EXPECT_THAT(stub->SubmitJob(&context, request, &job),
+              GrpcIs(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     AllOf(HasSubstr("larger than max"), HasSubstr("vs. 65536"))));
 }
 
 TEST(ServerTest, PortInUseIsUnavailableNamingTheAddress) {
