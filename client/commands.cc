@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/input_files.h"
@@ -73,6 +74,12 @@ int ReportError(const CommandContext& ctx, const absl::Status& status) {
   } else {
     *ctx.err << "descent: " << status.message() << " (" << absl::StatusCodeToString(status.code())
              << ")\n";
+  }
+  // gRPC's own size check words it without naming the server's setting.
+  if (status.code() == absl::StatusCode::kResourceExhausted &&
+      absl::StrContains(status.message(), "larger than max")) {
+    *ctx.err << "descent: descentd takes messages up to its --max-message-bytes; send large "
+                "data with `descent upload` rather than inline in the job file\n";
   }
   return code;
 }

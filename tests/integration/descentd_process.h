@@ -47,6 +47,9 @@ class DescentdProcess {
       return absl::InternalError(absl::StrCat("no port in descentd's start-up line: ", log));
     }
     server->port_ = std::stoi(match[1].str());
+    if (std::regex_search(log, match, std::regex(R"(metrics on \S+ \(port (\d+)\))"))) {
+      server->metrics_port_ = std::stoi(match[1].str());
+    }
     auto client = server->NewClient();
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     while (!client->CheckHealth().ok()) {
@@ -62,6 +65,8 @@ class DescentdProcess {
   }
 
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  // The /metrics port; 0 when started with metrics off.
+  int metrics_port() const { return metrics_port_; }
   std::unique_ptr<client::DescentClient> NewClient() const {
     return client::DescentClient::Connect(address());
   }
@@ -73,6 +78,7 @@ class DescentdProcess {
 
   std::unique_ptr<testing::Subprocess> process_;
   int port_ = 0;
+  int metrics_port_ = 0;
 };
 
 }  // namespace descent::integration

@@ -401,11 +401,9 @@ class PrometheusTest : public ::testing::Test {
         DescentdProcess::Start({"--workers", "1"});
     ASSERT_OK(descentd);
     descentd_ = *std::move(descentd);
-    std::smatch match;
-    const std::string log = descentd_->process().Stderr();
-    ASSERT_TRUE(std::regex_search(log, match, std::regex(R"(metrics on \S+ \(port (\d+)\))")))
-        << "no metrics port in descentd's start-up line: " << log;
-    metrics_port_ = std::stoi(match[1].str());
+    metrics_port_ = descentd_->metrics_port();
+    ASSERT_GT(metrics_port_, 0) << "no metrics port in descentd's start-up line: "
+                                << descentd_->process().Stderr();
     client_ = descentd_->NewClient();
     absl::StatusOr<std::unique_ptr<PrometheusServer>> prometheus =
         PrometheusServer::Start(prometheus_binary_, absl::StrCat("127.0.0.1:", metrics_port_));
