@@ -4,7 +4,8 @@
 # Usage: deploy/install-deps.sh [build|runtime|test]   (default: test = build + test tools)
 #   build    compilers, CMake, and the -dev packages the code links against
 #   runtime  only the shared libraries descentd and descent need to run (the Docker runtime stage)
-#   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC, sanitizers
+#   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC, sanitizers,
+#            openssl (the TLS tests make their certificates with it)
 set -euo pipefail
 profile=${1:-test}
 
@@ -20,7 +21,7 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libclang-rt-14-dev prometheus python3 python3-grpcio python3-numpy python3-sklearn jq curl
-  procps
+  procps openssl
 )
 
 case "$profile" in

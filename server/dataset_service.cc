@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/status_macros.h"
+#include "server/bearer_tokens.h"
 #include "server/grpc_status.h"
 
 namespace descent::server {
@@ -90,9 +91,12 @@ absl::Status CheckNoActiveJobUses(const JobManager& jobs, const v1::Dataset& dat
   return absl::OkStatus();
 }
 
-grpc::Status DatasetService::UploadDataset(grpc::ServerContext* /*context*/,
+grpc::Status DatasetService::UploadDataset(grpc::ServerContext* context,
                                            grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                                            v1::UploadDatasetResponse* response) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   if (store_ == nullptr) return ToGrpcStatus(NoStore());
   absl::StatusOr<ReceivedUpload> upload = ReceiveUpload(
       [reader](v1::UploadDatasetRequest* message) { return reader->Read(message); },
@@ -105,9 +109,12 @@ grpc::Status DatasetService::UploadDataset(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
-grpc::Status DatasetService::GetDataset(grpc::ServerContext* /*context*/,
+grpc::Status DatasetService::GetDataset(grpc::ServerContext* context,
                                         const v1::GetDatasetRequest* request,
                                         v1::Dataset* response) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   if (store_ == nullptr) return ToGrpcStatus(NoStore());
   if (absl::Status valid = CheckReference(request->dataset()); !valid.ok()) {
     return ToGrpcStatus(valid);
@@ -117,17 +124,23 @@ grpc::Status DatasetService::GetDataset(grpc::ServerContext* /*context*/,
   return ToGrpcStatus(dataset.status());
 }
 
-grpc::Status DatasetService::ListDatasets(grpc::ServerContext* /*context*/,
+grpc::Status DatasetService::ListDatasets(grpc::ServerContext* context,
                                           const v1::ListDatasetsRequest* /*request*/,
                                           v1::ListDatasetsResponse* response) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   if (store_ == nullptr) return ToGrpcStatus(NoStore());
   for (v1::Dataset& dataset : store_->List()) *response->add_datasets() = std::move(dataset);
   return grpc::Status::OK;
 }
 
-grpc::Status DatasetService::DeleteDataset(grpc::ServerContext* /*context*/,
+grpc::Status DatasetService::DeleteDataset(grpc::ServerContext* context,
                                            const v1::DeleteDatasetRequest* request,
                                            v1::DeleteDatasetResponse* response) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   if (store_ == nullptr) return ToGrpcStatus(NoStore());
   if (absl::Status valid = CheckReference(request->dataset()); !valid.ok()) {
     return ToGrpcStatus(valid);

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "descent/v1/datasets.grpc.pb.h"
+#include "server/bearer_tokens.h"
 #include "server/dataset_store.h"
 #include "server/job_manager.h"
 
@@ -36,11 +37,14 @@ absl::Status CheckNoActiveJobUses(const JobManager& jobs, const v1::Dataset& dat
 class DatasetService final : public v1::DatasetService::Service {
  public:
   // `store` and `jobs` must outlive the service; `store` may be null (a server without a
-  // data directory), and then every call is FAILED_PRECONDITION.
-  DatasetService(DatasetStore* store, const JobManager* jobs, int64_t max_dataset_bytes)
-      : store_(store), jobs_(jobs), max_dataset_bytes_(max_dataset_bytes) {}
+  // data directory), and then every call is FAILED_PRECONDITION. `tokens` (null: no
+  // authentication) must outlive the service too.
+  DatasetService(DatasetStore* store, const JobManager* jobs, int64_t max_dataset_bytes,
+                 const BearerTokens* tokens = nullptr)
+      : store_(store), jobs_(jobs), max_dataset_bytes_(max_dataset_bytes), tokens_(tokens) {}
 
-  // Codes as documented in datasets.proto.
+  // Codes as documented in datasets.proto, after UNAUTHENTICATED for a call without a valid
+  // bearer token when the server has tokens (as TrainingService).
   grpc::Status UploadDataset(grpc::ServerContext* context,
                              grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                              v1::UploadDatasetResponse* response) override;
@@ -48,14 +52,14 @@ class DatasetService final : public v1::DatasetService::Service {
                           v1::Dataset* response) override;
   grpc::Status ListDatasets(grpc::ServerContext* context, const v1::ListDatasetsRequest* request,
                             v1::ListDatasetsResponse* response) override;
-  grpc::Status DeleteDataset(grpc::ServerContext* context,
-                             const v1::DeleteDatasetRequest* request,
+  grpc::Status DeleteDataset(grpc::ServerContext* context, const v1::DeleteDatasetRequest* request,
                              v1::DeleteDatasetResponse* response) override;
 
  private:
   DatasetStore* const store_;
   const JobManager* const jobs_;
   const int64_t max_dataset_bytes_;
+  const BearerTokens* const tokens_;
 };
 
 }  // namespace descent::server

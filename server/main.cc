@@ -1,5 +1,6 @@
 // descentd: turns flags into ServerOptions, prepares the data directory, runs the Server
-// until SIGTERM or SIGINT, then shuts it down cleanly and exits 0.
+// until SIGTERM or SIGINT, then shuts it down cleanly and exits 0. SIGHUP re-reads
+// --auth-token-file.
 //
 // Flags are spelled with dashes (--metrics-listen); absl's underscore spelling
 // (--metrics_listen) is accepted too.
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -28,7 +30,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/blas.h"
+#include "server/bearer_tokens.h"
 #include "server/server.h"
+#include "server/server_tls.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "gRPC address, host:port. Port 0 picks a free port; the start-up log line names it.");
@@ -63,6 +67,18 @@ ABSL_FLAG(int64_t, max_model_parameters, 50'000'000,
 ABSL_FLAG(int64_t, max_steps_per_job, 10'000'000,
           "Most optimizer steps (epochs x batches per epoch) a job may ask for; every step's "
           "loss is kept for watchers. SubmitJob beyond it fails with INVALID_ARGUMENT.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the server; with --tls-key, gRPC is served over TLS only. "
+          "Empty = plaintext gRPC.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert (unencrypted).");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM bundle of the CAs that sign client certificates; turns on mutual TLS: every "
+          "client must present a certificate one of them signed. Needs --tls-cert and --tls-key.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File of accepted bearer tokens, one per line (blank lines and lines starting with # "
+          "are skipped). With it, every RPC but grpc.health.v1.Health needs `authorization: "
+          "Bearer <token>` (the CLI sends DESCENT_TOKEN) and server reflection is off. SIGHUP "
+          "re-reads the file. Use it with TLS: tokens are sent in the clear otherwise.");
 
 namespace {
 
@@ -77,7 +93,11 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "max_message_bytes",
                                       "max_dataset_bytes",
                                       "max_model_parameters",
-                                      "max_steps_per_job"};
+                                      "max_steps_per_job",
+                                      "tls_cert",
+                                      "tls_key",
+                                      "tls_client_ca",
+                                      "auth_token_file"};
 
 constexpr char kAbout[] =
     "descentd runs dense-network training jobs and serves them over gRPC\n"
@@ -89,7 +109,9 @@ constexpr char kSignals[] =
     "Signals: SIGTERM or SIGINT stops the server. It stops accepting jobs (SubmitJob answers\n"
     "UNAVAILABLE), cancels queued and running jobs (they end CANCELLED; running ones stop\n"
     "before their next step), ends every WatchJob stream with the job's terminal event,\n"
-    "gives other in-flight calls up to 5s, and exits 0.\n"
+    "gives other in-flight calls up to 5s, and exits 0. SIGHUP re-reads --auth-token-file:\n"
+    "tokens added to it are accepted and removed ones rejected from then on; a file that\n"
+    "cannot be read (or holds no token) is logged and the previous tokens stay in force.\n"
     "Exit codes: 0 after a clean stop, --help or --version; 1 for a bad flag or a server that\n"
     "cannot start.\n";
 
@@ -172,6 +194,29 @@ bool PrepareDataDir(const std::string& path, std::string* error) {
   return true;
 }
 
+std::string TransportSummary(const std::optional<descent::server::ServerTls>& tls) {
+  if (!tls.has_value()) return "plaintext gRPC (no TLS)";
+  return tls->client_ca_pem.empty() ? "TLS" : "mutual TLS (client certificates required)";
+}
+
+// SIGHUP: swaps in the tokens of `path`. A file that cannot be read or holds no token keeps
+// the current tokens; either way one log line, which never contains a token.
+void ReloadTokens(const std::string& path, descent::server::Server& server) {
+  if (path.empty()) {
+    std::fprintf(stderr, "descentd: SIGHUP ignored: no --auth-token-file to re-read\n");
+    return;
+  }
+  absl::StatusOr<std::vector<std::string>> tokens = descent::server::ReadTokenFile(path);
+  absl::Status replaced = tokens.ok() ? server.ReplaceBearerTokens(*tokens) : tokens.status();
+  if (!replaced.ok()) {
+    std::fprintf(stderr, "descentd: SIGHUP: keeping the previous tokens: %s\n",
+                 std::string(replaced.message()).c_str());
+    return;
+  }
+  std::fprintf(stderr, "descentd: SIGHUP: %zu bearer token(s) loaded from %s\n", tokens->size(),
+               path.c_str());
+}
+
 int AvailableCores() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
@@ -237,13 +282,37 @@ int main(int argc, char** argv) {
 
   options.dataset_dir = (std::filesystem::path(data_dir) / "datasets").string();
 
-  // Block the stop signals in every thread (threads inherit the mask), so they are only
+  const descent::server::ServerTlsFiles tls_files = {absl::GetFlag(FLAGS_tls_cert),
+                                                     absl::GetFlag(FLAGS_tls_key),
+                                                     absl::GetFlag(FLAGS_tls_client_ca)};
+  if (absl::Status paired = descent::server::CheckServerTlsFlags(tls_files); !paired.ok()) {
+    return UsageError(std::string(paired.message()));
+  }
+  absl::StatusOr<std::optional<descent::server::ServerTls>> tls =
+      descent::server::LoadServerTls(tls_files);
+  if (!tls.ok()) {
+    std::fprintf(stderr, "descentd: %s\n", std::string(tls.status().message()).c_str());
+    return 1;
+  }
+  options.tls = *std::move(tls);
+  const std::string token_file = absl::GetFlag(FLAGS_auth_token_file);
+  if (!token_file.empty()) {
+    absl::StatusOr<std::vector<std::string>> tokens = descent::server::ReadTokenFile(token_file);
+    if (!tokens.ok()) {
+      std::fprintf(stderr, "descentd: %s\n", std::string(tokens.status().message()).c_str());
+      return 1;
+    }
+    options.bearer_tokens = *std::move(tokens);
+  }
+
+  // Block the handled signals in every thread (threads inherit the mask), so they are only
   // ever received by the sigwait below, never in the middle of gRPC or training code.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t handled_signals;
+  sigemptyset(&handled_signals);
+  sigaddset(&handled_signals, SIGTERM);
+  sigaddset(&handled_signals, SIGINT);
+  sigaddset(&handled_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &handled_signals, nullptr);
 
   absl::StatusOr<std::unique_ptr<descent::server::Server>> server =
       descent::server::Server::Start(options);
@@ -263,9 +332,23 @@ int main(int argc, char** argv) {
   if (const std::string warning = descent::BlasKernelWarning(); !warning.empty()) {
     std::fprintf(stderr, "descentd: warning: %s\n", warning.c_str());
   }
+  const std::string authentication =
+      options.bearer_tokens.has_value()
+          ? absl::StrCat(options.bearer_tokens->size(), " bearer token(s) from ", token_file,
+                         " (reflection off)")
+          : "no authentication";
+  std::fprintf(stderr, "descentd: %s; %s\n", TransportSummary(options.tls).c_str(),
+               authentication.c_str());
+  if (options.bearer_tokens.has_value() && !options.tls.has_value()) {
+    std::fprintf(stderr,
+                 "descentd: warning: --auth-token-file without --tls-cert: tokens cross the "
+                 "network in plaintext\n");
+  }
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  while (sigwait(&handled_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    ReloadTokens(token_file, **server);
+  }
   std::fprintf(stderr, "descentd: %s received; cancelling jobs and stopping\n",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown();

@@ -10,9 +10,12 @@
 #include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/bearer_tokens.h"
 #include "server/dataset_service.h"
 #include "server/dataset_store.h"
 #include "server/metrics.h"
@@ -25,6 +28,29 @@ namespace {
 std::string WithPort(const std::string& address, int port) {
   const size_t colon = address.rfind(':');
   return absl::StrCat(colon == std::string::npos ? address : address.substr(0, colon), ":", port);
+}
+
+// Drops gRPC's reflection plugin from one builder. The plugin is a process-wide switch, and
+// its service cannot be wrapped with a token check, so a server with bearer tokens does not
+// offer reflection at all rather than describing its API to anyone.
+class WithoutReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    std::erase_if(*plugins, [](const std::unique_ptr<grpc::ServerBuilderPlugin>& plugin) {
+      return plugin->name() == "proto_server_reflection";
+    });
+  }
+};
+
+std::shared_ptr<grpc::ServerCredentials> Credentials(const std::optional<ServerTls>& tls) {
+  if (!tls.has_value()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      tls->client_ca_pem.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                 : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = tls->client_ca_pem;
+  ssl.pem_key_cert_pairs.push_back({tls->private_key_pem, tls->cert_chain_pem});
+  return grpc::SslServerCredentials(ssl);
 }
 
 }  // namespace
@@ -49,7 +75,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       return absl::InvalidArgumentError(absl::StrCat(name, " must be > 0 (got ", value, ")"));
     }
   }
+  if (options.bearer_tokens.has_value() && options.bearer_tokens->empty()) {
+    return absl::InvalidArgumentError("bearer_tokens must hold at least one token");
+  }
   std::unique_ptr<Server> server(new Server(options));
+  if (options.bearer_tokens.has_value()) {
+    server->tokens_ = std::make_unique<BearerTokens>(*options.bearer_tokens);
+  }
   if (!options.dataset_dir.empty()) {
     ASSIGN_OR_RETURN(server->datasets_, DatasetStore::Open(options.dataset_dir));
   }
@@ -61,9 +93,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   server->jobs_ = std::make_unique<JobManager>(options.jobs, server->metrics_.get());
   server->service_ = std::make_unique<TrainingService>(server->jobs_.get(), server->datasets_.get(),
-                                                       options.limits);
+                                                       options.limits, server->tokens_.get());
   server->dataset_service_ = std::make_unique<DatasetService>(
-      server->datasets_.get(), server->jobs_.get(), options.limits.max_dataset_bytes);
+      server->datasets_.get(), server->jobs_.get(), options.limits.max_dataset_bytes,
+      server->tokens_.get());
 
   // Both are process-wide switches read when a builder is created.
   grpc::EnableDefaultHealthCheckService(true);
@@ -72,8 +105,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // gRPC sets SO_REUSEPORT by default on Linux, which would let a second descentd "bind"
   // a port that is in use and split the traffic; an in-use port must be an error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  if (server->tokens_ != nullptr) builder.SetOption(std::make_unique<WithoutReflection>());
+  builder.AddListeningPort(options.listen_address, Credentials(options.tls), &server->port_);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->dataset_service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
@@ -114,6 +147,16 @@ void Server::Shutdown() {
   }
   absl::MutexLock lock(&mutex_);
   shutdown_done_ = true;
+}
+
+absl::Status Server::ReplaceBearerTokens(const std::vector<std::string>& tokens) {
+  if (tokens_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this server runs without bearer tokens (start it with --auth-token-file)");
+  }
+  if (tokens.empty()) return absl::InvalidArgumentError("at least one bearer token is needed");
+  tokens_->Replace(tokens);
+  return absl::OkStatus();
 }
 
 void Server::Wait() {

@@ -1,5 +1,6 @@
 // descentd as a library: builds the job manager, the gRPC server (TrainingService, the
-// standard health service, server reflection, metrics interceptors) and the Prometheus
+// standard health service, server reflection, metrics interceptors, optional TLS and bearer
+// tokens) and the Prometheus
 // exposer from ServerOptions, and stops them in the right order. main.cc only turns flags
 // into options; tests host the same Server in-process on 127.0.0.1:0.
 #ifndef DESCENT_SERVER_SERVER_H_
@@ -7,7 +8,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -15,6 +18,7 @@
 #include "absl/time/time.h"
 #include "server/job_manager.h"
 #include "server/spec_limits.h"
+#include "server/server_tls.h"
 
 namespace grpc {
 class Server;
@@ -22,6 +26,7 @@ class Server;
 
 namespace descent::server {
 
+class BearerTokens;
 class DatasetService;
 class DatasetStore;
 class ServiceMetrics;
@@ -46,6 +51,12 @@ struct ServerOptions {
   // Bounds on one job: its model, its steps, and its dataset, inline or uploaded (uploads
   // are checked while the stream arrives).
   SpecLimits limits;
+  // Certificate and key (and, for mutual TLS, the client CA); nullopt = plaintext gRPC.
+  std::optional<ServerTls> tls;
+  // The accepted bearer tokens (non-empty); nullopt = no authentication. With tokens every
+  // RPC except grpc.health.v1.Health answers UNAUTHENTICATED without a valid one, and server
+  // reflection is not served (gRPC's reflection plugin offers no hook to check a token).
+  std::optional<std::vector<std::string>> bearer_tokens;
 };
 
 class Server {
@@ -80,6 +91,10 @@ class Server {
   // Blocks until Shutdown() has completed.
   void Wait();
 
+  // Accepts exactly `tokens` (non-empty) from now on. FAILED_PRECONDITION when the server
+  // was started without bearer_tokens, INVALID_ARGUMENT for an empty list. Thread-safe.
+  absl::Status ReplaceBearerTokens(const std::vector<std::string>& tokens);
+
   // For in-process tests and benchmarks that need the manager directly.
   JobManager& job_manager() { return *jobs_; }
 
@@ -90,6 +105,7 @@ class Server {
   // Destroyed bottom-up: the gRPC server before the service it calls, the service before
   // the manager, the manager before the listener it reports to.
   std::unique_ptr<ServiceMetrics> metrics_;
+  std::unique_ptr<BearerTokens> tokens_;  // null: no authentication
   std::unique_ptr<DatasetStore> datasets_;
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<TrainingService> service_;

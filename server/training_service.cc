@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/status_macros.h"
+#include "server/bearer_tokens.h"
 #include "server/grpc_status.h"
 #include "server/spec_conversion.h"
 
@@ -20,24 +21,33 @@ grpc::Status Reply(absl::StatusOr<T> result, T* response) {
 
 }  // namespace
 
-grpc::Status TrainingService::SubmitJob(grpc::ServerContext* /*context*/,
+grpc::Status TrainingService::SubmitJob(grpc::ServerContext* context,
                                         const v1::SubmitJobRequest* request, v1::Job* response) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   absl::StatusOr<PreparedJob> job = PrepareJob(*request, datasets_, limits_);
   if (!job.ok()) return ToGrpcStatus(job.status());
   return Reply(jobs_->Submit(*std::move(job)), response);
 }
 
-grpc::Status TrainingService::GetJob(grpc::ServerContext* /*context*/,
-                                     const v1::GetJobRequest* request, v1::Job* response) {
+grpc::Status TrainingService::GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
+                                     v1::Job* response) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   if (absl::Status valid = ValidateJobId(request->job_id()); !valid.ok()) {
     return ToGrpcStatus(valid);
   }
   return Reply(jobs_->Get(request->job_id()), response);
 }
 
-grpc::Status TrainingService::ListJobs(grpc::ServerContext* /*context*/,
+grpc::Status TrainingService::ListJobs(grpc::ServerContext* context,
                                        const v1::ListJobsRequest* request,
                                        v1::ListJobsResponse* response) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   absl::StatusOr<JobPage> page =
       jobs_->List(request->state(), request->page_size(), request->page_token());
   if (!page.ok()) return ToGrpcStatus(page.status());
@@ -47,8 +57,11 @@ grpc::Status TrainingService::ListJobs(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
-grpc::Status TrainingService::CancelJob(grpc::ServerContext* /*context*/,
+grpc::Status TrainingService::CancelJob(grpc::ServerContext* context,
                                         const v1::CancelJobRequest* request, v1::Job* response) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   if (absl::Status valid = ValidateJobId(request->job_id()); !valid.ok()) {
     return ToGrpcStatus(valid);
   }
@@ -58,6 +71,9 @@ grpc::Status TrainingService::CancelJob(grpc::ServerContext* /*context*/,
 grpc::Status TrainingService::WatchJob(grpc::ServerContext* context,
                                        const v1::WatchJobRequest* request,
                                        grpc::ServerWriter<v1::WatchJobResponse>* writer) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   if (absl::Status valid = ValidateJobId(request->job_id()); !valid.ok()) {
     return ToGrpcStatus(valid);
   }
@@ -68,9 +84,12 @@ grpc::Status TrainingService::WatchJob(grpc::ServerContext* context,
                                    }));
 }
 
-grpc::Status TrainingService::ExportModel(grpc::ServerContext* /*context*/,
+grpc::Status TrainingService::ExportModel(grpc::ServerContext* context,
                                           const v1::ExportModelRequest* request,
                                           v1::ExportModelResponse* response) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   if (absl::Status valid = ValidateJobId(request->job_id()); !valid.ok()) {
     return ToGrpcStatus(valid);
   }
@@ -80,9 +99,12 @@ grpc::Status TrainingService::ExportModel(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
-grpc::Status TrainingService::Predict(grpc::ServerContext* /*context*/,
+grpc::Status TrainingService::Predict(grpc::ServerContext* context,
                                       const v1::PredictRequest* request,
                                       v1::PredictResponse* response) {
+  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
+    return denied;
+  }
   if (absl::Status valid = ValidateJobId(request->job_id()); !valid.ok()) {
     return ToGrpcStatus(valid);
   }

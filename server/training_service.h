@@ -5,6 +5,7 @@
 #define DESCENT_SERVER_TRAINING_SERVICE_H_
 
 #include "descent/v1/training.grpc.pb.h"
+#include "server/bearer_tokens.h"
 #include "server/dataset_store.h"
 #include "server/job_manager.h"
 #include "server/spec_limits.h"
@@ -14,13 +15,15 @@ namespace descent::server {
 class TrainingService final : public v1::TrainingService::Service {
  public:
   // `jobs` must outlive the service (and therefore the grpc::Server it is registered on), and
-  // so must `datasets`, which resolves jobs' references to uploaded datasets (null: none).
-  // SubmitJob rejects jobs beyond `limits`.
+  // so must `datasets`, which resolves jobs' references to uploaded datasets (null: none),
+  // and `tokens` (null: no authentication). SubmitJob rejects jobs beyond `limits`.
   explicit TrainingService(JobManager* jobs, const DatasetStore* datasets = nullptr,
-                           const SpecLimits& limits = {})
-      : jobs_(jobs), datasets_(datasets), limits_(limits) {}
+                           const SpecLimits& limits = {}, const BearerTokens* tokens = nullptr)
+      : jobs_(jobs), datasets_(datasets), limits_(limits), tokens_(tokens) {}
 
-  // Each returns the JobManager's status through ToGrpcStatus, or INVALID_ARGUMENT naming
+  // Each first authenticates the call (UNAUTHENTICATED without a valid bearer token when the
+  // server has tokens: gRPC C++ server interceptors cannot reject a call, so every method
+  // checks), then returns the JobManager's status through ToGrpcStatus, or INVALID_ARGUMENT naming
   // the field for a malformed request (empty job_id, bad spec, bad inputs); the codes per
   // method are listed on the rpcs in training.proto.
   grpc::Status SubmitJob(grpc::ServerContext* context, const v1::SubmitJobRequest* request,
@@ -44,6 +47,7 @@ class TrainingService final : public v1::TrainingService::Service {
   JobManager* const jobs_;
   const DatasetStore* const datasets_;
   const SpecLimits limits_;
+  const BearerTokens* const tokens_;
 };
 
 }  // namespace descent::server
