@@ -58,7 +58,8 @@ int ExitCodeFor(const absl::Status& status) {
       return kExitUnreachable;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kAlreadyExists:  // a request id reused for another spec
+    case absl::StatusCode::kAlreadyExists:    // a request id reused for another spec
+    case absl::StatusCode::kUnauthenticated:  // no or a rejected DESCENT_TOKEN
       return kExitUsage;
     default:
       return kExitJobFailed;
@@ -70,7 +71,12 @@ int ReportError(const CommandContext& ctx, const absl::Status& status) {
   if (code == kExitUnreachable) {
     *ctx.err << "descent: cannot reach descentd at " << ctx.server << ": " << status.message()
              << " (" << absl::StatusCodeToString(status.code())
-             << "); is it running? Point --server or DESCENT_SERVER at it.\n";
+             << "); is it running? Point --server or DESCENT_SERVER at it. "
+             << (ctx.tls ? "TLS is on: check that --tls-ca (DESCENT_TLS_CA) signed descentd's "
+                           "certificate, that it names this host (or set --tls-server-name), "
+                           "and pass --tls-cert/--tls-key if descentd requires client "
+                           "certificates; a plaintext descentd needs no --tls-ca.\n"
+                         : "If descentd serves TLS, pass --tls-ca (DESCENT_TLS_CA).\n");
   } else {
     *ctx.err << "descent: " << status.message() << " (" << absl::StatusCodeToString(status.code())
              << ")\n";

@@ -6,8 +6,9 @@
 //      is not the input's fault (e.g. RESOURCE_EXHAUSTED, FAILED_PRECONDITION)
 //   2  usage error: bad arguments, unreadable or invalid files, a spec the server rejects
 //      (INVALID_ARGUMENT), an unknown job (NOT_FOUND), a request id reused for another spec
-//      (ALREADY_EXISTS)
-//   3  the server is unreachable (UNAVAILABLE, or a deadline while connecting)
+//      (ALREADY_EXISTS), a missing or rejected bearer token (UNAUTHENTICATED)
+//   3  the server is unreachable (UNAVAILABLE, or a deadline while connecting), which
+//      includes a failed TLS handshake
 #ifndef DESCENT_CLIENT_COMMANDS_H_
 #define DESCENT_CLIENT_COMMANDS_H_
 
@@ -32,6 +33,7 @@ enum ExitCode : int {
 struct CommandContext {
   DescentClient* client = nullptr;
   std::string server;  // HOST:PORT, for messages
+  bool tls = false;    // the channel uses TLS (for the hint on connection failures)
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   OutputFormat format = OutputFormat::kText;

@@ -5,15 +5,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
 
 namespace descent::client {
 
 std::unique_ptr<DatasetClient> DatasetClient::Connect(const std::string& target,
                                                       ClientOptions options) {
-  return std::make_unique<DatasetClient>(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()), options);
+  return std::make_unique<DatasetClient>(OpenChannel(target, options.channel), options);
 }
 
 DatasetClient::DatasetClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)

@@ -7,8 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 
 namespace descent::client {
 namespace {
@@ -73,14 +71,7 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 
 std::unique_ptr<DescentClient> DescentClient::Connect(const std::string& target,
                                                       ClientOptions options) {
-  grpc::ChannelArguments args;
-  // Watch streams carry up to thousands of loss points per message.
-  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  // Reconnect quickly when the server comes back (watch retries ride on this).
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-  return std::make_unique<DescentClient>(std::move(channel), options);
+  return std::make_unique<DescentClient>(OpenChannel(target, options.channel), options);
 }
 
 DescentClient::DescentClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)

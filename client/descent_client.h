@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/channel.h"
 #include "descent/v1/training.grpc.pb.h"
 #include "descent/v1/training.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -26,6 +27,8 @@ struct ClientOptions {
   // Deadline of every unary call. A server that cannot be reached fails fast with
   // UNAVAILABLE (calls do not wait for the channel to become ready).
   absl::Duration rpc_timeout = absl::Seconds(30);
+  // TLS and bearer token of the channel Connect() opens (default: plaintext, no token).
+  ChannelOptions channel;
 };
 
 // The gRPC status as an absl::Status: same code, same message.

@@ -9,6 +9,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
+#include "client/channel.h"
 #include "client/commands.h"
 #include "client/dataset_client.h"
 #include "client/dataset_commands.h"
@@ -35,7 +36,10 @@ int main(int argc, char** argv) {
   CLI::App app{
       "descent: submit training jobs to descentd, watch their loss, fetch their models.\n"
       "Exit codes: 0 success / job succeeded, 1 job failed or cancelled (or the request was\n"
-      "refused), 2 usage error (bad arguments or files, unknown job), 3 server unreachable.",
+      "refused), 2 usage error (bad arguments or files, unknown job, missing or rejected\n"
+      "DESCENT_TOKEN), 3 server unreachable (including a failed TLS handshake).\n"
+      "Environment: DESCENT_SERVER, DESCENT_TOKEN (bearer token), DESCENT_TOKEN_FILE,\n"
+      "DESCENT_TLS_CA, DESCENT_TLS_CERT, DESCENT_TLS_KEY.",
       "descent"};
   app.set_version_flag("--version", std::string(DESCENT_VERSION));
   app.require_subcommand(1);
@@ -53,6 +57,22 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout_seconds, "deadline of each request, in seconds")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  // TLS and the bearer token. The token itself is only ever read from DESCENT_TOKEN or a
+  // file: a --token flag would show in `ps` and shell history.
+  descent::client::ChannelSettings channel_settings;
+  app.add_option("--tls-ca", channel_settings.tls_ca_file,
+                 "PEM CA bundle that signed descentd's certificate; connects over TLS")
+      ->envname("DESCENT_TLS_CA");
+  app.add_option("--tls-cert", channel_settings.tls_cert_file,
+                 "PEM client certificate for mutual TLS (with --tls-key and --tls-ca)")
+      ->envname("DESCENT_TLS_CERT");
+  app.add_option("--tls-key", channel_settings.tls_key_file, "PEM private key of --tls-cert")
+      ->envname("DESCENT_TLS_KEY");
+  app.add_option("--tls-server-name", channel_settings.tls_server_name,
+                 "name to expect in descentd's certificate when it differs from --server's host");
+  app.add_option("--token-file", channel_settings.token_file,
+                 "file holding the bearer token (default: the DESCENT_TOKEN variable)")
+      ->envname("DESCENT_TOKEN_FILE");
 
   std::string spec_path, job_id, request_id, state, out_file, input_file, scale = "auto";
   bool watch = false, follow = false;
@@ -124,13 +144,24 @@ int main(int argc, char** argv) {
     return code == 0 ? descent::client::kExitOk : descent::client::kExitUsage;
   }
 
+  if (const char* token = std::getenv("DESCENT_TOKEN")) channel_settings.token = token;
+  absl::StatusOr<descent::client::ChannelOptions> channel_options =
+      descent::client::LoadChannelOptions(channel_settings);
+  if (!channel_options.ok()) {
+    std::cerr << "descent: " << channel_options.status().message() << "\n";
+    return descent::client::kExitUsage;
+  }
   descent::client::ClientOptions client_options;
   client_options.rpc_timeout = absl::Seconds(timeout_seconds);
-  auto client = descent::client::DescentClient::Connect(server, client_options);
+  // One channel (one connection, one TLS handshake) for every client of this command.
+  const std::shared_ptr<grpc::Channel> channel =
+      descent::client::OpenChannel(server, *channel_options);
+  auto client = std::make_unique<descent::client::DescentClient>(channel, client_options);
 
   CommandContext ctx;
   ctx.client = client.get();
   ctx.server = server;
+  ctx.tls = !channel_options->tls_ca_pem.empty();
   ctx.out = &std::cout;
   ctx.err = &std::cerr;
   ctx.format = output == "json" ? OutputFormat::kJson : OutputFormat::kText;
@@ -151,7 +182,7 @@ int main(int argc, char** argv) {
                : RunPredict(ctx, job_id, input_file);
   }
   if (upload->parsed() || datasets_cmd->parsed() || dataset_cmd->parsed()) {
-    auto datasets = descent::client::DatasetClient::Connect(server, client_options);
+    auto datasets = std::make_unique<descent::client::DatasetClient>(channel, client_options);
     if (upload->parsed()) return RunUpload(ctx, *datasets, input_file, dataset_name);
     if (datasets_cmd->parsed()) return RunDatasets(ctx, *datasets);
     return RunDatasetRemove(ctx, *datasets, dataset_ref);

@@ -23,9 +23,10 @@ namespace descent::integration {
 class DescentdProcess {
  public:
   // Starts descentd and waits (bounded) until it reports its port and answers health
-  // checks. Fails with the server's output when it does not come up.
+  // checks through a client with `client_options` (its TLS settings must match the flags).
+  // Fails with the server's output when it does not come up.
   static absl::StatusOr<std::unique_ptr<DescentdProcess>> Start(
-      std::vector<std::string> extra_flags = {}) {
+      std::vector<std::string> extra_flags = {}, client::ClientOptions client_options = {}) {
     static int instance = 0;
     const std::string data_dir =
         absl::StrCat(::testing::TempDir(), "/descentd-", getpid(), "-", ++instance);
@@ -34,7 +35,8 @@ class DescentdProcess {
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     absl::StatusOr<std::unique_ptr<testing::Subprocess>> process = testing::Subprocess::Start(argv);
     if (!process.ok()) return process.status();
-    std::unique_ptr<DescentdProcess> server(new DescentdProcess(*std::move(process)));
+    std::unique_ptr<DescentdProcess> server(
+        new DescentdProcess(*std::move(process), std::move(client_options)));
     if (!server->process_->WaitForOutput("serving gRPC on", absl::Seconds(30), true)) {
       return absl::DeadlineExceededError(
           absl::StrCat("descentd did not start: ", server->process_->Stderr()));
@@ -68,15 +70,17 @@ class DescentdProcess {
   // The /metrics port; 0 when started with metrics off.
   int metrics_port() const { return metrics_port_; }
   std::unique_ptr<client::DescentClient> NewClient() const {
-    return client::DescentClient::Connect(address());
+    return client::DescentClient::Connect(address(), client_options_);
   }
   testing::Subprocess& process() { return *process_; }
 
  private:
-  explicit DescentdProcess(std::unique_ptr<testing::Subprocess> process)
-      : process_(std::move(process)) {}
+  DescentdProcess(std::unique_ptr<testing::Subprocess> process,
+                  client::ClientOptions client_options)
+      : process_(std::move(process)), client_options_(std::move(client_options)) {}
 
   std::unique_ptr<testing::Subprocess> process_;
+  const client::ClientOptions client_options_;
   int port_ = 0;
   int metrics_port_ = 0;
 };
