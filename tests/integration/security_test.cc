@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/cli_runner.h"
 #include "tests/integration/descentd_process.h"
 #include "tests/testing/http_get.h"
-#include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 
@@ -38,24 +38,9 @@ class SecurityTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete pki_; }
 
-  static std::string WriteFile(const std::string& name, const std::string& content) {
-    const std::string path = absl::StrCat(pki_->dir, "/", name);
-    std::ofstream(path) << content;
-    return path;
-  }
-
-  // Runs `descent --server <server> args...` with no DESCENT_* variable but `env`.
   static testing::ProcessResult Cli(const std::string& server, std::vector<std::string> args,
                                     std::vector<std::pair<std::string, std::string>> env = {}) {
-    std::vector<std::string> argv = {DESCENT_CLI_PATH, "--server", server};
-    argv.insert(argv.end(), args.begin(), args.end());
-    testing::ProcessOptions options;
-    options.unset_env = {"DESCENT_SERVER", "DESCENT_TOKEN",    "DESCENT_TOKEN_FILE",
-                         "DESCENT_TLS_CA", "DESCENT_TLS_CERT", "DESCENT_TLS_KEY"};
-    options.env = std::move(env);
-    absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(argv, kCliTimeout, options);
-    EXPECT_OK(result);
-    return result.ok() ? *result : testing::ProcessResult{};
+    return RunCli(server, std::move(args), kCliTimeout, std::move(env));
   }
 
   // descentd with its flags only (no server expected to come up).
@@ -76,9 +61,9 @@ testing::TestPki* SecurityTest::pki_ = nullptr;
 
 TEST_F(SecurityTest, MutualTlsAdmitsOnlyAClientWithACertificateAndTheRightCa) {
   client::ClientOptions options;
-  options.channel.tls_ca_pem = testing::ReadWholeFile(pki_->ca_cert);
-  options.channel.tls_cert_pem = testing::ReadWholeFile(pki_->client_cert);
-  options.channel.tls_key_pem = testing::ReadWholeFile(pki_->client_key);
+  options.channel.tls_ca_pem = ReadWholeFile(pki_->ca_cert);
+  options.channel.tls_cert_pem = ReadWholeFile(pki_->client_cert);
+  options.channel.tls_key_pem = ReadWholeFile(pki_->client_key);
   absl::StatusOr<std::unique_ptr<DescentdProcess>> server =
       DescentdProcess::Start({"--tls-cert", pki_->server_cert, "--tls-key", pki_->server_key,
                               "--tls-client-ca", pki_->ca_cert},
@@ -122,7 +107,7 @@ TEST_F(SecurityTest, MutualTlsAdmitsOnlyAClientWithACertificateAndTheRightCa) {
 
 TEST_F(SecurityTest, TlsWithoutClientCertificatesServesTheCli) {
   client::ClientOptions options;
-  options.channel.tls_ca_pem = testing::ReadWholeFile(pki_->ca_cert);
+  options.channel.tls_ca_pem = ReadWholeFile(pki_->ca_cert);
   absl::StatusOr<std::unique_ptr<DescentdProcess>> server = DescentdProcess::Start(
       {"--tls-cert", pki_->server_cert, "--tls-key", pki_->server_key}, options);
   ASSERT_OK(server);
@@ -173,7 +158,7 @@ TEST_F(SecurityTest, BadTlsAndTokenFlagsStopDescentdAtStartupNamingFlagAndFile) 
 TEST_F(SecurityTest, TokensAreCheckedReloadedOnSighupAndNeverLogged) {
   const std::string alpha = "alpha-5c0e8d2b91", beta = "beta-7a41f3e6c2", gamma = "gamma-e19b24d7";
   const std::string token_file =
-      WriteFile("tokens", "# descent clients\n" + alpha + "\n\n  " + beta + "  \n");
+      WriteTempFile("tokens", "# descent clients\n" + alpha + "\n\n  " + beta + "  \n");
   absl::StatusOr<std::unique_ptr<DescentdProcess>> server =
       DescentdProcess::Start({"--auth-token-file", token_file});
   ASSERT_OK(server);  // its health checks carry no token
@@ -190,13 +175,13 @@ TEST_F(SecurityTest, TokensAreCheckedReloadedOnSighupAndNeverLogged) {
   EXPECT_EQ(Cli(address, {"health"}).exit_code, 0);  // health needs no token
 
   // Rotate: alpha out, gamma in.
-  WriteFile("tokens", beta + "\n" + gamma + "\n");
+  WriteTempFile("tokens", beta + "\n" + gamma + "\n");
   (*server)->process().Signal(SIGHUP);
   ASSERT_TRUE((*server)->process().WaitForOutput("SIGHUP: 2 bearer token(s) loaded",
                                                  absl::Seconds(30), /*on_stderr=*/true));
   EXPECT_EQ(Cli(address, {"list"}, {{"DESCENT_TOKEN", alpha}}).exit_code, 2);
   EXPECT_EQ(Cli(address, {"list"}, {{"DESCENT_TOKEN", beta}}).exit_code, 0);
-  const std::string gamma_file = WriteFile("gamma-token", gamma + "\n");
+  const std::string gamma_file = WriteTempFile("gamma-token", gamma + "\n");
   testing::ProcessResult by_file = Cli(address, {"--token-file", gamma_file, "list"});
   EXPECT_EQ(by_file.exit_code, 0) << by_file.err;
 

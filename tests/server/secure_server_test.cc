@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "server/server.h"
 #include "tests/testing/http_get.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 

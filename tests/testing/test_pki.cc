@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -76,13 +75,6 @@ absl::StatusOr<TestPki> MakeTestPki(const std::string& dir) {
   }
   if (!status.ok()) return status;
   return pki;
-}
-
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream content;
-  content << file.rdbuf();
-  return content.str();
 }
 
 }  // namespace descent::testing

@@ -26,9 +26,6 @@ struct TestPki {
 // command fails, or when openssl is missing (install it: deploy/install-deps.sh test).
 absl::StatusOr<TestPki> MakeTestPki(const std::string& dir);
 
-// Reads a whole file ("" when it cannot be read).
-std::string ReadWholeFile(const std::string& path);
-
 }  // namespace descent::testing
 
 #endif  // DESCENT_TESTS_TESTING_TEST_PKI_H_

@@ -1,0 +1,34 @@
+// Scratch files for tests: write one into the test's temp dir, read one back whole.
+#ifndef DESCENT_TESTS_TESTING_FILES_H_
+#define DESCENT_TESTS_TESTING_FILES_H_
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace descent::testing {
+
+// Writes `content` to a file named after `name` in the test's temp dir (unique to this
+// process) and returns its path.
+inline std::string WriteTempFile(const std::string& name, const std::string& content) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "/", getpid(), "-", name);
+  std::ofstream(path) << content;
+  return path;
+}
+
+// The whole file, or "" when it cannot be read.
+inline std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace descent::testing
+
+#endif  // DESCENT_TESTS_TESTING_FILES_H_
