@@ -32,7 +32,7 @@ struct ChannelSettings {
   std::string tls_ca_file;      // --tls-ca / DESCENT_TLS_CA
   std::string tls_cert_file;    // --tls-cert / DESCENT_TLS_CERT
   std::string tls_key_file;     // --tls-key / DESCENT_TLS_KEY
-  std::string tls_server_name;  // --tls-server-name
+  std::string tls_server_name;  // --tls-server-name / DESCENT_TLS_SERVER_NAME
   std::string token_file;       // --token-file / DESCENT_TOKEN_FILE (wins over token)
   std::string token;            // DESCENT_TOKEN
 };

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
       "refused), 2 usage error (bad arguments or files, unknown job, missing or rejected\n"
       "DESCENT_TOKEN), 3 server unreachable (including a failed TLS handshake).\n"
       "Environment: DESCENT_SERVER, DESCENT_TOKEN (bearer token), DESCENT_TOKEN_FILE,\n"
-      "DESCENT_TLS_CA, DESCENT_TLS_CERT, DESCENT_TLS_KEY.",
+      "DESCENT_TLS_CA, DESCENT_TLS_CERT, DESCENT_TLS_KEY, DESCENT_TLS_SERVER_NAME.",
       "descent"};
   app.set_version_flag("--version", std::string(DESCENT_VERSION));
   app.require_subcommand(1);
@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", channel_settings.tls_key_file, "PEM private key of --tls-cert")
       ->envname("DESCENT_TLS_KEY");
   app.add_option("--tls-server-name", channel_settings.tls_server_name,
-                 "name to expect in descentd's certificate when it differs from --server's host");
+                 "name to expect in descentd's certificate when it differs from --server's host")
+      ->envname("DESCENT_TLS_SERVER_NAME");
   app.add_option("--token-file", channel_settings.token_file,
                  "file holding the bearer token (default: the DESCENT_TOKEN variable)")
       ->envname("DESCENT_TOKEN_FILE");

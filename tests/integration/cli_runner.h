@@ -32,8 +32,9 @@ inline testing::ProcessResult RunCli(const std::string& address, std::vector<std
   std::vector<std::string> argv = {DESCENT_CLI_PATH, "--server", address};
   argv.insert(argv.end(), args.begin(), args.end());
   testing::ProcessOptions options;
-  options.unset_env = {"DESCENT_SERVER", "DESCENT_TOKEN",    "DESCENT_TOKEN_FILE",
-                       "DESCENT_TLS_CA", "DESCENT_TLS_CERT", "DESCENT_TLS_KEY"};
+  options.unset_env = {"DESCENT_SERVER",         "DESCENT_TOKEN",    "DESCENT_TOKEN_FILE",
+                       "DESCENT_TLS_CA",         "DESCENT_TLS_CERT", "DESCENT_TLS_KEY",
+                       "DESCENT_TLS_SERVER_NAME"};
   options.env = std::move(env);
   absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(argv, timeout, options);
   EXPECT_OK(result);
