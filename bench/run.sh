@@ -122,6 +122,13 @@ if [ -x "$service_bench" ]; then
   "$service_bench" --seconds="$seconds" --repeats="$repeats"
 fi
 
+# TLS and token overhead (bench/security_bench.cc): connection set-up and per-call latency of
+# plaintext, TLS, mutual TLS and bearer tokens on an in-process descentd.
+security_bench="$build_dir/bench/security_bench"
+if [ -x "$security_bench" ] && command -v openssl >/dev/null; then
+  "$security_bench"
+fi
+
 # Load (bench/load.sh): 50 clients submitting tiny jobs to a real descentd on loopback and
 # watching every step; BENCH_LOAD=0 skips it.
 if [ "${BENCH_LOAD:-1}" = 1 ] && [ -x "$build_dir/bench/load_bench" ]; then
