@@ -17,6 +17,7 @@ namespace descent::client {
 namespace {
 
 using ::descent::client::testing::FakeTrainingServer;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -210,8 +211,24 @@ TEST(ExitCodeForTest, MapsStatusCodes) {
   EXPECT_EQ(ExitCodeFor(absl::InvalidArgumentError("")), kExitUsage);
   EXPECT_EQ(ExitCodeFor(absl::NotFoundError("")), kExitUsage);
   EXPECT_EQ(ExitCodeFor(absl::AlreadyExistsError("")), kExitUsage);
+  EXPECT_EQ(ExitCodeFor(absl::UnauthenticatedError("")), kExitUsage);
   EXPECT_EQ(ExitCodeFor(absl::ResourceExhaustedError("")), kExitJobFailed);
   EXPECT_EQ(ExitCodeFor(absl::FailedPreconditionError("")), kExitJobFailed);
+}
+
+TEST(ReportErrorTest, AnUnreachableServerGetsTheTlsHintThatFitsTheChannel) {
+  std::ostringstream err;
+  CommandContext ctx;
+  ctx.server = "db:50051";
+  ctx.err = &err;
+  EXPECT_EQ(ReportError(ctx, absl::UnavailableError("Socket closed")), kExitUnreachable);
+  EXPECT_THAT(err.str(), AllOf(HasSubstr("cannot reach descentd at db:50051: Socket closed"),
+                               HasSubstr("If descentd serves TLS, pass --tls-ca")));
+  err.str("");
+  ctx.tls = true;
+  EXPECT_EQ(ReportError(ctx, absl::UnavailableError("Ssl handshake failed")), kExitUnreachable);
+  EXPECT_THAT(err.str(), AllOf(HasSubstr("TLS is on"), HasSubstr("--tls-server-name"),
+                               HasSubstr("--tls-cert/--tls-key")));
 }
 
 }  // namespace
