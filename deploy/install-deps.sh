@@ -2,10 +2,10 @@
 # The one list of system packages descent needs, all from Debian 12's archive.
 # Idempotent: installs only what is missing and prints nothing when everything is present.
 # Usage: deploy/install-deps.sh [build|runtime|test]   (default: test = build + test tools)
-#   build    compilers, CMake, and the -dev packages the code links against
+#   build    compilers, CMake, the -dev packages the code links against, and openssl (the unit
+#            tests, which the Docker build stage runs too, make TLS certificates with it)
 #   runtime  only the shared libraries descentd and descent need to run (the Docker runtime stage)
-#   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC, sanitizers,
-#            openssl (the TLS tests make their certificates with it)
+#   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC, sanitizers
 set -euo pipefail
 profile=${1:-test}
 
@@ -17,11 +17,11 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libopenblas-dev prometheus-cpp-dev libsqlite3-dev libcli11-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev libssl-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev libssl-dev openssl
 )
 test_pkgs=(
   clang libclang-rt-14-dev prometheus python3 python3-grpcio python3-numpy python3-sklearn jq curl
-  procps openssl
+  procps
 )
 
 case "$profile" in
