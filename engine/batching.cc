@@ -32,6 +32,12 @@ int ValidationRows(int samples, double validation_fraction) {
   return std::max(1, samples - split_at);
 }
 
+int64_t StepsPerEpoch(int train_rows, int batch_size) {
+  if (train_rows <= 0) return 0;
+  const int batch = batch_size <= 0 ? train_rows : std::min(batch_size, train_rows);
+  return (static_cast<int64_t>(train_rows) + batch - 1) / batch;
+}
+
 void EpochOrder(uint64_t seed, int epoch, bool shuffle, absl::Span<int> order) {
   std::iota(order.begin(), order.end(), 0);
   if (!shuffle) return;

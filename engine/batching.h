@@ -21,6 +21,11 @@ std::vector<int> SplitPermutation(uint64_t seed, int samples);
 // is 0. May be all of them; the caller decides whether that leaves enough to train on.
 int ValidationRows(int samples, double validation_fraction);
 
+// Optimizer steps in one epoch over `train_rows` rows: batches of `batch_size` (0 = one
+// batch of all the rows; larger than the rows = all of them), the last one possibly short.
+// 0 when there are no rows.
+int64_t StepsPerEpoch(int train_rows, int batch_size);
+
 // Writes epoch `epoch`'s (1-based) sample order into `order`: 0, 1, 2, ... without
 // shuffling, else a permutation that depends only on (seed, epoch). Allocation-free.
 void EpochOrder(uint64_t seed, int epoch, bool shuffle, absl::Span<int> order);

@@ -177,7 +177,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   s.base_learning_rate = spec.optimizer.EffectiveLearningRate();
 
   s.batch_size = training.batch_size == 0 ? train_rows : std::min(training.batch_size, train_rows);
-  s.steps_per_epoch = (train_rows + s.batch_size - 1) / s.batch_size;
+  s.steps_per_epoch = StepsPerEpoch(train_rows, training.batch_size);
   s.order.resize(train_rows);
   s.batch_x = Matrix(s.batch_size, s.train_x.cols());
   s.batch_y = Matrix(s.batch_size, s.train_y.cols());

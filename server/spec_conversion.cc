@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "engine/batching.h"
 #include "engine/dataset.h"
 #include "engine/loss.h"
 #include "engine/network.h"
@@ -557,13 +558,14 @@ absl::Status CheckLimits(const TrainSpec& spec, const Dataset& dataset, int outp
         "spec.model has ", parameters, " parameters; at most ", limits.max_model_parameters,
         " are allowed (descentd --max-model-parameters): use fewer or smaller hidden_layers"));
   }
-  const int64_t samples = dataset.samples();
-  const int64_t batch = spec.training.batch_size > 0 ? spec.training.batch_size : samples;
+  const int samples = dataset.samples();
   const int64_t steps =
-      static_cast<int64_t>(spec.training.epochs) * ((samples + batch - 1) / batch);
+      spec.training.epochs *
+      StepsPerEpoch(samples - ValidationRows(samples, spec.training.validation_fraction),
+                    spec.training.batch_size);
   if (steps > limits.max_steps_per_job) {
     return InvalidArgumentError(StrCat(
-        "spec.training asks for up to ", steps,
+        "spec.training asks for ", steps,
         " optimizer steps (epochs x batches per epoch); at most ", limits.max_steps_per_job,
         " are allowed (descentd --max-steps-per-job): use fewer epochs or a larger batch_size"));
   }

@@ -20,6 +20,14 @@ TEST(ValidationRowsTest, KerasSplitPointWithAtLeastOneRow) {
   EXPECT_EQ(ValidationRows(5, 1.0), 5);
 }
 
+TEST(StepsPerEpochTest, CeilOfRowsOverBatchWithFullBatchForZero) {
+  EXPECT_EQ(StepsPerEpoch(1600, 32), 50);
+  EXPECT_EQ(StepsPerEpoch(1601, 32), 51);  // the last batch holds one row
+  EXPECT_EQ(StepsPerEpoch(10, 0), 1);      // 0 = full batch
+  EXPECT_EQ(StepsPerEpoch(10, 64), 1);     // a batch larger than the data is all of it
+  EXPECT_EQ(StepsPerEpoch(0, 32), 0);
+}
+
 TEST(SplitPermutationTest, IsASeededPermutation) {
   const std::vector<int> order = SplitPermutation(7, 100);
   std::vector<int> sorted = order;

@@ -488,7 +488,7 @@ INSTANTIATE_TEST_SUITE_P(
                 [](auto& r) {
                   Spec(r).mutable_training()->set_epochs(20'000'000);
                 },
-                "spec.training asks for up to 40000000 optimizer steps"},
+                "spec.training asks for 40000000 optimizer steps"},
         BadSpec{"ScheduleUnknownKind",
                 [](auto& r) {
                   Spec(r).mutable_schedule()->set_kind(static_cast<v1::Schedule>(17));

@@ -689,7 +689,7 @@ TEST_F(SpecLimitsTest, StepsPerJobBeyondTheFlag) {
   EXPECT_THAT(
       Submit(LineSpec(2), &job),
       GrpcIs(grpc::StatusCode::INVALID_ARGUMENT,
-             HasSubstr("spec.training asks for up to 4 optimizer steps (epochs x batches "
+             HasSubstr("spec.training asks for 4 optimizer steps (epochs x batches "
                        "per epoch); at most 3 are allowed (descentd --max-steps-per-job)")));
   EXPECT_TRUE(Submit(LineSpec(1), &job).ok());
 }
