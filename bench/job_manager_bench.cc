@@ -11,7 +11,9 @@
 // workers and its default OpenBLAS threads (cores / workers) trains one job, then two at once,
 // then two with OpenBLAS forced to two threads each (oversubscribed on two cores). It prints
 // each case's aggregate steps/s (all jobs' steps over first start to last end) and its ratio
-// to the one-job case; PERFORMANCE.md's target for two jobs on two cores is >= 1.8.
+// to the one-job case (PERFORMANCE.md's target for two jobs on two cores is >= 1.8), and
+// how many threads did the work (>= 10% of the process's CPU time each): the proof of no
+// oversubscription that machine load cannot blur.
 //
 // tiny = 13-64-1 ReLU, batch 32, MSE/Adam on house_prices; small = 64-128-128-10, batch 64,
 // cross-entropy/Adam on 10 blobs of 64 features (PERFORMANCE.md's configs);
@@ -19,10 +21,15 @@
 // one thread; the process is not pinned: pin it with taskset to compare core layouts.
 // Prints one JSON line per round and a summary line with the medians and their ratio.
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -169,14 +176,44 @@ double Median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-// Aggregate steps/s of `jobs` copies of `job` submitted at once to a manager with two
-// workers and `blas_threads` OpenBLAS threads (0 = the manager's default): every job's steps
-// over the span from the first start to the last end.
-double Concurrent(const PreparedJob& job, int jobs, int blas_threads) {
+// CPU seconds (user + system) each thread of this process has used so far, by thread id.
+std::map<int, double> ThreadCpuSeconds() {
+  std::map<int, double> seconds;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+    const size_t name_end = line.rfind(')');
+    if (name_end == std::string::npos) continue;
+    std::istringstream fields(line.substr(name_end + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int index = 3; index <= 15 && fields >> field; ++index) {
+      if (index == 14) utime = std::stod(field);
+      if (index == 15) stime = std::stod(field);
+    }
+    seconds[std::stoi(task.path().filename().string())] = (utime + stime) / ticks;
+  }
+  return seconds;
+}
+
+struct ConcurrentRun {
+  double steps_per_second = 0;  // every job's steps over first start to last end
+  // Threads that used >= 10% of the process's CPU time over the run: the threads doing the
+  // work, counted the same on a busy machine as on an idle one.
+  int busy_threads = 0;
+};
+
+// `jobs` copies of `job` submitted at once to a manager with two workers and `blas_threads`
+// OpenBLAS threads (0 = the manager's default).
+ConcurrentRun Concurrent(const PreparedJob& job, int jobs, int blas_threads) {
   JobManagerOptions options;
   options.workers = 2;
   options.blas_threads = blas_threads;
   JobManager manager(options, nullptr);
+  const std::map<int, double> cpu_before = ThreadCpuSeconds();
   std::vector<std::string> ids;
   for (int i = 0; i < jobs; ++i) {
     absl::StatusOr<v1::Job> submitted = manager.Submit(Copy(job));
@@ -199,7 +236,20 @@ double Concurrent(const PreparedJob& job, int jobs, int blas_threads) {
     last_end = std::max(last_end, FromTimestamp(done->end_time()));
     steps += done->progress().step();
   }
-  return static_cast<double>(steps) / absl::ToDoubleSeconds(last_end - first_start);
+  // Read while the workers (and OpenBLAS's threads) are still alive.
+  const std::map<int, double> cpu_after = ThreadCpuSeconds();
+  const double span = absl::ToDoubleSeconds(last_end - first_start);
+  ConcurrentRun run;
+  run.steps_per_second = static_cast<double>(steps) / span;
+  std::vector<double> used;
+  double total = 0;
+  for (const auto& [thread, seconds] : cpu_after) {
+    const auto before = cpu_before.find(thread);
+    used.push_back(seconds - (before == cpu_before.end() ? 0.0 : before->second));
+    total += used.back();
+  }
+  for (double seconds : used) run.busy_threads += seconds >= 0.1 * total ? 1 : 0;
+  return run;
 }
 
 int RunConcurrent(const std::string& name, int rounds) {
@@ -210,19 +260,21 @@ int RunConcurrent(const std::string& name, int rounds) {
   std::vector<double> two_ratios;
   std::vector<double> oversubscribed_ratios;
   for (int round = 0; round < rounds; ++round) {
-    const double one = Concurrent(config.job, 1, 0);
+    const ConcurrentRun one = Concurrent(config.job, 1, 0);
     const int default_threads = BlasThreads();
-    const double two = Concurrent(config.job, 2, 0);
-    const double oversubscribed = Concurrent(config.job, 2, 2);
-    two_ratios.push_back(two / one);
-    oversubscribed_ratios.push_back(oversubscribed / one);
+    const ConcurrentRun two = Concurrent(config.job, 2, 0);
+    const ConcurrentRun oversubscribed = Concurrent(config.job, 2, 2);
+    two_ratios.push_back(two.steps_per_second / one.steps_per_second);
+    oversubscribed_ratios.push_back(oversubscribed.steps_per_second / one.steps_per_second);
     std::printf(
         "{\"bench\":\"concurrent_jobs\",\"config\":\"%s\",\"round\":%d,"
-        "\"default_blas_threads\":%d,\"one_job_steps_per_s\":%.0f,"
-        "\"two_jobs_steps_per_s\":%.0f,\"two_jobs_blas2_steps_per_s\":%.0f,"
+        "\"default_blas_threads\":%d,\"one_job_steps_per_s\":%.0f,\"one_job_busy_threads\":%d,"
+        "\"two_jobs_steps_per_s\":%.0f,\"two_jobs_busy_threads\":%d,"
+        "\"two_jobs_blas2_steps_per_s\":%.0f,\"two_jobs_blas2_busy_threads\":%d,"
         "\"two_jobs_ratio\":%.3f,\"two_jobs_blas2_ratio\":%.3f}\n",
-        name.c_str(), round, default_threads, one, two, oversubscribed, two_ratios.back(),
-        oversubscribed_ratios.back());
+        name.c_str(), round, default_threads, one.steps_per_second, one.busy_threads,
+        two.steps_per_second, two.busy_threads, oversubscribed.steps_per_second,
+        oversubscribed.busy_threads, two_ratios.back(), oversubscribed_ratios.back());
     std::fflush(stdout);
   }
   std::printf(
