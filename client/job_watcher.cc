@@ -57,6 +57,10 @@ class StreamReader {
         sink_.OnRawEvent(event);
         sink_.OnHeartbeat(event.heartbeat());
         return true;
+      case v1::WatchJobResponse::kResumed:
+        sink_.OnRawEvent(event);
+        sink_.OnResumed(event.resumed());
+        return true;
       case v1::WatchJobResponse::EVENT_NOT_SET:
         return true;  // a newer server's event this client does not know: skip it
     }

@@ -3,7 +3,7 @@
 // error, a server restart, OK without that event, silence past the idle timeout) is a drop.
 // On a drop the watcher asks GetJob for the job's state, then reopens the stream with
 // after_step = the last step it delivered, backing off exponentially while the server is
-// unreachable. The sink therefore sees every step exactly once, in order, from
+// unreachable (a restarting descentd: its jobs continue where they were checkpointed). The sink therefore sees every step exactly once, in order, from
 // options.after_step + 1 on.
 #ifndef DESCENT_CLIENT_JOB_WATCHER_H_
 #define DESCENT_CLIENT_JOB_WATCHER_H_
@@ -29,6 +29,9 @@ class WatchSink {
   // Non-terminal state changes (QUEUED -> RUNNING); the terminal one is the return value.
   virtual void OnStateChange(const v1::Job& /*job*/) {}
   virtual void OnHeartbeat(const v1::Heartbeat& /*heartbeat*/) {}
+  // The server restarted and the job continues from its checkpoint at resumed.step(); the
+  // steps after it are trained again, and the watcher still delivers each step once.
+  virtual void OnResumed(const v1::Resumed& /*resumed*/) {}
   // Every raw message, before the typed callbacks (for `-o json`). Replayed steps a resumed
   // stream repeats are already trimmed from it.
   virtual void OnRawEvent(const v1::WatchJobResponse& /*event*/) {}

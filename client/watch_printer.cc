@@ -77,6 +77,15 @@ void WatchPrinter::OnStateChange(const v1::Job& job) {
   }
 }
 
+void WatchPrinter::OnResumed(const v1::Resumed& resumed) {
+  if (display_ == WatchDisplay::kJson) return;
+  if (display_ == WatchDisplay::kLive) live_line_.Clear();
+  out_ << "job " << job_id_ << " resumed at step " << resumed.step()
+       << " after a server restart\n"
+       << std::flush;
+  if (display_ == WatchDisplay::kLive) live_line_.Update(Status(), absl::Now(), /*force=*/true);
+}
+
 void WatchPrinter::OnRawEvent(const v1::WatchJobResponse& event) {
   if (event.has_state() && IsTerminal(event.state().state())) saw_terminal_event_ = true;
   if (display_ == WatchDisplay::kJson) out_ << ToJson(event) << "\n" << std::flush;

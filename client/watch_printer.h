@@ -1,7 +1,7 @@
 // Shows a watched job in one of three ways:
 //   terminal (interactive): a live line redrawn in place, then the loss chart, the outcome
 //     and the diagnosis;
-//   piped text: a plain line per state change and per epoch, then the outcome;
+//   piped text: a plain line per state change, resumption and epoch, then the outcome;
 //   JSON: every WatchJobResponse as one JSON object per line.
 // Keeps every step's loss for the chart (8 bytes a step).
 #ifndef DESCENT_CLIENT_WATCH_PRINTER_H_
@@ -35,6 +35,7 @@ class WatchPrinter : public WatchSink {
   void OnLosses(int64_t first_step, const double* losses, int count) override;
   void OnEpoch(const v1::EpochSummary& summary) override;
   void OnStateChange(const v1::Job& job) override;
+  void OnResumed(const v1::Resumed& resumed) override;
   void OnRawEvent(const v1::WatchJobResponse& event) override;
   void OnReconnecting(const absl::Status& why, absl::Duration delay) override;
 

@@ -55,6 +55,29 @@ v1::EpochSummary ToProto(const EpochSummary& summary) {
   return out;
 }
 
+namespace {
+
+EvalMetrics FromProto(const v1::Metrics& metrics) {
+  EvalMetrics out;
+  out.loss = metrics.loss();
+  if (metrics.has_accuracy()) out.accuracy = metrics.accuracy();
+  if (metrics.has_mae()) out.mae = metrics.mae();
+  if (metrics.has_rmse()) out.rmse = metrics.rmse();
+  if (metrics.has_r2()) out.r2 = metrics.r2();
+  return out;
+}
+
+}  // namespace
+
+EpochSummary FromProto(const v1::EpochSummary& summary) {
+  EpochSummary out;
+  out.epoch = summary.epoch();
+  out.last_step = summary.last_step();
+  out.train = FromProto(summary.train());
+  if (summary.has_validation()) out.validation = FromProto(summary.validation());
+  return out;
+}
+
 google::protobuf::Timestamp ToTimestamp(absl::Time time) {
   const absl::Time min_time = absl::FromUnixSeconds(kMinTimestampSeconds);
   const absl::Time max_time = absl::FromUnixSeconds(kMaxTimestampSeconds);

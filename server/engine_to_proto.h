@@ -1,5 +1,5 @@
 // Engine results as wire messages: evaluation metrics, the loss diagnosis, epoch summaries
-// and times. Pure functions; the request direction (proto -> engine) lives in
+// (and back, for stored ones) and times. Pure functions; the request direction (proto -> engine) lives in
 // spec_conversion.h, where validation happens.
 #ifndef DESCENT_SERVER_ENGINE_TO_PROTO_H_
 #define DESCENT_SERVER_ENGINE_TO_PROTO_H_
@@ -18,6 +18,9 @@ v1::Verdict ToProto(Verdict verdict);
 v1::Diagnosis ToProto(const Diagnosis& diagnosis);
 // `validation` is set only when the engine validated.
 v1::EpochSummary ToProto(const EpochSummary& summary);
+// Back, exactly (every field is a double or an integer on both sides), for the epoch
+// summaries a resumed job's trainer needs from the store.
+EpochSummary FromProto(const v1::EpochSummary& summary);
 
 // Nanosecond precision; times outside Timestamp's range (years 1..9999) are clamped to it.
 google::protobuf::Timestamp ToTimestamp(absl::Time time);

@@ -24,6 +24,9 @@ class JobEventListener {
 
   // A job was accepted (it is QUEUED now).
   virtual void OnSubmitted(const JobLabels& /*job*/) {}
+  // An unfinished job was loaded from the job store at start-up, QUEUED or RUNNING (to be
+  // resumed); its later transitions arrive as usual.
+  virtual void OnRecovered(const JobLabels& /*job*/, v1::JobState /*state*/) {}
   // Every state transition, including QUEUED -> CANCELLED. `time_in_from` is how long the
   // job spent in `from` (queue wait for QUEUED -> RUNNING, run time for RUNNING -> terminal).
   virtual void OnStateChange(const JobLabels& /*job*/, v1::JobState /*from*/, v1::JobState /*to*/,

@@ -19,9 +19,12 @@
 #include "engine/blas.h"
 #include "engine/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "server/checkpoint_codec.h"
+#include "server/engine_to_proto.h"
 #include "server/job_ids.h"
 #include "server/job_record.h"
 #include "server/job_runner.h"
+#include "server/job_store.h"
 #include "server/watch_stream.h"
 
 namespace descent::server {
@@ -72,6 +75,20 @@ absl::StatusOr<int64_t> DecodePageToken(std::string_view token, v1::JobState sta
   return bound;
 }
 
+// The submission that prepares a stored job again: its spec as echoed, with an uploaded
+// dataset named by name pinned to the id it resolved to (a newer upload under the same
+// name must not change a job that was already accepted).
+v1::SubmitJobRequest Resubmission(const v1::JobSpec& spec, const std::string& request_id) {
+  v1::SubmitJobRequest request;
+  *request.mutable_spec() = spec;
+  request.set_request_id(request_id);
+  v1::DatasetSource& dataset = *request.mutable_spec()->mutable_dataset();
+  if (dataset.has_name() && !dataset.resolved().id().empty()) {
+    dataset.set_id(dataset.resolved().id());
+  }
+  return request;
+}
+
 absl::Status JobNotFound(std::string_view job_id) {
   return absl::NotFoundError(absl::StrCat("job \"", std::string(job_id),
                                           "\" not found; ListJobs shows the jobs this server has"));
@@ -99,22 +116,81 @@ struct JobManager::Impl {
   }
   bool NoWatches() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return active_watches == 0; }
 
-  // A worker thread: takes the oldest queued job, trains it, repeats; exits once shutting
-  // down with nothing queued.
+  // A worker thread: takes the oldest queued job (resumed jobs come first), trains it,
+  // repeats; exits once shutting down.
   void WorkerLoop() {
+    const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every};
     while (true) {
       std::shared_ptr<JobRecord> job;
+      absl::Status started;
       {
         absl::MutexLock lock(&mu);
         mu.Await(absl::Condition(this, &Impl::HasWorkOrStopping));
-        if (queue.empty()) return;
+        if (queue.empty() || shutting_down) return;
         job = std::move(queue.front());
         queue.pop_front();
-        // Under mu, so Cancel sees a job either in the queue or RUNNING.
-        job->Start(absl::Now(), listener);
+        // Under mu, so Cancel sees a job either in the queue or taken by a worker. A resumed
+        // job is RUNNING already.
+        if (job->state() == v1::QUEUED) started = job->Start(absl::Now(), listener);
       }
-      RunJob(*job, listener);
+      if (!started.ok()) {
+        job->Finish(JobOutcome::Failed(absl::StrCat("could not record the job's start: ",
+                                                    started.message())),
+                    absl::Now(), listener);
+        continue;
+      }
+      RunJob(*job, listener, checkpoints);
     }
+  }
+
+  // Publishes a job in the lookup tables. Under mu.
+  void AddLocked(const std::shared_ptr<JobRecord>& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    jobs.emplace(record->id(), record);
+    all_jobs.push_back(record);
+    if (!record->request_id().empty()) by_request_id.emplace(record->request_id(), record);
+  }
+
+  // A stored unfinished job, ready for a worker: its training input prepared again from its
+  // spec and, for a RUNNING one, its checkpoint. FAILED with the reason when that is not
+  // possible any more.
+  absl::StatusOr<std::shared_ptr<JobRecord>> LoadUnfinished(const StoredJob& stored) {
+    std::optional<TrainerCheckpoint> checkpoint;
+    std::string problem;
+    if (stored.job.state() == v1::RUNNING && stored.checkpoint) {
+      absl::StatusOr<TrainerCheckpoint> decoded = DecodeCheckpoint(*stored.checkpoint);
+      if (decoded.ok()) {
+        checkpoint = *std::move(decoded);
+        for (const StoredEvent& event : stored.events) {
+          if (event.message.has_epoch() && event.message.epoch().epoch() <= checkpoint->epoch) {
+            checkpoint->epochs.push_back(FromProto(event.message.epoch()));
+          }
+        }
+      } else {
+        problem = absl::StrCat("cannot read its checkpoint: ", decoded.status().message());
+      }
+    }
+    const int64_t resume_step = checkpoint ? checkpoint->step : 0;
+    const int resume_epochs = checkpoint ? checkpoint->epoch : 0;
+    if (stored.job.state() == v1::RUNNING && problem.empty()) {
+      RETURN_IF_ERROR(options.store->TruncateAfter(stored.sequence, resume_step, resume_epochs));
+    }
+    ASSIGN_OR_RETURN(std::shared_ptr<JobRecord> record,
+                     JobRecord::FromStore(stored, resume_step, resume_epochs, options.store));
+    absl::StatusOr<PreparedJob> prepared =
+        problem.empty() ? options.prepare(Resubmission(stored.spec, stored.job.request_id()))
+                        : absl::StatusOr<PreparedJob>(absl::FailedPreconditionError(problem));
+    if (!prepared.ok()) {
+      // Not told to the listener: it never heard of the job in this process.
+      record->Finish(JobOutcome::Failed(absl::StrCat("cannot continue after the restart: ",
+                                                     prepared.status().message())),
+                     absl::Now(), nullptr);
+      return record;
+    }
+    record->SetTrainingInput(TrainingInput{
+        std::move(prepared->train_spec), std::move(prepared->dataset),
+        std::move(prepared->initial_parameters), stored.job.state() == v1::RUNNING,
+        std::move(checkpoint)});
+    return record;
   }
 
   const JobManagerOptions options;
@@ -145,6 +221,9 @@ JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
   DESCENT_CHECK(options.watcher_fell_behind_steps >= 0);
   DESCENT_CHECK(options.max_watchers_per_job >= 1);
   SetBlasThreads(BlasThreadsFor(options));
+  DESCENT_CHECK(options.checkpoint_every_steps >= 1);
+  DESCENT_CHECK(options.checkpoint_every > absl::ZeroDuration());
+  DESCENT_CHECK(options.store == nullptr || options.prepare != nullptr);
   impl_ = std::make_unique<Impl>(std::move(options), listener);
   absl::MutexLock lock(&impl_->shutdown_mu);
   for (int i = 0; i < impl_->options.workers; ++i) {
@@ -156,6 +235,43 @@ JobManager::~JobManager() {
   Shutdown();
   absl::MutexLock lock(&impl_->mu);
   impl_->mu.Await(absl::Condition(impl_.get(), &Impl::NoWatches));
+}
+
+absl::StatusOr<int> JobManager::Recover() {
+  Impl& impl = *impl_;
+  if (impl.options.store == nullptr) return 0;
+  ASSIGN_OR_RETURN(std::vector<StoredJob> stored, impl.options.store->LoadAll());
+  std::vector<std::shared_ptr<JobRecord>> records;
+  std::vector<std::shared_ptr<JobRecord>> resumed;
+  std::vector<std::shared_ptr<JobRecord>> queued;
+  for (const StoredJob& job : stored) {
+    std::shared_ptr<JobRecord> record;
+    if (IsTerminal(job.job.state())) {
+      ASSIGN_OR_RETURN(record, JobRecord::FromStore(job, 0, 0, impl.options.store));
+    } else {
+      ASSIGN_OR_RETURN(record, impl.LoadUnfinished(job));
+    }
+    // Sequences index all_jobs (List's page tokens count on it).
+    if (record->sequence() != static_cast<int64_t>(records.size())) {
+      return absl::DataLossError(absl::StrCat("the job store ", impl.options.store->path(),
+                                              " misses job sequence ", records.size(),
+                                              "; move it aside to start afresh"));
+    }
+    if (record->state() == v1::RUNNING) resumed.push_back(record);
+    if (record->state() == v1::QUEUED) queued.push_back(record);
+    records.push_back(std::move(record));
+  }
+  absl::MutexLock lock(&impl.mu);
+  DESCENT_CHECK(impl.all_jobs.empty());
+  for (const std::shared_ptr<JobRecord>& record : records) {
+    impl.AddLocked(record);
+    if (impl.listener != nullptr && !IsTerminal(record->state())) {
+      impl.listener->OnRecovered(record->labels(), record->state());
+    }
+  }
+  impl.queue.insert(impl.queue.end(), resumed.begin(), resumed.end());
+  impl.queue.insert(impl.queue.end(), queued.begin(), queued.end());
+  return static_cast<int>(resumed.size() + queued.size());
 }
 
 absl::StatusOr<v1::Job> JobManager::Submit(PreparedJob job) {
@@ -187,11 +303,10 @@ absl::StatusOr<v1::Job> JobManager::Submit(PreparedJob job) {
     id = NewJobId(impl.random);
   } while (impl.jobs.contains(id));
   auto record = std::make_shared<JobRecord>(id, static_cast<int64_t>(impl.all_jobs.size()),
-                                            std::move(job), absl::Now());
+                                            std::move(job), absl::Now(), impl.options.store);
+  RETURN_IF_ERROR(record->Insert());
   v1::Job queued = record->Snapshot();  // before a worker can pick it up
-  impl.jobs.emplace(id, record);
-  impl.all_jobs.push_back(record);
-  if (!record->request_id().empty()) impl.by_request_id.emplace(record->request_id(), record);
+  impl.AddLocked(record);
   impl.queue.push_back(record);
   // Under mu so that observers see OnSubmitted before the job's first state change.
   if (impl.listener != nullptr) impl.listener->OnSubmitted(record->labels());
@@ -246,8 +361,10 @@ absl::StatusOr<v1::Job> JobManager::Cancel(std::string_view job_id) {
           absl::StrCat("job ", job->id(), " already ended ", v1::JobState_Name(state),
                        "; only QUEUED or RUNNING jobs can be cancelled"));
     }
-    if (state == v1::QUEUED) {
-      impl.queue.erase(std::find(impl.queue.begin(), impl.queue.end(), job));
+    // A QUEUED job, or a resumed one no worker has taken yet.
+    auto queued = std::find(impl.queue.begin(), impl.queue.end(), job);
+    if (queued != impl.queue.end()) {
+      impl.queue.erase(queued);
       job->Finish(JobOutcome::Cancelled(), absl::Now(), impl.listener);
     } else {
       job->RequestCancel();
@@ -309,13 +426,25 @@ void JobManager::Shutdown() {
     absl::MutexLock lock(&impl.mu);
     if (!impl.shutting_down) {
       impl.shutting_down = true;
+      const bool durable = impl.options.store != nullptr;
       const absl::Time now = absl::Now();
+      // Jobs in the queue stay as stored (QUEUED, or RUNNING to be resumed); running ones
+      // checkpoint and stop (job_runner.h).
       for (const std::shared_ptr<JobRecord>& job : impl.queue) {
-        job->Finish(JobOutcome::Cancelled(), now, impl.listener);
+        if (durable) {
+          job->MarkSuspended();
+        } else {
+          job->Finish(JobOutcome::Cancelled(), now, impl.listener);
+        }
       }
       impl.queue.clear();
       for (const std::shared_ptr<JobRecord>& job : impl.all_jobs) {
-        if (!IsTerminal(job->state())) job->RequestCancel();
+        if (IsTerminal(job->state())) continue;
+        if (durable) {
+          job->RequestSuspend();
+        } else {
+          job->RequestCancel();
+        }
       }
     }
   }

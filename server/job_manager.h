@@ -9,10 +9,17 @@
 //     FAILED with error = the diagnosis message: its parameters are garbage, so it has no
 //     model (with training.stop_on_divergence = false the run completes and SUCCEEDED, with
 //     a DIVERGED diagnosis).
-//   - CANCELLED: by Cancel() or Shutdown().
+//   - CANCELLED: by Cancel(), or by Shutdown() of a manager without a store.
 // Job.diagnosis is set when the run ends. Job ids are "job-" + 12 random hex digits.
 // Memory: every job, its every step's loss (8 bytes a step) and epoch summaries stay for the
-// manager's lifetime; nothing is evicted, and nothing survives the manager.
+// manager's lifetime; nothing is evicted.
+//
+// Durability: without a store nothing survives the manager. With one (JobManagerOptions::
+// store), every job is written through (job_record.h): Submit answers once the job is
+// committed, running jobs write a checkpoint with their losses every checkpoint_every_steps
+// steps or checkpoint_every, and Recover() rebuilds everything on the next start: finished
+// jobs as they ended (model included), QUEUED jobs queued in their order, RUNNING jobs
+// resumed from their last checkpoint (step 0 without one) ahead of the queue.
 #ifndef DESCENT_SERVER_JOB_MANAGER_H_
 #define DESCENT_SERVER_JOB_MANAGER_H_
 
@@ -35,6 +42,17 @@
 
 namespace descent::server {
 
+class JobStore;
+
+// A validated submission, converted from the wire by server/spec_conversion.h.
+struct PreparedJob {
+  v1::JobSpec spec;  // as submitted; echoed in Job.spec
+  TrainSpec train_spec;
+  Dataset dataset;
+  std::optional<std::vector<LayerParameters>> initial_parameters;
+  std::string request_id;  // idempotency key, may be empty
+};
+
 struct JobManagerOptions {
   // Jobs trained concurrently, one thread each. 0 starts no worker: jobs stay QUEUED until
   // cancelled (for tests of the queue).
@@ -52,20 +70,21 @@ struct JobManagerOptions {
   // Watch streams served at once for one job; Watch beyond that is RESOURCE_EXHAUSTED. A
   // stream frees its slot when Watch returns.
   int max_watchers_per_job = 64;
+  // Durable state (may be null: jobs live in memory only). Must outlive the manager.
+  JobStore* store = nullptr;
+  // With a store: turns a stored job's submission back into what a worker trains (the
+  // server's PrepareJob with its dataset store), for the jobs Recover() queues again.
+  std::function<absl::StatusOr<PreparedJob>(const v1::SubmitJobRequest&)> prepare;
+  // A durable running job writes a checkpoint after this many steps or this much time since
+  // its last one, whichever comes first (--checkpoint-every-steps, -seconds).
+  int64_t checkpoint_every_steps = 1000;
+  absl::Duration checkpoint_every = absl::Seconds(30);
 };
 
 // The OpenBLAS thread count the manager sets for `options` (cores = the CPUs this process
 // may run on).
 int BlasThreadsFor(const JobManagerOptions& options);
 
-// A validated submission, converted from the wire by server/spec_conversion.h.
-struct PreparedJob {
-  v1::JobSpec spec;  // as submitted; echoed in Job.spec
-  TrainSpec train_spec;
-  Dataset dataset;
-  std::optional<std::vector<LayerParameters>> initial_parameters;
-  std::string request_id;  // idempotency key, may be empty
-};
 
 // A SUCCEEDED job's model, for ExportModel and Predict.
 struct TrainedModel {
@@ -98,10 +117,19 @@ class JobManager {
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
 
+  // With a store: loads the stored jobs (see the top of this file). Call once, right after
+  // construction and before anything else. A stored QUEUED or RUNNING job whose submission
+  // no longer prepares (its uploaded dataset was deleted) or whose checkpoint cannot be read
+  // ends FAILED with the reason. DATA_LOSS or UNAVAILABLE naming the database when it cannot
+  // be read; nothing is loaded then. Returns the number of jobs resumed or queued again.
+  absl::StatusOr<int> Recover();
+
   // Queues the job and returns it QUEUED (already visible to Get/List). With a request_id
   // seen before, returns that job as it is now (no new job), even when the queue is full;
   // ALREADY_EXISTS if that job's spec differs (the key was reused for another job).
   // RESOURCE_EXHAUSTED when max_queued_jobs are queued; UNAVAILABLE after Shutdown().
+  // With a store, answers once the job is committed; a store that cannot take it is
+  // RESOURCE_EXHAUSTED (disk full) or UNAVAILABLE, naming the database, and no job is made.
   absl::StatusOr<v1::Job> Submit(PreparedJob job);
 
   // NOT_FOUND for an unknown id.
@@ -132,17 +160,20 @@ class JobManager {
   // NOT_FOUND for an unknown id; INVALID_ARGUMENT for a negative after_step;
   // RESOURCE_EXHAUSTED when the job already has max_watchers_per_job streams. Blocks the
   // calling thread; never blocks training: a watcher that does not keep up is served from
-  // the job's history. After Shutdown() every job ends, so every stream ends with its
-  // terminal event.
+  // the job's history. After Shutdown() a stream ends with its terminal event (a manager
+  // without a store cancels every job) or, for a job left to resume at the next start,
+  // with UNAVAILABLE once every recorded step was sent.
   absl::Status Watch(std::string_view job_id, int64_t after_step,
                      const std::function<bool(const v1::WatchJobResponse&)>& send);
 
   // FAILED_PRECONDITION unless the job SUCCEEDED; NOT_FOUND for an unknown id.
   absl::StatusOr<TrainedModel> Model(std::string_view job_id) const;
 
-  // Stops accepting submissions (UNAVAILABLE), cancels queued and running jobs, waits until
-  // every job has reached its terminal state and the worker threads have exited. Watch
-  // streams then end after their terminal event; Get, List, Model and Watch keep working.
+  // Stops accepting submissions (UNAVAILABLE) and stops the workers. Without a store, queued
+  // and running jobs are cancelled and end CANCELLED. With a store nothing is lost: running
+  // jobs write a checkpoint and stop, staying RUNNING, queued jobs stay QUEUED, and both
+  // continue at the next start (Recover); their watch streams end with UNAVAILABLE. Waits
+  // until the worker threads have exited. Get, List, Model and Watch keep working.
   // Idempotent; concurrent calls all return once shutdown is complete.
   void Shutdown();
 

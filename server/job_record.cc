@@ -2,9 +2,13 @@
 
 #include <utility>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
+#include "server/checkpoint_codec.h"
 #include "server/engine_to_proto.h"
 
 namespace descent::server {
@@ -36,17 +40,78 @@ JobOutcome JobOutcome::Cancelled(std::optional<Diagnosis> diagnosis) {
   return outcome;
 }
 
-JobRecord::JobRecord(std::string id, int64_t sequence, PreparedJob job, absl::Time create_time)
+JobRecord::JobRecord(std::string id, int64_t sequence, const v1::JobSpec& spec,
+                     std::string request_id, absl::Time create_time, int total_epochs,
+                     JobStore* store)
     : sequence_(sequence),
-      labels_{std::move(id), job.spec.name()},
-      spec_(std::move(job.spec)),
-      request_id_(std::move(job.request_id)),
+      labels_{std::move(id), spec.name()},
+      spec_(spec),
+      request_id_(std::move(request_id)),
       create_time_(create_time),
-      total_epochs_(job.train_spec.training.epochs) {
+      total_epochs_(total_epochs),
+      store_(store) {}
+
+JobRecord::JobRecord(std::string id, int64_t sequence, PreparedJob job, absl::Time create_time,
+                     JobStore* store)
+    : JobRecord(std::move(id), sequence, job.spec, std::move(job.request_id), create_time,
+                job.train_spec.training.epochs, store) {
   absl::MutexLock lock(&mu_);
   input_ = TrainingInput{std::move(job.train_spec), std::move(job.dataset),
-                         std::move(job.initial_parameters)};
-  AppendStateEventLocked(create_time);
+                         std::move(job.initial_parameters), false, std::nullopt};
+  AppendEventLocked(StateEventLocked(create_time));
+}
+
+absl::StatusOr<std::unique_ptr<JobRecord>> JobRecord::FromStore(const StoredJob& stored,
+                                                                int64_t resume_step,
+                                                                int resume_epochs,
+                                                                JobStore* store) {
+  const v1::Job& job = stored.job;
+  std::unique_ptr<JobRecord> record(new JobRecord(
+      job.id(), stored.sequence, stored.spec, job.request_id(), FromTimestamp(job.create_time()),
+      job.progress().total_epochs(), store));
+  absl::MutexLock lock(&record->mu_);
+  JobRecord& r = *record;
+  r.state_ = job.state();
+  if (job.has_start_time()) r.start_time_ = FromTimestamp(job.start_time());
+  if (job.has_end_time()) r.end_time_ = FromTimestamp(job.end_time());
+  r.total_steps_ = job.progress().total_steps();
+  r.epoch_ = job.progress().epoch();
+  if (job.has_train_loss()) r.train_loss_ = job.train_loss();
+  if (job.has_validation_loss()) r.validation_loss_ = job.validation_loss();
+  if (job.has_train_metrics()) r.train_metrics_ = job.train_metrics();
+  if (job.has_validation_metrics()) r.validation_metrics_ = job.validation_metrics();
+  if (job.has_diagnosis()) r.diagnosis_ = job.diagnosis();
+  r.error_ = job.error();
+  if (r.state_ == v1::SUCCEEDED && stored.model) {
+    absl::StatusOr<TrainedModel> model = DecodeModel(*stored.model);
+    if (!model.ok()) {
+      return absl::DataLossError(absl::StrCat("job ", job.id(), ": ", model.status().message()));
+    }
+    model->job_id = job.id();
+    model->spec = stored.spec;
+    r.model_ = std::make_shared<const TrainedModel>(*std::move(model));
+  }
+  // A running job keeps what its checkpoint covers; the rest is trained again.
+  const bool resuming = r.state_ == v1::RUNNING;
+  const size_t steps =
+      resuming ? std::min<size_t>(stored.losses.size(), static_cast<size_t>(resume_step))
+               : stored.losses.size();
+  size_t next_step = 0;
+  for (const StoredEvent& event : stored.events) {
+    if (resuming && event.message.has_epoch() && event.message.epoch().epoch() > resume_epochs) {
+      continue;
+    }
+    for (; next_step < steps && static_cast<int64_t>(next_step) < event.after_step; ++next_step) {
+      r.history_.AppendStep(stored.losses[next_step]);
+    }
+    r.history_.AppendEvent(event.message);
+  }
+  for (; next_step < steps; ++next_step) r.history_.AppendStep(stored.losses[next_step]);
+  if (resuming) r.train_loss_.reset();
+  if (resuming && steps > 0) r.train_loss_ = stored.losses[steps - 1];
+  r.stored_steps_ = r.history_.steps();
+  r.stored_events_ = r.history_.events();
+  return record;
 }
 
 v1::JobState JobRecord::state() const {
@@ -93,14 +158,53 @@ v1::Job JobRecord::SnapshotLocked(absl::Time now, bool include_spec) const {
   return job;
 }
 
-void JobRecord::AppendStateEventLocked(absl::Time now) {
+v1::WatchJobResponse JobRecord::StateEventLocked(absl::Time now) const {
   v1::WatchJobResponse event;
   v1::StateChange& change = *event.mutable_state();
   change.set_state(state_);
   // Stored without the spec (it never changes and can be large); readers add it back.
   *change.mutable_job() = SnapshotLocked(now, /*include_spec=*/false);
+  return event;
+}
+
+void JobRecord::AppendEventLocked(v1::WatchJobResponse event) {
   history_.AppendEvent(std::move(event));
   changed_.SignalAll();
+}
+
+JobWrite JobRecord::PendingWriteLocked(const v1::WatchJobResponse* next_event) const {
+  JobWrite write;
+  write.sequence = sequence_;
+  write.job = SnapshotLocked(absl::Now(), /*include_spec=*/false);
+  write.first_step = stored_steps_ + 1;
+  write.losses.reserve(static_cast<size_t>(history_.steps() - stored_steps_));
+  for (int64_t step = stored_steps_ + 1; step <= history_.steps(); ++step) {
+    write.losses.push_back(history_.loss(step));
+  }
+  for (size_t i = stored_events_; i < history_.events(); ++i) {
+    const LossHistory::Event& event = history_.event(i);
+    write.events.push_back(StoredEvent{event.after_step, event.message});
+  }
+  if (next_event != nullptr) write.events.push_back(StoredEvent{history_.steps(), *next_event});
+  return write;
+}
+
+absl::Status JobRecord::WriteLocked(const JobWrite& write) {
+  RETURN_IF_ERROR(store_->Write(write));
+  // An event passed to PendingWriteLocked is recorded right after this, under the same lock.
+  stored_steps_ = write.first_step - 1 + static_cast<int64_t>(write.losses.size());
+  stored_events_ += write.events.size();
+  return absl::OkStatus();
+}
+
+absl::Status JobRecord::Insert() {
+  if (store_ == nullptr) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  JobWrite write = PendingWriteLocked(nullptr);
+  RETURN_IF_ERROR(store_->Insert(spec_, write));
+  stored_steps_ = history_.steps();
+  stored_events_ = history_.events();
+  return absl::OkStatus();
 }
 
 void JobRecord::TransitionLocked(v1::JobState to, absl::Time now, JobEventListener* listener) {
@@ -109,12 +213,16 @@ void JobRecord::TransitionLocked(v1::JobState to, absl::Time now, JobEventListen
   state_ = to;
 }
 
-void JobRecord::Start(absl::Time now, JobEventListener* listener) {
+absl::Status JobRecord::Start(absl::Time now, JobEventListener* listener) {
   absl::MutexLock lock(&mu_);
   DESCENT_CHECK(state_ == v1::QUEUED);
   TransitionLocked(v1::RUNNING, now, listener);
   start_time_ = now;
-  AppendStateEventLocked(now);
+  v1::WatchJobResponse event = StateEventLocked(now);
+  absl::Status stored = absl::OkStatus();
+  if (store_ != nullptr) stored = WriteLocked(PendingWriteLocked(&event));
+  AppendEventLocked(std::move(event));
+  return stored;
 }
 
 void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* listener) {
@@ -122,13 +230,78 @@ void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* lis
   DESCENT_CHECK(outcome.state == v1::SUCCEEDED || outcome.model == nullptr);
   absl::MutexLock lock(&mu_);
   DESCENT_CHECK(state_ == v1::QUEUED || state_ == v1::RUNNING);
-  TransitionLocked(outcome.state, now, listener);
+  const v1::JobState from = state_;
+  // Results first, so the terminal row and event carry them; the listener hears of the
+  // transition once the outcome is final.
+  state_ = outcome.state;
   end_time_ = now;
   error_ = std::move(outcome.error);
   if (outcome.diagnosis) diagnosis_ = ToProto(*outcome.diagnosis);
   model_ = std::move(outcome.model);
   input_.reset();
-  AppendStateEventLocked(now);
+  if (store_ != nullptr) {
+    v1::WatchJobResponse event = StateEventLocked(now);
+    JobWrite write = PendingWriteLocked(&event);
+    write.clear_checkpoint = true;
+    if (model_ != nullptr) write.model = EncodeModel(*model_);
+    absl::Status stored = WriteLocked(write);
+    if (!stored.ok() && state_ == v1::SUCCEEDED) {
+      state_ = v1::FAILED;
+      error_ = absl::StrCat("training completed but its model could not be stored: ",
+                            stored.message());
+      model_.reset();
+      event = StateEventLocked(now);
+      write = PendingWriteLocked(&event);
+      write.clear_checkpoint = true;
+      stored = WriteLocked(write);
+    }
+    if (!stored.ok()) {
+      // The store keeps the job as it last wrote it (a running job resumes from its last
+      // checkpoint at the next start); this process reports the outcome it has.
+      std::fprintf(stderr, "descentd: job %s ended %s but the store kept its earlier state: %s\n",
+                   labels_.id.c_str(), v1::JobState_Name(state_).c_str(),
+                   std::string(stored.message()).c_str());
+    }
+  }
+  const absl::Time entered = from == v1::QUEUED ? create_time_ : start_time_;
+  if (listener != nullptr) listener->OnStateChange(labels_, from, state_, now - entered);
+  AppendEventLocked(StateEventLocked(now));
+}
+
+void JobRecord::SetTrainingInput(TrainingInput input) {
+  absl::MutexLock lock(&mu_);
+  DESCENT_CHECK(!input_.has_value() && !IsTerminal(state_));
+  input_ = std::move(input);
+}
+
+absl::Status JobRecord::SaveCheckpoint(std::string checkpoint) {
+  if (store_ == nullptr) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  JobWrite write = PendingWriteLocked(nullptr);
+  write.checkpoint = std::move(checkpoint);
+  return WriteLocked(write);
+}
+
+void JobRecord::RecordResumed() {
+  absl::MutexLock lock(&mu_);
+  v1::WatchJobResponse event;
+  event.mutable_resumed()->set_step(history_.steps());
+  resumed_at_ = history_.steps();
+  AppendEventLocked(std::move(event));
+}
+
+std::optional<v1::WatchJobResponse> JobRecord::ResumedBefore(int64_t after_step) const {
+  absl::MutexLock lock(&mu_);
+  if (state_ != v1::RUNNING || resumed_at_ < 0 || resumed_at_ >= after_step) return std::nullopt;
+  v1::WatchJobResponse event;
+  event.mutable_resumed()->set_step(resumed_at_);
+  return event;
+}
+
+void JobRecord::MarkSuspended() {
+  absl::MutexLock lock(&mu_);
+  suspended_ = true;
+  changed_.SignalAll();
 }
 
 TrainingInput JobRecord::TakeTrainingInput() {
@@ -142,7 +315,7 @@ TrainingInput JobRecord::TakeTrainingInput() {
 void JobRecord::SetTotalSteps(int64_t total_steps) {
   absl::MutexLock lock(&mu_);
   total_steps_ = total_steps;
-  epoch_ = 1;
+  epoch_ = std::max(epoch_, 1);  // a resumed run keeps its epoch
 }
 
 void JobRecord::RecordStep(const StepEvent& event) {
@@ -183,16 +356,16 @@ LossHistory::Cursor JobRecord::WatchCursor(int64_t after_step) const {
   return history_.CursorAfter(after_step);
 }
 
-bool JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
-                           absl::Time deadline, std::vector<v1::WatchJobResponse>* messages,
-                           int64_t* steps_recorded) const {
+ReadResult JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
+                                 absl::Time deadline, std::vector<v1::WatchJobResponse>* messages,
+                                 int64_t* steps_recorded) const {
   const size_t first = messages->size();
   {
     absl::MutexLock lock(&mu_);
     while (history_.AtEnd(*cursor)) {
-      if (absl::Now() >= deadline) {
+      if (suspended_ || absl::Now() >= deadline) {
         *steps_recorded = history_.steps();
-        return false;
+        return suspended_ ? ReadResult::kSuspended : ReadResult::kTimedOut;
       }
       // Spurious and early wake-ups just go round again.
       changed_.WaitWithDeadline(&mu_, deadline);
@@ -220,7 +393,7 @@ bool JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_
     v1::WatchJobResponse& message = (*messages)[i];
     if (message.has_state()) *message.mutable_state()->mutable_job()->mutable_spec() = spec_;
   }
-  return true;
+  return ReadResult::kRead;
 }
 
 }  // namespace descent::server

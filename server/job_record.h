@@ -3,6 +3,12 @@
 // thread appends steps; Get/List/Cancel read snapshots; watchers read the history with their
 // own cursor and sleep on the record's condition variable, which training signals rarely
 // (see WakeWatchers), never once per step.
+//
+// With a JobStore, the record also writes itself through: each write is one transaction
+// holding the row as it is then and everything recorded since the previous write (losses,
+// epoch summaries, state changes). Transitions are written before anyone can see them (the
+// write happens under the record's mutex); steps are written in batches with checkpoints,
+// so a restart resumes from the last checkpoint and retrains the steps after it.
 #ifndef DESCENT_SERVER_JOB_RECORD_H_
 #define DESCENT_SERVER_JOB_RECORD_H_
 
@@ -25,6 +31,7 @@
 #include "engine/trainer.h"
 #include "server/job_events.h"
 #include "server/job_manager.h"
+#include "server/job_store.h"
 #include "server/loss_history.h"
 
 namespace descent::server {
@@ -36,6 +43,17 @@ struct TrainingInput {
   TrainSpec train_spec;
   Dataset dataset;
   std::optional<std::vector<LayerParameters>> initial_parameters;
+  // A job that was RUNNING when the server stopped continues from its checkpoint (from step
+  // 0 without one), after a Resumed event.
+  bool resumed = false;
+  std::optional<TrainerCheckpoint> checkpoint;
+};
+
+// What ReadOrWait found.
+enum class ReadResult {
+  kRead,       // messages were appended
+  kTimedOut,   // nothing new before the deadline
+  kSuspended,  // nothing new, and the job will not move on in this process (server stopping)
 };
 
 // How a run ended, for JobRecord::Finish.
@@ -52,8 +70,17 @@ struct JobOutcome {
 
 class JobRecord {
  public:
-  // A QUEUED job; `sequence` orders jobs by submission (List pages by it).
-  JobRecord(std::string id, int64_t sequence, PreparedJob job, absl::Time create_time);
+  // A QUEUED job; `sequence` orders jobs by submission (List pages by it). `store` (may be
+  // null) must outlive the record; the job is not in it until Insert().
+  JobRecord(std::string id, int64_t sequence, PreparedJob job, absl::Time create_time,
+            JobStore* store = nullptr);
+  // A job loaded from `store` in the state it was stored in. A QUEUED or RUNNING one needs
+  // its training input (SetTrainingInput) before a worker takes it. For a RUNNING job,
+  // `resume_step`/`resume_epochs` is the checkpoint's position: later losses and epoch
+  // summaries are dropped (they are trained again). DATA_LOSS for an unreadable model.
+  static absl::StatusOr<std::unique_ptr<JobRecord>> FromStore(const StoredJob& stored,
+                                                              int64_t resume_step,
+                                                              int resume_epochs, JobStore* store);
   JobRecord(const JobRecord&) = delete;
   JobRecord& operator=(const JobRecord&) = delete;
 
@@ -69,15 +96,38 @@ class JobRecord {
 
   // Transitions tell `listener` (may be null) before the new state becomes visible to
   // anyone, so observers never lag behind what clients can see.
-  // QUEUED -> RUNNING (CHECK-fails from any other state).
-  void Start(absl::Time now, JobEventListener* listener) ABSL_LOCKS_EXCLUDED(mu_);
+  // Writes the new job (row, spec, QUEUED event) to the store; OK without a store. Store
+  // errors as JobStore::Insert (RESOURCE_EXHAUSTED for a full disk, UNAVAILABLE otherwise).
+  absl::Status Insert() ABSL_LOCKS_EXCLUDED(mu_);
+  // QUEUED -> RUNNING (CHECK-fails from any other state). The job is RUNNING even when
+  // writing that to the store fails; the error is returned so the caller can fail the job.
+  absl::Status Start(absl::Time now, JobEventListener* listener) ABSL_LOCKS_EXCLUDED(mu_);
   // QUEUED or RUNNING -> outcome.state, a terminal state (CHECK-fails otherwise). Records the
-  // results and the terminal event, releases the training input, wakes every watcher.
+  // results and the terminal event, releases the training input, wakes every watcher. With
+  // a store, the terminal row, the remaining losses and the model are written first; when
+  // that fails a SUCCEEDED outcome becomes FAILED naming the store error (the model could
+  // not be kept), and that is written if the store allows.
   void Finish(JobOutcome outcome, absl::Time now, JobEventListener* listener)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The training input, exactly once (CHECK-fails on a second call).
+  // For a job loaded from the store: the input its next run trains from.
+  void SetTrainingInput(TrainingInput input) ABSL_LOCKS_EXCLUDED(mu_);
+  // The training input, exactly once per SetTrainingInput or construction (CHECK-fails
+  // otherwise).
   TrainingInput TakeTrainingInput() ABSL_LOCKS_EXCLUDED(mu_);
+
+  bool durable() const { return store_ != nullptr; }
+  // Training thread, RUNNING: writes `checkpoint` (checkpoint_codec.h) with every loss and
+  // event recorded since the previous write, in one transaction. OK without a store; store
+  // errors as JobStore::Write.
+  absl::Status SaveCheckpoint(std::string checkpoint) ABSL_LOCKS_EXCLUDED(mu_);
+  // Training thread: a resumed run continues after the steps in the history; records the
+  // Resumed event there.
+  void RecordResumed() ABSL_LOCKS_EXCLUDED(mu_);
+  // For a watch from `after_step` of a job RUNNING again after a resumption in this process
+  // at an earlier step: that Resumed event, which the watch's cursor would skip.
+  std::optional<v1::WatchJobResponse> ResumedBefore(int64_t after_step) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Training thread only, while RUNNING.
   void SetTotalSteps(int64_t total_steps) ABSL_LOCKS_EXCLUDED(mu_);
@@ -94,6 +144,14 @@ class JobRecord {
   // every step.
   void RequestCancel() { cancel_requested_.store(true, std::memory_order_relaxed); }
   bool cancel_requested() const { return cancel_requested_.load(std::memory_order_relaxed); }
+  // Asks a running job to checkpoint and stop without ending (the server is stopping; it
+  // resumes at the next start). Polled like cancellation, which wins when both are asked.
+  void RequestSuspend() { suspend_requested_.store(true, std::memory_order_relaxed); }
+  bool suspend_requested() const { return suspend_requested_.load(std::memory_order_relaxed); }
+  bool stop_requested() const { return cancel_requested() || suspend_requested(); }
+  // The job stays unfinished in this process: watchers that have read everything end
+  // (ReadResult::kSuspended) instead of waiting.
+  void MarkSuspended() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The trained model of a SUCCEEDED job; FAILED_PRECONDITION naming the state otherwise.
   absl::StatusOr<TrainedModel> Model() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -104,17 +162,28 @@ class JobRecord {
   // Appends to *messages what `cursor` reads next, in order: events (a state event's Job
   // with the spec filled in) and losses batched up to `max_points` per message, at most
   // `max_messages` messages and `max_points` losses in all, so the lock is held briefly.
-  // Waits until there is something or `deadline` passes (false, *messages untouched).
+  // Waits until there is something (kRead), `deadline` passes (kTimedOut) or the job is
+  // suspended with nothing left to read (kSuspended); *messages is untouched but for kRead.
   // *steps_recorded receives the number of steps in the history at that moment.
-  bool ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
-                  absl::Time deadline, std::vector<v1::WatchJobResponse>* messages,
-                  int64_t* steps_recorded) const ABSL_LOCKS_EXCLUDED(mu_);
+  ReadResult ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
+                        absl::Time deadline, std::vector<v1::WatchJobResponse>* messages,
+                        int64_t* steps_recorded) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  JobRecord(std::string id, int64_t sequence, const v1::JobSpec& spec, std::string request_id,
+            absl::Time create_time, int total_epochs, JobStore* store);
   v1::Job SnapshotLocked(absl::Time now, bool include_spec) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Records the current state as a state event and wakes watchers.
-  void AppendStateEventLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The current state as a state event.
+  v1::WatchJobResponse StateEventLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records `event` in the history and wakes watchers.
+  void AppendEventLocked(v1::WatchJobResponse event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The write of everything recorded since the previous one, then `next_event` (may be
+  // null: an event about to be recorded).
+  JobWrite PendingWriteLocked(const v1::WatchJobResponse* next_event) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes `write` (from PendingWriteLocked) and marks what it held as stored.
+  absl::Status WriteLocked(const JobWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves to `to`, telling `listener` how long the job was in the state it leaves.
   void TransitionLocked(v1::JobState to, absl::Time now, JobEventListener* listener)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -125,7 +194,9 @@ class JobRecord {
   const std::string request_id_;
   const absl::Time create_time_;
   const int total_epochs_;
+  JobStore* const store_;  // may be null
   std::atomic<bool> cancel_requested_{false};
+  std::atomic<bool> suspend_requested_{false};
 
   mutable absl::Mutex mu_;
   // Signalled when history_ has grown (batched by the training thread) and on every state
@@ -145,6 +216,11 @@ class JobRecord {
   std::string error_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const TrainedModel> model_ ABSL_GUARDED_BY(mu_);
   LossHistory history_ ABSL_GUARDED_BY(mu_);
+  bool suspended_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t resumed_at_ ABSL_GUARDED_BY(mu_) = -1;  // the step this process resumed at
+  // What the store holds of history_: the first steps and events.
+  int64_t stored_steps_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t stored_events_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace descent::server

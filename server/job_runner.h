@@ -16,16 +16,28 @@ namespace descent::server {
 inline constexpr int64_t kWakeWatchersEverySteps = 1024;
 inline constexpr absl::Duration kWakeWatchersEvery = absl::Milliseconds(10);
 
+// When a durable job (JobRecord::durable) writes a checkpoint with the losses since the
+// previous one: after this many steps or this much time since the last, whichever comes
+// first. A restart loses at most that much training, which is then done again.
+struct CheckpointPolicy {
+  int64_t every_steps = 1000;
+  absl::Duration every = absl::Seconds(30);
+};
+
 // Runs a RUNNING job to its terminal state and tells `listener` (may be null) about every
 // step and the final transition. Never fails: an error becomes the job's FAILED state.
+// A job whose training input holds a checkpoint continues from it (after a Resumed event).
 // Trains with denormals flushed to zero on this thread (engine/denormals.h: Adam moments of
 // dead units otherwise slow long runs of small nets many times over).
 //   - completed or early-stopped: SUCCEEDED, with the trained model;
 //   - stopped for divergence: FAILED, error = the diagnosis message (the parameters are
 //     garbage, so no model is kept);
 //   - cancelled (RequestCancel) before or during the run: CANCELLED;
-//   - Trainer::Create rejecting spec or data: FAILED with its message.
-void RunJob(JobRecord& job, JobEventListener* listener);
+//   - Trainer::Create rejecting spec or data, or a checkpoint that does not fit: FAILED;
+//   - a checkpoint that cannot be written: FAILED, error naming the store;
+//   - suspended (RequestSuspend, the server is stopping): a final checkpoint is written and
+//     the job stays RUNNING, marked suspended, to resume at the next start.
+void RunJob(JobRecord& job, JobEventListener* listener, const CheckpointPolicy& checkpoints);
 
 }  // namespace descent::server
 

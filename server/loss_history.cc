@@ -17,7 +17,7 @@ bool IsTerminal(const v1::WatchJobResponse& message) {
 }  // namespace
 
 void LossHistory::AppendEvent(v1::WatchJobResponse message) {
-  DESCENT_CHECK(message.has_state() || message.has_epoch());
+  DESCENT_CHECK(message.has_state() || message.has_epoch() || message.has_resumed());
   DESCENT_CHECK(events_.empty() || !IsTerminal(events_.back().message));
   events_.push_back(Event{steps(), std::move(message)});
 }

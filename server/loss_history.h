@@ -20,8 +20,8 @@ namespace descent::server {
 
 class LossHistory {
  public:
-  // An event between steps: `message` holds an epoch summary or a state change (the other
-  // oneof members are never stored).
+  // An event between steps: `message` holds an epoch summary, a state change or a
+  // resumption (losses and heartbeats are never stored as events).
   struct Event {
     int64_t after_step = 0;  // steps recorded before the event
     v1::WatchJobResponse message;

@@ -41,7 +41,9 @@ ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
           "off.");
 ABSL_FLAG(std::string, data_dir, "./descent-data",
           "Directory for the server's state; created if missing and must be writable. It holds "
-          "uploaded datasets (datasets/); jobs live in memory and are gone after a restart.");
+          "uploaded datasets (datasets/) and the job store (descent.db: jobs, every step's "
+          "loss, checkpoints, trained models), so a restart on the same directory resumes "
+          "unfinished jobs and serves finished ones. One descentd per directory.");
 ABSL_FLAG(int, workers, 0,
           "Jobs trained at the same time; 0 = one per available CPU core. OpenBLAS threads per "
           "job are cores / workers, so concurrent jobs never oversubscribe the cores.");
@@ -57,6 +59,13 @@ ABSL_FLAG(int, max_watchers_per_job, 64,
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest gRPC message accepted or sent (a job with an inline dataset, a Predict "
           "batch); a larger request fails with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, checkpoint_every_steps, 1000,
+          "A running job writes a checkpoint (with the losses since the previous one) to the "
+          "job store after this many steps, or --checkpoint-every-seconds, whichever comes "
+          "first.");
+ABSL_FLAG(double, checkpoint_every_seconds, 30,
+          "See --checkpoint-every-steps. A crash loses at most one such interval of training, "
+          "which the job does again (on the same trajectory) when it resumes.");
 ABSL_FLAG(int64_t, max_dataset_bytes, 256 << 20,
           "Largest dataset: a CSV upload (`descent upload`), enforced while it streams in, or "
           "a job's inline dataset (its size on the wire). Uploaded datasets are kept under "
@@ -90,6 +99,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "max_queued_jobs",
                                       "heartbeat_interval",
                                       "max_watchers_per_job",
+                                      "checkpoint_every_steps",
+                                      "checkpoint_every_seconds",
                                       "max_message_bytes",
                                       "max_dataset_bytes",
                                       "max_model_parameters",
@@ -107,11 +118,13 @@ constexpr char kAbout[] =
 
 constexpr char kSignals[] =
     "Signals: SIGTERM or SIGINT stops the server. It stops accepting jobs (SubmitJob answers\n"
-    "UNAVAILABLE), cancels queued and running jobs (they end CANCELLED; running ones stop\n"
-    "before their next step), ends every WatchJob stream with the job's terminal event,\n"
-    "gives other in-flight calls up to 5s, and exits 0. SIGHUP re-reads --auth-token-file:\n"
-    "tokens added to it are accepted and removed ones rejected from then on; a file that\n"
-    "cannot be read (or holds no token) is logged and the previous tokens stay in force.\n"
+    "UNAVAILABLE), checkpoints running jobs before their next step and leaves them and the\n"
+    "queued ones to continue at the next start on the same --data-dir, ends their WatchJob\n"
+    "streams with UNAVAILABLE (`descent watch` reconnects), gives other in-flight calls up to\n"
+    "5s, and exits 0. After a crash (kill -9) running jobs resume from their last checkpoint.\n"
+    "SIGHUP re-reads --auth-token-file: tokens added to it are accepted and removed ones\n"
+    "rejected from then on; a file that cannot be read (or holds no token) is logged and the\n"
+    "previous tokens stay in force.\n"
     "Exit codes: 0 after a clean stop, --help or --version; 1 for a bad flag or a server that\n"
     "cannot start.\n";
 
@@ -281,6 +294,18 @@ int main(int argc, char** argv) {
   }
 
   options.dataset_dir = (std::filesystem::path(data_dir) / "datasets").string();
+  options.job_store_path = (std::filesystem::path(data_dir) / "descent.db").string();
+  options.jobs.checkpoint_every_steps = absl::GetFlag(FLAGS_checkpoint_every_steps);
+  if (options.jobs.checkpoint_every_steps < 1) {
+    return UsageError(absl::StrCat("--checkpoint-every-steps must be >= 1 (got ",
+                                   options.jobs.checkpoint_every_steps, ")"));
+  }
+  const double checkpoint_seconds = absl::GetFlag(FLAGS_checkpoint_every_seconds);
+  if (!(checkpoint_seconds > 0)) {
+    return UsageError(absl::StrCat("--checkpoint-every-seconds must be > 0 (got ",
+                                   checkpoint_seconds, ")"));
+  }
+  options.jobs.checkpoint_every = absl::Seconds(checkpoint_seconds);
 
   const descent::server::ServerTlsFiles tls_files = {absl::GetFlag(FLAGS_tls_cert),
                                                      absl::GetFlag(FLAGS_tls_key),
@@ -326,9 +351,10 @@ int main(int argc, char** argv) {
                                                  " (port ", (*server)->metrics_port(), ")");
   std::fprintf(stderr,
                "descentd %s: serving gRPC on %s (port %d), %s, data dir %s, "
-               "%d workers, up to %d queued jobs\n",
+               "%d workers, up to %d queued jobs, %d stored jobs resumed or queued\n",
                DESCENT_VERSION, (*server)->address().c_str(), (*server)->port(), metrics.c_str(),
-               data_dir.c_str(), options.jobs.workers, options.jobs.max_queued_jobs);
+               data_dir.c_str(), options.jobs.workers, options.jobs.max_queued_jobs,
+               (*server)->recovered_jobs());
   if (const std::string warning = descent::BlasKernelWarning(); !warning.empty()) {
     std::fprintf(stderr, "descentd: warning: %s\n", warning.c_str());
   }
@@ -349,7 +375,7 @@ int main(int argc, char** argv) {
   while (sigwait(&handled_signals, &signal_number) == 0 && signal_number == SIGHUP) {
     ReloadTokens(token_file, **server);
   }
-  std::fprintf(stderr, "descentd: %s received; cancelling jobs and stopping\n",
+  std::fprintf(stderr, "descentd: %s received; checkpointing jobs and stopping\n",
                signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   (*server)->Shutdown();
   server->reset();

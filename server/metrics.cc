@@ -207,6 +207,15 @@ void ServiceMetrics::OnSubmitted(const JobLabels& /*job*/) {
   families_->queued.Increment();
 }
 
+void ServiceMetrics::OnRecovered(const JobLabels& job, v1::JobState state) {
+  Families& f = *families_;
+  if (state == v1::QUEUED) f.queued.Increment();
+  if (state == v1::RUNNING) {
+    f.running.Increment();
+    f.training.OnJobStarted(job);
+  }
+}
+
 void ServiceMetrics::OnStateChange(const JobLabels& job, v1::JobState from, v1::JobState to,
                                    absl::Duration time_in_from) {
   Families& f = *families_;

@@ -18,7 +18,9 @@
 #include "server/bearer_tokens.h"
 #include "server/dataset_service.h"
 #include "server/dataset_store.h"
+#include "server/job_store.h"
 #include "server/metrics.h"
+#include "server/spec_conversion.h"
 #include "server/training_service.h"
 
 namespace descent::server {
@@ -91,7 +93,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->metrics_port_ = server->metrics_->exposer_port();
     server->metrics_address_ = WithPort(options.metrics_listen_address, server->metrics_port_);
   }
-  server->jobs_ = std::make_unique<JobManager>(options.jobs, server->metrics_.get());
+  JobManagerOptions jobs = options.jobs;
+  if (!options.job_store_path.empty()) {
+    ASSIGN_OR_RETURN(server->job_store_, JobStore::Open(options.job_store_path));
+    jobs.store = server->job_store_.get();
+    jobs.prepare = [datasets = server->datasets_.get(),
+                    limits = options.limits](const v1::SubmitJobRequest& request) {
+      return PrepareJob(request, datasets, limits);
+    };
+  }
+  server->jobs_ = std::make_unique<JobManager>(jobs, server->metrics_.get());
+  ASSIGN_OR_RETURN(server->recovered_jobs_, server->jobs_->Recover());
   server->service_ = std::make_unique<TrainingService>(server->jobs_.get(), server->datasets_.get(),
                                                        options.limits, server->tokens_.get());
   server->dataset_service_ = std::make_unique<DatasetService>(

@@ -29,6 +29,7 @@ namespace descent::server {
 class BearerTokens;
 class DatasetService;
 class DatasetStore;
+class JobStore;
 class ServiceMetrics;
 class TrainingService;
 
@@ -57,13 +58,17 @@ struct ServerOptions {
   // RPC except grpc.health.v1.Health answers UNAUTHENTICATED without a valid one, and server
   // reflection is not served (gRPC's reflection plugin offers no hook to check a token).
   std::optional<std::vector<std::string>> bearer_tokens;
+  // The job store's database file (job_store.h); empty = jobs live in memory only. Its
+  // directory must exist. Start loads the stored jobs and resumes the unfinished ones.
+  std::string job_store_path;
 };
 
 class Server {
  public:
   // Starts serving. UNAVAILABLE naming the address if the gRPC or the metrics address
   // cannot be bound (in use, bad host); INVALID_ARGUMENT for a non-positive
-  // max_message_bytes or limit. Nothing keeps running after a failed start.
+  // max_message_bytes or limit; the job store's errors (JobStore::Open, JobManager::Recover)
+  // naming the database. Nothing keeps running after a failed start.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
 
   // Shutdown(), then releases everything.
@@ -81,8 +86,10 @@ class Server {
   const std::string& metrics_address() const { return metrics_address_; }
 
   // Stops in this order: health reports NOT_SERVING; the job manager stops accepting
-  // submissions (UNAVAILABLE), cancels queued and running jobs and lets every watch stream
-  // end with its job's terminal event; the gRPC server stops accepting calls, gives
+  // submissions (UNAVAILABLE) and stops its jobs — with a job store, running jobs write a
+  // checkpoint and, like queued ones, continue at the next start (their watch streams end
+  // with UNAVAILABLE); without one they are cancelled (streams end with the terminal
+  // event); the gRPC server stops accepting calls, gives
   // in-flight ones shutdown_grace to finish and cancels the rest; the metrics endpoint
   // closes last (on destruction). Blocks until done. Idempotent and thread-safe (e.g. from
   // a signal-handling thread while another waits in Wait()).
@@ -94,6 +101,9 @@ class Server {
   // Accepts exactly `tokens` (non-empty) from now on. FAILED_PRECONDITION when the server
   // was started without bearer_tokens, INVALID_ARGUMENT for an empty list. Thread-safe.
   absl::Status ReplaceBearerTokens(const std::vector<std::string>& tokens);
+
+  // Jobs loaded from the job store at start that were queued or resumed.
+  int recovered_jobs() const { return recovered_jobs_; }
 
   // For in-process tests and benchmarks that need the manager directly.
   JobManager& job_manager() { return *jobs_; }
@@ -107,6 +117,7 @@ class Server {
   std::unique_ptr<ServiceMetrics> metrics_;
   std::unique_ptr<BearerTokens> tokens_;  // null: no authentication
   std::unique_ptr<DatasetStore> datasets_;
+  std::unique_ptr<JobStore> job_store_;
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<TrainingService> service_;
   std::unique_ptr<DatasetService> dataset_service_;
@@ -115,6 +126,7 @@ class Server {
   std::string address_;
   int metrics_port_ = 0;
   std::string metrics_address_;
+  int recovered_jobs_ = 0;
 
   absl::Mutex mutex_;
   bool shutdown_started_ ABSL_GUARDED_BY(mutex_) = false;

@@ -1,5 +1,6 @@
 #include "server/watch_stream.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -21,14 +22,27 @@ absl::Status ServeWatch(const JobRecord& job, int64_t after_step, const WatchStr
   DESCENT_CHECK(after_step >= 0);
   DESCENT_CHECK(options.max_points_per_message >= 1);
   LossHistory::Cursor cursor = job.WatchCursor(after_step);
+  if (std::optional<v1::WatchJobResponse> resumed = job.ResumedBefore(after_step)) {
+    if (!send(*resumed)) {
+      return absl::CancelledError(
+          absl::StrCat("the watcher of job ", job.id(), " stopped reading the stream"));
+    }
+  }
   bool reported_behind = false;
   absl::Time last_sent = absl::Now();
   std::vector<v1::WatchJobResponse> messages;
   while (true) {
     messages.clear();
     int64_t steps_recorded = 0;
-    if (!job.ReadOrWait(&cursor, options.max_points_per_message, kMaxMessagesPerRead,
-                        last_sent + options.heartbeat_interval, &messages, &steps_recorded)) {
+    const ReadResult read =
+        job.ReadOrWait(&cursor, options.max_points_per_message, kMaxMessagesPerRead,
+                       last_sent + options.heartbeat_interval, &messages, &steps_recorded);
+    if (read == ReadResult::kSuspended) {
+      return absl::UnavailableError(absl::StrCat(
+          "the server is stopping; job ", job.id(), " continues when it is back: watch again "
+          "with after_step = ", cursor.next_step - 1));
+    }
+    if (read == ReadResult::kTimedOut) {
       v1::Heartbeat& heartbeat = *messages.emplace_back().mutable_heartbeat();
       heartbeat.set_latest_step(steps_recorded);
       *heartbeat.mutable_time() = ToTimestamp(absl::Now());

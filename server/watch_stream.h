@@ -21,10 +21,13 @@ struct WatchStreamOptions {
   int64_t fell_behind_steps = 100'000;
 };
 
-// Sends what follows `after_step` (>= 0) in order — losses batched up to
+// Sends what follows `after_step` (>= 0) in order (first the job's resumption when the
+// cursor would skip it, see JobRecord::ResumedBefore) — losses batched up to
 // max_points_per_message, epoch summaries after their last step, state changes, heartbeats
 // after heartbeat_interval without a message — and returns OK right after sending the
-// terminal state event. CANCELLED as soon as `send` returns false. `listener` may be null.
+// terminal state event. CANCELLED as soon as `send` returns false. UNAVAILABLE once the job
+// is suspended (the server is stopping) and every step recorded was sent. `listener` may
+// be null.
 absl::Status ServeWatch(const JobRecord& job, int64_t after_step, const WatchStreamOptions& options,
                         JobEventListener* listener,
                         const std::function<bool(const v1::WatchJobResponse&)>& send);

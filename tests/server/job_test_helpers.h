@@ -177,6 +177,7 @@ struct StreamSummary {
   int64_t first_step = 1;
   std::vector<int> epochs;
   std::vector<v1::JobState> states;
+  std::vector<int64_t> resumed_at;  // Resumed events' steps
   int heartbeats = 0;
 };
 
@@ -207,6 +208,11 @@ inline StreamSummary CheckStream(const std::vector<v1::WatchJobResponse>& messag
         break;
       case v1::WatchJobResponse::kHeartbeat:
         ++summary.heartbeats;
+        break;
+      case v1::WatchJobResponse::kResumed:
+        EXPECT_EQ(message.resumed().step(), next_step - 1)
+            << "the resumption is not right after its step";
+        summary.resumed_at.push_back(message.resumed().step());
         break;
       case v1::WatchJobResponse::EVENT_NOT_SET:
         ADD_FAILURE() << "message " << i << " is empty";

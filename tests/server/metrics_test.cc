@@ -350,6 +350,21 @@ TEST(ServiceMetricsTest, AJobRunningAgainUnderTheSameIdGetsFreshSeries) {
   EXPECT_EQ(GaugeValue(families, "descent_jobs_running"), 1);
 }
 
+TEST(ServiceMetricsTest, JobsRecoveredAtStartUpCountAsQueuedOrRunningNotAsSubmitted) {
+  ServiceMetrics metrics;
+  metrics.OnRecovered(kJobA, kRunning);
+  metrics.OnRecovered(kJobB, kQueued);
+  MetricFamilies families = metrics.Collect();
+  EXPECT_EQ(GaugeValue(families, "descent_jobs_running"), 1);
+  EXPECT_EQ(GaugeValue(families, "descent_jobs_queued"), 1);
+  EXPECT_EQ(CounterValue(families, "descent_jobs_submitted_total"), 0);
+  metrics.OnStateChange(kJobA, kRunning, v1::SUCCEEDED, absl::Seconds(1));
+  metrics.OnStateChange(kJobB, kQueued, kRunning, absl::Seconds(1));
+  families = metrics.Collect();
+  EXPECT_EQ(GaugeValue(families, "descent_jobs_running"), 1);
+  EXPECT_EQ(GaugeValue(families, "descent_jobs_queued"), 0);
+}
+
 TEST(ServiceMetricsTest, AThreadReusedByANewInstanceCountsIntoTheNewOne) {
   auto first = std::make_unique<ServiceMetrics>();
   StartJob(*first, kJobA);

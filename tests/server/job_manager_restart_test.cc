@@ -1,0 +1,281 @@
+// A job manager restarted on the same job store: unfinished jobs continue (running ones from
+// their checkpoint, on the same trajectory), finished ones are served as they ended.
+#include <stdlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "absl/synchronization/notification.h"
+#include "server/job_manager.h"
+#include "server/job_store.h"
+#include "server/spec_conversion.h"
+#include "tests/server/job_test_helpers.h"
+#include "tests/testing/status_matchers.h"
+
+namespace descent::server {
+namespace {
+
+namespace fs = std::filesystem;
+using ::descent::server::testing::CheckStream;
+using ::descent::server::testing::StreamSummary;
+using ::descent::server::testing::WaitForStep;
+using ::descent::server::testing::WatchAll;
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+// 13-16-1 on 64 house_prices rows, a quarter held out for validation, batch 16: 3 steps an
+// epoch.
+v1::SubmitJobRequest Request(int epochs, const std::string& name = "restartable") {
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"json({
+    "dataset": { "builtin": { "name": "house_prices", "samples": 64, "seed": 5 } },
+    "model": { "hiddenLayers": [ { "units": 16 } ] },
+    "loss": "MEAN_SQUARED_ERROR",
+    "optimizer": { "adam": { "learningRate": 0.001 } },
+    "training": { "batchSize": 16, "seed": 11, "validationFraction": 0.25 }
+  })json");
+  EXPECT_OK(spec);
+  v1::SubmitJobRequest request;
+  *request.mutable_spec() = *spec;
+  request.mutable_spec()->set_name(name);
+  request.mutable_spec()->mutable_training()->set_epochs(epochs);
+  return request;
+}
+
+PreparedJob Prepared(const v1::SubmitJobRequest& request) {
+  absl::StatusOr<PreparedJob> job = PrepareJob(request);
+  EXPECT_OK(job);
+  return *std::move(job);
+}
+
+bool SameBits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+class JobManagerRestartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "/job_manager_restart_test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    manager_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // A manager on the store in dir_ (closing the previous one first), with its stored jobs
+  // recovered; *recovered receives how many were queued or resumed.
+  JobManager& Restart(int workers, int64_t checkpoint_every_steps = 5, int* recovered = nullptr) {
+    manager_.reset();
+    store_.reset();
+    absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(dir_ + "/descent.db");
+    EXPECT_OK(store);
+    store_ = *std::move(store);
+    JobManagerOptions options;
+    options.workers = workers;
+    options.blas_threads = 1;
+    options.store = store_.get();
+    options.prepare = [](const v1::SubmitJobRequest& request) { return PrepareJob(request); };
+    options.checkpoint_every_steps = checkpoint_every_steps;
+    manager_ = std::make_unique<JobManager>(options, nullptr);
+    absl::StatusOr<int> count = manager_->Recover();
+    EXPECT_OK(count);
+    if (recovered != nullptr) *recovered = count.value_or(-1);
+    return *manager_;
+  }
+
+  std::string dir_;
+  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<JobManager> manager_;
+};
+
+// The losses of a run of `request` that nothing interrupts (a manager without a store).
+std::vector<double> UninterruptedLosses(const v1::SubmitJobRequest& request) {
+  JobManagerOptions options;
+  options.blas_threads = 1;
+  JobManager manager(options, nullptr);
+  absl::StatusOr<v1::Job> job = manager.Submit(Prepared(request));
+  EXPECT_OK(job);
+  return CheckStream(WatchAll(manager, job->id()), 0, 4096).losses;
+}
+
+TEST_F(JobManagerRestartTest, ARunningJobResumesFromItsCheckpointOnTheSameTrajectory) {
+  // 48 training rows (a quarter is validation): 3 steps an epoch, 60000 steps.
+  const v1::SubmitJobRequest request = Request(/*epochs=*/20000);
+  const std::vector<double> expected = UninterruptedLosses(request);
+  ASSERT_THAT(expected, SizeIs(60000));
+
+  std::string id;
+  int64_t seen_before_stop = 0;
+  {
+    JobManager& manager = Restart(/*workers=*/1, /*checkpoint_every_steps=*/97);
+    absl::StatusOr<v1::Job> job = manager.Submit(Prepared(request));
+    ASSERT_OK(job);
+    id = job->id();
+    WaitForStep(manager, id, 30);
+    // A watcher that is there when the server stops: its stream ends UNAVAILABLE after the
+    // steps recorded, never with a terminal event.
+    std::vector<v1::WatchJobResponse> before;
+    absl::Notification watching;
+    std::thread watcher([&] {
+      absl::Status status = manager.Watch(id, 0, [&](const v1::WatchJobResponse& message) {
+        before.push_back(message);
+        if (message.has_losses() && !watching.HasBeenNotified()) watching.Notify();
+        return true;
+      });
+      EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+    });
+    watching.WaitForNotification();
+    manager.Shutdown();
+    watcher.join();
+    for (const v1::WatchJobResponse& message : before) {
+      EXPECT_FALSE(message.has_state() && message.state().state() != v1::QUEUED &&
+                   message.state().state() != v1::RUNNING)
+          << "a stopping server must not end the job";
+      if (message.has_losses()) {
+        EXPECT_EQ(message.losses().first_step(), seen_before_stop + 1);
+        seen_before_stop += message.losses().losses_size();
+      }
+    }
+    EXPECT_EQ(manager.Get(id)->state(), v1::RUNNING);
+    EXPECT_EQ(manager.Get(id)->progress().step(), seen_before_stop);
+    ASSERT_LT(seen_before_stop, 60000) << "the job finished before the server stopped";
+  }
+
+  int recovered = 0;
+  JobManager& manager = Restart(/*workers=*/1, /*checkpoint_every_steps=*/97, &recovered);
+  EXPECT_EQ(recovered, 1);
+  // The watcher carries on from its own last step: nothing repeated, nothing missing.
+  const std::vector<v1::WatchJobResponse> after = WatchAll(manager, id, seen_before_stop);
+  const StreamSummary continued = CheckStream(after, seen_before_stop, 4096);
+  ASSERT_EQ(seen_before_stop + static_cast<int64_t>(continued.losses.size()), 60000);
+  EXPECT_EQ(continued.states.back(), v1::SUCCEEDED);
+  EXPECT_THAT(continued.resumed_at, ElementsAre(seen_before_stop));
+  // The whole history once more, from step 0: every step exactly once, bit-equal to the
+  // uninterrupted run, with the resumption where the first server stopped.
+  const StreamSummary replay = CheckStream(WatchAll(manager, id), 0, 4096);
+  EXPECT_TRUE(SameBits(replay.losses, expected));
+  EXPECT_THAT(replay.resumed_at, ElementsAre(seen_before_stop));
+  EXPECT_THAT(replay.states, ElementsAre(v1::QUEUED, v1::RUNNING, v1::SUCCEEDED));
+  std::vector<int> all_epochs(20000);
+  for (int i = 0; i < 20000; ++i) all_epochs[static_cast<size_t>(i)] = i + 1;
+  EXPECT_EQ(replay.epochs, all_epochs);
+}
+
+TEST_F(JobManagerRestartTest, QueuedJobsStayQueuedInTheirOrderWithTheirIdsAndTimes) {
+  std::vector<v1::Job> submitted;
+  {
+    JobManager& manager = Restart(/*workers=*/0);
+    for (const char* name : {"first", "second", "third"}) {
+      absl::StatusOr<v1::Job> job = manager.Submit(Prepared(Request(2, name)));
+      ASSERT_OK(job);
+      submitted.push_back(*job);
+    }
+    ASSERT_OK(manager.Cancel(submitted[1].id()).status());
+  }
+  int recovered = 0;
+  JobManager& manager = Restart(/*workers=*/0, 5, &recovered);
+  EXPECT_EQ(recovered, 2);
+  absl::StatusOr<JobPage> page = manager.List(v1::JOB_STATE_UNSPECIFIED, 0, "");
+  ASSERT_OK(page);
+  ASSERT_THAT(page->jobs, SizeIs(3));
+  // Newest first, as before the restart.
+  EXPECT_EQ(page->jobs[0].id(), submitted[2].id());
+  EXPECT_EQ(page->jobs[1].id(), submitted[1].id());
+  EXPECT_EQ(page->jobs[2].id(), submitted[0].id());
+  EXPECT_EQ(page->jobs[0].state(), v1::QUEUED);
+  EXPECT_EQ(page->jobs[1].state(), v1::CANCELLED);
+  EXPECT_EQ(page->jobs[2].state(), v1::QUEUED);
+  EXPECT_EQ(page->jobs[2].create_time().seconds(), submitted[0].create_time().seconds());
+  EXPECT_EQ(page->jobs[2].create_time().nanos(), submitted[0].create_time().nanos());
+  EXPECT_EQ(page->jobs[2].spec().name(), "first");
+
+  // They run in submission order once a worker is there, and new jobs get new ids.
+  manager_.reset();
+  JobManager& working = Restart(/*workers=*/1);
+  absl::StatusOr<v1::Job> fourth = working.Submit(Prepared(Request(1, "fourth")));
+  ASSERT_OK(fourth);
+  for (const v1::Job& job : submitted) EXPECT_NE(fourth->id(), job.id());
+  const v1::Job last = testing::WaitUntilDone(working, fourth->id());
+  EXPECT_EQ(last.state(), v1::SUCCEEDED);
+  const v1::Job first = *working.Get(submitted[0].id());
+  const v1::Job third = *working.Get(submitted[2].id());
+  EXPECT_EQ(first.state(), v1::SUCCEEDED);
+  EXPECT_EQ(third.state(), v1::SUCCEEDED);
+  EXPECT_LE(absl::FromUnixNanos(first.end_time().seconds() * 1'000'000'000 + first.end_time().nanos()),
+            absl::FromUnixNanos(third.start_time().seconds() * 1'000'000'000 +
+                                third.start_time().nanos()));
+}
+
+TEST_F(JobManagerRestartTest, FinishedJobsAreServedAsTheyEnded) {
+  std::string id;
+  v1::Job done;
+  std::vector<v1::WatchJobResponse> stream;
+  TrainedModel model;
+  {
+    JobManager& manager = Restart(/*workers=*/1);
+    absl::StatusOr<v1::Job> job = manager.Submit(Prepared(Request(5)));
+    ASSERT_OK(job);
+    id = job->id();
+    stream = WatchAll(manager, id);
+    done = *manager.Get(id);
+    ASSERT_EQ(done.state(), v1::SUCCEEDED);
+    absl::StatusOr<TrainedModel> trained = manager.Model(id);
+    ASSERT_OK(trained);
+    model = *trained;
+  }
+  int recovered = -1;
+  JobManager& manager = Restart(/*workers=*/1, 5, &recovered);
+  EXPECT_EQ(recovered, 0);
+  absl::StatusOr<v1::Job> again = manager.Get(id);
+  ASSERT_OK(again);
+  // steps_per_second is derived from the times, which survive as stored.
+  EXPECT_EQ(again->SerializeAsString(), done.SerializeAsString());
+  const std::vector<v1::WatchJobResponse> replay = WatchAll(manager, id);
+  ASSERT_EQ(replay.size(), stream.size());
+  for (size_t i = 0; i < replay.size(); ++i) {
+    EXPECT_EQ(replay[i].SerializeAsString(), stream[i].SerializeAsString()) << "message " << i;
+  }
+  absl::StatusOr<TrainedModel> restored = manager.Model(id);
+  ASSERT_OK(restored);
+  EXPECT_EQ(restored->job_id, id);
+  EXPECT_EQ(restored->spec.SerializeAsString(), model.spec.SerializeAsString());
+  ASSERT_EQ(restored->parameters.size(), model.parameters.size());
+  for (size_t i = 0; i < model.parameters.size(); ++i) {
+    EXPECT_EQ(restored->parameters[i].weight.values(), model.parameters[i].weight.values());
+    EXPECT_EQ(restored->parameters[i].bias, model.parameters[i].bias);
+  }
+  EXPECT_EQ(restored->feature_names, model.feature_names);
+}
+
+TEST_F(JobManagerRestartTest, ACancelWhileCheckpointingEveryStepStaysCancelled) {
+  std::string id;
+  {
+    JobManager& manager = Restart(/*workers=*/1, /*checkpoint_every_steps=*/1);
+    absl::StatusOr<v1::Job> job = manager.Submit(Prepared(Request(1'000'000)));
+    ASSERT_OK(job);
+    id = job->id();
+    WaitForStep(manager, id, 20);
+    ASSERT_OK(manager.Cancel(id).status());
+    EXPECT_EQ(testing::WaitUntilDone(manager, id).state(), v1::CANCELLED);
+  }
+  int recovered = -1;
+  JobManager& manager = Restart(/*workers=*/1, 1, &recovered);
+  EXPECT_EQ(recovered, 0);
+  const v1::Job job = *manager.Get(id);
+  EXPECT_EQ(job.state(), v1::CANCELLED);
+  const StreamSummary replay = CheckStream(WatchAll(manager, id), 0, 4096);
+  EXPECT_EQ(static_cast<int64_t>(replay.losses.size()), job.progress().step());
+  EXPECT_GE(job.progress().step(), 20);
+  EXPECT_TRUE(replay.resumed_at.empty());
+}
+
+}  // namespace
+}  // namespace descent::server
