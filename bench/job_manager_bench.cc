@@ -4,8 +4,12 @@
 // Both sides time Trainer::Create + Run (the manager's start_time..end_time) with denormals
 // flushed to zero.
 //
-//   job_manager_bench [tiny|tiny-short-epochs|small] [rounds]     (default: tiny 5)
+//   job_manager_bench [tiny|tiny-short-epochs|small] [rounds] [memory|store]
+//                                                          (default: tiny 5 memory)
 //   job_manager_bench concurrent [small|medium] [rounds]
+//
+// store: the manager writes through a job store (SQLite in a temporary directory, the
+// default checkpoint policy: every 1000 steps or 30 s), as descentd does; memory: no store.
 //
 // `concurrent` checks that concurrent jobs do not oversubscribe the cores: a manager with two
 // workers and its default OpenBLAS threads (cores / workers) trains one job, then two at once,
@@ -21,6 +25,7 @@
 // one thread; the process is not pinned: pin it with taskset to compare core layouts.
 // Prints one JSON line per round and a summary line with the medians and their ratio.
 #include <sched.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +34,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -40,6 +46,7 @@
 #include "engine/trainer.h"
 #include "server/engine_to_proto.h"
 #include "server/job_manager.h"
+#include "server/job_store.h"
 
 namespace descent::server {
 namespace {
@@ -137,11 +144,44 @@ double EngineAlone(const PreparedJob& job, int64_t* steps) {
   return static_cast<double>(result.steps) / absl::ToDoubleSeconds(absl::Now() - start);
 }
 
+// A job store in a fresh temporary directory, removed on destruction.
+class TemporaryStore {
+ public:
+  TemporaryStore() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "job_manager_bench.XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) std::exit(1);
+    dir_ = pattern;
+    absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(dir_ + "/descent.db");
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+      std::exit(1);
+    }
+    store_ = *std::move(store);
+  }
+  ~TemporaryStore() {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  JobStore* get() { return store_.get(); }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<JobStore> store_;
+};
+
 // Steps per second of the job through the manager, one watcher receiving every step.
-double ThroughManager(const PreparedJob& job, int64_t* steps, int64_t* messages) {
+double ThroughManager(const PreparedJob& job, bool durable, int64_t* steps, int64_t* messages) {
   JobManagerOptions options;
   options.workers = 1;
   options.blas_threads = 1;
+  std::unique_ptr<TemporaryStore> store;
+  if (durable) {
+    store = std::make_unique<TemporaryStore>();
+    options.store = store->get();
+    options.prepare = [](const v1::SubmitJobRequest&) -> absl::StatusOr<PreparedJob> {
+      return absl::UnimplementedError("the benchmark recovers no jobs");
+    };
+  }
   JobManager manager(options, nullptr);
   absl::StatusOr<v1::Job> submitted = manager.Submit(Copy(job));
   if (!submitted.ok()) std::exit(1);
@@ -292,6 +332,11 @@ int Run(int argc, char** argv) {
                          argc > 3 ? std::max(1, std::atoi(argv[3])) : 5);
   }
   const int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
+  const std::string mode = argc > 3 ? argv[3] : "memory";
+  if (mode != "memory" && mode != "store") {
+    std::fprintf(stderr, "unknown mode %s (memory or store)\n", mode.c_str());
+    return 2;
+  }
   const Config config = MakeConfig(name);
   SetBlasThreads(1);
   cpu_set_t cpus;
@@ -305,21 +350,21 @@ int Run(int argc, char** argv) {
     int64_t service_steps = 0;
     int64_t messages = 0;
     engine.push_back(EngineAlone(config.job, &engine_steps));
-    service.push_back(ThroughManager(config.job, &service_steps, &messages));
+    service.push_back(ThroughManager(config.job, mode == "store", &service_steps, &messages));
     ratios.push_back(service.back() / engine.back());
     std::printf(
-        "{\"bench\":\"job_manager\",\"config\":\"%s\",\"round\":%d,\"steps\":%lld,"
-        "\"engine_steps_per_s\":%.0f,\"watched_steps_per_s\":%.0f,\"ratio\":%.3f,"
-        "\"watch_messages\":%lld}\n",
-        name.c_str(), round, static_cast<long long>(service_steps), engine.back(), service.back(),
+        "{\"bench\":\"job_manager\",\"config\":\"%s\",\"mode\":\"%s\",\"round\":%d,"
+        "\"steps\":%lld,\"engine_steps_per_s\":%.0f,\"watched_steps_per_s\":%.0f,"
+        "\"ratio\":%.3f,\"watch_messages\":%lld}\n",
+        name.c_str(), mode.c_str(), round, static_cast<long long>(service_steps), engine.back(), service.back(),
         ratios.back(), static_cast<long long>(messages));
     std::fflush(stdout);
   }
   std::printf(
-      "{\"bench\":\"job_manager\",\"config\":\"%s\",\"summary\":true,\"rounds\":%d,"
-      "\"cpus\":%d,\"blas_threads\":1,\"median_engine_steps_per_s\":%.0f,"
+      "{\"bench\":\"job_manager\",\"config\":\"%s\",\"mode\":\"%s\",\"summary\":true,"
+      "\"rounds\":%d,\"cpus\":%d,\"blas_threads\":1,\"median_engine_steps_per_s\":%.0f,"
       "\"median_watched_steps_per_s\":%.0f,\"median_ratio\":%.3f}\n",
-      name.c_str(), rounds, CPU_COUNT(&cpus), Median(engine), Median(service), Median(ratios));
+      name.c_str(), mode.c_str(), rounds, CPU_COUNT(&cpus), Median(engine), Median(service), Median(ratios));
   return 0;
 }
 

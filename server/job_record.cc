@@ -292,7 +292,7 @@ void JobRecord::RecordResumed() {
 
 std::optional<v1::WatchJobResponse> JobRecord::ResumedBefore(int64_t after_step) const {
   absl::MutexLock lock(&mu_);
-  if (state_ != v1::RUNNING || resumed_at_ < 0 || resumed_at_ >= after_step) return std::nullopt;
+  if (resumed_at_ < 0 || resumed_at_ >= after_step) return std::nullopt;
   v1::WatchJobResponse event;
   event.mutable_resumed()->set_step(resumed_at_);
   return event;

@@ -124,8 +124,8 @@ class JobRecord {
   // Training thread: a resumed run continues after the steps in the history; records the
   // Resumed event there.
   void RecordResumed() ABSL_LOCKS_EXCLUDED(mu_);
-  // For a watch from `after_step` of a job RUNNING again after a resumption in this process
-  // at an earlier step: that Resumed event, which the watch's cursor would skip.
+  // For a watch from `after_step` of a job this process resumed at an earlier step: that
+  // Resumed event, which the watch's cursor would skip.
   std::optional<v1::WatchJobResponse> ResumedBefore(int64_t after_step) const
       ABSL_LOCKS_EXCLUDED(mu_);
 

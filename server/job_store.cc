@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string_view>
 #include <utility>
@@ -45,24 +46,29 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_job ON events (job, ordinal);
 )sql";
 
-// A write failure as the service reports it: full disk (the client may retry once space is
-// freed) or another I/O problem, naming the database so an operator knows where to look.
+// A write failure as the service reports it: no room (a full disk, a quota, the file size
+// limit: the client may retry once space is freed) or another I/O problem, naming the
+// database so an operator knows where to look.
 absl::Status WriteError(sqlite3* db, int code, const std::string& path) {
   const int primary = code & 0xff;
+  const int os_error = sqlite3_system_errno(db);
   const std::string detail = sqlite3_errmsg(db);
-  if (primary == SQLITE_FULL) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot write the job store ", path, ": the disk is full (", detail,
-                     "); free space in the --data-dir volume"));
+  if (primary == SQLITE_FULL ||
+      (primary == SQLITE_IOERR && (os_error == ENOSPC || os_error == EDQUOT || os_error == EFBIG))) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot write the job store ", path, ": no space left (", detail,
+        os_error != 0 ? absl::StrCat(", ", std::strerror(os_error)) : std::string(),
+        "); free space in the --data-dir volume"));
   }
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
     return absl::UnavailableError(absl::StrCat(
         "the job store ", path, " is locked by another process (", detail,
         "); run one descentd per --data-dir"));
   }
-  return absl::UnavailableError(absl::StrCat("cannot write the job store ", path, ": ", detail,
-                                             " (sqlite error ", code,
-                                             "); check the --data-dir volume"));
+  return absl::UnavailableError(absl::StrCat(
+      "cannot write the job store ", path, ": ", detail, " (sqlite error ", code,
+      os_error != 0 ? absl::StrCat(", ", std::strerror(os_error)) : std::string(),
+      "); the --data-dir volume may be full or failing"));
 }
 
 // One prepared statement; finalized on destruction.
@@ -97,11 +103,12 @@ class Statement {
     return *this;
   }
 
-  // Runs a statement that returns no rows.
+  // Runs a statement that returns no rows, then resets it for the next bindings.
   int Run() {
     if (!ok()) return code_;
     const int code = sqlite3_step(stmt_);
     code_ = code == SQLITE_DONE ? SQLITE_OK : code;
+    sqlite3_reset(stmt_);
     return code_;
   }
   // Steps to the next row: true with a row, false at the end or on error (see code()).
@@ -236,13 +243,16 @@ int JobStore::WriteLocked(const JobWrite& write) {
     insert.Bind(1, job).Bind(2, write.first_step).BindBlob(3, LossesBlob(write.losses));
     if (const int code = insert.Run(); code != SQLITE_OK) return code;
   }
+  // One statement for all events: a run of short epochs brings hundreds per write.
+  Statement insert(db_,
+                   "INSERT INTO events (job, after_step, epoch, message) VALUES (?1, ?2, ?3, ?4)");
+  std::string message;
   for (const StoredEvent& event : write.events) {
-    Statement insert(db_,
-                     "INSERT INTO events (job, after_step, epoch, message) VALUES (?1, ?2, ?3, ?4)");
+    event.message.SerializeToString(&message);
     insert.Bind(1, job)
         .Bind(2, event.after_step)
         .Bind(3, event.message.has_epoch() ? event.message.epoch().epoch() : 0)
-        .BindBlob(4, event.message.SerializeAsString());
+        .BindBlob(4, message);
     if (const int code = insert.Run(); code != SQLITE_OK) return code;
   }
   if (write.checkpoint || write.clear_checkpoint) {

@@ -1,6 +1,8 @@
 // Runs the real descentd binary for a test: 127.0.0.1 with port 0 (the kernel picks a free
 // port and descentd names it in its start-up line), a fresh data dir, metrics on another
-// ephemeral port. Stopped with SIGTERM (then SIGKILL) on destruction.
+// ephemeral port. Stopped with SIGTERM (then SIGKILL) on destruction. StartWith runs it on a
+// given data dir and listen address (a restart), optionally through a shell prefix (e.g. a
+// ulimit).
 #ifndef DESCENT_TESTS_INTEGRATION_DESCENTD_PROCESS_H_
 #define DESCENT_TESTS_INTEGRATION_DESCENTD_PROCESS_H_
 
@@ -27,12 +29,30 @@ class DescentdProcess {
   // Fails with the server's output when it does not come up.
   static absl::StatusOr<std::unique_ptr<DescentdProcess>> Start(
       std::vector<std::string> extra_flags = {}, client::ClientOptions client_options = {}) {
+    return StartWith(NewDataDir(), "127.0.0.1:0", std::move(extra_flags), "",
+                     std::move(client_options));
+  }
+
+  // A data dir no other server used.
+  static std::string NewDataDir() {
     static int instance = 0;
-    const std::string data_dir =
-        absl::StrCat(::testing::TempDir(), "/descentd-", getpid(), "-", ++instance);
-    std::vector<std::string> argv = {DESCENTD_PATH, "--listen",   "127.0.0.1:0", "--metrics-listen",
+    return absl::StrCat(::testing::TempDir(), "/descentd-", getpid(), "-", ++instance);
+  }
+
+  // As Start, on `data_dir` and `listen`. `shell_prefix` non-empty: runs
+  // `sh -c '<shell_prefix>; exec descentd ...'`.
+  static absl::StatusOr<std::unique_ptr<DescentdProcess>> StartWith(
+      const std::string& data_dir, const std::string& listen,
+      std::vector<std::string> extra_flags = {}, const std::string& shell_prefix = "",
+      client::ClientOptions client_options = {}) {
+    std::vector<std::string> argv = {DESCENTD_PATH, "--listen",   listen,  "--metrics-listen",
                                      "127.0.0.1:0", "--data-dir", data_dir};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    if (!shell_prefix.empty()) {
+      std::string command = absl::StrCat(shell_prefix, "; exec");
+      for (const std::string& arg : argv) absl::StrAppend(&command, " '", arg, "'");
+      argv = {"/bin/sh", "-c", command};
+    }
     absl::StatusOr<std::unique_ptr<testing::Subprocess>> process = testing::Subprocess::Start(argv);
     if (!process.ok()) return process.status();
     std::unique_ptr<DescentdProcess> server(
@@ -66,6 +86,18 @@ class DescentdProcess {
     if (!process_->Wait(absl::Seconds(20)).ok()) process_->Signal(SIGKILL);
   }
 
+  // SIGKILL, and waits for the process to be gone.
+  void Kill() {
+    process_->Signal(SIGKILL);
+    (void)process_->Wait(absl::Seconds(20));
+  }
+  // SIGTERM; the exit code (DEADLINE_EXCEEDED if it did not stop within 20 s).
+  absl::StatusOr<int> Stop() {
+    process_->Signal(SIGTERM);
+    return process_->Wait(absl::Seconds(20));
+  }
+
+  int port() const { return port_; }
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
   // The /metrics port; 0 when started with metrics off.
   int metrics_port() const { return metrics_port_; }
