@@ -5,7 +5,9 @@
 #   build    compilers, CMake, the -dev packages the code links against, and openssl (the unit
 #            tests, which the Docker build stage runs too, make TLS certificates with it)
 #   runtime  only the shared libraries descentd and descent need to run (the Docker runtime stage)
-#   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC, sanitizers
+#   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC, and
+#            scripts/ci-sanitizers.sh's clang with its sanitizer and libFuzzer runtimes
+#            (libclang-rt-14-dev) and llvm-symbolizer for readable reports (llvm-14)
 set -euo pipefail
 profile=${1:-test}
 
@@ -20,8 +22,8 @@ build_pkgs=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev libssl-dev openssl
 )
 test_pkgs=(
-  clang libclang-rt-14-dev prometheus python3 python3-grpcio python3-numpy python3-sklearn jq curl
-  procps
+  clang libclang-rt-14-dev llvm-14 prometheus python3 python3-grpcio python3-numpy python3-sklearn
+  jq curl procps
 )
 
 case "$profile" in
