@@ -9,7 +9,7 @@
 //   job_manager_bench concurrent [small|medium] [rounds]
 //
 // store: the manager writes through a job store (SQLite in a temporary directory, the
-// default checkpoint policy: every 1000 steps or 30 s), as descentd does; memory: no store.
+// default checkpoint policy: every 10,000 steps or 30 s), as descentd does; memory: no store.
 //
 // `concurrent` checks that concurrent jobs do not oversubscribe the cores: a manager with two
 // workers and its default OpenBLAS threads (cores / workers) trains one job, then two at once,

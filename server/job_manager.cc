@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <thread>
 #include <utility>
 
@@ -169,8 +170,17 @@ struct JobManager::Impl {
         problem = absl::StrCat("cannot read its checkpoint: ", decoded.status().message());
       }
     }
-    const int64_t resume_step = checkpoint ? checkpoint->step : 0;
-    const int resume_epochs = checkpoint ? checkpoint->epoch : 0;
+    // Without a checkpoint the job starts over; with an unreadable one it fails below and
+    // keeps its history as stored.
+    int64_t resume_step = 0;
+    int resume_epochs = 0;
+    if (checkpoint) {
+      resume_step = checkpoint->step;
+      resume_epochs = checkpoint->epoch;
+    } else if (!problem.empty()) {
+      resume_step = std::numeric_limits<int64_t>::max();
+      resume_epochs = std::numeric_limits<int>::max();
+    }
     if (stored.job.state() == v1::RUNNING && problem.empty()) {
       RETURN_IF_ERROR(options.store->TruncateAfter(stored.sequence, resume_step, resume_epochs));
     }

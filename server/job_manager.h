@@ -77,7 +77,7 @@ struct JobManagerOptions {
   std::function<absl::StatusOr<PreparedJob>(const v1::SubmitJobRequest&)> prepare;
   // A durable running job writes a checkpoint after this many steps or this much time since
   // its last one, whichever comes first (--checkpoint-every-steps, -seconds).
-  int64_t checkpoint_every_steps = 1000;
+  int64_t checkpoint_every_steps = 10'000;
   absl::Duration checkpoint_every = absl::Seconds(30);
 };
 

@@ -82,7 +82,10 @@ absl::StatusOr<std::unique_ptr<JobRecord>> JobRecord::FromStore(const StoredJob&
   if (job.has_validation_metrics()) r.validation_metrics_ = job.validation_metrics();
   if (job.has_diagnosis()) r.diagnosis_ = job.diagnosis();
   r.error_ = job.error();
-  if (r.state_ == v1::SUCCEEDED && stored.model) {
+  if (r.state_ == v1::SUCCEEDED) {
+    if (!stored.model) {
+      return absl::DataLossError(absl::StrCat("job ", job.id(), " SUCCEEDED but has no stored model"));
+    }
     absl::StatusOr<TrainedModel> model = DecodeModel(*stored.model);
     if (!model.ok()) {
       return absl::DataLossError(absl::StrCat("job ", job.id(), ": ", model.status().message()));

@@ -20,7 +20,7 @@ inline constexpr absl::Duration kWakeWatchersEvery = absl::Milliseconds(10);
 // previous one: after this many steps or this much time since the last, whichever comes
 // first. A restart loses at most that much training, which is then done again.
 struct CheckpointPolicy {
-  int64_t every_steps = 1000;
+  int64_t every_steps = 10'000;
   absl::Duration every = absl::Seconds(30);
 };
 

@@ -20,6 +20,9 @@ namespace {
 // earlier checkpoint, or misses the newest jobs). FULL would fsync every commit: on the
 // disks this runs on that is ~25 ms, paid by SubmitJob and by every checkpoint on the
 // training thread, a large share of a small job's run time.
+// PRAGMA user_version of a store in this schema.
+constexpr int64_t kStoreVersion = 1;
+
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
   sequence INTEGER PRIMARY KEY,   -- submission order; List pages by it
@@ -27,8 +30,12 @@ CREATE TABLE IF NOT EXISTS jobs (
   state INTEGER NOT NULL,         -- descent.v1.JobState
   spec BLOB NOT NULL,             -- descent.v1.JobSpec as echoed to clients
   job BLOB NOT NULL,              -- descent.v1.Job without the spec, as of the last write
-  checkpoint BLOB,                -- a running job's latest trainer checkpoint
   model BLOB                      -- a SUCCEEDED job's model
+);
+-- Apart from the jobs row, so updating the row does not rewrite the checkpoint's pages.
+CREATE TABLE IF NOT EXISTS checkpoints (  -- a running job's latest trainer checkpoint
+  job INTEGER PRIMARY KEY,
+  checkpoint BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS losses (  -- consecutive steps' losses as little-endian doubles
   job INTEGER NOT NULL,
@@ -37,7 +44,7 @@ CREATE TABLE IF NOT EXISTS losses (  -- consecutive steps' losses as little-endi
   PRIMARY KEY (job, first_step)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
-  ordinal INTEGER PRIMARY KEY AUTOINCREMENT,
+  ordinal INTEGER PRIMARY KEY,    -- write order
   job INTEGER NOT NULL,
   after_step INTEGER NOT NULL,
   epoch INTEGER NOT NULL,         -- the summary's epoch; 0 for other events
@@ -96,10 +103,6 @@ class Statement {
     if (ok()) {
       code_ = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
     }
-    return *this;
-  }
-  Statement& BindNull(int index) {
-    if (ok()) code_ = sqlite3_bind_null(stmt_, index);
     return *this;
   }
 
@@ -166,6 +169,21 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
   }
   RETURN_IF_ERROR(store->InTransaction([&] { return sqlite3_exec(db, kSchema, nullptr, nullptr,
                                                                  nullptr); }));
+  {
+    Statement version(db, "PRAGMA user_version");
+    const int64_t found = version.Next() ? version.Int(0) : -1;
+    if (found == 0) {  // a new store
+      const std::string set = absl::StrCat("PRAGMA user_version = ", kStoreVersion);
+      if (const int result = sqlite3_exec(db, set.c_str(), nullptr, nullptr, nullptr);
+          result != SQLITE_OK) {
+        return WriteError(db, result, path);
+      }
+    } else if (found != kStoreVersion) {
+      return absl::DataLossError(absl::StrCat(
+          "the job store ", path, " has format version ", found, "; this descentd reads version ",
+          kStoreVersion, ". Move it aside to start with an empty store"));
+    }
+  }
   Statement check(db, "PRAGMA quick_check");
   if (!check.Next() || check.Blob(0) != "ok") {
     return absl::DataLossError(absl::StrCat(
@@ -255,15 +273,14 @@ int JobStore::WriteLocked(const JobWrite& write) {
         .BindBlob(4, message);
     if (const int code = insert.Run(); code != SQLITE_OK) return code;
   }
-  if (write.checkpoint || write.clear_checkpoint) {
-    Statement update(db_, "UPDATE jobs SET checkpoint = ?2 WHERE sequence = ?1");
-    update.Bind(1, job);
-    if (write.checkpoint) {
-      update.BindBlob(2, *write.checkpoint);
-    } else {
-      update.BindNull(2);
-    }
-    if (const int code = update.Run(); code != SQLITE_OK) return code;
+  if (write.checkpoint) {
+    Statement replace(db_, "INSERT OR REPLACE INTO checkpoints (job, checkpoint) VALUES (?1, ?2)");
+    replace.Bind(1, job).BindBlob(2, *write.checkpoint);
+    if (const int code = replace.Run(); code != SQLITE_OK) return code;
+  } else if (write.clear_checkpoint) {
+    Statement drop(db_, "DELETE FROM checkpoints WHERE job = ?1");
+    drop.Bind(1, job);
+    if (const int code = drop.Run(); code != SQLITE_OK) return code;
   }
   if (write.model) {
     Statement update(db_, "UPDATE jobs SET model = ?2 WHERE sequence = ?1");
@@ -294,7 +311,10 @@ absl::StatusOr<std::vector<StoredJob>> JobStore::LoadAll() const {
                                             "; move the file aside to start afresh"));
   };
   std::vector<StoredJob> jobs;
-  Statement rows(db_, "SELECT sequence, spec, job, checkpoint, model FROM jobs ORDER BY sequence");
+  Statement rows(db_,
+                 "SELECT jobs.sequence, jobs.spec, jobs.job, checkpoints.checkpoint, jobs.model "
+                 "FROM jobs LEFT JOIN checkpoints ON checkpoints.job = jobs.sequence "
+                 "ORDER BY jobs.sequence");
   while (rows.Next()) {
     StoredJob& job = jobs.emplace_back();
     job.sequence = rows.Int(0);

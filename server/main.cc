@@ -59,7 +59,7 @@ ABSL_FLAG(int, max_watchers_per_job, 64,
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest gRPC message accepted or sent (a job with an inline dataset, a Predict "
           "batch); a larger request fails with RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int64_t, checkpoint_every_steps, 1000,
+ABSL_FLAG(int64_t, checkpoint_every_steps, 10'000,
           "A running job writes a checkpoint (with the losses since the previous one) to the "
           "job store after this many steps, or --checkpoint-every-seconds, whichever comes "
           "first.");

@@ -1,9 +1,7 @@
 // A job manager restarted on the same job store: unfinished jobs continue (running ones from
 // their checkpoint, on the same trajectory), finished ones are served as they ended.
-#include <stdlib.h>
-
 #include <cstring>
-#include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,12 +14,12 @@
 #include "server/job_store.h"
 #include "server/spec_conversion.h"
 #include "tests/server/job_test_helpers.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 
 namespace descent::server {
 namespace {
 
-namespace fs = std::filesystem;
 using ::descent::server::testing::CheckStream;
 using ::descent::server::testing::StreamSummary;
 using ::descent::server::testing::WaitForStep;
@@ -59,16 +57,6 @@ bool SameBits(const std::vector<double>& a, const std::vector<double>& b) {
 
 class JobManagerRestartTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/job_manager_restart_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    manager_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
-  }
 
   // A manager on the store in dir_ (closing the previous one first), with its stored jobs
   // recovered; *recovered receives how many were queued or resumed.
@@ -82,7 +70,7 @@ class JobManagerRestartTest : public ::testing::Test {
     options.workers = workers;
     options.blas_threads = 1;
     options.store = store_.get();
-    options.prepare = [](const v1::SubmitJobRequest& request) { return PrepareJob(request); };
+    options.prepare = prepare_;
     options.checkpoint_every_steps = checkpoint_every_steps;
     manager_ = std::make_unique<JobManager>(options, nullptr);
     absl::StatusOr<int> count = manager_->Recover();
@@ -91,7 +79,12 @@ class JobManagerRestartTest : public ::testing::Test {
     return *manager_;
   }
 
-  std::string dir_;
+  // Destroyed bottom-up: the manager before its store, both before the directory.
+  const descent::testing::ScratchDir scratch_{"job_manager_restart_test"};
+  const std::string dir_ = scratch_.path();
+  // How Restart's manager prepares stored jobs again.
+  std::function<absl::StatusOr<PreparedJob>(const v1::SubmitJobRequest&)> prepare_ =
+      [](const v1::SubmitJobRequest& request) { return PrepareJob(request); };
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<JobManager> manager_;
 };
@@ -275,6 +268,31 @@ TEST_F(JobManagerRestartTest, ACancelWhileCheckpointingEveryStepStaysCancelled) 
   EXPECT_EQ(static_cast<int64_t>(replay.losses.size()), job.progress().step());
   EXPECT_GE(job.progress().step(), 20);
   EXPECT_TRUE(replay.resumed_at.empty());
+}
+
+TEST_F(JobManagerRestartTest, AJobThatCannotBePreparedAgainFailsWithTheReasonAndStaysFailed) {
+  std::string id;
+  {
+    JobManager& manager = Restart(/*workers=*/0);
+    absl::StatusOr<v1::Job> job = manager.Submit(Prepared(Request(2)));
+    ASSERT_OK(job);
+    id = job->id();
+  }
+  prepare_ = [](const v1::SubmitJobRequest&) -> absl::StatusOr<PreparedJob> {
+    return absl::NotFoundError("dataset \"gone\" not found");
+  };
+  int recovered = -1;
+  Restart(/*workers=*/1, 5, &recovered);
+  EXPECT_EQ(recovered, 0);
+  const v1::Job failed = *manager_->Get(id);
+  EXPECT_EQ(failed.state(), v1::FAILED);
+  EXPECT_THAT(failed.error(), ::testing::AllOf(::testing::HasSubstr("cannot continue after the restart"),
+                                               ::testing::HasSubstr("dataset \"gone\" not found")));
+  prepare_ = [](const v1::SubmitJobRequest& request) { return PrepareJob(request); };
+  JobManager& manager = Restart(/*workers=*/1, 5, &recovered);
+  EXPECT_EQ(recovered, 0);
+  EXPECT_EQ(manager.Get(id)->state(), v1::FAILED);
+  EXPECT_EQ(manager.Get(id)->error(), failed.error());
 }
 
 }  // namespace

@@ -1,32 +1,25 @@
 #include "server/job_store.h"
 
-#include <stdlib.h>
+#include <sqlite3.h>
 
-#include <filesystem>
+#include <cstdio>
 #include <memory>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 
 namespace descent::server {
 namespace {
 
-namespace fs = std::filesystem;
 using ::descent::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 class JobStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/job_store_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    path_ = dir_ + "/descent.db";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::unique_ptr<JobStore> Open() {
     absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(path_);
@@ -55,8 +48,9 @@ class JobStoreTest : public ::testing::Test {
     return event;
   }
 
-  std::string dir_;
-  std::string path_;
+  const descent::testing::ScratchDir scratch_{"job_store_test"};
+  const std::string dir_ = scratch_.path();
+  const std::string path_ = dir_ + "/descent.db";
 };
 
 TEST_F(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
@@ -172,6 +166,17 @@ TEST_F(JobStoreTest, AFileThatIsNotADatabaseIsAnError) {
   absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(path_);
   EXPECT_FALSE(store.ok());
   EXPECT_THAT(store.status().message(), HasSubstr(path_));
+}
+
+TEST_F(JobStoreTest, AStoreOfAnotherFormatVersionIsDataLoss) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 7", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  EXPECT_THAT(JobStore::Open(path_).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("format version 7")));
 }
 
 TEST_F(JobStoreTest, AMissingDirectoryIsUnavailableNamingThePath) {

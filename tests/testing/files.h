@@ -1,9 +1,12 @@
-// Scratch files for tests: write one into the test's temp dir, read one back whole.
+// Scratch files for tests: write one into the test's temp dir, read one back whole, or
+// take a fresh directory for the test's duration.
 #ifndef DESCENT_TESTS_TESTING_FILES_H_
 #define DESCENT_TESTS_TESTING_FILES_H_
 
+#include <stdlib.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -28,6 +31,28 @@ inline std::string ReadWholeFile(const std::string& path) {
   text << in.rdbuf();
   return text.str();
 }
+
+// A fresh empty directory in the test's temp dir, removed with everything in it on
+// destruction.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& name) {
+    std::string pattern = absl::StrCat(::testing::TempDir(), "/", name, ".XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp " << pattern << " failed";
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace descent::testing
 
