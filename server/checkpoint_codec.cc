@@ -67,7 +67,7 @@ class Reader {
       return {};
     }
     std::vector<T> values(count);
-    std::memcpy(values.data(), in_.data(), count * sizeof(T));
+    if (count > 0) std::memcpy(values.data(), in_.data(), count * sizeof(T));
     in_.remove_prefix(count * sizeof(T));
     return values;
   }

@@ -339,7 +339,7 @@ absl::StatusOr<std::vector<StoredJob>> JobStore::LoadAll() const {
       }
       const size_t first = job.losses.size();
       job.losses.resize(first + bytes.size() / sizeof(double));
-      std::memcpy(job.losses.data() + first, bytes.data(), bytes.size());
+      if (!bytes.empty()) std::memcpy(job.losses.data() + first, bytes.data(), bytes.size());
     }
     if (!losses.ok()) return WriteError(db_, losses.code(), path_);
     Statement events(db_,
