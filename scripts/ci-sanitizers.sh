@@ -11,12 +11,13 @@
 #         kept as <build>/fuzz-artifacts/<target>-*: replay it with `<fuzzer> <file>`.
 #   tsan  clang, -O1, ThreadSanitizer: the server_tests suites of descent's own threads
 #         (threaded_suites below): job manager workers, watch streams, loss history,
-#         dataset store, metrics, token reloads. Suites that host a gRPC server are left
-#         out: Debian's gRPC is not instrumented, so the hand-offs through its completion
-#         queues are invisible and every such test reports races in gRPC's inline header
-#         code (hundreds, none in descent's code); suppressing them would also hide real
-#         races in the service handlers. The integration tests are left out too (same
-#         reason, and CI's time budget). Suppressions, if any: scripts/tsan-suppressions.txt.
+#         dataset store, job store and restarts, metrics, token reloads. Suites that host
+#         a gRPC server are left out: Debian's gRPC is not instrumented, so the hand-offs
+#         through its completion queues are invisible and every such test reports races in
+#         gRPC's inline header code (hundreds, none in descent's code); suppressing them
+#         would also hide real races in the service handlers. The integration tests are
+#         left out too (same reason, and CI's time budget). Suppressions, if any:
+#         scripts/tsan-suppressions.txt.
 #
 # Usage: scripts/ci-sanitizers.sh [asan|fuzz|tsan ...]   (default: asan fuzz tsan)
 # Environment: ASAN_BUILD_DIR (build-asan), TSAN_BUILD_DIR (build-tsan), FUZZ_SECONDS (30),
@@ -92,7 +93,7 @@ fuzz() {
 # descent's threads without a gRPC server belongs here.
 threaded_suites='^(JobManagerTest|JobManagerWatchTest|LossHistoryTest|LossHistoryDeathTest|'
 threaded_suites+='DatasetStoreTest|ReceiveUploadTest|ServiceMetricsTest|ExposerTest|'
-threaded_suites+='BearerTokensTest)\.'
+threaded_suites+='BearerTokensTest|JobStoreTest|JobManagerRestartTest)\.'
 
 tsan() {
   configure "$tsan_dir" -DDESCENT_SANITIZE=thread
