@@ -197,6 +197,12 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   return trainer;
 }
 
+int64_t PlannedSteps(const TrainingOptions& training, int samples) {
+  return training.epochs *
+         StepsPerEpoch(samples - ValidationRows(samples, training.validation_fraction),
+                       training.batch_size);
+}
+
 int64_t Trainer::total_steps() const { return impl_->total_steps(); }
 int64_t Trainer::steps_per_epoch() const { return impl_->steps_per_epoch; }
 int Trainer::train_samples() const { return impl_->train_x.rows(); }

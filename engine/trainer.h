@@ -132,6 +132,10 @@ class Trainer {
   std::unique_ptr<Impl> impl_;
 };
 
+// The optimizer steps Trainer::Create plans for `samples` rows under `training`: epochs x
+// batches per epoch of the training split (Trainer::total_steps() before it exists).
+int64_t PlannedSteps(const TrainingOptions& training, int samples);
+
 // Outputs for user rows: logits through the loss's output transform (identity, sigmoid or
 // softmax). INVALID_ARGUMENT when x has the wrong column count or a non-finite value.
 absl::StatusOr<Matrix> Predict(Network& network, const Loss& loss, const Matrix& x);

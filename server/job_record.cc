@@ -56,6 +56,8 @@ JobRecord::JobRecord(std::string id, int64_t sequence, PreparedJob job, absl::Ti
     : JobRecord(std::move(id), sequence, job.spec, std::move(job.request_id), create_time,
                 job.train_spec.training.epochs, store) {
   absl::MutexLock lock(&mu_);
+  // Known before training starts, so QUEUED and RUNNING snapshots carry it too.
+  total_steps_ = PlannedSteps(job.train_spec.training, job.dataset.samples());
   input_ = TrainingInput{std::move(job.train_spec), std::move(job.dataset),
                          std::move(job.initial_parameters), false, std::nullopt};
   AppendEventLocked(StateEventLocked(create_time));

@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "engine/batching.h"
 #include "engine/dataset.h"
 #include "engine/loss.h"
 #include "engine/network.h"
@@ -558,11 +557,7 @@ absl::Status CheckLimits(const TrainSpec& spec, const Dataset& dataset, int outp
         "spec.model has ", parameters, " parameters; at most ", limits.max_model_parameters,
         " are allowed (descentd --max-model-parameters): use fewer or smaller hidden_layers"));
   }
-  const int samples = dataset.samples();
-  const int64_t steps =
-      spec.training.epochs *
-      StepsPerEpoch(samples - ValidationRows(samples, spec.training.validation_fraction),
-                    spec.training.batch_size);
+  const int64_t steps = PlannedSteps(spec.training, dataset.samples());
   if (steps > limits.max_steps_per_job) {
     return InvalidArgumentError(StrCat(
         "spec.training asks for ", steps,

@@ -91,11 +91,13 @@ TEST(TrainerTest, SplitsAndCountsBatchesLikeADataLoader) {
   EXPECT_EQ(trainer->validation_samples(), 20);
   EXPECT_EQ(trainer->steps_per_epoch(), 3);  // 32 + 32 + 16: the partial batch is kept
   EXPECT_EQ(trainer->total_steps(), 12);
+  EXPECT_EQ(PlannedSteps(spec.training, 100), 12);  // the same count without a trainer
 
   spec.training.batch_size = 0;  // full batch
   EXPECT_EQ(MustCreate(spec, Builtin("house_prices", 100))->steps_per_epoch(), 1);
   spec.training.batch_size = 1000;  // larger than the data: one batch
   EXPECT_EQ(MustCreate(spec, Builtin("house_prices", 100))->steps_per_epoch(), 1);
+  EXPECT_EQ(PlannedSteps(spec.training, 100), 4);
   spec.training.validation_fraction = 0.001;  // a positive fraction holds out at least one
   EXPECT_EQ(MustCreate(spec, Builtin("house_prices", 100))->validation_samples(), 1);
   spec.training.validation_fraction = 0.8;  // 10 * (1 - 0.8) is 1.9999999999999996 in doubles

@@ -50,6 +50,7 @@ TEST(JobManagerTest, SubmitAnswersQueuedAndTheJobIsVisibleAtOnce) {
   EXPECT_FALSE(job->has_start_time());
   EXPECT_FALSE(job->has_end_time());
   EXPECT_EQ(job->progress().total_epochs(), 2);
+  EXPECT_EQ(job->progress().total_steps(), 8);  // 2 epochs of 64 rows in batches of 16
 
   absl::StatusOr<v1::Job> got = manager.Get(job->id());
   ASSERT_OK(got);
