@@ -93,9 +93,16 @@ void WatchPrinter::OnRawEvent(const v1::WatchJobResponse& event) {
 
 void WatchPrinter::OnReconnecting(const absl::Status& why, absl::Duration delay) {
   if (display_ == WatchDisplay::kLive) live_line_.Clear();
-  err_ << "descent: stream of job " << job_id_ << " dropped at step " << Status().step << " ("
-       << why.message() << "); resuming in " << absl::FormatDuration(delay) << "\n"
-       << std::flush;
+  // RESOURCE_EXHAUSTED: the server refused the stream (the job has as many watchers as it
+  // allows); the watch waits for a slot rather than having lost one.
+  if (why.code() == absl::StatusCode::kResourceExhausted) {
+    err_ << "descent: the server refused a stream of job " << job_id_ << " (" << why.message()
+         << "); waiting for a free slot, next try in ";
+  } else {
+    err_ << "descent: stream of job " << job_id_ << " dropped at step " << Status().step << " ("
+         << why.message() << "); resuming in ";
+  }
+  err_ << absl::FormatDuration(delay) << "\n" << std::flush;
 }
 
 void WatchPrinter::Finish(const v1::Job& final_job) {
