@@ -1,7 +1,8 @@
 // descentd restarted on the same --data-dir: after kill -9 mid-training the job resumes
 // from its checkpoint and finishes with every step once and the losses of an uninterrupted
 // run, and a `descent watch` started before the kill carries on by itself; a data dir that
-// runs out of space fails submissions cleanly and keeps what it stored.
+// runs out of space fails submissions cleanly and keeps what it stored; a job cancelled
+// while it checkpoints every step stays cancelled across a kill -9.
 #include <signal.h>
 #include <sqlite3.h>
 
@@ -15,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/integration/cli_runner.h"
 #include "tests/integration/descentd_process.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -255,6 +257,55 @@ TEST(RestartTest, AFullDataDirFailsSubmissionsCleanlyAndKeepsWhatWasStored) {
   }
   absl::StatusOr<v1::Job> accepted = client->SubmitJob(spec, "");
   EXPECT_OK(accepted.status());
+}
+
+TEST(RestartTest, ACancelWhileCheckpointingEveryStepStaysCancelledAfterAKill) {
+  const std::string data_dir = DescentdProcess::NewDataDir();
+  const std::string listen = absl::StrCat("127.0.0.1:", testing::PickFreePort());
+  // A checkpoint after every step: the cancel lands while one is being written or between
+  // two, never far from one.
+  const std::vector<std::string> flags = {"--workers", "1", "--checkpoint-every-steps", "1"};
+  absl::StatusOr<std::unique_ptr<DescentdProcess>> server =
+      DescentdProcess::StartWith(data_dir, listen, flags);
+  ASSERT_OK(server);
+  auto client = (*server)->NewClient();
+  absl::StatusOr<v1::Job> job = client->SubmitJob(RestartSpec(), "");
+  ASSERT_OK(job);
+  const std::string id = job->id();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline && client->GetJob(id)->progress().step() < 50) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const testing::ProcessResult cancel = RunCli(listen, {"cancel", id}, absl::Seconds(60));
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.err;
+  const History before = ReadHistory(*client, id, kRestartSteps);
+  ASSERT_EQ(before.final_state, v1::CANCELLED);
+  absl::StatusOr<v1::Job> cancelled = client->GetJob(id);
+  ASSERT_OK(cancelled);
+  const int64_t last_step = cancelled->progress().step();
+  ASSERT_GE(last_step, 50);
+  ASSERT_LT(last_step, kRestartSteps);
+
+  (*server)->Kill();
+  server->reset();
+  EXPECT_EQ(IntegrityCheck(data_dir + "/descent.db"), "ok");
+  server = DescentdProcess::StartWith(data_dir, listen, flags);
+  ASSERT_OK(server);
+  client = (*server)->NewClient();
+  // Not resurrected: still CANCELLED at the same step, its history every step once.
+  absl::StatusOr<v1::Job> after = client->GetJob(id);
+  ASSERT_OK(after);
+  EXPECT_EQ(after->state(), v1::CANCELLED);
+  EXPECT_EQ(after->progress().step(), last_step);
+  const History history = ReadHistory(*client, id, kRestartSteps);
+  EXPECT_EQ(history.final_state, v1::CANCELLED);
+  EXPECT_EQ(history.resumed_events, 0);
+  for (int64_t step = 1; step <= kRestartSteps; ++step) {
+    ASSERT_EQ(history.counts[static_cast<size_t>(step)], step <= last_step ? 1 : 0)
+        << "step " << step;
+    ASSERT_EQ(history.losses[static_cast<size_t>(step)], before.losses[static_cast<size_t>(step)])
+        << "step " << step;
+  }
 }
 
 }  // namespace
