@@ -7,6 +7,7 @@
 #define DESCENT_TESTS_INTEGRATION_DESCENTD_PROCESS_H_
 
 #include <signal.h>
+#include <stdlib.h>
 
 #include <memory>
 #include <regex>
@@ -33,10 +34,12 @@ class DescentdProcess {
                      std::move(client_options));
   }
 
-  // A data dir no other server used.
+  // A fresh, empty data dir no other server used. mkdtemp, not the process id: ids repeat
+  // across test runs, and an earlier run's leftover dir would still hold its datasets and jobs.
   static std::string NewDataDir() {
-    static int instance = 0;
-    return absl::StrCat(::testing::TempDir(), "/descentd-", getpid(), "-", ++instance);
+    std::string path = absl::StrCat(::testing::TempDir(), "/descentd-XXXXXX");
+    if (mkdtemp(path.data()) == nullptr) ADD_FAILURE() << "mkdtemp " << path << " failed";
+    return path;
   }
 
   // As Start, on `data_dir` and `listen`. `shell_prefix` non-empty: runs
