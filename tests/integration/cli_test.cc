@@ -36,18 +36,8 @@ std::string HousePricesSpec(const std::string& optimizer, int epochs, int batch_
                       R"(, "seed": 1}})");
 }
 
-class CliTest : public ::testing::Test {
+class CliTest : public SharedDescentdTest {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<DescentdProcess>> server = DescentdProcess::Start();
-    ASSERT_OK(server);
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   // Runs `descent --server <the server> args...` with DESCENT_SERVER unset.
   static testing::ProcessResult Cli(std::vector<std::string> args) {
     return RunCli(server_->address(), std::move(args), kCliTimeout);
@@ -61,11 +51,7 @@ class CliTest : public ::testing::Test {
     EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(result.out, &job).ok()) << result.out;
     return job.id();
   }
-
-  static DescentdProcess* server_;
 };
-
-DescentdProcess* CliTest::server_ = nullptr;
 
 TEST_F(CliTest, SubmitWatchTrainsTheHousePricesExampleAndExitsZero) {
   testing::ProcessResult result = Cli({"submit", Example("house-prices.json"), "--watch"});

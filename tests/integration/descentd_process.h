@@ -20,6 +20,7 @@
 #include "client/descent_client.h"
 #include "gtest/gtest.h"
 #include "tests/testing/process.h"
+#include "tests/testing/status_matchers.h"
 
 namespace descent::integration {
 
@@ -118,6 +119,19 @@ class DescentdProcess {
   const client::ClientOptions client_options_;
   int port_ = 0;
   int metrics_port_ = 0;
+};
+
+// A fixture whose tests share one descentd (Start() defaults), started once per suite.
+class SharedDescentdTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<DescentdProcess>> started = DescentdProcess::Start();
+    ASSERT_OK(started);
+    server_ = *std::move(started);
+  }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  static inline std::unique_ptr<DescentdProcess> server_;
 };
 
 }  // namespace descent::integration

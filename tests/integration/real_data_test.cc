@@ -32,18 +32,8 @@ std::string Table(const std::string& name) {
   return absl::StrCat(DESCENT_SOURCE_DIR, "/tests/data/", name);
 }
 
-class RealDataTest : public ::testing::Test {
+class RealDataTest : public SharedDescentdTest {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<DescentdProcess>> server = DescentdProcess::Start();
-    ASSERT_OK(server);
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   static testing::ProcessResult Cli(std::vector<std::string> args,
                                     const std::string& address = "") {
     return RunCli(address.empty() ? server_->address() : address, std::move(args), kCliTimeout);
@@ -70,11 +60,7 @@ class RealDataTest : public ::testing::Test {
     if (job.id().empty()) ADD_FAILURE() << "no final state in: " << submit.out.substr(0, 2000);
     return job;
   }
-
-  static DescentdProcess* server_;
 };
-
-DescentdProcess* RealDataTest::server_ = nullptr;
 
 // Fisher's iris: 150 flowers, 4 measurements, 3 species (text labels).
 // Published: a small MLP reaches 0.95-0.97 held-out accuracy on iris (e.g. Weka's
