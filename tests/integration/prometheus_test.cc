@@ -540,9 +540,12 @@ TEST_F(PrometheusTest, StoresWhatTheJobsReport) {
 }
 
 TEST_F(PrometheusTest, DashboardExpressionsParseAndNameExportedMetrics) {
-  // A running job, so the per-job families are part of the exposition.
-  absl::StatusOr<v1::Job> job =
-      client_->SubmitJob(HousePrices("dashboard", /*samples=*/2000, /*batch=*/8, 20000), "");
+  // A running job, so the per-job families are part of the exposition. 256 hidden units:
+  // it must outlive the wait for Prometheus's first scrape of it below (with 8 units its 5M
+  // steps take ~20 s, and its series vanish when it ends); it is cancelled at the end.
+  v1::JobSpec spec = HousePrices("dashboard", /*samples=*/2000, /*batch=*/8, 20000);
+  spec.mutable_model()->mutable_hidden_layers(0)->set_units(256);
+  absl::StatusOr<v1::Job> job = client_->SubmitJob(spec, "");
   ASSERT_OK(job);
   ASSERT_OK(WaitForState(*client_, job->id(), v1::RUNNING));
   std::string exposition;
