@@ -4,24 +4,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/stream_events.h"
 
 namespace descent::server {
 namespace {
 
+using ::descent::testing::EpochMessage;
+using ::descent::testing::StateMessage;
 using ::testing::ElementsAre;
-
-v1::WatchJobResponse EpochEvent(int epoch, int64_t last_step) {
-  v1::WatchJobResponse message;
-  message.mutable_epoch()->set_epoch(epoch);
-  message.mutable_epoch()->set_last_step(last_step);
-  return message;
-}
-
-v1::WatchJobResponse StateEvent(v1::JobState state) {
-  v1::WatchJobResponse message;
-  message.mutable_state()->set_state(state);
-  return message;
-}
 
 // One read of the history, flattened for assertions.
 struct Item {
@@ -52,13 +42,13 @@ std::vector<Item> ReadAll(const LossHistory& history, LossHistory::Cursor* curso
 // History of 2 epochs of 3 steps: QUEUED, RUNNING, 1 2 3, epoch 1, 4 5 6, epoch 2, SUCCEEDED.
 LossHistory TwoEpochs() {
   LossHistory history;
-  history.AppendEvent(StateEvent(v1::QUEUED));
-  history.AppendEvent(StateEvent(v1::RUNNING));
+  history.AppendEvent(StateMessage(v1::QUEUED));
+  history.AppendEvent(StateMessage(v1::RUNNING));
   for (int step = 1; step <= 6; ++step) {
     history.AppendStep(step * 0.5);
-    if (step % 3 == 0) history.AppendEvent(EpochEvent(step / 3, step));
+    if (step % 3 == 0) history.AppendEvent(EpochMessage(step / 3, step));
   }
-  history.AppendEvent(StateEvent(v1::SUCCEEDED));
+  history.AppendEvent(StateMessage(v1::SUCCEEDED));
   return history;
 }
 
@@ -93,7 +83,7 @@ TEST(LossHistoryTest, ReadsStepsAndEventsInOrderWithoutCrossingAnEvent) {
 
 TEST(LossHistoryTest, ReaderPicksUpWhatIsAppendedLater) {
   LossHistory history;
-  history.AppendEvent(StateEvent(v1::RUNNING));
+  history.AppendEvent(StateMessage(v1::RUNNING));
   LossHistory::Cursor cursor = history.CursorAfter(0);
   EXPECT_EQ(ReadAll(history, &cursor, 100).size(), 1u);
   EXPECT_TRUE(history.AtEnd(cursor));
@@ -137,7 +127,7 @@ TEST(LossHistoryTest, ResumeBeyondTheEndStillGetsTheTerminalEvent) {
 
 TEST(LossHistoryTest, ResumeBeyondTheStepsOfARunningJobWaitsForLaterSteps) {
   LossHistory history;
-  history.AppendEvent(StateEvent(v1::RUNNING));
+  history.AppendEvent(StateMessage(v1::RUNNING));
   history.AppendStep(1.0);
   LossHistory::Cursor cursor = history.CursorAfter(3);
   EXPECT_TRUE(ReadAll(history, &cursor, 100).empty());
@@ -150,7 +140,7 @@ TEST(LossHistoryTest, ResumeBeyondTheStepsOfARunningJobWaitsForLaterSteps) {
 
 TEST(LossHistoryDeathTest, RejectsEventsAfterTheTerminalOne) {
   LossHistory history = TwoEpochs();
-  EXPECT_DEATH(history.AppendEvent(EpochEvent(3, 6)), "IsTerminal");
+  EXPECT_DEATH(history.AppendEvent(EpochMessage(3, 6)), "IsTerminal");
 }
 
 }  // namespace
