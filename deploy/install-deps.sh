@@ -11,14 +11,17 @@
 set -euo pipefail
 profile=${1:-test}
 
+# /metrics is served by libmicrohttpd from prometheus-cpp's core (server/metrics_http_server.h);
+# prometheus-cpp's pull library and its civetweb are not needed at run time. prometheus-cpp-dev
+# still brings them into the build profile: Debian's package depends on them.
 runtime_pkgs=(
   libgrpc++1.51 libprotobuf32 libabsl20220623 libopenblas0-pthread libprometheus-cpp-core1.0
-  libprometheus-cpp-pull1.0 libsqlite3-0 ca-certificates
+  libmicrohttpd12 zlib1g libsqlite3-0 ca-certificates
 )
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  libopenblas-dev prometheus-cpp-dev libsqlite3-dev libcli11-dev
+  libopenblas-dev prometheus-cpp-dev libmicrohttpd-dev zlib1g-dev libsqlite3-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev libssl-dev openssl
 )
 test_pkgs=(

@@ -1,15 +1,12 @@
 #include "server/metrics.h"
 
-#include <exception>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "descent/v1/training.grpc.pb.h"
-#include "prometheus/collectable.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -17,6 +14,7 @@
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "server/grpc_metrics_interceptor.h"
+#include "server/metrics_http_server.h"
 #include "server/process_metrics.h"
 #include "server/training_metrics.h"
 
@@ -51,21 +49,10 @@ const char* TerminalStateLabel(v1::JobState state) {
   }
 }
 
-// What the exposer collects: the service's Collect(), so that every scrape first folds in
-// pending training steps and reads /proc.
-class ScrapeCollectable : public prometheus::Collectable {
- public:
-  explicit ScrapeCollectable(const ServiceMetrics& metrics) : metrics_(metrics) {}
-  std::vector<prometheus::MetricFamily> Collect() const override { return metrics_.Collect(); }
-
- private:
-  const ServiceMetrics& metrics_;
-};
-
 }  // namespace
 
 struct ServiceMetrics::Families {
-  explicit Families(const ServiceMetrics& owner)
+  Families()
       : registry(std::make_shared<prometheus::Registry>()),
         submitted(prometheus::BuildCounter()
                       .Name("descent_jobs_submitted_total")
@@ -114,8 +101,7 @@ struct ServiceMetrics::Families {
                               "catching up from the job's history.")
                         .Register(*registry)
                         .Add({})),
-        grpc(*registry, {v1::TrainingService::service_full_name()}),
-        scrape(std::make_shared<ScrapeCollectable>(owner)) {
+        grpc(*registry, {v1::TrainingService::service_full_name()}) {
     for (v1::JobState state : {v1::SUCCEEDED, v1::FAILED, v1::CANCELLED}) {
       // Created up front so rate() and increase() see every outcome from zero.
       const prometheus::Labels labels = {{"state", TerminalStateLabel(state)}};
@@ -145,10 +131,9 @@ struct ServiceMetrics::Families {
   prometheus::Counter& loss_points_sent;
   prometheus::Counter& fell_behind;
   GrpcServerMetrics grpc;
-  std::shared_ptr<ScrapeCollectable> scrape;
 };
 
-ServiceMetrics::ServiceMetrics() : families_(std::make_unique<Families>(*this)) {}
+ServiceMetrics::ServiceMetrics() : families_(std::make_unique<Families>()) {}
 
 ServiceMetrics::~ServiceMetrics() {
   // Stop serving before the families go away: a scrape may be in flight.
@@ -165,25 +150,20 @@ absl::Status ServiceMetrics::StartExposer(const std::string& address) {
     return absl::FailedPreconditionError(
         absl::StrCat("metrics exposer already serves on port ", exposer_port()));
   }
-  std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    // The HTTP library reports bind failures by throwing; nothing else here throws.
-    exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/2);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("--metrics-listen ", address, ": cannot listen (",
-                                               e.what(),
-                                               "); use a free host:port, or port 0 to pick one"));
+  // Every scrape first folds in pending training steps and reads /proc.
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server =
+      MetricsHttpServer::Start(address, [this] { return Collect(); });
+  if (!server.ok()) {
+    const bool busy = absl::IsUnavailable(server.status());
+    return absl::Status(server.status().code(),
+                        absl::StrCat("--metrics-listen: ", server.status().message(),
+                                     busy ? "; use a free host:port, or port 0 to pick one" : ""));
   }
-  exposer->RegisterCollectable(families_->scrape);
-  exposer_ = std::move(exposer);
+  exposer_ = *std::move(server);
   return absl::OkStatus();
 }
 
-int ServiceMetrics::exposer_port() const {
-  if (exposer_ == nullptr) return 0;
-  const std::vector<int> ports = exposer_->GetListeningPorts();
-  return ports.empty() ? 0 : ports.front();
-}
+int ServiceMetrics::exposer_port() const { return exposer_ == nullptr ? 0 : exposer_->port(); }
 
 std::shared_ptr<prometheus::Registry> ServiceMetrics::registry() const {
   return families_->registry;

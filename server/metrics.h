@@ -13,11 +13,12 @@
 #include "server/job_events.h"
 
 namespace prometheus {
-class Exposer;
 class Registry;
 }  // namespace prometheus
 
 namespace descent::server {
+
+class MetricsHttpServer;
 
 class ServiceMetrics : public JobEventListener {
  public:
@@ -29,7 +30,9 @@ class ServiceMetrics : public JobEventListener {
   // apart from unary. Register with ServerBuilder::experimental().SetInterceptorCreators.
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeInterceptorFactory();
 
-  // Serves /metrics on `address` (host:port; port 0 picks one). UNAVAILABLE if it cannot bind.
+  // Serves /metrics on `address` (host:port; port 0 picks one) over HTTP (see
+  // metrics_http_server.h). INVALID_ARGUMENT for a malformed address, UNAVAILABLE if it cannot
+  // bind; FAILED_PRECONDITION when already serving.
   absl::Status StartExposer(const std::string& address);
   // The bound port once StartExposer succeeded.
   int exposer_port() const;
@@ -41,7 +44,8 @@ class ServiceMetrics : public JobEventListener {
   // Everything /metrics serves, up to date as of this call: the registry's families after
   // folding in pending training steps, then the process_* families.
   std::vector<prometheus::MetricFamily> Collect() const;
-  // Collect() in the Prometheus text exposition format, exactly as /metrics serves it.
+  // Collect() in the Prometheus text exposition format. /metrics serves this plus the HTTP
+  // server's own exposer_* families.
   std::string ScrapeText() const;
 
   // JobEventListener
@@ -58,7 +62,7 @@ class ServiceMetrics : public JobEventListener {
  private:
   struct Families;
   std::unique_ptr<Families> families_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsHttpServer> exposer_;
 };
 
 }  // namespace descent::server
