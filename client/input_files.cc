@@ -10,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "client/json_tree.h"
+#include "client/proto_json_check.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -156,6 +158,14 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 absl::StatusOr<v1::JobSpec> ParseJobSpec(const std::string& json, const std::string& source) {
+  // Our own pass first: protobuf's parser names no line or column and no valid enum values.
+  absl::StatusOr<JsonValue> tree = ParseJsonTree(json);
+  absl::Status checked = tree.ok()
+                             ? CheckJsonForMessage(*tree, *v1::JobSpec::descriptor(), "a job spec")
+                             : tree.status();
+  if (!checked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ":", checked.message()));
+  }
   v1::JobSpec spec;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;

@@ -17,7 +17,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // A JobSpec from JSON text (camelCase or snake_case names, enums by name). Unknown fields are
 // an error, so a typo does not silently fall back to a default. `source` names the text in
-// messages (usually the path).
+// messages (usually the path). INVALID_ARGUMENT says where and what to fix:
+//   "examples/x.json:7:11: loss: "MSE" is not a loss; use one of MEAN_SQUARED_ERROR, ..."
+// (see client/proto_json_check.h for what is checked).
 absl::StatusOr<v1::JobSpec> ParseJobSpec(const std::string& json, const std::string& source);
 absl::StatusOr<v1::JobSpec> ReadJobSpec(const std::string& path);
 
