@@ -6,14 +6,19 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/channel.h"
 #include "client/commands.h"
 #include "client/dataset_client.h"
 #include "client/dataset_commands.h"
 #include "client/descent_client.h"
+#include "client/nearest_name.h"
+#include "client/server_address.h"
 
 namespace {
 
@@ -30,6 +35,20 @@ int TerminalWidth() {
   return 80;
 }
 
+// "descent: unknown command 'sumbit'; did you mean 'submit'?" (or the list of commands), for
+// the first word left over when no command matched.
+std::string UnknownCommand(CLI::App& app, const std::string& word) {
+  if (!word.empty() && word.front() == '-') {
+    return "descent: unknown option " + word + "; `descent --help` lists the options\n";
+  }
+  std::vector<std::string> commands;
+  for (const CLI::App* command : app.get_subcommands({})) commands.push_back(command->get_name());
+  const std::string nearest = descent::client::NearestName(word, commands);
+  std::string message = "descent: unknown command '" + word + "'; ";
+  if (!nearest.empty()) return message + "did you mean '" + nearest + "'?\n";
+  return message + "the commands are " + absl::StrJoin(commands, ", ") + "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,18 +56,22 @@ int main(int argc, char** argv) {
       "descent: submit training jobs to descentd, watch their loss, fetch their models.\n"
       "Exit codes: 0 success / job succeeded, 1 job failed or cancelled (or the request was\n"
       "refused), 2 usage error (bad arguments or files, unknown job, missing or rejected\n"
-      "DESCENT_TOKEN), 3 server unreachable (including a failed TLS handshake).\n"
+      "DESCENT_TOKEN, an unknown command; bare `descent` prints this help), 3 server\n"
+      "unreachable (including a failed TLS handshake).\n"
       "Environment: DESCENT_SERVER, DESCENT_TOKEN (bearer token), DESCENT_TOKEN_FILE,\n"
       "DESCENT_TLS_CA, DESCENT_TLS_CERT, DESCENT_TLS_KEY, DESCENT_TLS_SERVER_NAME.",
       "descent"};
   app.set_version_flag("--version", std::string(DESCENT_VERSION));
-  app.require_subcommand(1);
+  // At most one command; none prints the help, and a word that is no command is named with
+  // the nearest one (see UnknownCommand), which CLI11 would report as "not expected".
+  app.require_subcommand(0, 1);
 
   std::string server = "localhost:50051";
   std::string output = "text";
   double timeout_seconds = 30;
   double reconnect_seconds = 60;
-  app.add_option("--server", server, "descentd address HOST:PORT")
+  app.add_option("--server", server,
+                 "descentd address HOST:PORT (HOST alone: port 50051; IPv6 as [::1]:PORT)")
       ->envname("DESCENT_SERVER")
       ->capture_default_str();
   app.add_option("-o,--output", output, "text (for people) or json (one object per line)")
@@ -105,7 +128,7 @@ int main(int argc, char** argv) {
   cancel->add_option("JOB", job_id, "job id")->required();
 
   CLI::App* export_cmd =
-      app.add_subcommand("export", "a succeeded job's model as JSON (ExportModelResponse)");
+      app.add_subcommand("export", "a succeeded job's model as JSON (layers and weights)");
   export_cmd->add_option("JOB", job_id, "job id")->required();
   export_cmd->add_option("-o,--output", out_file, "write to this file instead of stdout");
 
@@ -123,7 +146,8 @@ int main(int argc, char** argv) {
   CLI::App* dataset_rm = dataset_cmd->add_subcommand("rm", "delete a dataset no queued or running job uses");
   dataset_rm->add_option("DATASET", dataset_ref, "dataset name or id")->required();
 
-  CLI::App* plot = app.add_subcommand("plot", "draw a job's loss over steps in the terminal");
+  CLI::App* plot =
+      app.add_subcommand("plot", "draw a job's minibatch loss over steps in the terminal");
   plot->add_option("JOB", job_id, "job id")->required();
   plot->add_flag("-f,--follow", follow, "for a running job, wait for its end");
   plot->add_option("--scale", scale, "y axis: auto (log when the loss spans decades), linear, log")
@@ -137,6 +161,9 @@ int main(int argc, char** argv) {
 
   for (CLI::App* cmd : app.get_subcommands({})) cmd->fallthrough();
   dataset_rm->fallthrough();
+  // Set after the commands exist, which would otherwise inherit it: only words before a
+  // command can be left over, and UnknownCommand reports them.
+  app.allow_extras();
 
   try {
     app.parse(argc, argv);
@@ -144,6 +171,24 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? descent::client::kExitOk : descent::client::kExitUsage;
   }
+  if (app.get_subcommands().empty()) {
+    const std::vector<std::string> extras = app.remaining();
+    if (extras.empty()) {
+      // Bare `descent`: the help, and the usage-error code so a script notices.
+      std::cout << app.help();
+      return descent::client::kExitUsage;
+    }
+    std::cerr << UnknownCommand(app, extras.front());
+    return descent::client::kExitUsage;
+  }
+  if (const std::vector<std::string> extras = app.remaining(); !extras.empty()) {
+    std::cerr << "descent: "
+              << (absl::StartsWith(extras.front(), "-") ? "unknown option " : "unexpected argument ")
+              << extras.front() << "; see `descent " << app.get_subcommands().front()->get_name()
+              << " --help`\n";
+    return descent::client::kExitUsage;
+  }
+  server = descent::client::WithDefaultPort(server);
 
   if (const char* token = std::getenv("DESCENT_TOKEN")) channel_settings.token = token;
   absl::StatusOr<descent::client::ChannelOptions> channel_options =
