@@ -91,8 +91,9 @@ v1::SubmitJobRequest Resubmission(const v1::JobSpec& spec, const std::string& re
 }
 
 absl::Status JobNotFound(std::string_view job_id) {
-  return absl::NotFoundError(absl::StrCat("job \"", std::string(job_id),
-                                          "\" not found; ListJobs shows the jobs this server has"));
+  return absl::NotFoundError(
+      absl::StrCat("job \"", std::string(job_id),
+                   "\" not found; `descent list` shows the jobs this server has"));
 }
 
 }  // namespace

@@ -619,7 +619,7 @@ absl::StatusOr<v1::JobSpec> ParseJobSpecJson(absl::string_view json) {
 
 absl::Status ValidateJobId(absl::string_view job_id, absl::string_view field) {
   if (job_id.empty()) {
-    return InvalidArgumentError(StrCat(field, " must be set: the id SubmitJob returned"));
+    return InvalidArgumentError(StrCat(field, " must be set: the job id `descent submit` printed"));
   }
   return absl::OkStatus();
 }
