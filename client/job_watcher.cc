@@ -152,6 +152,7 @@ absl::StatusOr<v1::Job> WatchUntilDone(DescentClient& client, const std::string&
     // A drop. The job's own state decides whether anything is left to fetch.
     absl::StatusOr<v1::Job> job = client.GetJob(job_id);
     if (job.ok()) {
+      sink.OnPolled(*job);
       ever_connected = true;
       last_contact = absl::Now();
       if (IsTerminal(job->state()) && job->progress().step() <= last_step) return *job;

@@ -37,6 +37,9 @@ class WatchSink {
   virtual void OnRawEvent(const v1::WatchJobResponse& /*event*/) {}
   // The stream dropped (`why`); the next attempt starts after `delay`.
   virtual void OnReconnecting(const absl::Status& /*why*/, absl::Duration /*delay*/) {}
+  // The job as GetJob reported it after a drop, before the stream is reopened: the steps up
+  // to its progress().step() that arrive next are history caught up on, not live progress.
+  virtual void OnPolled(const v1::Job& /*job*/) {}
 };
 
 struct JobWatcherOptions {

@@ -1,6 +1,7 @@
 #include "client/watch_printer.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -8,12 +9,14 @@
 namespace descent::client {
 
 WatchPrinter::WatchPrinter(const v1::Job& job, WatchDisplay display, int terminal_width,
-                           std::ostream& out, std::ostream& err)
+                           std::ostream& out, std::ostream& err, std::function<absl::Time()> clock)
     : display_(display),
       terminal_width_(terminal_width),
       out_(out),
       err_(err),
       job_id_(job.id()),
+      history_until_step_(job.progress().step()),
+      clock_(std::move(clock)),
       live_line_(out, terminal_width) {
   UpdateTotals(job);
 }
@@ -47,8 +50,11 @@ void WatchPrinter::OnLosses(int64_t first_step, const double* losses, int count)
   if (first_step_ == 0) first_step_ = first_step;
   losses_.insert(losses_.end(), losses, losses + count);
   if (display_ != WatchDisplay::kLive) return;
-  const absl::Time now = absl::Now();
-  rate_.Add(now, first_step + count - 1);
+  const absl::Time now = clock_();
+  const int64_t last_step = first_step + count - 1;
+  // The first batch past the history is the rate's reference point: from then on, steps
+  // arrive as the job trains them.
+  if (last_step > history_until_step_) rate_.Add(now, last_step);
   live_line_.Update(Status(), now);
 }
 
@@ -64,7 +70,7 @@ void WatchPrinter::OnEpoch(const v1::EpochSummary& summary) {
   if (display_ == WatchDisplay::kPlain) {
     out_ << FormatEpochLine(summary, total_epochs_, total_steps_) << "\n" << std::flush;
   } else if (display_ == WatchDisplay::kLive) {
-    live_line_.Update(Status(), absl::Now(), /*force=*/true);
+    live_line_.Update(Status(), clock_(), /*force=*/true);
   }
 }
 
@@ -73,7 +79,7 @@ void WatchPrinter::OnStateChange(const v1::Job& job) {
   if (display_ == WatchDisplay::kPlain) {
     out_ << "job " << job.id() << " " << StateName(job.state()) << "\n" << std::flush;
   } else if (display_ == WatchDisplay::kLive) {
-    live_line_.Update(Status(), absl::Now(), /*force=*/true);
+    live_line_.Update(Status(), clock_(), /*force=*/true);
   }
 }
 
@@ -83,7 +89,7 @@ void WatchPrinter::OnResumed(const v1::Resumed& resumed) {
   out_ << "job " << job_id_ << " resumed at step " << resumed.step()
        << " after a server restart\n"
        << std::flush;
-  if (display_ == WatchDisplay::kLive) live_line_.Update(Status(), absl::Now(), /*force=*/true);
+  if (display_ == WatchDisplay::kLive) live_line_.Update(Status(), clock_(), /*force=*/true);
 }
 
 void WatchPrinter::OnRawEvent(const v1::WatchJobResponse& event) {
@@ -91,7 +97,14 @@ void WatchPrinter::OnRawEvent(const v1::WatchJobResponse& event) {
   if (display_ == WatchDisplay::kJson) out_ << ToJson(event) << "\n" << std::flush;
 }
 
+void WatchPrinter::OnPolled(const v1::Job& job) {
+  UpdateTotals(job);
+  history_until_step_ = std::max(history_until_step_, job.progress().step());
+}
+
 void WatchPrinter::OnReconnecting(const absl::Status& why, absl::Duration delay) {
+  // The time without a stream is not the job's pace, nor is the catch-up after it.
+  rate_ = StepRate();
   if (display_ == WatchDisplay::kLive) live_line_.Clear();
   // RESOURCE_EXHAUSTED: the server refused the stream (the job has as many watchers as it
   // allows); the watch waits for a slot rather than having lost one.
