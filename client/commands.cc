@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/input_files.h"
 #include "client/watch_printer.h"
@@ -224,7 +225,17 @@ int RunPlot(const CommandContext& ctx, const std::string& job_id, const PlotOpti
   }
   *ctx.out << "job " << last->id();
   if (!last->name().empty()) *ctx.out << " (" << last->name() << ")";
-  *ctx.out << " " << StateName(last->state()) << "\n"
+  *ctx.out << " " << StateName(last->state());
+  // The chart plots minibatch losses; the epoch means the diagnosis speaks of go beside it.
+  if (last->has_train_metrics()) {
+    *ctx.out << "   last epoch: train mean loss "
+             << absl::StrFormat("%.4g", last->train_metrics().loss());
+    if (last->has_validation_metrics()) {
+      *ctx.out << ", validation loss "
+               << absl::StrFormat("%.4g", last->validation_metrics().loss());
+    }
+  }
+  *ctx.out << "\n"
            << RenderLossChart(history.losses(),
                               history.first_step() == 0 ? 1 : history.first_step(), options.chart);
   const std::string diagnosis = FormatDiagnosis(last->diagnosis());

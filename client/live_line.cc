@@ -41,16 +41,17 @@ std::string FormatLiveLine(const LiveStatus& status, int width) {
   }
   absl::StrAppend(&line, "  step ", status.step);
   if (status.total_steps > 0) absl::StrAppend(&line, "/", status.total_steps);
-  if (status.loss) absl::StrAppend(&line, "  loss ", absl::StrFormat("%.4g", *status.loss));
-  if (status.validation_loss) {
-    absl::StrAppend(&line, "  val ", absl::StrFormat("%.4g", *status.validation_loss));
-  }
   if (status.steps_per_second) {
     absl::StrAppend(&line, "  ", WithThousands(*status.steps_per_second), " steps/s");
     if (status.total_steps > 0 && *status.steps_per_second > 0) {
       const double remaining = static_cast<double>(status.total_steps - status.step);
       absl::StrAppend(&line, "  ETA ", FormatEta(remaining / *status.steps_per_second));
     }
+  }
+  // Losses last: on a narrow terminal they are what gets cut, not the progress.
+  if (status.loss) absl::StrAppend(&line, "  batch loss ", absl::StrFormat("%.4g", *status.loss));
+  if (status.validation_loss) {
+    absl::StrAppend(&line, "  val loss ", absl::StrFormat("%.4g", *status.validation_loss));
   }
   const size_t max = static_cast<size_t>(std::max(width - 1, 1));
   if (line.size() > max) line.resize(max);

@@ -1,5 +1,6 @@
 // The one-line progress display `descent watch` redraws in place on a terminal:
-//   epoch 3/30  step 1234/1500  loss 0.02131  val 0.0250  2,410 steps/s  ETA 0:04
+//   epoch 3/30  step 1234/1500  2,410 steps/s  ETA 0:04  batch loss 0.02131  val loss 0.025
+// "batch loss" is the last step's minibatch loss, "val loss" the last epoch's validation loss.
 #ifndef DESCENT_CLIENT_LIVE_LINE_H_
 #define DESCENT_CLIENT_LIVE_LINE_H_
 
@@ -19,9 +20,9 @@ struct LiveStatus {
   int total_epochs = 0;  // 0 = unknown
   int64_t step = 0;
   int64_t total_steps = 0;  // 0 = unknown
-  std::optional<double> loss;
-  std::optional<double> validation_loss;
-  std::optional<double> steps_per_second;
+  std::optional<double> loss;              // the last step's minibatch loss
+  std::optional<double> validation_loss;   // the last epoch's
+  std::optional<double> steps_per_second;  // live progress only (unset while unknown)
 };
 
 // "0:07", "12:34", "1:02:03"; "-" for a negative or non-finite number of seconds.

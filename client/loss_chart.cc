@@ -22,6 +22,42 @@ constexpr const char* kRule = "\u2500";    // ─
 
 std::string Label(double value) { return absl::StrFormat("%9.3g ", value); }
 
+// Terminal columns of UTF-8 text (every character here is one column wide).
+int DisplayWidth(const std::string& text) {
+  int width = 0;
+  for (char c : text) width += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return width;
+}
+
+// What a column's marks mean, e.g. "● mean  · min..max of the 12-13 steps in each column".
+// The longest wording that fits `width`.
+std::string Legend(const std::vector<LossBucket>& buckets, int non_finite, int width) {
+  int64_t fewest = buckets.front().last_step - buckets.front().first_step + 1, most = fewest;
+  for (const LossBucket& bucket : buckets) {
+    const int64_t steps = bucket.last_step - bucket.first_step + 1;
+    fewest = std::min(fewest, steps);
+    most = std::max(most, steps);
+  }
+  const std::string nan = non_finite > 0 ? absl::StrCat("  ! NaN or infinite") : "";
+  std::vector<std::string> wordings;
+  if (most == 1) {
+    wordings = {absl::StrCat(kMean, " one step's minibatch loss per column", nan),
+                absl::StrCat(kMean, " one step per column", nan),
+                absl::StrCat(kMean, " one step", nan), absl::StrCat(kMean, " one step")};
+  } else {
+    const std::string steps = fewest == most ? absl::StrCat(most) : absl::StrCat(fewest, "-", most);
+    wordings = {absl::StrCat(kMean, " mean  ", kSpan, " min..max of the ", steps,
+                             " steps in each column", nan),
+                absl::StrCat(kMean, " mean  ", kSpan, " min..max of ", steps, " steps", nan),
+                absl::StrCat(kMean, " mean  ", kSpan, " range", nan),
+                absl::StrCat(kMean, " mean ", kSpan, " range"), absl::StrCat(kMean, " mean")};
+  }
+  for (const std::string& wording : wordings) {
+    if (DisplayWidth(wording) <= width) return wording;
+  }
+  return "";  // narrower than any wording (charts are at least 13 plot columns wide)
+}
+
 }  // namespace
 
 std::vector<LossBucket> BucketLosses(const std::vector<double>& losses, int64_t first_step,
@@ -113,7 +149,9 @@ std::string RenderLossChart(const std::vector<double>& losses, int64_t first_ste
 
   std::string out;
   const double last = losses.back();
-  std::string header = absl::StrCat("loss", log_scale ? " (log scale)" : "", "   last ",
+  // Each step's loss is one minibatch's, not an epoch mean: say so, next to the epoch means
+  // the rest of the CLI shows.
+  std::string header = absl::StrCat("minibatch loss", log_scale ? " (log scale)" : "", "   last ",
                                     absl::StrFormat("%.4g", last));
   if (any_finite) {
     absl::StrAppend(&header, "   min ", absl::StrFormat("%.4g", lo), " at step ", min_step);
@@ -166,6 +204,8 @@ std::string RenderLossChart(const std::vector<double>& losses, int64_t first_ste
   while (!ticks.empty() && ticks.back() == ' ') ticks.pop_back();
   absl::StrAppend(&out, std::string(kLabelWidth + 1, ' '), ticks.substr(0, width - kLabelWidth - 1),
                   "\n");
+  absl::StrAppend(&out, std::string(kLabelWidth + 1, ' '),
+                  Legend(buckets, non_finite, width - kLabelWidth - 1), "\n");
   return out;
 }
 

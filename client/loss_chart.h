@@ -39,9 +39,10 @@ struct LossBucket {
 std::vector<LossBucket> BucketLosses(const std::vector<double>& losses, int64_t first_step,
                                      int columns);
 
-// The chart as text lines ending in '\n', none wider than options.width terminal columns.
-// Steps whose loss is NaN or infinite are marked with '!' on the top row. An empty history
-// renders a one-line "no steps yet" note.
+// The chart as text lines ending in '\n', none wider than options.width terminal columns:
+// a header ("minibatch loss", the last and the lowest loss), the plot, the step
+// axis, and a legend of the marks. Steps whose loss is NaN or infinite are marked with '!'
+// on the top row. An empty history renders a one-line "no steps yet" note.
 std::string RenderLossChart(const std::vector<double>& losses, int64_t first_step,
                             const LossChartOptions& options);
 

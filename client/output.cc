@@ -95,11 +95,14 @@ std::string FormatMetrics(const v1::Metrics& metrics) {
 }
 
 std::string FormatJobTable(const std::vector<v1::Job>& jobs) {
+  // EPOCH_LOSS: the last finished epoch's mean training loss, the figure the diagnosis and the
+  // epoch lines use; a single minibatch's loss jumps around too much to compare jobs by.
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "NAME", "STATE", "STEP", "LOSS", "VAL_LOSS", "VERDICT", "CREATED"}};
+      {"ID", "NAME", "STATE", "STEP", "EPOCH_LOSS", "VAL_LOSS", "VERDICT", "CREATED"}};
   for (const v1::Job& job : jobs) {
     rows.push_back({job.id(), job.name().empty() ? "-" : job.name(), StateName(job.state()),
-                    Progress(job), job.has_train_loss() ? Number(job.train_loss()) : "-",
+                    Progress(job),
+                    job.has_train_metrics() ? Number(job.train_metrics().loss()) : "-",
                     job.has_validation_loss() ? Number(job.validation_loss()) : "-",
                     VerdictName(job.diagnosis().verdict()),
                     job.has_create_time() ? FormatTimestamp(job.create_time()) : "-"});
@@ -132,14 +135,17 @@ std::string FormatJobDetails(const v1::Job& job) {
                     " steps/s");
   }
   rows.push_back({"progress:", progress});
-  if (job.has_train_loss()) rows.push_back({"train loss:", Number(job.train_loss())});
-  if (job.has_validation_loss()) {
-    rows.push_back({"validation loss:", Number(job.validation_loss())});
+  if (job.has_train_loss()) {
+    rows.push_back({"minibatch loss:",
+                    absl::StrCat(Number(job.train_loss()), " (step ", job.progress().step(), ")")});
   }
-  if (job.has_train_metrics())
-    rows.push_back({"train metrics:", FormatMetrics(job.train_metrics())});
+  if (job.has_train_metrics()) {
+    rows.push_back({"train, epoch mean:", FormatMetrics(job.train_metrics())});
+  }
   if (job.has_validation_metrics()) {
-    rows.push_back({"validation metrics:", FormatMetrics(job.validation_metrics())});
+    rows.push_back({"validation:", FormatMetrics(job.validation_metrics())});
+  } else if (job.has_validation_loss()) {
+    rows.push_back({"validation:", absl::StrCat("loss ", Number(job.validation_loss()))});
   }
   const std::string diagnosis = FormatDiagnosis(job.diagnosis());
   if (!diagnosis.empty()) rows.push_back({"diagnosis:", diagnosis.substr(11)});
@@ -180,10 +186,12 @@ std::string FormatOutcome(const v1::Job& job) {
     absl::StrAppend(&out, " in ", ShortDuration(ToTime(job.end_time()) - ToTime(job.start_time())));
   }
   out += "\n";
-  if (job.has_train_metrics())
-    absl::StrAppend(&out, "train ", FormatMetrics(job.train_metrics()), "\n");
+  if (job.has_train_metrics()) {
+    absl::StrAppend(&out, "train (last epoch's mean) ", FormatMetrics(job.train_metrics()), "\n");
+  }
   if (job.has_validation_metrics()) {
-    absl::StrAppend(&out, "validation ", FormatMetrics(job.validation_metrics()), "\n");
+    absl::StrAppend(&out, "validation (last epoch) ", FormatMetrics(job.validation_metrics()),
+                    "\n");
   }
   if (!job.error().empty()) absl::StrAppend(&out, "error: ", job.error(), "\n");
   const std::string diagnosis = FormatDiagnosis(job.diagnosis());

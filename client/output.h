@@ -24,18 +24,20 @@ std::string VerdictName(v1::Verdict verdict);
 // "loss 0.1234  accuracy 0.9500" — only the metrics that are set.
 std::string FormatMetrics(const v1::Metrics& metrics);
 
-// One row per job: ID NAME STATE STEP LOSS VAL_LOSS VERDICT CREATED.
+// One row per job: ID NAME STATE STEP EPOCH_LOSS VAL_LOSS VERDICT CREATED, where EPOCH_LOSS is
+// the last finished epoch's mean training loss and VAL_LOSS its validation loss.
 std::string FormatJobTable(const std::vector<v1::Job>& jobs);
 
-// "key: value" lines with everything the Job carries that a person reads.
+// "key: value" lines with everything the Job carries that a person reads. Losses say which
+// they are: the last step's minibatch loss, the last epoch's mean, validation.
 std::string FormatJobDetails(const v1::Job& job);
 
 // One line per finished epoch, e.g.
 // "epoch 3/30  step 150/1500  train loss 0.1234 mae 0.2  validation loss 0.1300 ...".
 std::string FormatEpochLine(const v1::EpochSummary& summary, int total_epochs, int64_t total_steps);
 
-// The end of a watch: final state, steps, losses and metrics, the error of a failed job,
-// and the diagnosis. Ends with '\n'.
+// The end of a watch: final state, steps, the last epoch's train (epoch mean) and validation
+// metrics, the error of a failed job, and the diagnosis. Ends with '\n'.
 std::string FormatOutcome(const v1::Job& job);
 
 // The diagnosis as "diagnosis: CONVERGED - <message>" (the message names the step), or

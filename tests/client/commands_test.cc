@@ -94,9 +94,9 @@ TEST_F(CommandsTest, WatchOnATerminalDrawsTheLiveLineThenTheChart) {
   EXPECT_EQ(RunWatch(ctx_, id), kExitOk);
   const std::string out = out_.str();
   EXPECT_THAT(out, HasSubstr("\r\x1b[Kepoch"));
-  EXPECT_THAT(out, HasSubstr("loss   last 1   min 1 at step 4"));
+  EXPECT_THAT(out, HasSubstr("minibatch loss   last 1   min 1 at step 4"));
   EXPECT_THAT(out, HasSubstr("diagnosis: CONVERGED"));
-  EXPECT_LT(out.find("loss   last"), out.find("diagnosis:"));
+  EXPECT_LT(out.find("minibatch loss   last"), out.find("diagnosis:"));
 }
 
 TEST_F(CommandsTest, WatchJsonIsOneParsableObjectPerLine) {
@@ -165,7 +165,8 @@ TEST_F(CommandsTest, PlotOfAFinishedJobDrawsItsWholeHistory) {
   const std::string id = server_.service().AddJob(losses, v1::SUCCEEDED);
   PlotOptions options;
   EXPECT_EQ(RunPlot(ctx_, id, options), kExitOk);
-  EXPECT_THAT(out_.str(), HasSubstr("loss (log scale)   last 0.1   min 0.1 at step 1000"));
+  EXPECT_THAT(out_.str(),
+              HasSubstr("minibatch loss (log scale)   last 0.1   min 0.1 at step 1000"));
   EXPECT_THAT(out_.str(), HasSubstr("1000\n"));
 }
 

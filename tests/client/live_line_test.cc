@@ -29,8 +29,9 @@ TEST(FormatLiveLineTest, ShowsEpochStepLossRateAndEta) {
   status.loss = 0.021314;
   status.validation_loss = 0.025;
   status.steps_per_second = 2410.0;
-  EXPECT_EQ(FormatLiveLine(status, 200),
-            "epoch 3/30  step 1234/1500  loss 0.02131  val 0.025  2,410 steps/s  ETA 0:00");
+  EXPECT_EQ(
+      FormatLiveLine(status, 200),
+      "epoch 3/30  step 1234/1500  2,410 steps/s  ETA 0:00  batch loss 0.02131  val loss 0.025");
   status.steps_per_second = 2.0;
   EXPECT_THAT(FormatLiveLine(status, 200), HasSubstr("ETA 2:13"));  // 266 steps at 2/s
 }

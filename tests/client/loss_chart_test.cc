@@ -182,6 +182,30 @@ TEST(LossChartTest, HeaderNamesTheLastAndTheMinimumLoss) {
   EXPECT_THAT(Lines(chart)[0], HasSubstr("min 1 at step 42"));
 }
 
+TEST(LossChartTest, TheHeaderSaysTheseAreMinibatchLosses) {
+  EXPECT_THAT(Lines(RenderLossChart({3.0, 1.0, 2.0}, 1, {}))[0],
+              ::testing::StartsWith("minibatch loss   last 2"));
+}
+
+TEST(LossChartTest, TheLegendSaysWhatAColumnHolds) {
+  LossChartOptions options;
+  options.width = 80;  // 69 plot columns
+  std::vector<double> losses(1000, 0.5);
+  std::vector<std::string> lines = Lines(RenderLossChart(losses, 1, options));
+  // 1000 steps over 69 columns: 14 or 15 steps each.
+  EXPECT_EQ(lines.back(),
+            "           \u25cf mean  \u00b7 min..max of the 14-15 steps in each column");
+  losses[500] = std::nan("");
+  EXPECT_THAT(Lines(RenderLossChart(losses, 1, options)).back(), HasSubstr("! NaN or infinite"));
+  lines = Lines(RenderLossChart({1.0, 0.5}, 1, options));
+  EXPECT_EQ(lines.back(), "           \u25cf one step's minibatch loss per column");
+  // A narrow chart gets a shorter wording, never a wider line.
+  options.width = 30;
+  for (const std::string& line : Lines(RenderLossChart(losses, 1, options))) {
+    EXPECT_LE(Columns(line), 30) << line;
+  }
+}
+
 TEST(LossChartTest, FlatLossIsDrawnInTheMiddle) {
   LossChartOptions options;
   options.height = 9;

@@ -74,15 +74,43 @@ TEST(FormatJobTableTest, AlignsColumnsUnderTheHeader) {
   EXPECT_EQ(lines[2].find("RUNNING"), lines[0].find("STATE"));
 }
 
+TEST(FormatJobTableTest, TheLossColumnIsTheEpochMeanNotTheLastMinibatch) {
+  v1::Job job = SampleJob();
+  job.set_train_loss(0.0123);
+  job.mutable_train_metrics()->set_loss(0.0456);
+  const std::vector<std::string> lines =
+      absl::StrSplit(FormatJobTable({job}), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u);
+  const size_t column = lines[0].find("EPOCH_LOSS");
+  ASSERT_NE(column, std::string::npos);
+  EXPECT_EQ(lines[1].substr(column, 6), "0.0456");
+  EXPECT_THAT(lines[1], Not(HasSubstr("0.0123")));
+  // Before the first epoch ends there is no epoch mean yet.
+  job.clear_train_metrics();
+  EXPECT_EQ(absl::StrSplit(FormatJobTable({job}), '\n').begin()->find("EPOCH_LOSS"), column);
+  EXPECT_THAT(FormatJobTable({job}), Not(HasSubstr("0.0123")));
+}
+
 TEST(FormatJobDetailsTest, ShowsProgressLossesDiagnosisAndError) {
   v1::Job job = SampleJob();
   job.set_error("dataset.builtin.name must be one of ... (got 'nope')");
   const std::string details = FormatJobDetails(job);
   EXPECT_THAT(details, HasSubstr("step 1500/1500, epoch 30/30"));
-  EXPECT_THAT(details, HasSubstr("validation metrics:  loss 0.015 r2 0.97"));
-  EXPECT_THAT(details, HasSubstr("diagnosis:           CONVERGED - The loss"));
+  EXPECT_THAT(details, HasSubstr("validation:      loss 0.015 r2 0.97"));
+  EXPECT_THAT(details, HasSubstr("diagnosis:       CONVERGED - The loss"));
   EXPECT_THAT(details, HasSubstr("(ran 12.5s)"));
-  EXPECT_THAT(details, HasSubstr("error:               dataset.builtin.name"));
+  EXPECT_THAT(details, HasSubstr("error:           dataset.builtin.name"));
+}
+
+TEST(FormatJobDetailsTest, EachLossSaysWhichLossItIs) {
+  v1::Job job = SampleJob();
+  job.mutable_train_metrics()->set_loss(0.0456);
+  job.mutable_train_metrics()->set_r2(0.95);
+  const std::string details = FormatJobDetails(job);
+  EXPECT_THAT(details, HasSubstr("minibatch loss:     0.0123 (step 1500)\n"));
+  EXPECT_THAT(details, HasSubstr("train, epoch mean:  loss 0.0456 r2 0.95\n"));
+  EXPECT_THAT(details, HasSubstr("validation:         loss 0.015 r2 0.97\n"));
+  EXPECT_THAT(details, Not(HasSubstr("train loss")));
 }
 
 TEST(FormatEpochLineTest, TrainAndValidation) {
@@ -101,7 +129,7 @@ TEST(FormatEpochLineTest, TrainAndValidation) {
 TEST(FormatOutcomeTest, StateStepsDurationMetricsAndDiagnosis) {
   const std::string outcome = FormatOutcome(SampleJob());
   EXPECT_THAT(outcome, HasSubstr("job j-42 SUCCEEDED after 1500 steps in 12.5s\n"));
-  EXPECT_THAT(outcome, HasSubstr("validation loss 0.015 r2 0.97\n"));
+  EXPECT_THAT(outcome, HasSubstr("validation (last epoch) loss 0.015 r2 0.97\n"));
   EXPECT_THAT(outcome, HasSubstr("diagnosis: CONVERGED - The loss flattened at a low value.\n"));
 }
 
