@@ -67,7 +67,7 @@ void StepRate::Add(absl::Time now, int64_t step) {
 std::optional<double> StepRate::PerSecond() const {
   if (samples_.size() < 2) return std::nullopt;
   const absl::Duration span = samples_.back().first - samples_.front().first;
-  if (span <= absl::ZeroDuration()) return std::nullopt;
+  if (span <= absl::ZeroDuration() || span < min_span_) return std::nullopt;
   return static_cast<double>(samples_.back().second - samples_.front().second) /
          absl::ToDoubleSeconds(span);
 }

@@ -34,13 +34,17 @@ std::string FormatLiveLine(const LiveStatus& status, int width);
 // Steps per second over a sliding window of recent samples.
 class StepRate {
  public:
-  explicit StepRate(absl::Duration window = absl::Seconds(3)) : window_(window) {}
+  explicit StepRate(absl::Duration window = absl::Seconds(3),
+                    absl::Duration min_span = absl::Seconds(1))
+      : window_(window), min_span_(min_span) {}
   void Add(absl::Time now, int64_t step);
-  // Unset until two samples at different times exist.
+  // Unset until the samples span min_span: messages read back to back (a fast job's
+  // batches, a burst after a stall) are microseconds apart and would give absurd rates.
   std::optional<double> PerSecond() const;
 
  private:
   absl::Duration window_;
+  absl::Duration min_span_;
   std::deque<std::pair<absl::Time, int64_t>> samples_;
 };
 

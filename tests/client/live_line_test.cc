@@ -68,6 +68,16 @@ TEST(StepRateTest, MeasuresOverTheWindow) {
   EXPECT_DOUBLE_EQ(*rate.PerSecond(), 1000.0);
 }
 
+TEST(StepRateTest, NoRateUntilTheSamplesSpanTheMinimum) {
+  StepRate rate(absl::Seconds(3), absl::Seconds(1));
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  // A burst of messages read back to back: 1,500 steps in 40 microseconds.
+  for (int i = 0; i <= 30; ++i) rate.Add(t0 + absl::Microseconds(i * 4 / 3), 50 * (i + 1));
+  EXPECT_FALSE(rate.PerSecond().has_value());
+  rate.Add(t0 + absl::Seconds(1), 2550);
+  EXPECT_DOUBLE_EQ(*rate.PerSecond(), 2500.0);
+}
+
 TEST(LiveLineTest, RedrawsInPlaceAtMostOncePerInterval) {
   std::ostringstream out;
   LiveLine line(out, 80, absl::Milliseconds(100));
