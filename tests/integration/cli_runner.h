@@ -22,23 +22,37 @@ namespace descent::integration {
 using testing::ReadWholeFile;
 using testing::WriteTempFile;
 
-// Runs `descent --server <address> args...` with the DESCENT_* connection variables unset (so
-// the test's own environment cannot redirect it or change its TLS and token) except those in
-// `env`, bounded by `timeout`. A run that cannot be started or does not end in time fails the
-// test and returns an empty result.
-inline testing::ProcessResult RunCli(const std::string& address, std::vector<std::string> args,
-                                     absl::Duration timeout,
-                                     std::vector<std::pair<std::string, std::string>> env = {}) {
-  std::vector<std::string> argv = {DESCENT_CLI_PATH, "--server", address};
-  argv.insert(argv.end(), args.begin(), args.end());
+// Options for a process that runs the CLI: the DESCENT_* connection variables unset (so the
+// test's own environment cannot redirect it or change its TLS and token) except those in `env`.
+inline testing::ProcessOptions CliProcessOptions(
+    std::vector<std::pair<std::string, std::string>> env = {}) {
   testing::ProcessOptions options;
   options.unset_env = {"DESCENT_SERVER",         "DESCENT_TOKEN",    "DESCENT_TOKEN_FILE",
                        "DESCENT_TLS_CA",         "DESCENT_TLS_CERT", "DESCENT_TLS_KEY",
                        "DESCENT_TLS_SERVER_NAME"};
   options.env = std::move(env);
-  absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(argv, timeout, options);
+  return options;
+}
+
+// Runs `descent args...` with CliProcessOptions(env), bounded by `timeout`. A run that cannot
+// be started or does not end in time fails the test and returns an empty result.
+inline testing::ProcessResult RunDescent(
+    std::vector<std::string> args, absl::Duration timeout,
+    std::vector<std::pair<std::string, std::string>> env = {}) {
+  std::vector<std::string> argv = {DESCENT_CLI_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<testing::ProcessResult> result =
+      testing::RunProcess(argv, timeout, CliProcessOptions(std::move(env)));
   EXPECT_OK(result);
   return result.ok() ? *result : testing::ProcessResult{};
+}
+
+// Runs `descent --server <address> args...` as RunDescent does.
+inline testing::ProcessResult RunCli(const std::string& address, std::vector<std::string> args,
+                                     absl::Duration timeout,
+                                     std::vector<std::pair<std::string, std::string>> env = {}) {
+  args.insert(args.begin(), {"--server", address});
+  return RunDescent(std::move(args), timeout, std::move(env));
 }
 
 }  // namespace descent::integration
