@@ -44,6 +44,7 @@ int NameDistance(absl::string_view a, absl::string_view b) {
 
 std::string NearestName(absl::string_view typed, const std::vector<std::string>& candidates) {
   const std::string folded = Folded(typed);
+  if (folded.size() > 64) return "";  // no name is that long; and the distance table is n*m
   const int allowed = std::max<int>(1, static_cast<int>(folded.size()) / 3);
   std::string best;
   int best_distance = std::numeric_limits<int>::max();

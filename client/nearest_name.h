@@ -15,7 +15,7 @@ int NameDistance(absl::string_view a, absl::string_view b);
 
 // The candidate closest to `typed` if it is close enough to be what the user meant (at most
 // one edit per three characters, at least one; or `typed` of 3+ characters is a prefix of
-// it), else "". The first of equally close candidates wins.
+// it), else "". The first of equally close candidates wins. Words over 64 characters get "".
 std::string NearestName(absl::string_view typed, const std::vector<std::string>& candidates);
 
 }  // namespace descent::client

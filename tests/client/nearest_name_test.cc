@@ -33,5 +33,9 @@ TEST(NearestNameTest, APrefixOfThreeOrMoreCharactersCounts) {
   EXPECT_EQ(NearestName("hi", {"name", "hiddenLayers"}), "");
 }
 
+TEST(NearestNameTest, AHugeWordGetsNoSuggestion) {
+  EXPECT_EQ(NearestName(std::string(100000, 'a'), {"name", "dataset"}), "");
+}
+
 }  // namespace
 }  // namespace descent::client
