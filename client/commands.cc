@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/fail_on.h"
 #include "client/input_files.h"
 #include "client/watch_printer.h"
 
@@ -34,7 +35,14 @@ int WatchJob(const CommandContext& ctx, const v1::Job& job) {
     return ReportError(ctx, final_job.status());
   }
   printer.Finish(*final_job);
-  return final_job->state() == v1::SUCCEEDED ? kExitOk : kExitJobFailed;
+  if (final_job->state() != v1::SUCCEEDED) return kExitJobFailed;
+  const v1::Verdict verdict = final_job->diagnosis().verdict();
+  if (!FailsOn(ctx.fail_on, verdict)) return kExitOk;
+  *ctx.out << std::flush;
+  *ctx.err << "descent: job " << final_job->id() << " succeeded but its diagnosis is "
+           << VerdictName(verdict) << ", which --fail-on fails on (exit " << kExitVerdict
+           << "; --fail-on=none exits 0)\n";
+  return kExitVerdict;
 }
 
 absl::StatusOr<v1::JobState> ParseState(const std::string& name) {

@@ -9,11 +9,14 @@
 //      (ALREADY_EXISTS), a missing or rejected bearer token (UNAUTHENTICATED)
 //   3  the server is unreachable (UNAVAILABLE, or a deadline while connecting), which
 //      includes a failed TLS handshake
+//   4  submit --watch, watch: the job SUCCEEDED but its diagnosis is a verdict --fail-on
+//      names (default: DIVERGED; fail_on.h)
 #ifndef DESCENT_CLIENT_COMMANDS_H_
 #define DESCENT_CLIENT_COMMANDS_H_
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "client/descent_client.h"
@@ -28,6 +31,7 @@ enum ExitCode : int {
   kExitJobFailed = 1,
   kExitUsage = 2,
   kExitUnreachable = 3,
+  kExitVerdict = 4,
 };
 
 struct CommandContext {
@@ -40,6 +44,8 @@ struct CommandContext {
   bool interactive = false;  // stdout is a terminal: live line and chart
   int terminal_width = 80;
   JobWatcherOptions watch;  // backoff and timeouts of watch streams
+  // Verdicts that turn a watched job's SUCCEEDED into kExitVerdict (--fail-on).
+  std::vector<v1::Verdict> fail_on = {v1::DIVERGED};
 };
 
 // The exit code for a failed call (see the table above).

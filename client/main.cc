@@ -17,6 +17,7 @@
 #include "client/dataset_client.h"
 #include "client/dataset_commands.h"
 #include "client/descent_client.h"
+#include "client/fail_on.h"
 #include "client/nearest_name.h"
 #include "client/server_address.h"
 
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
       "Exit codes: 0 success / job succeeded, 1 job failed or cancelled (or the request was\n"
       "refused), 2 usage error (bad arguments or files, unknown job, missing or rejected\n"
       "DESCENT_TOKEN, an unknown command; bare `descent` prints this help), 3 server\n"
-      "unreachable (including a failed TLS handshake).\n"
+      "unreachable (including a failed TLS handshake), 4 (watch, submit --watch) the job\n"
+      "succeeded but its diagnosis is one --fail-on names.\n"
       "Environment: DESCENT_SERVER, DESCENT_TOKEN (bearer token), DESCENT_TOKEN_FILE,\n"
       "DESCENT_TLS_CA, DESCENT_TLS_CERT, DESCENT_TLS_KEY, DESCENT_TLS_SERVER_NAME.",
       "descent"};
@@ -105,16 +107,22 @@ int main(int argc, char** argv) {
   CLI::App* submit = app.add_subcommand("submit", "submit a job spec (JSON JobSpec)");
   submit->add_option("SPEC", spec_path, "job spec file, e.g. examples/house-prices.json")
       ->required();
-  submit->add_flag("-w,--watch", watch, "follow the job until it ends (exit code: its outcome)");
+  submit->add_flag("-w,--watch", watch,
+                   "follow the job until it ends (exit code: its outcome and --fail-on)");
   submit->add_option("--request-id", request_id,
                      "idempotency key: resubmitting with it returns the first job");
 
   CLI::App* watch_cmd = app.add_subcommand("watch", "follow a job's losses until it ends");
   watch_cmd->add_option("JOB", job_id, "job id")->required();
+  std::string fail_on(descent::client::kDefaultFailOn);
   for (CLI::App* cmd : {submit, watch_cmd}) {
     cmd->add_option("--reconnect-timeout", reconnect_seconds,
                     "give up on a dropped stream after this many seconds without the server")
         ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_option("--fail-on", fail_on,
+                    "exit 4 when the job succeeds with one of these diagnosis verdicts: "
+                    "diverged, stalled, learning, converged, comma-separated, or none")
         ->capture_default_str();
   }
 
@@ -197,6 +205,12 @@ int main(int argc, char** argv) {
     std::cerr << "descent: " << channel_options.status().message() << "\n";
     return descent::client::kExitUsage;
   }
+  absl::StatusOr<std::vector<descent::v1::Verdict>> fail_on_verdicts =
+      descent::client::ParseFailOn(fail_on);
+  if (!fail_on_verdicts.ok()) {
+    std::cerr << "descent: " << fail_on_verdicts.status().message() << "\n";
+    return descent::client::kExitUsage;
+  }
   descent::client::ClientOptions client_options;
   client_options.rpc_timeout = absl::Seconds(timeout_seconds);
   // One channel (one connection, one TLS handshake) for every client of this command.
@@ -214,6 +228,7 @@ int main(int argc, char** argv) {
   ctx.interactive = isatty(STDOUT_FILENO) == 1;
   ctx.terminal_width = TerminalWidth();
   ctx.watch.give_up_after = absl::Seconds(reconnect_seconds);
+  ctx.fail_on = *std::move(fail_on_verdicts);
 
   if (submit->parsed()) return RunSubmit(ctx, spec_path, watch, request_id);
   if (watch_cmd->parsed()) return RunWatch(ctx, job_id);

@@ -17,6 +17,7 @@ namespace descent::client {
 namespace {
 
 using ::descent::client::testing::FakeTrainingServer;
+using ::descent::client::testing::FakeTrainingService;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -86,6 +87,26 @@ TEST_F(CommandsTest, WatchPipedPrintsEpochLinesAndTheOutcome) {
 TEST_F(CommandsTest, WatchOfAFailedOrCancelledJobExitsOne) {
   EXPECT_EQ(RunWatch(ctx_, server_.service().AddJob({1, 2}, v1::FAILED)), kExitJobFailed);
   EXPECT_EQ(RunWatch(ctx_, server_.service().AddJob({1, 2}, v1::CANCELLED)), kExitJobFailed);
+}
+
+TEST_F(CommandsTest, ASucceededJobWhoseVerdictFailOnNamesExitsFour) {
+  FakeTrainingService& service = server_.service();
+  const std::string diverged = service.AddJob({1, 2}, v1::SUCCEEDED);
+  service.SetVerdict(diverged, v1::DIVERGED);
+  EXPECT_EQ(RunWatch(ctx_, diverged), kExitVerdict);  // the default: diverged
+  EXPECT_THAT(err_.str(), AllOf(HasSubstr("DIVERGED"), HasSubstr("--fail-on=none")));
+  const std::string stalled = service.AddJob({1, 2}, v1::SUCCEEDED);
+  service.SetVerdict(stalled, v1::STALLED);
+  EXPECT_EQ(RunWatch(ctx_, stalled), kExitOk);
+  ctx_.fail_on = {v1::DIVERGED, v1::STALLED};
+  EXPECT_EQ(RunWatch(ctx_, stalled), kExitVerdict);
+  ctx_.fail_on = {};  // --fail-on=none
+  EXPECT_EQ(RunWatch(ctx_, diverged), kExitOk);
+  // A failed job keeps exit 1, whatever its verdict.
+  ctx_.fail_on = {v1::DIVERGED};
+  const std::string failed = service.AddJob({1, 2}, v1::FAILED);
+  service.SetVerdict(failed, v1::DIVERGED);
+  EXPECT_EQ(RunWatch(ctx_, failed), kExitJobFailed);
 }
 
 TEST_F(CommandsTest, WatchOnATerminalDrawsTheLiveLineThenTheChart) {

@@ -69,6 +69,12 @@ class FakeTrainingService final : public v1::TrainingService::Service {
     return id;
   }
 
+  // The final job's diagnosis (AddJob sets CONVERGED).
+  void SetVerdict(const std::string& id, v1::Verdict verdict) {
+    absl::MutexLock lock(&mu_);
+    jobs_[id].job.mutable_diagnosis()->set_verdict(verdict);
+  }
+
   void ScriptWatch(const std::string& id, std::vector<WatchAttempt> attempts) {
     absl::MutexLock lock(&mu_);
     for (const WatchAttempt& attempt : attempts) jobs_[id].attempts.push_back(attempt);
