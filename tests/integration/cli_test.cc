@@ -73,16 +73,39 @@ TEST_F(CliTest, AllExamplesAreAcceptedAsWritten) {
   }
 }
 
-// examples/README.md promises what the three curves show; the diagnosis must agree.
-TEST_F(CliTest, TheLearningRateTrioIsDiagnosedAsDocumented) {
-  for (const auto& [name, verdict] :
-       std::vector<std::pair<std::string, std::string>>{{"lr-too-high.json", "DIVERGED"},
-                                                        {"lr-too-low.json", "STALLED"},
-                                                        {"lr-just-right.json", "CONVERGED"}}) {
-    testing::ProcessResult result = Cli({"submit", Example(name), "--watch"});
-    EXPECT_EQ(result.exit_code, 0) << name << result.err;  // trained to the end
-    EXPECT_THAT(result.out, HasSubstr("diagnosis: " + verdict)) << name;
+// examples/README.md promises what the three curves show; the diagnosis must agree, and the
+// exit status tells a run that finished with a verdict --fail-on names (default: diverged).
+TEST_F(CliTest, TheLearningRateTrioIsDiagnosedAsDocumentedAndFailsOnItsVerdict) {
+  struct Case {
+    std::string file, verdict;
+    int exit_code;  // with the default --fail-on=diverged
+  };
+  for (const Case& c : std::vector<Case>{{"lr-too-high.json", "DIVERGED", 4},
+                                         {"lr-too-low.json", "STALLED", 0},
+                                         {"lr-just-right.json", "LEARNING", 0}}) {
+    testing::ProcessResult result = Cli({"submit", Example(c.file), "--watch"});
+    EXPECT_EQ(result.exit_code, c.exit_code) << c.file << result.err;
+    EXPECT_THAT(result.out, HasSubstr(" SUCCEEDED after 1500 steps")) << c.file;  // trained to the end
+    EXPECT_THAT(result.out, HasSubstr("diagnosis: " + c.verdict)) << c.file;
+    if (c.exit_code == 4) {
+      EXPECT_THAT(result.err, HasSubstr("--fail-on")) << c.file;
+    }
   }
+}
+
+TEST_F(CliTest, FailOnChoosesWhichVerdictsOfAFinishedJobExitFour) {
+  const std::string too_high = Submit(Example("lr-too-high.json"));
+  const std::string too_low = Submit(Example("lr-too-low.json"));
+  // watch exits as submit --watch does, for a running or an already finished job alike.
+  EXPECT_EQ(Cli({"watch", too_high}).exit_code, 4);
+  EXPECT_EQ(Cli({"watch", too_high, "--fail-on=none"}).exit_code, 0);
+  EXPECT_EQ(Cli({"watch", too_high, "--fail-on", "stalled"}).exit_code, 0);
+  EXPECT_EQ(Cli({"watch", too_low}).exit_code, 0);
+  EXPECT_EQ(Cli({"watch", too_low, "--fail-on=diverged,stalled"}).exit_code, 4);
+  EXPECT_EQ(Cli({"watch", too_high, "--fail-on=DIVERGED,Stalled"}).exit_code, 4);
+  testing::ProcessResult bad = Cli({"watch", too_high, "--fail-on=exploded"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--fail-on takes verdicts"));
 }
 
 TEST_F(CliTest, AFailedJobExitsOne) {
