@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <string_view>
+#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -54,6 +56,16 @@ absl::Status ValidateDataset(const Dataset& dataset) {
     return absl::InvalidArgumentError(absl::StrCat(
         "dataset.inline.feature_names has ", dataset.feature_names.size(),
         " names but the features have ", x.cols(), " columns; send one name per column or none"));
+  }
+  // Predict matches columns by these names, so each must say which column it is.
+  std::unordered_map<std::string_view, size_t> first_index;
+  for (size_t i = 0; i < dataset.feature_names.size(); ++i) {
+    auto [at, inserted] = first_index.emplace(dataset.feature_names[i], i);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dataset.inline.feature_names[", i, "] \"", dataset.feature_names[i],
+          "\" repeats feature_names[", at->second, "]; give every column its own name"));
+    }
   }
   if (!dataset.class_names.empty() &&
       dataset.class_names.size() != static_cast<size_t>(dataset.num_classes)) {

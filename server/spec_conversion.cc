@@ -20,6 +20,7 @@
 #include "engine/trainer.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/dataset_store.h"
+#include "server/predict_columns.h"
 #include "server/standardization.h"
 #include "server/table_dataset.h"
 
@@ -733,13 +734,14 @@ absl::Status ValidatePredictInputs(const v1::Matrix& inputs) {
 absl::StatusOr<v1::PredictResponse> PredictWithModel(const TrainedModel& model,
                                                      const v1::PredictRequest& request) {
   CheckTrainedModel(model);
-  if (request.inputs().cols() != model.inputs) {
-    return InvalidArgumentError(StrCat("inputs.cols must be ", model.inputs,
-                                       ", the model's feature count (got ", request.inputs().cols(),
-                                       ")"));
-  }
+  const std::vector<std::string> column_names(request.column_names().begin(),
+                                              request.column_names().end());
+  ASSIGN_OR_RETURN(const std::vector<int> order,
+                   MatchColumns(column_names, request.inputs().cols(), model.feature_names,
+                                model.inputs));
   RETURN_IF_ERROR(ValidatePredictInputs(request.inputs()));
   ASSIGN_OR_RETURN(Matrix x, ToMatrix(request.inputs(), "inputs"));
+  if (!column_names.empty()) x = ReorderColumns(x, order);
   ASSIGN_OR_RETURN(const Standardization standardization,
                    RecordedStandardization(model.spec.dataset().resolved(), model.inputs));
   if (!standardization.mean.empty()) ApplyStandardization(standardization, &x);

@@ -60,9 +60,11 @@ v1::ExportModelResponse ToExportModelResponse(const TrainedModel& model);
 // Runs `request.inputs` through the model: values for regression, probabilities for
 // classifiers plus the predicted class per row (argmax; probability >= 0.5 for a single
 // binary output; none for several binary outputs, which are independent labels) and its
-// name when the dataset named its classes. Inputs are raw features: a standardised job's
-// transform is applied first. INVALID_ARGUMENT naming "inputs.*" for a
-// malformed matrix, non-finite values or a column count other than the model's inputs.
+// name when the dataset named its classes. Inputs are raw features, matched to the model's
+// by request.column_names when set (predict_columns.h); a standardised job's transform is
+// applied first. INVALID_ARGUMENT naming "inputs.*" or "column_names" for a malformed
+// matrix, non-finite values, a column count other than the model's inputs or names that
+// do not match its features.
 absl::StatusOr<v1::PredictResponse> PredictWithModel(const TrainedModel& model,
                                                      const v1::PredictRequest& request);
 

@@ -108,6 +108,10 @@ TEST_P(BuiltinShapeTest, HasTheDocumentedShapeAndIsValid) {
   EXPECT_EQ(dataset.targets.cols(), shape.target_cols);
   EXPECT_EQ(dataset.num_classes, shape.classes);
   EXPECT_EQ(dataset.feature_names.size(), static_cast<size_t>(shape.features));
+  // Predict matches columns by these names: each must be there once.
+  const std::set<std::string> distinct(dataset.feature_names.begin(),
+                                       dataset.feature_names.end());
+  EXPECT_EQ(distinct.size(), dataset.feature_names.size());
   EXPECT_EQ(dataset.class_names.size(), static_cast<size_t>(shape.classes));
   EXPECT_OK(ValidateDataset(dataset));
   if (shape.classes > 0) {
@@ -282,6 +286,12 @@ TEST(ValidateDatasetTest, ChecksClassCountAndNames) {
   d.feature_names = {"x"};
   EXPECT_THAT(ValidateDataset(d), StatusIs(absl::StatusCode::kInvalidArgument,
                                            HasSubstr("dataset.inline.feature_names has 1 names")));
+  d = SmallInline();
+  d.feature_names = {"x", "x"};
+  EXPECT_THAT(
+      ValidateDataset(d),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("dataset.inline.feature_names[1] \"x\" repeats feature_names[0]")));
 }
 
 }  // namespace

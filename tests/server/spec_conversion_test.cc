@@ -17,7 +17,9 @@ namespace {
 using ::descent::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // The job file of the product issue, verbatim: it must be accepted as written.
@@ -690,6 +692,57 @@ TEST(PredictWithModelTest, WrongColumnCountNamesInputsColsAndTheExpectedCount) {
   EXPECT_THAT(PredictWithModel(model, PredictRows({{1, 2, 3}})),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("inputs.cols must be 2, the model's feature count (got 3)")));
+}
+
+// The same rows with their columns swapped and named give the same answers: the server
+// puts named columns in the model's order.
+TEST(PredictWithModelTest, NamedColumnsInAnyOrderGiveTheSameOutputs) {
+  const TrainedModel model = KnownModel(LossKind::kMeanSquaredError, 2);
+  absl::StatusOr<v1::PredictResponse> in_order = PredictWithModel(model, PredictRows(kRows));
+  ASSERT_OK(in_order);
+  std::vector<std::vector<float>> swapped;
+  for (const auto& row : kRows) swapped.push_back({row[1], row[0]});
+  v1::PredictRequest named = PredictRows(swapped);
+  named.add_column_names("f1");
+  named.add_column_names("f0");
+  absl::StatusOr<v1::PredictResponse> reordered = PredictWithModel(model, named);
+  ASSERT_OK(reordered);
+  EXPECT_THAT(reordered->outputs().values(), ElementsAreArray(in_order->outputs().values()));
+  // Unnamed, the swapped columns are taken as they come: different answers.
+  absl::StatusOr<v1::PredictResponse> positional = PredictWithModel(model, PredictRows(swapped));
+  ASSERT_OK(positional);
+  EXPECT_THAT(positional->outputs().values(),
+              Not(ElementsAreArray(in_order->outputs().values())));
+}
+
+TEST(PredictWithModelTest, NamesThatDoNotMatchTheFeaturesAreRefusedTogether) {
+  const TrainedModel model = KnownModel(LossKind::kMeanSquaredError, 1);
+  v1::PredictRequest request = PredictRows({{1, 2, 3}});
+  for (const char* name : {"f1", "id", "f1"}) request.add_column_names(name);
+  EXPECT_THAT(PredictWithModel(model, request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("column_names do not match the model's features"),
+                             HasSubstr("unknown \"id\""), HasSubstr("missing \"f0\""),
+                             HasSubstr("named twice \"f1\""),
+                             HasSubstr("the 2 features are \"f0\", \"f1\""))));
+  request = PredictRows({{1, 2}});
+  request.add_column_names("f0");
+  EXPECT_THAT(PredictWithModel(model, request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("column_names has 1 names but inputs.cols is 2")));
+}
+
+TEST(PredictWithModelTest, AModelWithoutFeatureNamesRefusesNamedColumns) {
+  TrainedModel model = KnownModel(LossKind::kMeanSquaredError, 1);
+  model.feature_names.clear();
+  v1::PredictRequest request = PredictRows(kRows);
+  request.add_column_names("f0");
+  request.add_column_names("f1");
+  EXPECT_THAT(PredictWithModel(model, request),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("this model has no feature names"),
+                             HasSubstr("send its 2 columns unnamed, in training order"))));
+  EXPECT_OK(PredictWithModel(model, PredictRows(kRows)));
 }
 
 TEST(PredictWithModelTest, MalformedInputsAreInvalidArgument) {
