@@ -73,7 +73,7 @@ absl::StatusOr<std::vector<v1::Dataset>> DatasetClient::List() {
   return std::vector<v1::Dataset>(response.datasets().begin(), response.datasets().end());
 }
 
-absl::StatusOr<v1::Dataset> DatasetClient::Delete(const std::string& id_or_name) {
+absl::StatusOr<v1::DeleteDatasetResponse> DatasetClient::Delete(const std::string& id_or_name) {
   grpc::ClientContext context;
   SetDeadline(context);
   v1::DeleteDatasetRequest request;
@@ -81,7 +81,7 @@ absl::StatusOr<v1::Dataset> DatasetClient::Delete(const std::string& id_or_name)
   v1::DeleteDatasetResponse response;
   grpc::Status status = stub_->DeleteDataset(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
-  return response.dataset();
+  return response;
 }
 
 }  // namespace descent::client

@@ -31,7 +31,9 @@ class DatasetClient {
   // The server's status on failure (NOT_FOUND, FAILED_PRECONDITION, UNAVAILABLE...).
   absl::StatusOr<v1::Dataset> Get(const std::string& id_or_name);
   absl::StatusOr<std::vector<v1::Dataset>> List();
-  absl::StatusOr<v1::Dataset> Delete(const std::string& id_or_name);
+  // A name removes that name (the content stays while others refer to it); an id removes
+  // the content with all its names (datasets.proto).
+  absl::StatusOr<v1::DeleteDatasetResponse> Delete(const std::string& id_or_name);
 
  private:
   void SetDeadline(grpc::ClientContext& context) const;

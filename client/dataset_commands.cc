@@ -31,6 +31,11 @@ std::string ColumnSummary(const v1::Column& column) {
              : absl::StrCat("numeric, ", column.distinct_values(), " distinct values");
 }
 
+// "iris, iris2": every name of the content, or its id when it has none.
+std::string Names(const v1::Dataset& dataset, absl::string_view separator = ", ") {
+  return dataset.names().empty() ? dataset.name() : absl::StrJoin(dataset.names(), separator);
+}
+
 std::string CreateTime(const v1::Dataset& dataset) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S",
                           absl::FromUnixSeconds(dataset.create_time().seconds()),
@@ -72,13 +77,13 @@ int RunUpload(const CommandContext& ctx, DatasetClient& datasets, const std::str
     return kExitOk;
   }
   const v1::Dataset& dataset = response->dataset();
-  *ctx.out << (response->already_stored() ? "already stored as " : "uploaded ") << dataset.name()
+  *ctx.out << (response->already_stored() ? "already stored as " : "uploaded ") << Names(dataset)
            << " (" << dataset.id() << "): " << dataset.rows() << " rows, "
            << dataset.columns_size() << " columns\n";
   for (const v1::Column& column : dataset.columns()) {
     *ctx.out << "  " << column.name() << ": " << ColumnSummary(column) << "\n";
   }
-  *ctx.out << "train on it with \"dataset\": {\"name\": \"" << dataset.name()
+  *ctx.out << "train on it with \"dataset\": {\"name\": \"" << chosen
            << "\", \"targets\": [\""
            << (dataset.columns_size() > 0 ? dataset.columns(dataset.columns_size() - 1).name() : "")
            << "\"]} in a job spec\n"
@@ -98,14 +103,16 @@ int RunDatasets(const CommandContext& ctx, DatasetClient& datasets) {
     *ctx.out << "no datasets; upload one with `descent upload FILE.csv`\n" << std::flush;
     return kExitOk;
   }
-  size_t name_width = 4;
-  for (const v1::Dataset& dataset : *list) name_width = std::max(name_width, dataset.name().size());
-  *ctx.out << absl::StrFormat("%-*s  %-19s  %8s  %7s  %10s  %s\n", name_width, "NAME", "ID",
+  size_t name_width = 5;
+  for (const v1::Dataset& dataset : *list) {
+    name_width = std::max(name_width, Names(dataset, ",").size());
+  }
+  *ctx.out << absl::StrFormat("%-*s  %-19s  %8s  %7s  %10s  %s\n", name_width, "NAMES", "ID",
                               "ROWS", "COLUMNS", "BYTES", "CREATED");
   for (const v1::Dataset& dataset : *list) {
-    *ctx.out << absl::StrFormat("%-*s  %-19s  %8d  %7d  %10d  %s\n", name_width, dataset.name(),
-                                dataset.id(), dataset.rows(), dataset.columns_size(),
-                                dataset.size_bytes(), CreateTime(dataset));
+    *ctx.out << absl::StrFormat("%-*s  %-19s  %8d  %7d  %10d  %s\n", name_width,
+                                Names(dataset, ","), dataset.id(), dataset.rows(),
+                                dataset.columns_size(), dataset.size_bytes(), CreateTime(dataset));
   }
   *ctx.out << std::flush;
   return kExitOk;
@@ -113,13 +120,18 @@ int RunDatasets(const CommandContext& ctx, DatasetClient& datasets) {
 
 int RunDatasetRemove(const CommandContext& ctx, DatasetClient& datasets,
                      const std::string& id_or_name) {
-  absl::StatusOr<v1::Dataset> deleted = datasets.Delete(id_or_name);
+  absl::StatusOr<v1::DeleteDatasetResponse> deleted = datasets.Delete(id_or_name);
   if (!deleted.ok()) return ReportError(ctx, deleted.status());
+  const v1::Dataset& dataset = deleted->dataset();
   if (ctx.format == OutputFormat::kJson) {
-    *ctx.out << ToJson(*deleted) << "\n" << std::flush;
+    *ctx.out << ToJson(*deleted) << "\n";
+  } else if (deleted->remaining_names().empty()) {
+    *ctx.out << "deleted " << Names(dataset) << " (" << dataset.id() << ")\n";
   } else {
-    *ctx.out << "deleted " << deleted->name() << " (" << deleted->id() << ")\n" << std::flush;
+    *ctx.out << "removed the name " << id_or_name << "; the content (" << dataset.id()
+             << ") stays as " << absl::StrJoin(deleted->remaining_names(), ", ") << "\n";
   }
+  *ctx.out << std::flush;
   return kExitOk;
 }
 

@@ -145,12 +145,15 @@ grpc::Status DatasetService::DeleteDataset(grpc::ServerContext* context,
   if (absl::Status valid = CheckReference(request->dataset()); !valid.ok()) {
     return ToGrpcStatus(valid);
   }
-  absl::StatusOr<v1::Dataset> deleted =
+  absl::StatusOr<DeleteResult> deleted =
       store_->Delete(request->dataset(), [this](const v1::Dataset& dataset) {
         return jobs_ == nullptr ? absl::OkStatus() : CheckNoActiveJobUses(*jobs_, dataset);
       });
-  if (deleted.ok()) *response->mutable_dataset() = *std::move(deleted);
-  return ToGrpcStatus(deleted.status());
+  if (!deleted.ok()) return ToGrpcStatus(deleted.status());
+  *response->mutable_dataset() = std::move(deleted->dataset);
+  response->mutable_remaining_names()->Add(deleted->remaining_names.begin(),
+                                           deleted->remaining_names.end());
+  return grpc::Status::OK;
 }
 
 }  // namespace descent::server

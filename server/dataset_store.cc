@@ -87,6 +87,11 @@ bool NewerFirst(const v1::Dataset& a, const v1::Dataset& b) {
   return a.id() < b.id();
 }
 
+// Dataset.name follows the names: the first one, or the id when there is none.
+void RefreshName(v1::Dataset& dataset) {
+  dataset.set_name(dataset.names().empty() ? dataset.id() : dataset.names(0));
+}
+
 }  // namespace
 
 std::string DatasetIdFor(absl::string_view bytes) {
@@ -167,8 +172,13 @@ absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(const std::stri
       fs::remove(path, ec);  // metadata without its data is no dataset
       continue;
     }
+    // Metadata written before datasets had several names holds only `name`.
+    if (dataset.names().empty() && dataset.name() != dataset.id()) {
+      dataset.add_names(dataset.name());
+    }
+    RefreshName(dataset);
     absl::MutexLock lock(&store->mu_);
-    store->id_by_name_[dataset.name()] = dataset.id();
+    for (const std::string& name : dataset.names()) store->id_by_name_[name] = dataset.id();
     store->by_id_[dataset.id()] = std::move(dataset);
   }
   if (ec) {
@@ -190,6 +200,14 @@ std::string DatasetStore::MetadataPath(absl::string_view id) const {
   return (fs::path(directory_) / StrCat(id, ".json")).string();
 }
 
+absl::Status DatasetStore::WriteMetadata(const v1::Dataset& dataset) const {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  DESCENT_CHECK(google::protobuf::util::MessageToJsonString(dataset, &json, options).ok());
+  return WriteFileAtomically(MetadataPath(dataset.id()), json);
+}
+
 const v1::Dataset* DatasetStore::FindLocked(absl::string_view id_or_name) const {
   auto by_id = by_id_.find(id_or_name);
   if (by_id != by_id_.end()) return &by_id->second;
@@ -205,31 +223,40 @@ absl::StatusOr<PutResult> DatasetStore::Put(absl::string_view name, absl::string
   ASSIGN_OR_RETURN(const CsvTable table, ParseCsv(bytes));
   v1::Dataset dataset = DescribeTable(table);
   dataset.set_id(DatasetIdFor(bytes));
-  dataset.set_name(name.empty() ? dataset.id() : std::string(name));
+  if (!name.empty()) dataset.add_names(std::string(name));
+  RefreshName(dataset);
   dataset.set_size_bytes(static_cast<int64_t>(bytes.size()));
   *dataset.mutable_create_time() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
 
   absl::MutexLock lock(&mu_);
-  if (auto existing = by_id_.find(dataset.id()); existing != by_id_.end()) {
-    return PutResult{existing->second, /*already_stored=*/true};
+  if (!name.empty()) {
+    auto taken = id_by_name_.find(name);
+    if (taken != id_by_name_.end() && taken->second != dataset.id()) {
+      return absl::AlreadyExistsError(
+          StrCat("header.name \"", name, "\" is taken by dataset ", taken->second,
+                 " with other content; choose another name, or remove that name first "
+                 "(`descent dataset rm ", name, "`)"));
+    }
   }
-  if (auto taken = id_by_name_.find(dataset.name()); taken != id_by_name_.end()) {
-    return absl::AlreadyExistsError(
-        StrCat("header.name \"", dataset.name(), "\" is taken by dataset ", taken->second,
-               " with other content; choose another name or delete that dataset first"));
+  if (auto existing = by_id_.find(dataset.id()); existing != by_id_.end()) {
+    const bool named = name.empty() || id_by_name_.contains(name);
+    if (named) return PutResult{existing->second, /*already_stored=*/true};
+    v1::Dataset renamed = existing->second;
+    renamed.add_names(std::string(name));
+    RefreshName(renamed);
+    RETURN_IF_ERROR(WriteMetadata(renamed));
+    id_by_name_[std::string(name)] = renamed.id();
+    existing->second = renamed;
+    return PutResult{std::move(renamed), /*already_stored=*/true};
   }
   RETURN_IF_ERROR(WriteFileAtomically(DataPath(dataset.id()), bytes));
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  DESCENT_CHECK(google::protobuf::util::MessageToJsonString(dataset, &json, options).ok());
-  if (absl::Status status = WriteFileAtomically(MetadataPath(dataset.id()), json); !status.ok()) {
+  if (absl::Status status = WriteMetadata(dataset); !status.ok()) {
     std::error_code ec;
     fs::remove(DataPath(dataset.id()), ec);
     return status;
   }
-  id_by_name_[dataset.name()] = dataset.id();
+  for (const std::string& alias : dataset.names()) id_by_name_[alias] = dataset.id();
   by_id_[dataset.id()] = dataset;
   return PutResult{std::move(dataset), /*already_stored=*/false};
 }
@@ -255,7 +282,7 @@ std::vector<v1::Dataset> DatasetStore::List() const {
   return result;
 }
 
-absl::StatusOr<v1::Dataset> DatasetStore::Delete(
+absl::StatusOr<DeleteResult> DatasetStore::Delete(
     absl::string_view id_or_name,
     const std::function<absl::Status(const v1::Dataset&)>& may_delete) {
   absl::MutexLock lock(&mu_);
@@ -264,17 +291,33 @@ absl::StatusOr<v1::Dataset> DatasetStore::Delete(
     return absl::NotFoundError(StrCat("no dataset has id or name \"", id_or_name,
                                       "\"; `descent datasets` lists them"));
   }
-  v1::Dataset dataset = *found;
+  DeleteResult result{*found, {}};
+  const v1::Dataset& dataset = result.dataset;
+  const bool by_name = id_or_name != dataset.id();
+  if (by_name && dataset.names_size() > 1) {
+    // One alias of several: the content stays under the others.
+    v1::Dataset renamed = dataset;
+    renamed.clear_names();
+    for (const std::string& name : dataset.names()) {
+      if (name != id_or_name) renamed.add_names(name);
+    }
+    RefreshName(renamed);
+    RETURN_IF_ERROR(WriteMetadata(renamed));
+    id_by_name_.erase(std::string(id_or_name));
+    result.remaining_names.assign(renamed.names().begin(), renamed.names().end());
+    by_id_[dataset.id()] = std::move(renamed);
+    return result;
+  }
   RETURN_IF_ERROR(may_delete(dataset));
   // Metadata first: without it the data file is a leftover that Open removes.
   if (::unlink(MetadataPath(dataset.id()).c_str()) != 0 && errno != ENOENT) {
     return ErrnoError("remove", MetadataPath(dataset.id()));
   }
-  id_by_name_.erase(dataset.name());
-  by_id_.erase(dataset.id());
+  for (const std::string& name : dataset.names()) id_by_name_.erase(name);
   std::error_code ec;
   fs::remove(DataPath(dataset.id()), ec);
-  return dataset;
+  by_id_.erase(dataset.id());
+  return result;
 }
 
 absl::StatusOr<LoadedDataset> DatasetStore::Load(absl::string_view id_or_name) const {

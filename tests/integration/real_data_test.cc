@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/descent_client.h"
+#include "descent/v1/datasets.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -147,26 +148,51 @@ TEST_F(RealDataTest, DatasetsListRemoveAndErrors) {
   testing::ProcessResult upload = Cli({"upload", small, "--name", "small"});
   ASSERT_EQ(upload.exit_code, 0) << upload.err;
   EXPECT_THAT(upload.out, HasSubstr("label, text: text, 2 values (a, b)"));
-  // The same bytes under another name are the same dataset.
+  // The same bytes under another name are the same dataset, now under both names.
   testing::ProcessResult again = Cli({"upload", small, "--name", "small-2"});
   EXPECT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_THAT(again.out, StartsWith("already stored as small (ds-"));
+  EXPECT_THAT(again.out, StartsWith("already stored as small, small-2 (ds-"));
+  EXPECT_THAT(again.out, HasSubstr("\"dataset\": {\"name\": \"small-2\""));
 
   testing::ProcessResult list = Cli({"datasets"});
   EXPECT_EQ(list.exit_code, 0) << list.err;
-  EXPECT_THAT(list.out, HasSubstr("ds-"));
+  EXPECT_THAT(list.out, HasSubstr("small,small-2  ds-"));
+  // -o json: one Dataset per line, as every listing.
+  testing::ProcessResult json = Cli({"-o", "json", "datasets"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  bool listed = false;
+  for (absl::string_view line : absl::StrSplit(json.out, '\n', absl::SkipEmpty())) {
+    v1::Dataset dataset;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &dataset).ok()) << line;
+    if (dataset.name() == "small") {
+      EXPECT_THAT(dataset.names(), ::testing::ElementsAre("small", "small-2"));
+      listed = true;
+    }
+  }
+  EXPECT_TRUE(listed) << json.out;
 
   const std::string bad = WriteTempFile("bad.csv", "a,b,label\n1,2,x\n3,oops\n");
   testing::ProcessResult rejected = Cli({"upload", bad, "--name", "bad"});
   EXPECT_EQ(rejected.exit_code, 2);
   EXPECT_THAT(rejected.err, HasSubstr("line 3, column 3:"));
 
+  // Removing one name keeps the content for the other: a job can still name it.
   testing::ProcessResult removed = Cli({"dataset", "rm", "small"});
   EXPECT_EQ(removed.exit_code, 0) << removed.err;
-  EXPECT_THAT(removed.out, StartsWith("deleted small (ds-"));
+  EXPECT_THAT(removed.out, StartsWith("removed the name small; the content (ds-"));
+  EXPECT_THAT(removed.out, HasSubstr(") stays as small-2"));
   testing::ProcessResult missing = Cli({"dataset", "rm", "small"});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.err, HasSubstr("\"small\""));
+  const std::string spec = WriteTempFile("small-2.json", R"({
+    "dataset": {"name": "small-2", "targets": ["label, text"]},
+    "loss": "BINARY_CROSS_ENTROPY", "optimizer": {"sgd": {"learningRate": 0.1}},
+    "training": {"epochs": 1}})");
+  testing::ProcessResult trained = Cli({"submit", spec, "--watch"});
+  EXPECT_EQ(trained.exit_code, 0) << trained.err;
+  testing::ProcessResult last = Cli({"dataset", "rm", "small-2"});
+  EXPECT_EQ(last.exit_code, 0) << last.err;
+  EXPECT_THAT(last.out, StartsWith("deleted small-2 (ds-"));
 }
 
 TEST(RealDataLimitTest, UploadOverTheLimitIsRefused) {

@@ -229,6 +229,7 @@ TEST_F(DatasetServiceTest, UploadGetListAndDedupe) {
   ASSERT_TRUE(Upload("birds-again", csv, &again, /*chunk=*/50).ok());
   EXPECT_TRUE(again.already_stored());
   EXPECT_EQ(again.dataset().id(), uploaded.dataset().id());
+  EXPECT_THAT(again.dataset().names(), ElementsAre("birds", "birds-again"));
 
   grpc::ClientContext get_context;
   Bound(&get_context);
@@ -295,6 +296,11 @@ TEST_F(DatasetServiceTest, DeleteIsRefusedWhileAQueuedJobUsesTheDataset) {
   v1::DeleteDatasetResponse deleted;
   EXPECT_THAT(Delete("birds", &deleted),
               GrpcIs(grpc::StatusCode::FAILED_PRECONDITION, HasSubstr(job.id())));
+  // A second name can come and go while the job waits: the content stays.
+  v1::UploadDatasetResponse aliased;
+  ASSERT_TRUE(Upload("herons", TwoClusters(40), &aliased).ok());
+  ASSERT_TRUE(Delete("herons", &deleted).ok());
+  EXPECT_THAT(deleted.remaining_names(), ElementsAre("birds"));
 
   grpc::ClientContext context;
   Bound(&context);
@@ -304,6 +310,7 @@ TEST_F(DatasetServiceTest, DeleteIsRefusedWhileAQueuedJobUsesTheDataset) {
   ASSERT_TRUE(training_->CancelJob(&context, cancel, &cancelled).ok());
   ASSERT_TRUE(Delete(uploaded.dataset().id(), &deleted).ok());
   EXPECT_EQ(deleted.dataset().name(), "birds");
+  EXPECT_THAT(deleted.remaining_names(), ::testing::IsEmpty());
   EXPECT_TRUE(fs::is_empty(root_ + "/datasets"));
 }
 

@@ -87,7 +87,7 @@ TEST_F(DatasetStoreTest, PutDescribesTheTableAndGetFindsItByIdOrName) {
   EXPECT_EQ(Files(), (std::set<std::string>{dataset.id() + ".csv", dataset.id() + ".json"}));
 }
 
-TEST_F(DatasetStoreTest, IdenticalBytesAreStoredOnce) {
+TEST_F(DatasetStoreTest, IdenticalBytesAreStoredOnceUnderEveryNameGiven) {
   auto store = Open();
   absl::StatusOr<PutResult> first = store->Put("iris", kIris, At(0));
   ASSERT_OK(first);
@@ -96,8 +96,25 @@ TEST_F(DatasetStoreTest, IdenticalBytesAreStoredOnce) {
   EXPECT_TRUE(again->already_stored);
   EXPECT_EQ(again->dataset.id(), first->dataset.id());
   EXPECT_EQ(again->dataset.name(), "iris");
+  EXPECT_THAT(again->dataset.names(), ElementsAre("iris", "iris-copy"));
+  EXPECT_EQ(again->dataset.create_time().seconds(), first->dataset.create_time().seconds());
+  // The new name finds the content, as a job's "dataset": {"name": "iris-copy"} will.
+  absl::StatusOr<LoadedDataset> by_alias = store->Load("iris-copy");
+  ASSERT_OK(by_alias);
+  EXPECT_EQ(by_alias->dataset.id(), first->dataset.id());
+  // Once more under a name it has, or none: nothing changes.
+  for (const char* name : {"iris-copy", ""}) {
+    absl::StatusOr<PutResult> same = store->Put(name, kIris, At(9));
+    ASSERT_OK(same);
+    EXPECT_THAT(same->dataset.names(), ElementsAre("iris", "iris-copy")) << name;
+  }
   EXPECT_EQ(store->List().size(), 1u);
   EXPECT_EQ(Files().size(), 2u);
+  // The names are kept on disk.
+  store = Open();
+  absl::StatusOr<v1::Dataset> reopened = store->Get("iris-copy");
+  ASSERT_OK(reopened);
+  EXPECT_THAT(reopened->names(), ElementsAre("iris", "iris-copy"));
 }
 
 TEST_F(DatasetStoreTest, EmptyNameMeansTheId) {
@@ -105,6 +122,23 @@ TEST_F(DatasetStoreTest, EmptyNameMeansTheId) {
   absl::StatusOr<PutResult> put = store->Put("", kIris, At(0));
   ASSERT_OK(put);
   EXPECT_EQ(put->dataset.name(), put->dataset.id());
+  EXPECT_THAT(put->dataset.names(), IsEmpty());
+  absl::StatusOr<PutResult> named = store->Put("iris", kIris, At(1));
+  ASSERT_OK(named);
+  EXPECT_EQ(named->dataset.name(), "iris");
+}
+
+TEST_F(DatasetStoreTest, MetadataFromBeforeAliasesKeepsItsName) {
+  // What an older descentd wrote: the file, and metadata with a name and no names.
+  const std::string id = DatasetIdFor(kIris);
+  fs::create_directories(dir_);
+  std::ofstream(fs::path(dir_) / (id + ".csv")) << kIris;
+  std::ofstream(fs::path(dir_) / (id + ".json"))
+      << R"({"id": ")" << id << R"(", "name": "old-iris", "rows": 4})";
+  auto store = Open();
+  absl::StatusOr<v1::Dataset> dataset = store->Get("old-iris");
+  ASSERT_OK(dataset);
+  EXPECT_THAT(dataset->names(), ElementsAre("old-iris"));
 }
 
 TEST_F(DatasetStoreTest, ANameTakenByOtherContentIsAlreadyExists) {
@@ -113,6 +147,13 @@ TEST_F(DatasetStoreTest, ANameTakenByOtherContentIsAlreadyExists) {
   EXPECT_THAT(store->Put("data", "a,b\n3,4\n", At(1)),
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("header.name \"data\"")));
   EXPECT_EQ(store->List().size(), 1u);
+  // Also for stored content: a name never moves to other content.
+  ASSERT_OK(store->Put("other", "a,b\n3,4\n", At(2)));
+  EXPECT_THAT(store->Put("data", "a,b\n3,4\n", At(3)),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("header.name \"data\"")));
+  absl::StatusOr<v1::Dataset> other = store->Get("other");
+  ASSERT_OK(other);
+  EXPECT_THAT(other->names(), ElementsAre("other"));
 }
 
 TEST_F(DatasetStoreTest, BadNamesAndBadFilesStoreNothing) {
@@ -182,14 +223,72 @@ TEST_F(DatasetStoreTest, DeleteAsksFirstThenRemovesBothFiles) {
   EXPECT_EQ(Files().size(), 2u);
 
   auto allow = [](const v1::Dataset&) { return absl::OkStatus(); };
-  absl::StatusOr<v1::Dataset> deleted = store->Delete(put->dataset.id(), allow);
+  absl::StatusOr<DeleteResult> deleted = store->Delete(put->dataset.id(), allow);
   ASSERT_OK(deleted);
-  EXPECT_EQ(deleted->name(), "iris");
+  EXPECT_EQ(deleted->dataset.name(), "iris");
+  EXPECT_THAT(deleted->remaining_names, IsEmpty());
   EXPECT_THAT(Files(), IsEmpty());
   EXPECT_THAT(store->Get("iris"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("iris")));
   EXPECT_THAT(store->Delete("iris", allow), StatusIs(absl::StatusCode::kNotFound, HasSubstr("iris")));
   // The name is free again.
   EXPECT_OK(store->Put("iris", "a,b\n1,2\n", At(1)));
+}
+
+TEST_F(DatasetStoreTest, DeletingOneOfSeveralNamesKeepsTheContent) {
+  auto store = Open();
+  ASSERT_OK(store->Put("iris", kIris, At(0)));
+  ASSERT_OK(store->Put("iris2", kIris, At(1)));
+  ASSERT_OK(store->Put("flowers", kIris, At(2)));
+  bool asked = false;
+  auto refuse = [&](const v1::Dataset&) {
+    asked = true;
+    return absl::FailedPreconditionError("in use");
+  };
+  // Removing a name deletes nothing, so a job using the content does not stand in the way.
+  absl::StatusOr<DeleteResult> removed = store->Delete("iris", refuse);
+  ASSERT_OK(removed);
+  EXPECT_FALSE(asked);
+  EXPECT_THAT(removed->remaining_names, ElementsAre("iris2", "flowers"));
+  EXPECT_THAT(store->Get("iris"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("dataset")));
+  absl::StatusOr<v1::Dataset> kept = store->Get("iris2");
+  ASSERT_OK(kept);
+  EXPECT_EQ(kept->name(), "iris2");  // the first name left
+  EXPECT_OK(store->Load("flowers"));
+  EXPECT_EQ(Files().size(), 2u);
+  // The name is free for other content.
+  EXPECT_OK(store->Put("iris", "a,b\n1,2\n", At(3)));
+
+  // Persisted: a restart sees the same names.
+  store = Open();
+  absl::StatusOr<v1::Dataset> reopened = store->Get("flowers");
+  ASSERT_OK(reopened);
+  EXPECT_THAT(reopened->names(), ElementsAre("iris2", "flowers"));
+
+  // The last name goes with the content, and asks first.
+  auto allow = [](const v1::Dataset&) { return absl::OkStatus(); };
+  ASSERT_OK(store->Delete("iris2", allow));
+  EXPECT_THAT(store->Delete("flowers", refuse),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "in use"));
+  absl::StatusOr<DeleteResult> deleted = store->Delete("flowers", allow);
+  ASSERT_OK(deleted);
+  EXPECT_THAT(deleted->remaining_names, IsEmpty());
+  EXPECT_THAT(store->Get(reopened->id()),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("dataset")));
+  EXPECT_EQ(Files().size(), 2u);  // the other content, stored as "iris"
+}
+
+TEST_F(DatasetStoreTest, DeletingByIdRemovesEveryName) {
+  auto store = Open();
+  absl::StatusOr<PutResult> put = store->Put("iris", kIris, At(0));
+  ASSERT_OK(put);
+  ASSERT_OK(store->Put("iris2", kIris, At(1)));
+  absl::StatusOr<DeleteResult> deleted =
+      store->Delete(put->dataset.id(), [](const v1::Dataset&) { return absl::OkStatus(); });
+  ASSERT_OK(deleted);
+  EXPECT_THAT(deleted->dataset.names(), ElementsAre("iris", "iris2"));
+  EXPECT_THAT(deleted->remaining_names, IsEmpty());
+  EXPECT_THAT(store->Get("iris2"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("dataset")));
+  EXPECT_THAT(Files(), IsEmpty());
 }
 
 TEST_F(DatasetStoreTest, LoadParsesTheFileAndNoticesAChangedOne) {
