@@ -62,8 +62,18 @@ build_args=()
 [ -n "${DOCKER_BUILD_NETWORK:-}" ] && build_args+=(--network "$DOCKER_BUILD_NETWORK")
 log "building $image from $repo"
 started=$SECONDS
+build_failed() {  # the end of the build log; for failed unit tests, their names and output
+  local log=$1 marker='==== tests that did not pass:'
+  if grep -q -- "$marker" "$log"; then
+    sed -n "/$marker/,\$p" "$log" | head -n 500 >&2
+  else
+    tail -n 60 "$log" >&2
+  fi
+  rm -f "$log"
+  die "docker build"
+}
 docker build --force-rm "${build_args[@]}" -t "$image" "$repo" >"/tmp/$run_id-build.log" 2>&1 \
-  || { tail -n 60 "/tmp/$run_id-build.log" >&2; rm -f "/tmp/$run_id-build.log"; die "docker build"; }
+  || build_failed "/tmp/$run_id-build.log"
 rm -f "/tmp/$run_id-build.log"
 # Earlier builds' untagged layers (compiled trees, superseded images) pile up on a CI machine;
 # drop those older than a day, keeping recent ones as cache for the next run.
