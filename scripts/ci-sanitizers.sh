@@ -94,7 +94,7 @@ fuzz() {
 threaded_suites='^(JobManagerTest|JobManagerWatchTest|LossHistoryTest|LossHistoryDeathTest|'
 threaded_suites+='DatasetStoreTest|ReceiveUploadTest|ServiceMetricsTest|ExposerTest|'
 threaded_suites+='MetricsHttpServerTest|'
-threaded_suites+='BearerTokensTest|JobStoreTest|JobManagerRestartTest)\.'
+threaded_suites+='BearerTokensTest|JobStoreTest|JobManagerRestartTest|JobManagerStoreTest|ModelCacheTest)\.'
 
 tsan() {
   configure "$tsan_dir" -DDESCENT_SANITIZE=thread

@@ -3,7 +3,7 @@
 // is a thin adapter over this class; nothing here knows about grpc::ServerContext.
 //
 // A job goes QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED (or QUEUED -> CANCELLED)
-// and keeps its terminal state, results and whole loss history for the manager's lifetime.
+// and keeps its terminal state, results and whole loss history (until retention deletes it).
 //   - SUCCEEDED: training completed, or early stopping ended it (Model() is available).
 //   - FAILED: Job.error says why. A run the trainer stopped because the loss diverged is
 //     FAILED with error = the diagnosis message: its parameters are garbage, so it has no
@@ -11,8 +11,13 @@
 //     a DIVERGED diagnosis).
 //   - CANCELLED: by Cancel(), or by Shutdown() of a manager without a store.
 // Job.diagnosis is set when the run ends. Job ids are "job-" + 12 random hex digits.
-// Memory: every job, its every step's loss (8 bytes a step) and epoch summaries stay for the
-// manager's lifetime; nothing is evicted.
+// Memory, with a store: a QUEUED or RUNNING job keeps its record in memory, with the steps
+// and events since its last write to the store (at most one checkpoint interval); a
+// finished job keeps a few dozen bytes (its sequence, state and end time, and its request_id
+// if it has one) once the store holds all of it, and Get, List, Watch, Export and Predict
+// read it from the store (Watch a page at a time; models through a bounded ModelCache).
+// Without a store every job and its whole history stay in memory for the manager's
+// lifetime. Retention (JobManagerOptions::retain_finished_*) deletes the oldest finished jobs.
 //
 // Durability: without a store nothing survives the manager. With one (JobManagerOptions::
 // store), every job is written through (job_record.h): Submit answers once the job is
@@ -79,6 +84,17 @@ struct JobManagerOptions {
   // its last one, whichever comes first (--checkpoint-every-steps, -seconds).
   int64_t checkpoint_every_steps = 10'000;
   absl::Duration checkpoint_every = absl::Seconds(30);
+  // Retention: finished jobs (SUCCEEDED, FAILED, CANCELLED) beyond the newest
+  // retain_finished_jobs, or that ended more than retain_finished_for ago, are deleted with
+  // everything stored for them, oldest end time first; 0 (the default) for either keeps
+  // every job. Applied at Recover, whenever a job ends, and every minute (or a tenth of
+  // retain_finished_for, if shorter) for the age limit. Never touches QUEUED or RUNNING jobs.
+  int64_t retain_finished_jobs = 0;
+  absl::Duration retain_finished_for = absl::ZeroDuration();
+  // Decoded models of finished jobs kept for ExportModel and Predict (ModelCache).
+  int64_t model_cache_bytes = 64 << 20;
+  // Steps a watcher reads from the store at a time when it is behind what memory holds.
+  int64_t watch_page_steps = 16384;
 };
 
 // The OpenBLAS thread count the manager sets for `options` (cores = the CPUs this process
@@ -117,11 +133,13 @@ class JobManager {
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
 
-  // With a store: loads the stored jobs (see the top of this file). Call once, right after
-  // construction and before anything else. A stored QUEUED or RUNNING job whose submission
-  // no longer prepares (its uploaded dataset was deleted) or whose checkpoint cannot be read
-  // ends FAILED with the reason. DATA_LOSS or UNAVAILABLE naming the database when it cannot
-  // be read; nothing is loaded then. Returns the number of jobs resumed or queued again.
+  // With a store: loads the stored jobs (see the top of this file): every job's row, and for
+  // the unfinished ones their checkpoint and the history at its position; no finished job's
+  // history or model is read. Then applies retention. Call once, right after construction
+  // and before anything else. A stored QUEUED or RUNNING job whose submission no longer
+  // prepares (its uploaded dataset was deleted) or whose checkpoint cannot be read ends
+  // FAILED with the reason. DATA_LOSS or UNAVAILABLE naming the database when it cannot be
+  // read; nothing is loaded then. Returns the number of jobs resumed or queued again.
   absl::StatusOr<int> Recover();
 
   // Queues the job and returns it QUEUED (already visible to Get/List). With a request_id
@@ -132,7 +150,8 @@ class JobManager {
   // RESOURCE_EXHAUSTED (disk full) or UNAVAILABLE, naming the database, and no job is made.
   absl::StatusOr<v1::Job> Submit(PreparedJob job);
 
-  // NOT_FOUND for an unknown id.
+  // NOT_FOUND for an unknown id (or one retention deleted); store read errors
+  // (UNAVAILABLE, DATA_LOSS) for a finished job read from the store.
   absl::StatusOr<v1::Job> Get(std::string_view job_id) const;
 
   // Newest first; `state` JOB_STATE_UNSPECIFIED = all. page_size 0 = 50, larger than 1000
@@ -166,7 +185,8 @@ class JobManager {
   absl::Status Watch(std::string_view job_id, int64_t after_step,
                      const std::function<bool(const v1::WatchJobResponse&)>& send);
 
-  // FAILED_PRECONDITION unless the job SUCCEEDED; NOT_FOUND for an unknown id.
+  // FAILED_PRECONDITION unless the job SUCCEEDED; NOT_FOUND for an unknown id. A finished
+  // job's model comes from the store (decoded once, then from the ModelCache).
   absl::StatusOr<TrainedModel> Model(std::string_view job_id) const;
 
   // Stops accepting submissions (UNAVAILABLE) and stops the workers. Without a store, queued

@@ -63,11 +63,11 @@ JobRecord::JobRecord(std::string id, int64_t sequence, PreparedJob job, absl::Ti
   AppendEventLocked(StateEventLocked(create_time));
 }
 
-absl::StatusOr<std::unique_ptr<JobRecord>> JobRecord::FromStore(const StoredJob& stored,
-                                                                int64_t resume_step,
-                                                                int resume_epochs,
-                                                                JobStore* store) {
+std::unique_ptr<JobRecord> JobRecord::FromStore(const StoredJob& stored, LossHistory window,
+                                                std::optional<double> last_loss,
+                                                JobStore* store) {
   const v1::Job& job = stored.job;
+  DESCENT_CHECK(job.state() == v1::QUEUED || job.state() == v1::RUNNING);
   std::unique_ptr<JobRecord> record(new JobRecord(
       job.id(), stored.sequence, stored.spec, job.request_id(), FromTimestamp(job.create_time()),
       job.progress().total_epochs(), store));
@@ -75,47 +75,18 @@ absl::StatusOr<std::unique_ptr<JobRecord>> JobRecord::FromStore(const StoredJob&
   JobRecord& r = *record;
   r.state_ = job.state();
   if (job.has_start_time()) r.start_time_ = FromTimestamp(job.start_time());
-  if (job.has_end_time()) r.end_time_ = FromTimestamp(job.end_time());
   r.total_steps_ = job.progress().total_steps();
   r.epoch_ = job.progress().epoch();
-  if (job.has_train_loss()) r.train_loss_ = job.train_loss();
+  // A running job continues from its checkpoint: its last loss is the one trained before it.
+  r.train_loss_ = last_loss;
   if (job.has_validation_loss()) r.validation_loss_ = job.validation_loss();
   if (job.has_train_metrics()) r.train_metrics_ = job.train_metrics();
   if (job.has_validation_metrics()) r.validation_metrics_ = job.validation_metrics();
   if (job.has_diagnosis()) r.diagnosis_ = job.diagnosis();
   r.error_ = job.error();
-  if (r.state_ == v1::SUCCEEDED) {
-    if (!stored.model) {
-      return absl::DataLossError(absl::StrCat("job ", job.id(), " SUCCEEDED but has no stored model"));
-    }
-    absl::StatusOr<TrainedModel> model = DecodeModel(*stored.model);
-    if (!model.ok()) {
-      return absl::DataLossError(absl::StrCat("job ", job.id(), ": ", model.status().message()));
-    }
-    model->job_id = job.id();
-    model->spec = stored.spec;
-    r.model_ = std::make_shared<const TrainedModel>(*std::move(model));
-  }
-  // A running job keeps what its checkpoint covers; the rest is trained again.
-  const bool resuming = r.state_ == v1::RUNNING;
-  const size_t steps =
-      resuming ? std::min<size_t>(stored.losses.size(), static_cast<size_t>(resume_step))
-               : stored.losses.size();
-  size_t next_step = 0;
-  for (const StoredEvent& event : stored.events) {
-    if (resuming && event.message.has_epoch() && event.message.epoch().epoch() > resume_epochs) {
-      continue;
-    }
-    for (; next_step < steps && static_cast<int64_t>(next_step) < event.after_step; ++next_step) {
-      r.history_.AppendStep(stored.losses[next_step]);
-    }
-    r.history_.AppendEvent(event.message);
-  }
-  for (; next_step < steps; ++next_step) r.history_.AppendStep(stored.losses[next_step]);
-  if (resuming) r.train_loss_.reset();
-  if (resuming && steps > 0) r.train_loss_ = stored.losses[steps - 1];
+  r.history_ = std::move(window);
   r.stored_steps_ = r.history_.steps();
-  r.stored_events_ = r.history_.events();
+  r.stored_events_ = r.history_.events_end();
   return record;
 }
 
@@ -186,7 +157,7 @@ JobWrite JobRecord::PendingWriteLocked(const v1::WatchJobResponse* next_event) c
   for (int64_t step = stored_steps_ + 1; step <= history_.steps(); ++step) {
     write.losses.push_back(history_.loss(step));
   }
-  for (size_t i = stored_events_; i < history_.events(); ++i) {
+  for (size_t i = stored_events_; i < history_.events_end(); ++i) {
     const LossHistory::Event& event = history_.event(i);
     write.events.push_back(StoredEvent{event.after_step, event.message});
   }
@@ -199,7 +170,15 @@ absl::Status JobRecord::WriteLocked(const JobWrite& write) {
   // An event passed to PendingWriteLocked is recorded right after this, under the same lock.
   stored_steps_ = write.first_step - 1 + static_cast<int64_t>(write.losses.size());
   stored_events_ += write.events.size();
+  // What is stored is read back from the store when a watcher needs it.
+  history_.Trim(stored_steps_);
   return absl::OkStatus();
+}
+
+bool JobRecord::FullyStored() const {
+  absl::MutexLock lock(&mu_);
+  return store_ != nullptr && stored_steps_ == history_.steps() &&
+         stored_events_ == history_.events_end();
 }
 
 absl::Status JobRecord::Insert() {
@@ -208,7 +187,7 @@ absl::Status JobRecord::Insert() {
   JobWrite write = PendingWriteLocked(nullptr);
   RETURN_IF_ERROR(store_->Insert(spec_, write));
   stored_steps_ = history_.steps();
-  stored_events_ = history_.events();
+  stored_events_ = history_.events_end();
   return absl::OkStatus();
 }
 
@@ -343,22 +322,24 @@ void JobRecord::RecordEpoch(const EpochSummary& summary) {
   history_.AppendEvent(std::move(event));
 }
 
+absl::Status NoModelError(const std::string& id, v1::JobState state, const std::string& error) {
+  std::string why = absl::StrCat("job ", id, " is ", v1::JobState_Name(state));
+  if (state == v1::FAILED) absl::StrAppend(&why, " (", error, ")");
+  absl::StrAppend(&why, IsTerminal(state) ? "; only a SUCCEEDED job has a model, submit it again"
+                                          : "; its model is available once it has SUCCEEDED");
+  return absl::FailedPreconditionError(why);
+}
+
 absl::StatusOr<TrainedModel> JobRecord::Model() const {
   absl::MutexLock lock(&mu_);
-  if (state_ != v1::SUCCEEDED) {
-    std::string why = absl::StrCat("job ", labels_.id, " is ", v1::JobState_Name(state_));
-    if (state_ == v1::FAILED) absl::StrAppend(&why, " (", error_, ")");
-    absl::StrAppend(&why, IsTerminal(state_) ? "; only a SUCCEEDED job has a model, submit it again"
-                                             : "; its model is available once it has SUCCEEDED");
-    return absl::FailedPreconditionError(why);
-  }
+  if (state_ != v1::SUCCEEDED) return NoModelError(labels_.id, state_, error_);
   DESCENT_CHECK(model_ != nullptr);
   return *model_;
 }
 
 LossHistory::Cursor JobRecord::WatchCursor(int64_t after_step) const {
   absl::MutexLock lock(&mu_);
-  return history_.CursorAfter(after_step);
+  return LossHistory::Cursor::After(after_step, history_.ended_at());
 }
 
 ReadResult JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
@@ -367,7 +348,12 @@ ReadResult JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points, in
   const size_t first = messages->size();
   {
     absl::MutexLock lock(&mu_);
-    while (history_.AtEnd(*cursor)) {
+    while (true) {
+      if (!history_.Holds(*cursor)) {
+        *steps_recorded = history_.steps();
+        return ReadResult::kBehind;
+      }
+      if (!history_.AtEnd(*cursor)) break;
       if (suspended_ || absl::Now() >= deadline) {
         *steps_recorded = history_.steps();
         return suspended_ ? ReadResult::kSuspended : ReadResult::kTimedOut;
@@ -376,22 +362,7 @@ ReadResult JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points, in
       changed_.WaitWithDeadline(&mu_, deadline);
     }
     *steps_recorded = history_.steps();
-    int points_left = max_points;
-    google::protobuf::RepeatedField<double> points;
-    for (int read = 0; read < max_messages && points_left > 0; ++read) {
-      int64_t first_step = 0;
-      const LossHistory::Event* event = history_.Read(cursor, points_left, &first_step, &points);
-      if (event != nullptr) {
-        messages->push_back(event->message);
-      } else if (!points.empty()) {
-        points_left -= points.size();
-        v1::LossPoints& losses = *messages->emplace_back().mutable_losses();
-        losses.set_first_step(first_step);
-        losses.mutable_losses()->Swap(&points);
-      } else {
-        break;
-      }
-    }
+    history_.ReadMessages(cursor, max_points, max_messages, messages);
   }
   // The spec is immutable: copy it outside the lock so training never waits for it.
   for (size_t i = first; i < messages->size(); ++i) {

@@ -8,7 +8,10 @@
 // holding the row as it is then and everything recorded since the previous write (losses,
 // epoch summaries, state changes). Transitions are written before anyone can see them (the
 // write happens under the record's mutex); steps are written in batches with checkpoints,
-// so a restart resumes from the last checkpoint and retrains the steps after it.
+// so a restart resumes from the last checkpoint and retrains the steps after it. Once
+// written, history leaves memory: the record keeps the steps since its last write (at most
+// one checkpoint interval) and the events at or after them, and a watcher whose cursor is
+// before that reads the rest from the store (ReadResult::kBehind).
 #ifndef DESCENT_SERVER_JOB_RECORD_H_
 #define DESCENT_SERVER_JOB_RECORD_H_
 
@@ -38,6 +41,9 @@ namespace descent::server {
 
 bool IsTerminal(v1::JobState state);
 
+// FAILED_PRECONDITION for the model of a job in `state` (not SUCCEEDED), with its `error`.
+absl::Status NoModelError(const std::string& id, v1::JobState state, const std::string& error);
+
 // What a worker needs to train the job; handed over once, then released by the record.
 struct TrainingInput {
   TrainSpec train_spec;
@@ -54,6 +60,7 @@ enum class ReadResult {
   kRead,       // messages were appended
   kTimedOut,   // nothing new before the deadline
   kSuspended,  // nothing new, and the job will not move on in this process (server stopping)
+  kBehind,     // the cursor is before what the record holds: read on from the store
 };
 
 // How a run ended, for JobRecord::Finish.
@@ -74,13 +81,13 @@ class JobRecord {
   // null) must outlive the record; the job is not in it until Insert().
   JobRecord(std::string id, int64_t sequence, PreparedJob job, absl::Time create_time,
             JobStore* store = nullptr);
-  // A job loaded from `store` in the state it was stored in. A QUEUED or RUNNING one needs
-  // its training input (SetTrainingInput) before a worker takes it. For a RUNNING job,
-  // `resume_step`/`resume_epochs` is the checkpoint's position: later losses and epoch
-  // summaries are dropped (they are trained again). DATA_LOSS for an unreadable model.
-  static absl::StatusOr<std::unique_ptr<JobRecord>> FromStore(const StoredJob& stored,
-                                                              int64_t resume_step,
-                                                              int resume_epochs, JobStore* store);
+  // An unfinished (QUEUED or RUNNING) job loaded from `store` as stored in `stored`, its
+  // history starting with `window` (the store's page at the position it continues from:
+  // the checkpoint's step of a RUNNING job, after truncation) and `last_loss` the loss of
+  // that step, if any. A QUEUED or RUNNING one needs its training input
+  // (SetTrainingInput) before a worker takes it.
+  static std::unique_ptr<JobRecord> FromStore(const StoredJob& stored, LossHistory window,
+                                              std::optional<double> last_loss, JobStore* store);
   JobRecord(const JobRecord&) = delete;
   JobRecord& operator=(const JobRecord&) = delete;
 
@@ -117,6 +124,10 @@ class JobRecord {
   TrainingInput TakeTrainingInput() ABSL_LOCKS_EXCLUDED(mu_);
 
   bool durable() const { return store_ != nullptr; }
+  JobStore* store() const { return store_; }
+  // Whether the store holds everything recorded (true after a successful terminal write):
+  // the record can then be dropped and the job served from the store alone.
+  bool FullyStored() const ABSL_LOCKS_EXCLUDED(mu_);
   // Training thread, RUNNING: writes `checkpoint` (checkpoint_codec.h) with every loss and
   // event recorded since the previous write, in one transaction. OK without a store; store
   // errors as JobStore::Write.
@@ -156,14 +167,15 @@ class JobRecord {
   // The trained model of a SUCCEEDED job; FAILED_PRECONDITION naming the state otherwise.
   absl::StatusOr<TrainedModel> Model() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // For watchers. A cursor placed after `after_step` (see LossHistory::CursorAfter).
+  // For watchers. A cursor placed after `after_step` (see LossHistory::Cursor::After).
   LossHistory::Cursor WatchCursor(int64_t after_step) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Appends to *messages what `cursor` reads next, in order: events (a state event's Job
   // with the spec filled in) and losses batched up to `max_points` per message, at most
   // `max_messages` messages and `max_points` losses in all, so the lock is held briefly.
   // Waits until there is something (kRead), `deadline` passes (kTimedOut) or the job is
-  // suspended with nothing left to read (kSuspended); *messages is untouched but for kRead.
+  // suspended with nothing left to read (kSuspended); kBehind at once when the cursor is
+  // before the steps the record holds. *messages is untouched but for kRead.
   // *steps_recorded receives the number of steps in the history at that moment.
   ReadResult ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
                         absl::Time deadline, std::vector<v1::WatchJobResponse>* messages,

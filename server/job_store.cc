@@ -3,12 +3,14 @@
 #include <sqlite3.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
+#include "server/engine_to_proto.h"
 
 namespace descent::server {
 namespace {
@@ -53,6 +55,9 @@ CREATE TABLE IF NOT EXISTS events (
   message BLOB NOT NULL           -- descent.v1.WatchJobResponse
 );
 CREATE INDEX IF NOT EXISTS events_by_job ON events (job, ordinal);
+-- A page of history reads the events in a range of steps; stores written before this index
+-- existed get it at their next open (the format is otherwise the same).
+CREATE INDEX IF NOT EXISTS events_by_step ON events (job, after_step, ordinal);
 )sql";
 
 // A write failure as the service reports it: no room (a full disk, a quota, the file size
@@ -140,8 +145,8 @@ class Statement {
   int code_ = SQLITE_OK;
 };
 
-std::string LossesBlob(const std::vector<double>& losses) {
-  return std::string(reinterpret_cast<const char*>(losses.data()), losses.size() * sizeof(double));
+std::string_view LossesBlob(const double* losses, size_t count) {
+  return std::string_view(reinterpret_cast<const char*>(losses), count * sizeof(double));
 }
 
 }  // namespace
@@ -162,8 +167,9 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
   sqlite3_extended_result_codes(db, 1);
   // Exclusive locking: the first write below takes the lock for the process's lifetime, so
   // a second descentd on this data dir fails here. WAL then needs no shared-memory file.
+  const std::string cache_size = absl::StrCat("PRAGMA cache_size=-", kPageCacheKib);
   for (const char* pragma : {"PRAGMA locking_mode=EXCLUSIVE", "PRAGMA journal_mode=WAL",
-                             "PRAGMA synchronous=NORMAL"}) {
+                             "PRAGMA synchronous=NORMAL", cache_size.c_str()}) {
     if (const int result = sqlite3_exec(db, pragma, nullptr, nullptr, nullptr);
         result != SQLITE_OK) {
       return WriteError(db, result, path);
@@ -265,8 +271,13 @@ int JobStore::WriteLocked(const JobWrite& write) {
     drop.Bind(1, job).Bind(2, write.first_step);
     if (const int code = drop.Run(); code != SQLITE_OK) return code;
     Statement insert(db_, "INSERT INTO losses (job, first_step, losses) VALUES (?1, ?2, ?3)");
-    insert.Bind(1, job).Bind(2, write.first_step).BindBlob(3, LossesBlob(write.losses));
-    if (const int code = insert.Run(); code != SQLITE_OK) return code;
+    for (size_t first = 0; first < write.losses.size(); first += kMaxStepsPerChunk) {
+      const size_t count = std::min<size_t>(kMaxStepsPerChunk, write.losses.size() - first);
+      insert.Bind(1, job)
+          .Bind(2, write.first_step + static_cast<int64_t>(first))
+          .BindBlob(3, LossesBlob(write.losses.data() + first, count));
+      if (const int code = insert.Run(); code != SQLITE_OK) return code;
+    }
   }
   // One statement for all events: a run of short epochs brings hundreds per write.
   Statement insert(db_,
@@ -310,59 +321,164 @@ absl::Status JobStore::TruncateAfter(int64_t sequence, int64_t step, int epochs)
   });
 }
 
-absl::StatusOr<std::vector<StoredJob>> JobStore::LoadAll() const {
+absl::Status JobStore::Corrupt(int64_t sequence, const char* what) const {
+  return absl::DataLossError(absl::StrCat("the job store ", path_, " holds a malformed ", what,
+                                          " for job sequence ", sequence,
+                                          "; move the file aside to start afresh"));
+}
+
+absl::StatusOr<std::vector<StoredJobSummary>> JobStore::LoadSummaries() const {
   absl::MutexLock lock(&mu_);
-  const auto corrupt = [&](int64_t sequence, const char* what) {
-    return absl::DataLossError(absl::StrCat("the job store ", path_, " holds a malformed ", what,
-                                            " for job sequence ", sequence,
-                                            "; move the file aside to start afresh"));
-  };
-  std::vector<StoredJob> jobs;
-  Statement rows(db_,
-                 "SELECT jobs.sequence, jobs.spec, jobs.job, checkpoints.checkpoint, jobs.model "
-                 "FROM jobs LEFT JOIN checkpoints ON checkpoints.job = jobs.sequence "
-                 "ORDER BY jobs.sequence");
+  std::vector<StoredJobSummary> jobs;
+  Statement rows(db_, "SELECT sequence, id, state, job FROM jobs ORDER BY sequence");
+  v1::Job job;
   while (rows.Next()) {
-    StoredJob& job = jobs.emplace_back();
-    job.sequence = rows.Int(0);
-    const std::string_view spec = rows.Blob(1);
-    const std::string_view row = rows.Blob(2);
-    if (!job.spec.ParseFromArray(spec.data(), static_cast<int>(spec.size())) ||
-        !job.job.ParseFromArray(row.data(), static_cast<int>(row.size()))) {
-      return corrupt(job.sequence, "job row");
+    StoredJobSummary& summary = jobs.emplace_back();
+    summary.sequence = rows.Int(0);
+    summary.id = std::string(rows.Blob(1));
+    summary.state = static_cast<v1::JobState>(rows.Int(2));
+    const std::string_view row = rows.Blob(3);
+    if (!job.ParseFromArray(row.data(), static_cast<int>(row.size()))) {
+      return Corrupt(summary.sequence, "job row");
     }
-    if (!rows.IsNull(3)) job.checkpoint = std::string(rows.Blob(3));
-    if (!rows.IsNull(4)) job.model = std::string(rows.Blob(4));
+    summary.request_id = job.request_id();
+    if (job.has_end_time()) summary.end_time = FromTimestamp(job.end_time());
   }
   if (!rows.ok()) return WriteError(db_, rows.code(), path_);
-  for (StoredJob& job : jobs) {
-    Statement losses(db_, "SELECT first_step, losses FROM losses WHERE job = ?1 ORDER BY first_step");
-    losses.Bind(1, job.sequence);
-    while (losses.Next()) {
-      const std::string_view bytes = losses.Blob(1);
-      if (losses.Int(0) != static_cast<int64_t>(job.losses.size()) + 1 ||
-          bytes.size() % sizeof(double) != 0) {
-        return corrupt(job.sequence, "loss history");
-      }
-      const size_t first = job.losses.size();
-      job.losses.resize(first + bytes.size() / sizeof(double));
-      if (!bytes.empty()) std::memcpy(job.losses.data() + first, bytes.data(), bytes.size());
-    }
-    if (!losses.ok()) return WriteError(db_, losses.code(), path_);
-    Statement events(db_,
-                     "SELECT after_step, message FROM events WHERE job = ?1 ORDER BY ordinal");
-    events.Bind(1, job.sequence);
-    while (events.Next()) {
-      StoredEvent& event = job.events.emplace_back();
-      event.after_step = events.Int(0);
-      const std::string_view bytes = events.Blob(1);
-      if (!event.message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-        return corrupt(job.sequence, "event");
-      }
-    }
-    if (!events.ok()) return WriteError(db_, events.code(), path_);
-  }
   return jobs;
+}
+
+absl::StatusOr<StoredJob> JobStore::ReadJob(int64_t sequence) const {
+  absl::MutexLock lock(&mu_);
+  Statement row(db_,
+                "SELECT jobs.spec, jobs.job, checkpoints.checkpoint, "
+                "(SELECT MAX(first_step + length(losses) / 8) - 1 FROM losses WHERE job = ?1) "
+                "FROM jobs LEFT JOIN checkpoints ON checkpoints.job = jobs.sequence "
+                "WHERE jobs.sequence = ?1");
+  row.Bind(1, sequence);
+  if (!row.Next()) {
+    if (!row.ok()) return WriteError(db_, row.code(), path_);
+    return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " is not stored"));
+  }
+  StoredJob job;
+  job.sequence = sequence;
+  const std::string_view spec = row.Blob(0);
+  const std::string_view stored = row.Blob(1);
+  if (!job.spec.ParseFromArray(spec.data(), static_cast<int>(spec.size())) ||
+      !job.job.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
+    return Corrupt(sequence, "job row");
+  }
+  if (!row.IsNull(2)) job.checkpoint = std::string(row.Blob(2));
+  if (!row.IsNull(3)) job.stored_steps = row.Int(3);
+  return job;
+}
+
+absl::StatusOr<int64_t> JobStore::FindSequence(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  Statement row(db_, "SELECT sequence FROM jobs WHERE id = ?1");
+  row.Bind(1, id);
+  if (row.Next()) return row.Int(0);
+  if (!row.ok()) return WriteError(db_, row.code(), path_);
+  return absl::NotFoundError(absl::StrCat("job ", id, " is not stored"));
+}
+
+absl::StatusOr<std::string> JobStore::ReadModel(int64_t sequence) const {
+  absl::MutexLock lock(&mu_);
+  Statement row(db_, "SELECT model FROM jobs WHERE sequence = ?1 AND model IS NOT NULL");
+  row.Bind(1, sequence);
+  if (row.Next()) return std::string(row.Blob(0));
+  if (!row.ok()) return WriteError(db_, row.code(), path_);
+  return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " has no stored model"));
+}
+
+absl::StatusOr<std::vector<v1::EpochSummary>> JobStore::ReadEpochs(int64_t sequence,
+                                                                   int up_to_epoch) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::EpochSummary> epochs;
+  Statement rows(db_,
+                 "SELECT message FROM events WHERE job = ?1 AND epoch BETWEEN 1 AND ?2 "
+                 "ORDER BY ordinal");
+  rows.Bind(1, sequence).Bind(2, up_to_epoch);
+  v1::WatchJobResponse message;
+  while (rows.Next()) {
+    const std::string_view bytes = rows.Blob(0);
+    if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+        !message.has_epoch()) {
+      return Corrupt(sequence, "epoch summary");
+    }
+    epochs.push_back(std::move(*message.mutable_epoch()));
+  }
+  if (!rows.ok()) return WriteError(db_, rows.code(), path_);
+  return epochs;
+}
+
+absl::StatusOr<LossHistory> JobStore::ReadHistory(int64_t sequence, int64_t after_step,
+                                                  int64_t max_steps) const {
+  DESCENT_CHECK(after_step >= 0 && max_steps >= 0);
+  absl::MutexLock lock(&mu_);
+  LossHistory page(after_step);
+  std::vector<double> losses;
+  if (max_steps > 0) {
+    // The chunk holding step after_step + 1, then the chunks that start in the page.
+    Statement chunks(db_,
+                     "SELECT first_step, losses FROM ("
+                     "  SELECT first_step, losses FROM losses WHERE job = ?1 AND first_step <= ?2"
+                     "  ORDER BY first_step DESC LIMIT 1)"
+                     " UNION ALL "
+                     "SELECT first_step, losses FROM losses"
+                     " WHERE job = ?1 AND first_step > ?2 AND first_step <= ?3"
+                     " ORDER BY first_step");
+    chunks.Bind(1, sequence).Bind(2, after_step + 1).Bind(3, after_step + max_steps);
+    int64_t next_step = after_step + 1;
+    while (chunks.Next()) {
+      const int64_t first_step = chunks.Int(0);
+      const std::string_view bytes = chunks.Blob(1);
+      const int64_t count = static_cast<int64_t>(bytes.size() / sizeof(double));
+      if (bytes.size() % sizeof(double) != 0 || first_step > next_step) {
+        return Corrupt(sequence, "loss history");
+      }
+      if (first_step + count <= next_step) continue;  // a chunk that ends before the page
+      const size_t skip = static_cast<size_t>(next_step - first_step);
+      const size_t old = losses.size();
+      losses.resize(old + static_cast<size_t>(count) - skip);
+      std::memcpy(losses.data() + old, bytes.data() + skip * sizeof(double),
+                  (static_cast<size_t>(count) - skip) * sizeof(double));
+      next_step = first_step + count;
+    }
+    if (!chunks.ok()) return WriteError(db_, chunks.code(), path_);
+  }
+  for (double loss : losses) page.AppendStep(loss);
+  Statement events(db_,
+                   "SELECT after_step, message FROM events "
+                   "WHERE job = ?1 AND after_step BETWEEN ?2 AND ?3 ORDER BY after_step, ordinal");
+  events.Bind(1, sequence).Bind(2, after_step).Bind(3, page.steps());
+  while (events.Next()) {
+    v1::WatchJobResponse message;
+    const std::string_view bytes = events.Blob(1);
+    if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+        !(message.has_state() || message.has_epoch() || message.has_resumed())) {
+      return Corrupt(sequence, "event");
+    }
+    page.AppendStoredEvent(events.Int(0), std::move(message));
+  }
+  if (!events.ok()) return WriteError(db_, events.code(), path_);
+  return page;
+}
+
+absl::Status JobStore::Delete(const std::vector<int64_t>& sequences) {
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&] {
+    for (const char* sql : {"DELETE FROM losses WHERE job = ?1", "DELETE FROM events WHERE job = ?1",
+                            "DELETE FROM checkpoints WHERE job = ?1",
+                            "DELETE FROM jobs WHERE sequence = ?1"}) {
+      Statement drop(db_, sql);
+      for (int64_t sequence : sequences) {
+        drop.Bind(1, sequence);
+        if (const int code = drop.Run(); code != SQLITE_OK) return code;
+      }
+    }
+    return SQLITE_OK;
+  });
 }
 
 }  // namespace descent::server

@@ -20,7 +20,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "descent/v1/training.pb.h"
+#include "server/loss_history.h"
 
 struct sqlite3;
 
@@ -46,15 +48,23 @@ struct JobWrite {
   std::optional<std::string> model;       // a SUCCEEDED job's model (checkpoint_codec.h)
 };
 
-// A job as stored, for the job manager to rebuild its records at start-up.
+// A job's row as stored, for the job manager to rebuild an unfinished job's record at
+// start-up and to serve a finished one.
 struct StoredJob {
   int64_t sequence = 0;
   v1::JobSpec spec;  // as echoed to clients (dataset.resolved filled in)
   v1::Job job;       // without the spec
-  std::vector<double> losses;       // steps 1, 2, ...
-  std::vector<StoredEvent> events;  // in the order they were written
   std::optional<std::string> checkpoint;
-  std::optional<std::string> model;
+  int64_t stored_steps = 0;  // losses stored: steps 1 .. stored_steps
+};
+
+// What the job manager keeps in memory of every stored job (a few dozen bytes).
+struct StoredJobSummary {
+  int64_t sequence = 0;
+  std::string id;
+  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
+  std::string request_id;
+  absl::Time end_time = absl::InfinitePast();  // finished jobs only
 };
 
 class JobStore {
@@ -82,13 +92,47 @@ class JobStore {
   // resumed from a checkpoint at that position records them again exactly once.
   absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Every stored job in sequence order. DATA_LOSS naming the job for a row that cannot be
-  // parsed.
-  absl::StatusOr<std::vector<StoredJob>> LoadAll() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Every stored job's summary in sequence order, parsed from the rows alone (no history, no
+  // model, no checkpoint is read). DATA_LOSS naming the job for a row that cannot be parsed.
+  absl::StatusOr<std::vector<StoredJobSummary>> LoadSummaries() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // One job's row, spec and checkpoint. NOT_FOUND for a sequence that is not stored (never
+  // was, or was deleted); DATA_LOSS for a row that cannot be parsed.
+  absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The sequence of the job with this id; NOT_FOUND when there is none.
+  absl::StatusOr<int64_t> FindSequence(const std::string& id) const ABSL_LOCKS_EXCLUDED(mu_);
+  // A SUCCEEDED job's model as written (checkpoint_codec.h); NOT_FOUND without one.
+  absl::StatusOr<std::string> ReadModel(int64_t sequence) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The stored epoch summaries of epochs 1 .. up_to_epoch, in order (a resumed trainer's
+  // early-stopping and diagnosis state).
+  absl::StatusOr<std::vector<v1::EpochSummary>> ReadEpochs(int64_t sequence, int up_to_epoch) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // One page of a job's history: a window after `after_step` steps (LossHistory) holding
+  // the stored losses of steps after_step + 1 .. after_step + max_steps (fewer at the end of
+  // what is stored; whole stored chunks may add up to kMaxStepsPerChunk more) and every
+  // stored event placed from after_step through the page's last step. An empty page (no
+  // step, no event) means nothing is stored there: the end of a finished job's history, or
+  // a job that was deleted. DATA_LOSS for a malformed chunk or event.
+  absl::StatusOr<LossHistory> ReadHistory(int64_t sequence, int64_t after_step,
+                                          int64_t max_steps) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Deletes the jobs with these sequences and everything stored for them (row, spec,
+  // history, checkpoint, model), in one transaction. Write errors as for Write().
+  absl::Status Delete(const std::vector<int64_t>& sequences) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Losses are stored in chunks of at most this many steps (512 KiB), so a page read never
+  // loads more than that beyond what it asked for.
+  static constexpr int64_t kMaxStepsPerChunk = 65536;
+  // SQLite's page cache for this connection, shared by every reader of stored histories
+  // (least recently used pages go first).
+  static constexpr int64_t kPageCacheKib = 8192;
 
  private:
   JobStore(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
   int WriteLocked(const JobWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // an SQLite code
+  // DATA_LOSS naming the job and what of it cannot be parsed.
+  absl::Status Corrupt(int64_t sequence, const char* what) const;
   // Runs `body` inside BEGIN IMMEDIATE .. COMMIT, rolling back when it or the commit fails.
   template <typename Body>
   absl::Status InTransaction(Body body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -24,7 +24,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -66,6 +69,15 @@ ABSL_FLAG(int64_t, checkpoint_every_steps, 10'000,
 ABSL_FLAG(double, checkpoint_every_seconds, 30,
           "See --checkpoint-every-steps. A crash loses at most one such interval of training, "
           "which the job does again (on the same trajectory) when it resumes.");
+ABSL_FLAG(int64_t, retain_finished_jobs, 0,
+          "Keep at most this many finished (succeeded, failed or cancelled) jobs: when one more "
+          "ends, the one that ended first is deleted with its loss history, events, checkpoint "
+          "and model, from the job store and from memory. Queued and running jobs are never "
+          "deleted. 0 keeps every job.");
+ABSL_FLAG(std::string, retain_finished_for, "0",
+          "Delete finished jobs this long after they ended (checked at start, whenever a job "
+          "ends, and every minute): a number with d, h, m or s, e.g. 30d or 12h. Works with "
+          "--retain-finished-jobs (a job goes when either says so). 0 keeps jobs forever.");
 ABSL_FLAG(int64_t, max_dataset_bytes, 256 << 20,
           "Largest dataset: a CSV upload (`descent upload`), enforced while it streams in, or "
           "a job's inline dataset (its size on the wire). Uploaded datasets are kept under "
@@ -101,6 +113,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "max_watchers_per_job",
                                       "checkpoint_every_steps",
                                       "checkpoint_every_seconds",
+                                      "retain_finished_jobs",
+                                      "retain_finished_for",
                                       "max_message_bytes",
                                       "max_dataset_bytes",
                                       "max_model_parameters",
@@ -127,6 +141,18 @@ constexpr char kSignals[] =
     "previous tokens stay in force.\n"
     "Exit codes: 0 after a clean stop, --help or --version; 1 for a bad flag or a server that\n"
     "cannot start.\n";
+
+// "30d" -> 30 days; otherwise absl's duration syntax ("12h", "90m", "1h30m", "0").
+std::optional<absl::Duration> ParseAge(absl::string_view text) {
+  absl::Duration age;
+  int64_t days = 0;
+  if (absl::ConsumeSuffix(&text, "d")) {
+    if (!absl::SimpleAtoi(text, &days) || days < 0) return std::nullopt;
+    return absl::Hours(24) * days;
+  }
+  if (!absl::ParseDuration(text, &age) || age < absl::ZeroDuration()) return std::nullopt;
+  return age;
+}
 
 std::string DashedName(absl::string_view name) { return absl::StrReplaceAll(name, {{"_", "-"}}); }
 
@@ -306,6 +332,19 @@ int main(int argc, char** argv) {
                                    checkpoint_seconds, ")"));
   }
   options.jobs.checkpoint_every = absl::Seconds(checkpoint_seconds);
+  options.jobs.retain_finished_jobs = absl::GetFlag(FLAGS_retain_finished_jobs);
+  if (options.jobs.retain_finished_jobs < 0) {
+    return UsageError(absl::StrCat("--retain-finished-jobs must be >= 0 (got ",
+                                   options.jobs.retain_finished_jobs, "); 0 keeps every job"));
+  }
+  const std::string retain_for = absl::GetFlag(FLAGS_retain_finished_for);
+  const std::optional<absl::Duration> age = ParseAge(retain_for);
+  if (!age) {
+    return UsageError(absl::StrCat("--retain-finished-for=", retain_for,
+                                   " is not an age: use a number with d, h, m or s, such as 30d "
+                                   "or 12h (0 keeps jobs forever)"));
+  }
+  options.jobs.retain_finished_for = *age;
 
   const descent::server::ServerTlsFiles tls_files = {absl::GetFlag(FLAGS_tls_cert),
                                                      absl::GetFlag(FLAGS_tls_key),

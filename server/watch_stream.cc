@@ -1,5 +1,6 @@
 #include "server/watch_stream.h"
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -14,48 +15,77 @@ namespace {
 // a few steps long, few enough to keep the hold (and the trainer's wait) short.
 constexpr int kMaxMessagesPerRead = 64;
 
+absl::Status StoppedReading(const WatchedJob& job) {
+  return absl::CancelledError(
+      absl::StrCat("the watcher of job ", job.id, " stopped reading the stream"));
+}
+
 }  // namespace
 
-absl::Status ServeWatch(const JobRecord& job, int64_t after_step, const WatchStreamOptions& options,
-                        JobEventListener* listener,
+absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
+                        const WatchStreamOptions& options, JobEventListener* listener,
                         const std::function<bool(const v1::WatchJobResponse&)>& send) {
   DESCENT_CHECK(after_step >= 0);
-  DESCENT_CHECK(options.max_points_per_message >= 1);
-  LossHistory::Cursor cursor = job.WatchCursor(after_step);
-  if (std::optional<v1::WatchJobResponse> resumed = job.ResumedBefore(after_step)) {
-    if (!send(*resumed)) {
-      return absl::CancelledError(
-          absl::StrCat("the watcher of job ", job.id(), " stopped reading the stream"));
+  DESCENT_CHECK(options.max_points_per_message >= 1 && options.page_steps >= 1);
+  DESCENT_CHECK(job.record != nullptr || (job.store != nullptr && job.ended_at.has_value()));
+  LossHistory::Cursor cursor = job.record != nullptr
+                                   ? job.record->WatchCursor(after_step)
+                                   : LossHistory::Cursor::After(after_step, job.ended_at);
+  if (job.record != nullptr) {
+    if (std::optional<v1::WatchJobResponse> resumed = job.record->ResumedBefore(after_step)) {
+      if (!send(*resumed)) return StoppedReading(job);
     }
   }
+  // The page of stored history the cursor is in, once it has fallen behind the record.
+  std::optional<LossHistory> page;
   bool reported_behind = false;
   absl::Time last_sent = absl::Now();
+  int64_t steps_recorded = job.ended_at.value_or(0);
   std::vector<v1::WatchJobResponse> messages;
   while (true) {
     messages.clear();
-    int64_t steps_recorded = 0;
-    const ReadResult read =
-        job.ReadOrWait(&cursor, options.max_points_per_message, kMaxMessagesPerRead,
-                       last_sent + options.heartbeat_interval, &messages, &steps_recorded);
+    ReadResult read = ReadResult::kBehind;
+    if (page && page->Holds(cursor) && !page->AtEnd(cursor)) {
+      page->ReadMessages(&cursor, options.max_points_per_message, kMaxMessagesPerRead, &messages);
+      for (v1::WatchJobResponse& message : messages) {
+        if (message.has_state()) *message.mutable_state()->mutable_job()->mutable_spec() = *job.spec;
+      }
+      read = ReadResult::kRead;
+    } else if (job.record != nullptr) {
+      read = job.record->ReadOrWait(&cursor, options.max_points_per_message, kMaxMessagesPerRead,
+                                    last_sent + options.heartbeat_interval, &messages,
+                                    &steps_recorded);
+    }
+    if (read == ReadResult::kBehind) {
+      DESCENT_CHECK(job.store != nullptr);
+      absl::StatusOr<LossHistory> read_page = job.store->ReadHistory(
+          job.sequence, cursor.position(),
+          std::max<int64_t>(options.page_steps, options.max_points_per_message));
+      if (!read_page.ok()) return read_page.status();
+      page = *std::move(read_page);
+      if (page->AtEnd(cursor)) {
+        return absl::NotFoundError(absl::StrCat(
+            "job ", job.id, " was deleted while it was watched (descentd "
+            "--retain-finished-jobs or --retain-finished-for); its history is gone"));
+      }
+      continue;
+    }
     if (read == ReadResult::kSuspended) {
       return absl::UnavailableError(absl::StrCat(
-          "the server is stopping; job ", job.id(), " continues when it is back: watch again "
-          "with after_step = ", cursor.next_step - 1));
+          "the server is stopping; job ", job.id, " continues when it is back: watch again "
+          "with after_step = ", cursor.position()));
     }
     if (read == ReadResult::kTimedOut) {
       v1::Heartbeat& heartbeat = *messages.emplace_back().mutable_heartbeat();
       heartbeat.set_latest_step(steps_recorded);
       *heartbeat.mutable_time() = ToTimestamp(absl::Now());
     }
-    if (!reported_behind && steps_recorded - (cursor.next_step - 1) > options.fell_behind_steps) {
+    if (!reported_behind && steps_recorded - cursor.position() > options.fell_behind_steps) {
       reported_behind = true;
       if (listener != nullptr) listener->OnWatcherFellBehind();
     }
     for (const v1::WatchJobResponse& message : messages) {
-      if (!send(message)) {
-        return absl::CancelledError(
-            absl::StrCat("the watcher of job ", job.id(), " stopped reading the stream"));
-      }
+      if (!send(message)) return StoppedReading(job);
       if (message.has_losses() && listener != nullptr) {
         listener->OnLossPointsSent(message.losses().losses_size());
       }

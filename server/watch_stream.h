@@ -1,16 +1,21 @@
 // Serves one WatchJob stream from a job's history: the caller's thread reads with its own
-// cursor and sends; the training thread never waits for it.
+// cursor and sends; the training thread never waits for it. What the job's record no longer
+// holds (stored steps, or a finished job's whole history) is read from the job store a page
+// at a time.
 #ifndef DESCENT_SERVER_WATCH_STREAM_H_
 #define DESCENT_SERVER_WATCH_STREAM_H_
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "descent/v1/training.pb.h"
 #include "server/job_events.h"
 #include "server/job_record.h"
+#include "server/job_store.h"
 
 namespace descent::server {
 
@@ -19,6 +24,19 @@ struct WatchStreamOptions {
   int max_points_per_message = 4096;
   // A watcher this many steps behind the history is reported once as fallen behind.
   int64_t fell_behind_steps = 100'000;
+  // Steps read from the store per page (whole stored chunks may add some).
+  int64_t page_steps = 16384;
+};
+
+// The job a stream follows: its record while the server holds one (unfinished jobs, and
+// finished ones a stream still follows), else a finished job in the store alone.
+struct WatchedJob {
+  const JobRecord* record = nullptr;  // may be null: then `stored` says what ended
+  const JobStore* store = nullptr;    // may be null only with a record (memory-only server)
+  std::string id;
+  int64_t sequence = 0;
+  const v1::JobSpec* spec = nullptr;  // put into state events read from the store
+  std::optional<int64_t> ended_at;    // without a record: the finished job's step count
 };
 
 // Sends what follows `after_step` (>= 0) in order (first the job's resumption when the
@@ -26,10 +44,11 @@ struct WatchStreamOptions {
 // max_points_per_message, epoch summaries after their last step, state changes, heartbeats
 // after heartbeat_interval without a message — and returns OK right after sending the
 // terminal state event. CANCELLED as soon as `send` returns false. UNAVAILABLE once the job
-// is suspended (the server is stopping) and every step recorded was sent. `listener` may
-// be null.
-absl::Status ServeWatch(const JobRecord& job, int64_t after_step, const WatchStreamOptions& options,
-                        JobEventListener* listener,
+// is suspended (the server is stopping) and every step recorded was sent. NOT_FOUND when the
+// job's history leaves the store while it is read (retention deleted the job); store read
+// errors as JobStore::ReadHistory. `listener` may be null.
+absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
+                        const WatchStreamOptions& options, JobEventListener* listener,
                         const std::function<bool(const v1::WatchJobResponse&)>& send);
 
 }  // namespace descent::server

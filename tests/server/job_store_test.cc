@@ -5,9 +5,13 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
+#include "server/engine_to_proto.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 
@@ -17,6 +21,7 @@ namespace {
 using ::descent::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::SizeIs;
 
 class JobStoreTest : public ::testing::Test {
  protected:
@@ -53,6 +58,33 @@ class JobStoreTest : public ::testing::Test {
   const std::string path_ = dir_ + "/descent.db";
 };
 
+// A job's whole stored history, read in pages of `page_steps`: the losses and the events
+// with their positions, each exactly once.
+struct History {
+  std::vector<double> losses;
+  std::vector<std::pair<int64_t, v1::WatchJobResponse>> events;
+};
+History ReadWholeHistory(const JobStore& store, int64_t sequence, int64_t page_steps) {
+  History history;
+  LossHistory::Cursor cursor;
+  while (true) {
+    absl::StatusOr<LossHistory> page = store.ReadHistory(sequence, cursor.position(), page_steps);
+    EXPECT_OK(page);
+    if (!page.ok() || page->AtEnd(cursor)) return history;
+    google::protobuf::RepeatedField<double> points;
+    int64_t first_step = 0;
+    while (!page->AtEnd(cursor)) {
+      const LossHistory::Event* event = page->Read(&cursor, 1000, &first_step, &points);
+      if (event != nullptr) {
+        history.events.emplace_back(event->after_step, event->message);
+      } else {
+        EXPECT_EQ(first_step, static_cast<int64_t>(history.losses.size()) + 1);
+        history.losses.insert(history.losses.end(), points.begin(), points.end());
+      }
+    }
+  }
+}
+
 TEST_F(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
   {
     std::unique_ptr<JobStore> store = Open();
@@ -60,6 +92,7 @@ TEST_F(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
     v1::JobSpec spec;
     spec.set_name("second");
     JobWrite second = Row(1, "job-000000000002", v1::QUEUED);
+    second.job.set_request_id("again");
     second.events.push_back(StateEvent(0, v1::QUEUED));
     ASSERT_OK(store->Insert(spec, second));
     spec.set_name("first");
@@ -71,6 +104,7 @@ TEST_F(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
     running.checkpoint = "checkpoint at 2";
     ASSERT_OK(store->Write(running));
     JobWrite more = Row(0, "job-000000000001", v1::SUCCEEDED);
+    *more.job.mutable_end_time() = ToTimestamp(absl::FromUnixSeconds(1234));
     more.first_step = 3;
     more.losses = {1.5, 0.25};
     more.events = {EpochEvent(4, 1), StateEvent(4, v1::SUCCEEDED)};
@@ -80,28 +114,121 @@ TEST_F(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
   }
   std::unique_ptr<JobStore> store = Open();
   ASSERT_NE(store, nullptr);
-  absl::StatusOr<std::vector<StoredJob>> jobs = store->LoadAll();
-  ASSERT_OK(jobs);
-  ASSERT_EQ(jobs->size(), 2u);
-  const StoredJob& first = (*jobs)[0];
-  EXPECT_EQ(first.sequence, 0);
-  EXPECT_EQ(first.spec.name(), "first");
-  EXPECT_EQ(first.job.id(), "job-000000000001");
-  EXPECT_EQ(first.job.state(), v1::SUCCEEDED);
-  EXPECT_THAT(first.losses, ElementsAre(3.0, 2.0, 1.5, 0.25));
-  ASSERT_EQ(first.events.size(), 3u);
-  EXPECT_EQ(first.events[0].message.state().state(), v1::RUNNING);
-  EXPECT_EQ(first.events[1].message.epoch().epoch(), 1);
-  EXPECT_EQ(first.events[1].after_step, 4);
-  EXPECT_EQ(first.events[2].message.state().state(), v1::SUCCEEDED);
-  EXPECT_FALSE(first.checkpoint.has_value());
-  EXPECT_EQ(first.model, std::string("model\0bytes", 11));
-  const StoredJob& second = (*jobs)[1];
-  EXPECT_EQ(second.spec.name(), "second");
-  EXPECT_EQ(second.job.state(), v1::QUEUED);
-  EXPECT_TRUE(second.losses.empty());
-  ASSERT_EQ(second.events.size(), 1u);
-  EXPECT_FALSE(second.model.has_value());
+  absl::StatusOr<std::vector<StoredJobSummary>> summaries = store->LoadSummaries();
+  ASSERT_OK(summaries);
+  ASSERT_EQ(summaries->size(), 2u);
+  EXPECT_EQ((*summaries)[0].sequence, 0);
+  EXPECT_EQ((*summaries)[0].id, "job-000000000001");
+  EXPECT_EQ((*summaries)[0].state, v1::SUCCEEDED);
+  EXPECT_EQ((*summaries)[0].end_time, absl::FromUnixSeconds(1234));
+  EXPECT_EQ((*summaries)[1].state, v1::QUEUED);
+  EXPECT_EQ((*summaries)[1].request_id, "again");
+
+  absl::StatusOr<StoredJob> first = store->ReadJob(0);
+  ASSERT_OK(first);
+  EXPECT_EQ(first->spec.name(), "first");
+  EXPECT_EQ(first->job.id(), "job-000000000001");
+  EXPECT_EQ(first->job.state(), v1::SUCCEEDED);
+  EXPECT_EQ(first->stored_steps, 4);
+  EXPECT_FALSE(first->checkpoint.has_value());
+  EXPECT_EQ(*store->ReadModel(0), std::string("model\0bytes", 11));
+  EXPECT_EQ(*store->FindSequence("job-000000000001"), 0);
+  const History history = ReadWholeHistory(*store, 0, 1);
+  EXPECT_THAT(history.losses, ElementsAre(3.0, 2.0, 1.5, 0.25));
+  ASSERT_EQ(history.events.size(), 3u);
+  EXPECT_EQ(history.events[0].second.state().state(), v1::RUNNING);
+  EXPECT_EQ(history.events[1].second.epoch().epoch(), 1);
+  EXPECT_EQ(history.events[1].first, 4);
+  EXPECT_EQ(history.events[2].second.state().state(), v1::SUCCEEDED);
+
+  absl::StatusOr<StoredJob> second = store->ReadJob(1);
+  ASSERT_OK(second);
+  EXPECT_EQ(second->spec.name(), "second");
+  EXPECT_EQ(second->job.state(), v1::QUEUED);
+  EXPECT_EQ(second->stored_steps, 0);
+  EXPECT_THAT(store->ReadModel(1).status(), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(ReadWholeHistory(*store, 1, 10).events, SizeIs(1));
+  EXPECT_THAT(store->ReadJob(2).status(), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(store->FindSequence("job-000000000003").status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+}
+
+TEST_F(JobStoreTest, PagesOfHistoryCrossChunksAndStartInsideThem) {
+  std::unique_ptr<JobStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->Insert(v1::JobSpec(), Row(0, "job-000000000001", v1::RUNNING)));
+  // Three writes of 7 steps each, an epoch every 3 steps: chunks at 1, 8 and 15.
+  std::vector<double> all;
+  for (int write = 0; write < 3; ++write) {
+    JobWrite chunk = Row(0, "job-000000000001", v1::RUNNING);
+    chunk.first_step = write * 7 + 1;
+    for (int i = 0; i < 7; ++i) {
+      const int64_t step = write * 7 + i + 1;
+      chunk.losses.push_back(static_cast<double>(step) / 4);
+      all.push_back(static_cast<double>(step) / 4);
+      if (step % 3 == 0) chunk.events.push_back(EpochEvent(step, static_cast<int>(step / 3)));
+    }
+    ASSERT_OK(store->Write(chunk));
+  }
+  for (int64_t page_steps : {1, 2, 5, 7, 8, 100}) {
+    const History history = ReadWholeHistory(*store, 0, page_steps);
+    EXPECT_EQ(history.losses, all) << "pages of " << page_steps;
+    ASSERT_EQ(history.events.size(), 7u) << "pages of " << page_steps;
+    for (size_t i = 0; i < history.events.size(); ++i) {
+      EXPECT_EQ(history.events[i].first, static_cast<int64_t>(i + 1) * 3);
+    }
+  }
+  // A page from the middle of the second chunk: steps 10.. and the events from step 9 on.
+  absl::StatusOr<LossHistory> page = store->ReadHistory(0, 9, 4);
+  ASSERT_OK(page);
+  EXPECT_EQ(page->base(), 9);
+  EXPECT_GE(page->steps(), 13);  // whole chunks: up to step 21
+  EXPECT_EQ(page->loss(10), 2.5);
+  EXPECT_EQ(page->event(page->first_event()).after_step, 9);
+  // Beyond the stored steps: an empty page.
+  page = store->ReadHistory(0, 21, 4);
+  ASSERT_OK(page);
+  EXPECT_EQ(page->steps(), 21);
+  EXPECT_EQ(page->events_end(), page->first_event() + 1);  // epoch 7 at step 21
+}
+
+TEST_F(JobStoreTest, DeleteRemovesTheJobAndEverythingStoredForIt) {
+  std::unique_ptr<JobStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  for (int64_t sequence : {0, 1}) {
+    const std::string id = absl::StrCat("job-00000000000", sequence);
+    JobWrite write = Row(sequence, id, v1::RUNNING);
+    write.losses = {1, 2, 3};
+    write.events = {StateEvent(0, v1::RUNNING), EpochEvent(3, 1)};
+    write.checkpoint = "at 3";
+    write.model = "model";
+    ASSERT_OK(store->Insert(v1::JobSpec(), write));
+  }
+  ASSERT_OK(store->Delete({0}));
+  EXPECT_THAT(store->ReadJob(0).status(), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(store->FindSequence("job-000000000000").status(),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  EXPECT_THAT(store->ReadModel(0).status(), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
+  const History gone = ReadWholeHistory(*store, 0, 10);
+  EXPECT_TRUE(gone.losses.empty());
+  EXPECT_TRUE(gone.events.empty());
+  // Row by row, nothing is left behind in any table.
+  sqlite3* db = nullptr;
+  store.reset();
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  for (const char* sql : {"SELECT COUNT(*) FROM losses WHERE job = 0",
+                          "SELECT COUNT(*) FROM events WHERE job = 0",
+                          "SELECT COUNT(*) FROM checkpoints WHERE job = 0",
+                          "SELECT COUNT(*) FROM jobs WHERE sequence = 0",
+                          "SELECT 1 - COUNT(*) FROM jobs WHERE sequence = 1",
+                          "SELECT 24 - SUM(length(losses)) FROM losses WHERE job = 1"}) {
+    sqlite3_stmt* statement = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &statement, nullptr), SQLITE_OK) << sql;
+    ASSERT_EQ(sqlite3_step(statement), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int64(statement, 0), 0) << sql;
+    sqlite3_finalize(statement);
+  }
+  sqlite3_close(db);
 }
 
 TEST_F(JobStoreTest, TruncateAfterDropsLaterLossesAndEpochsOnly) {
@@ -120,20 +247,20 @@ TEST_F(JobStoreTest, TruncateAfterDropsLaterLossesAndEpochsOnly) {
   ASSERT_OK(store->Write(later));
 
   ASSERT_OK(store->TruncateAfter(0, 2, 1));
-  absl::StatusOr<std::vector<StoredJob>> jobs = store->LoadAll();
-  ASSERT_OK(jobs);
-  ASSERT_EQ(jobs->size(), 1u);
-  EXPECT_THAT((*jobs)[0].losses, ElementsAre(4, 3));
-  ASSERT_EQ((*jobs)[0].events.size(), 2u);
-  EXPECT_EQ((*jobs)[0].events[1].message.epoch().epoch(), 1);
-  EXPECT_EQ((*jobs)[0].checkpoint, "at 2");
+  History history = ReadWholeHistory(*store, 0, 10);
+  EXPECT_THAT(history.losses, ElementsAre(4, 3));
+  ASSERT_EQ(history.events.size(), 2u);
+  EXPECT_EQ(history.events[1].second.epoch().epoch(), 1);
+  EXPECT_EQ(store->ReadJob(0)->checkpoint, "at 2");
+  absl::StatusOr<std::vector<v1::EpochSummary>> epochs = store->ReadEpochs(0, 5);
+  ASSERT_OK(epochs);
+  ASSERT_THAT(*epochs, SizeIs(1));
+  EXPECT_EQ((*epochs)[0].epoch(), 1);
 
   // Recording the steps again replaces nothing twice: the history stays one loss a step.
   later.losses = {2.5, 1.5};
   ASSERT_OK(store->Write(later));
-  jobs = store->LoadAll();
-  ASSERT_OK(jobs);
-  EXPECT_THAT((*jobs)[0].losses, ElementsAre(4, 3, 2.5, 1.5));
+  EXPECT_THAT(ReadWholeHistory(*store, 0, 1).losses, ElementsAre(4, 3, 2.5, 1.5));
 }
 
 TEST_F(JobStoreTest, DuplicatesAndUnknownJobsAreRejected) {

@@ -1,0 +1,229 @@
+// A job manager on a job store holds only what runs: finished jobs are served from the store
+// (their histories a page at a time, after a restart too), a watcher that falls behind a
+// running job reads what memory dropped from the store, and retention deletes the oldest
+// finished jobs.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "absl/synchronization/notification.h"
+#include "server/job_manager.h"
+#include "server/job_store.h"
+#include "tests/server/job_test_helpers.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+
+namespace descent::server {
+namespace {
+
+using ::descent::server::testing::CheckStream;
+using ::descent::server::testing::RecordingListener;
+using ::descent::server::testing::StreamSummary;
+using ::descent::server::testing::TinyJob;
+using ::descent::server::testing::WaitForStep;
+using ::descent::server::testing::WaitUntilDone;
+using ::descent::server::testing::WatchAll;
+using ::descent::testing::StatusIs;
+using ::testing::_;
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+class JobManagerStoreTest : public ::testing::Test {
+ protected:
+  // A manager on the store in dir_ (closing the previous one first) with `options` (store
+  // and prepare filled in), its stored jobs recovered.
+  JobManager& Restart(JobManagerOptions options) {
+    manager_.reset();
+    store_.reset();
+    absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(dir_ + "/descent.db");
+    EXPECT_OK(store);
+    store_ = *std::move(store);
+    options.blas_threads = 1;
+    options.store = store_.get();
+    // Stored jobs are TinyJobs: the spec keeps their name and epochs.
+    options.prepare = [](const v1::SubmitJobRequest& request) -> absl::StatusOr<PreparedJob> {
+      return TinyJob(request.spec().training().epochs(), 64, request.spec().name());
+    };
+    manager_ = std::make_unique<JobManager>(options, &listener_);
+    EXPECT_OK(manager_->Recover());
+    return *manager_;
+  }
+  static JobManagerOptions Options(int workers) {
+    JobManagerOptions options;
+    options.workers = workers;
+    return options;
+  }
+
+  // Destroyed bottom-up: the manager before its store, both before the directory.
+  const descent::testing::ScratchDir scratch_{"job_manager_store_test"};
+  const std::string dir_ = scratch_.path();
+  RecordingListener listener_;
+  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<JobManager> manager_;
+};
+
+TEST_F(JobManagerStoreTest, AFinishedJobsReplayAfterARestartIsEveryStepOnceAcrossPages) {
+  // 50 epochs of 4 steps, written in chunks of 7 steps (the checkpoint interval).
+  JobManagerOptions first = Options(1);
+  first.checkpoint_every_steps = 7;
+  JobManager& before = Restart(first);
+  absl::StatusOr<v1::Job> job = before.Submit(TinyJob(50));
+  ASSERT_OK(job);
+  const StreamSummary expected = CheckStream(WatchAll(before, job->id()), 0, 4096);
+  ASSERT_THAT(expected.losses, SizeIs(200));
+
+  // Pages of 16 steps, 5 losses a message: pages cross chunks and messages cross pages.
+  JobManagerOptions paged = Options(1);
+  paged.max_points_per_message = 5;
+  paged.watch_page_steps = 16;
+  JobManager& manager = Restart(paged);
+  const StreamSummary replay = CheckStream(WatchAll(manager, job->id()), 0, 5);
+  EXPECT_EQ(replay.losses, expected.losses);
+  EXPECT_EQ(replay.epochs, expected.epochs);
+  EXPECT_THAT(replay.states, ElementsAre(v1::QUEUED, v1::RUNNING, v1::SUCCEEDED));
+
+  // From inside a page, at its edges, at an epoch's end, at the last step and beyond it.
+  for (int64_t after_step : {1, 13, 15, 16, 17, 40, 199, 200, 500}) {
+    SCOPED_TRACE(after_step);
+    const std::vector<v1::WatchJobResponse> messages = WatchAll(manager, job->id(), after_step);
+    const StreamSummary from = CheckStream(messages, after_step, 5);
+    if (after_step > 200) {
+      ASSERT_THAT(messages, SizeIs(1));
+      EXPECT_EQ(messages[0].state().state(), v1::SUCCEEDED);
+      continue;
+    }
+    EXPECT_EQ(from.losses, std::vector<double>(expected.losses.begin() + after_step,
+                                               expected.losses.end()));
+    // Epoch summaries from the one that closed after_step (repeated: it may have been lost).
+    std::vector<int> epochs;
+    for (int epoch = static_cast<int>((after_step + 3) / 4); epoch <= 50; ++epoch) {
+      if (epoch >= 1 && epoch * 4 >= after_step) epochs.push_back(epoch);
+    }
+    EXPECT_EQ(from.epochs, epochs);
+    EXPECT_EQ(from.states.back(), v1::SUCCEEDED);
+  }
+}
+
+TEST_F(JobManagerStoreTest, AWatcherThatFallsBehindARunningJobGetsEveryStep) {
+  JobManagerOptions options = Options(1);
+  options.checkpoint_every_steps = 10;  // memory holds at most the last 10 steps
+  options.max_points_per_message = 4;
+  options.watcher_fell_behind_steps = 1000;
+  JobManager& manager = Restart(options);
+  absl::StatusOr<v1::Job> job = manager.Submit(TinyJob(2000));  // 8000 steps
+  ASSERT_OK(job);
+  // The slow watcher takes its first losses, then stops reading until the job is past step
+  // 4000: everything it has not read by then is only in the store.
+  absl::Notification far_ahead;
+  std::vector<v1::WatchJobResponse> slow;
+  std::thread watcher([&] {
+    absl::Status status = manager.Watch(job->id(), 0, [&](const v1::WatchJobResponse& message) {
+      if (message.has_losses() && !far_ahead.HasBeenNotified()) far_ahead.WaitForNotification();
+      slow.push_back(message);
+      return true;
+    });
+    EXPECT_OK(status);
+  });
+  WaitForStep(manager, job->id(), 4000);
+  far_ahead.Notify();
+  watcher.join();
+  const StreamSummary got = CheckStream(slow, 0, 4);
+  ASSERT_THAT(got.losses, SizeIs(8000));
+  EXPECT_EQ(got.epochs.size(), 2000u);
+  EXPECT_EQ(got.states.back(), v1::SUCCEEDED);
+  EXPECT_EQ(listener_.fell_behind(), 1);
+  EXPECT_EQ(got.losses, CheckStream(WatchAll(manager, job->id()), 0, 4).losses);
+}
+
+TEST_F(JobManagerStoreTest, OnceAJobEndedTheStoreIsWhereItIsServedFrom) {
+  JobManager& manager = Restart(Options(1));
+  absl::StatusOr<v1::Job> job = manager.Submit(TinyJob(5));
+  ASSERT_OK(job);
+  ASSERT_EQ(WaitUntilDone(manager, job->id()).state(), v1::SUCCEEDED);
+  // The worker lets go of the record right after the terminal event; Get answers the same
+  // before and after.
+  const v1::Job done = *manager.Get(job->id());
+  ASSERT_OK(manager.Model(job->id()).status());
+  const std::vector<v1::WatchJobResponse> stream = WatchAll(manager, job->id());
+  // Deleting the job's rows behind the manager's back: a finished job is not in memory, so
+  // every call now finds nothing, once the worker has dropped the record.
+  absl::StatusOr<int64_t> sequence = store_->FindSequence(job->id());
+  ASSERT_OK(sequence);
+  // A new job that the same worker runs to its end proves the first one was settled.
+  absl::StatusOr<v1::Job> second = manager.Submit(TinyJob(1, 64, "second"));
+  ASSERT_OK(second);
+  WaitUntilDone(manager, second->id());
+  ASSERT_OK(store_->Delete({*sequence}));
+  EXPECT_THAT(manager.Get(job->id()).status(), StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(manager.Model(job->id()).status(), StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(manager.Watch(job->id(), 0, [](const v1::WatchJobResponse&) { return true; }),
+              StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_EQ(done.state(), v1::SUCCEEDED);
+  EXPECT_EQ(stream.back().state().state(), v1::SUCCEEDED);
+}
+
+// Four jobs cancelled in the order 0, 1, 3, 4 (their end times) and two left queued.
+std::vector<std::string> CancelSome(JobManager& manager) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    absl::StatusOr<v1::Job> job = manager.Submit(TinyJob(3, 64, absl::StrCat("job", i)));
+    EXPECT_OK(job);
+    ids.push_back(job.ok() ? job->id() : "");
+  }
+  for (int i : {0, 1, 3, 4}) EXPECT_OK(manager.Cancel(ids[static_cast<size_t>(i)]).status());
+  return ids;
+}
+
+std::vector<std::string> ListedIds(const JobManager& manager) {
+  absl::StatusOr<JobPage> page = manager.List(v1::JOB_STATE_UNSPECIFIED, 0, "");
+  EXPECT_OK(page);
+  std::vector<std::string> ids;
+  if (page.ok()) {
+    for (const v1::Job& job : page->jobs) ids.push_back(job.id());
+  }
+  return ids;
+}
+
+TEST_F(JobManagerStoreTest, RetentionByCountDeletesExactlyTheOldestFinishedJobs) {
+  const std::vector<std::string> ids = CancelSome(Restart(Options(0)));
+  JobManagerOptions keep_two = Options(0);
+  keep_two.retain_finished_jobs = 2;
+  JobManager& manager = Restart(keep_two);
+  // At start: of the four finished, the two that ended first go; queued ones always stay.
+  EXPECT_THAT(ListedIds(manager), ElementsAre(ids[5], ids[4], ids[3], ids[2]));
+  for (int i : {0, 1}) {
+    EXPECT_THAT(manager.Get(ids[static_cast<size_t>(i)]).status(),
+                StatusIs(absl::StatusCode::kNotFound, _));
+    EXPECT_THAT(store_->FindSequence(ids[static_cast<size_t>(i)]).status(),
+                StatusIs(absl::StatusCode::kNotFound, _));
+    EXPECT_THAT(store_->ReadHistory(i, 0, 100)->events_end(), 0u);
+  }
+  // While running: a third finished job pushes out the oldest remaining one.
+  ASSERT_OK(manager.Cancel(ids[2]).status());
+  EXPECT_THAT(ListedIds(manager), ElementsAre(ids[5], ids[4], ids[2]));
+  EXPECT_THAT(store_->FindSequence(ids[3]).status(), StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_EQ(manager.Get(ids[5])->state(), v1::QUEUED);
+  // Sequences go on after the deleted ones: a new job lists first.
+  absl::StatusOr<v1::Job> next = manager.Submit(TinyJob(1, 64, "next"));
+  ASSERT_OK(next);
+  EXPECT_EQ(ListedIds(manager).front(), next->id());
+}
+
+TEST_F(JobManagerStoreTest, RetentionByAgeDeletesFinishedJobsOnlyAndKeepsQueuedOnes) {
+  const std::vector<std::string> ids = CancelSome(Restart(Options(0)));
+  JobManagerOptions young = Options(0);
+  young.retain_finished_for = absl::Nanoseconds(1);  // every finished job is too old
+  JobManager& manager = Restart(young);
+  EXPECT_THAT(ListedIds(manager), ElementsAre(ids[5], ids[2]));
+  ASSERT_OK(manager.Cancel(ids[5]).status());
+  EXPECT_THAT(ListedIds(manager), ElementsAre(ids[2]));
+  EXPECT_THAT(store_->FindSequence(ids[5]).status(), StatusIs(absl::StatusCode::kNotFound, _));
+}
+
+}  // namespace
+}  // namespace descent::server
