@@ -141,6 +141,9 @@ struct JobManager::Impl {
   struct Slot {
     std::shared_ptr<JobRecord> record;  // null: finished, and the store holds all of it
     v1::JobState state = v1::JOB_STATE_UNSPECIFIED;  // when record is null
+    // When record is null: the step this process resumed the job at, if it did (a watcher
+    // reconnecting after a crash hears of it, as while the record was there).
+    std::optional<int64_t> resumed_at;
     v1::JobState current() const { return record != nullptr ? record->state() : state; }
   };
   struct Found {
@@ -152,7 +155,7 @@ struct JobManager::Impl {
   // NOT_FOUND for an unknown or deleted id.
   absl::StatusOr<Found> FindLocked(std::string_view job_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (auto it = jobs.find(std::string(job_id)); it != jobs.end()) {
-      return Found{it->second->sequence(), Slot{it->second, v1::JOB_STATE_UNSPECIFIED}};
+      return Found{it->second->sequence(), Slot{it->second, v1::JOB_STATE_UNSPECIFIED, {}}};
     }
     if (options.store != nullptr) {
       absl::StatusOr<int64_t> sequence = options.store->FindSequence(std::string(job_id));
@@ -212,7 +215,7 @@ struct JobManager::Impl {
   // Publishes a job in the lookup tables. Under mu.
   void AddLocked(const std::shared_ptr<JobRecord>& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     jobs.emplace(record->id(), record);
-    by_sequence[record->sequence()] = Slot{record, v1::JOB_STATE_UNSPECIFIED};
+    by_sequence[record->sequence()] = Slot{record, v1::JOB_STATE_UNSPECIFIED, {}};
     next_sequence = std::max(next_sequence, record->sequence() + 1);
     if (!record->request_id().empty()) by_request_id[record->request_id()] = record->sequence();
   }
@@ -226,7 +229,7 @@ struct JobManager::Impl {
     if (slot == by_sequence.end()) return;  // deleted already
     finished.emplace(FromTimestamp(snapshot.end_time()), job.sequence());
     if (job.FullyStored()) {
-      slot->second = Slot{nullptr, snapshot.state()};
+      slot->second = Slot{nullptr, snapshot.state(), job.resumed_at()};
       jobs.erase(job.id());
     }
     ApplyRetentionLocked(absl::Now());
@@ -416,7 +419,7 @@ absl::StatusOr<int> JobManager::Recover() {
   DESCENT_CHECK(impl.by_sequence.empty());
   for (const StoredJobSummary& job : stored) {
     if (!IsTerminal(job.state)) continue;
-    impl.by_sequence[job.sequence] = Impl::Slot{nullptr, job.state};
+    impl.by_sequence[job.sequence] = Impl::Slot{nullptr, job.state, {}};
     impl.next_sequence = std::max(impl.next_sequence, job.sequence + 1);
     impl.finished.emplace(job.end_time, job.sequence);
     if (!job.request_id.empty()) impl.by_request_id[job.request_id] = job.sequence;
@@ -582,6 +585,7 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
     if (stored.ok()) {
       watched.spec = &stored->spec;
       watched.ended_at = stored->job.progress().step();
+      watched.resumed_at = found.slot.resumed_at;
       status = ServeWatch(watched, after_step, options, impl.listener, send);
     } else {
       status = absl::IsNotFound(stored.status()) ? JobNotFound(id) : stored.status();

@@ -282,6 +282,12 @@ std::optional<v1::WatchJobResponse> JobRecord::ResumedBefore(int64_t after_step)
   return event;
 }
 
+std::optional<int64_t> JobRecord::resumed_at() const {
+  absl::MutexLock lock(&mu_);
+  if (resumed_at_ < 0) return std::nullopt;
+  return resumed_at_;
+}
+
 void JobRecord::MarkSuspended() {
   absl::MutexLock lock(&mu_);
   suspended_ = true;

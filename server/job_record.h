@@ -139,6 +139,8 @@ class JobRecord {
   // Resumed event, which the watch's cursor would skip.
   std::optional<v1::WatchJobResponse> ResumedBefore(int64_t after_step) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The step this process resumed the job at, if it did.
+  std::optional<int64_t> resumed_at() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Training thread only, while RUNNING.
   void SetTotalSteps(int64_t total_steps) ABSL_LOCKS_EXCLUDED(mu_);

@@ -31,11 +31,17 @@ absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
   LossHistory::Cursor cursor = job.record != nullptr
                                    ? job.record->WatchCursor(after_step)
                                    : LossHistory::Cursor::After(after_step, job.ended_at);
-  if (job.record != nullptr) {
-    if (std::optional<v1::WatchJobResponse> resumed = job.record->ResumedBefore(after_step)) {
-      if (!send(*resumed)) return StoppedReading(job);
-    }
-  }
+  // A resumption before after_step is not at the cursor's position: it is sent on its own,
+  // before the first message read after it was recorded (the watch may start before the
+  // restarted job resumes).
+  bool resumption_pending = after_step > 0 && (job.record != nullptr || job.resumed_at);
+  const auto resumption = [&]() -> std::optional<v1::WatchJobResponse> {
+    if (job.record != nullptr) return job.record->ResumedBefore(after_step);
+    if (!job.resumed_at || *job.resumed_at >= after_step) return std::nullopt;
+    v1::WatchJobResponse event;
+    event.mutable_resumed()->set_step(*job.resumed_at);
+    return event;
+  };
   // The page of stored history the cursor is in, once it has fallen behind the record.
   std::optional<LossHistory> page;
   bool reported_behind = false;
@@ -83,6 +89,12 @@ absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
     if (!reported_behind && steps_recorded - cursor.position() > options.fell_behind_steps) {
       reported_behind = true;
       if (listener != nullptr) listener->OnWatcherFellBehind();
+    }
+    if (resumption_pending) {
+      if (std::optional<v1::WatchJobResponse> resumed = resumption()) {
+        if (!send(*resumed)) return StoppedReading(job);
+        resumption_pending = false;
+      }
     }
     for (const v1::WatchJobResponse& message : messages) {
       if (!send(message)) return StoppedReading(job);

@@ -37,10 +37,14 @@ struct WatchedJob {
   int64_t sequence = 0;
   const v1::JobSpec* spec = nullptr;  // put into state events read from the store
   std::optional<int64_t> ended_at;    // without a record: the finished job's step count
+  // Without a record: the step this process resumed the job at, if it did (what
+  // JobRecord::ResumedBefore tells while there is a record).
+  std::optional<int64_t> resumed_at;
 };
 
-// Sends what follows `after_step` (>= 0) in order (first the job's resumption when the
-// cursor would skip it, see JobRecord::ResumedBefore) — losses batched up to
+// Sends what follows `after_step` (>= 0) in order (the job's resumption in this process
+// at an earlier step, which the cursor would skip, before the first message read after it:
+// see JobRecord::ResumedBefore) — losses batched up to
 // max_points_per_message, epoch summaries after their last step, state changes, heartbeats
 // after heartbeat_interval without a message — and returns OK right after sending the
 // terminal state event. CANCELLED as soon as `send` returns false. UNAVAILABLE once the job

@@ -140,6 +140,34 @@ TEST_F(JobManagerStoreTest, AWatcherThatFallsBehindARunningJobGetsEveryStep) {
   EXPECT_EQ(got.losses, CheckStream(WatchAll(manager, job->id()), 0, 4).losses);
 }
 
+// After a crash a job resumes from its last checkpoint, before steps its watchers saw: a
+// watcher reconnecting from its own last step hears of the resumption first, then gets
+// every step after its own once.
+TEST_F(JobManagerStoreTest, AWatcherAheadOfTheResumedCheckpointHearsOfTheResumptionFirst) {
+  std::string id;
+  int64_t stopped_at = 0;
+  {
+    JobManager& manager = Restart(Options(1));
+    absl::StatusOr<v1::Job> job = manager.Submit(TinyJob(2000));  // 8000 steps
+    ASSERT_OK(job);
+    id = job->id();
+    WaitForStep(manager, id, 100);
+    manager.Shutdown();  // checkpoints where it stopped
+    stopped_at = manager.Get(id)->progress().step();
+    ASSERT_LT(stopped_at, 8000);
+  }
+  JobManager& manager = Restart(Options(1));
+  const int64_t after_step = stopped_at + 37;  // what a watcher saw before a crash
+  const std::vector<v1::WatchJobResponse> messages = WatchAll(manager, id, after_step);
+  ASSERT_FALSE(messages.empty());
+  ASSERT_TRUE(messages[0].has_resumed());
+  EXPECT_EQ(messages[0].resumed().step(), stopped_at);
+  const StreamSummary rest = CheckStream(
+      std::vector<v1::WatchJobResponse>(messages.begin() + 1, messages.end()), after_step, 4096);
+  EXPECT_EQ(static_cast<int64_t>(rest.losses.size()), 8000 - after_step);
+  EXPECT_TRUE(rest.resumed_at.empty());
+}
+
 TEST_F(JobManagerStoreTest, OnceAJobEndedTheStoreIsWhereItIsServedFrom) {
   JobManager& manager = Restart(Options(1));
   absl::StatusOr<v1::Job> job = manager.Submit(TinyJob(5));
