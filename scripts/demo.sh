@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# make demo: starts descentd on a free loopback port with ./demo-data as its data dir, waits
+# make demo: starts descentd on a free loopback port with ./demo-data (or
+# $DESCENT_DEMO_DATA_DIR: one descentd per data dir, so concurrent demos need their own) as its
+# data dir, waits
 # until it reports SERVING, trains examples/house-prices.json with `descent submit --watch`
 # (live progress, then the loss chart and the diagnosis on a terminal), and stops the server
 # whatever happens. Exits with the watch's exit code (0 when the job succeeded).
@@ -17,7 +19,8 @@ for binary in "$descentd" "$descent"; do
 done
 
 . scripts/descentd-lib.sh
-mkdir -p demo-data
+data_dir=${DESCENT_DEMO_DATA_DIR:-demo-data}
+mkdir -p "$data_dir"
 log=$(mktemp -t descentd-demo.XXXXXX)
 cleanup() {
   stop_descentd
@@ -25,14 +28,14 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-start_descentd "$descentd" "$log" --metrics-listen 127.0.0.1:0 --data-dir demo-data
+start_descentd "$descentd" "$log" --metrics-listen 127.0.0.1:0 --data-dir "$data_dir"
 export DESCENT_SERVER="127.0.0.1:$DESCENTD_PORT"
 
 for _ in $(seq 1 50); do
   "$descent" health >/dev/null 2>&1 && break
   sleep 0.1
 done
-echo "descentd is serving on $DESCENT_SERVER (data dir ./demo-data)"
+echo "descentd is serving on $DESCENT_SERVER (data dir $data_dir)"
 echo "\$ descent submit examples/house-prices.json --watch"
 status=0
 "$descent" submit examples/house-prices.json --watch || status=$?

@@ -1,6 +1,7 @@
 // `make demo` as a user runs it: scripts/demo.sh against this build trains the house-prices
 // example through a real descentd, exits 0, and leaves no server behind; on a terminal it
-// ends with the loss chart.
+// ends with the loss chart. Each run gets its own data dir: one descentd per data dir, and
+// ctest runs these tests at once.
 #include <regex>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "client/descent_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/files.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 
@@ -20,6 +22,8 @@ TEST(DemoTest, TrainsTheHousePricesExampleAndStopsTheServer) {
   testing::ProcessOptions options;
   options.working_dir = DESCENT_SOURCE_DIR;
   options.unset_env = {"DESCENT_SERVER"};
+  const testing::ScratchDir data_dir("demo-data");
+  options.env = {{"DESCENT_DEMO_DATA_DIR", data_dir.path()}};
   absl::StatusOr<testing::ProcessResult> demo = testing::RunProcess(
       {"/bin/bash", "scripts/demo.sh", DESCENT_BINARY_DIR}, absl::Seconds(180), options);
   ASSERT_OK(demo);
@@ -43,7 +47,8 @@ TEST(DemoTest, OnATerminalItEndsWithTheLossChart) {
   testing::ProcessOptions options;
   options.working_dir = DESCENT_SOURCE_DIR;
   options.unset_env = {"DESCENT_SERVER"};
-  options.env = {{"COLUMNS", "100"}};
+  const testing::ScratchDir data_dir("demo-data");
+  options.env = {{"COLUMNS", "100"}, {"DESCENT_DEMO_DATA_DIR", data_dir.path()}};
   absl::StatusOr<testing::ProcessResult> demo = testing::RunProcess(
       {"/usr/bin/script", "-qec", absl::StrCat("bash scripts/demo.sh '", DESCENT_BINARY_DIR, "'"),
        "/dev/null"},

@@ -163,7 +163,8 @@ TEST_F(RealDataTest, DatasetsListRemoveAndErrors) {
   bool listed = false;
   for (absl::string_view line : absl::StrSplit(json.out, '\n', absl::SkipEmpty())) {
     v1::Dataset dataset;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &dataset).ok()) << line;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &dataset).ok())
+        << line;
     if (dataset.name() == "small") {
       EXPECT_THAT(dataset.names(), ::testing::ElementsAre("small", "small-2"));
       listed = true;
