@@ -55,6 +55,8 @@ void BearerTokens::Replace(const std::vector<std::string>& tokens) {
   std::vector<Digest> digests = Digests(tokens);
   absl::MutexLock lock(&mu_);
   digests_.swap(digests);
+  // Under the lock: a stream that sees the new generation checks against the new digests.
+  generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 std::vector<BearerTokens::Digest> BearerTokens::Digests(const std::vector<std::string>& tokens) {
@@ -102,6 +104,26 @@ absl::Status Authenticate(const BearerTokens* tokens, const grpc::ServerContext&
   const auto header = metadata.find("authorization");
   if (header == metadata.end()) return tokens->Check(std::nullopt);
   return tokens->Check(absl::string_view(header->second.data(), header->second.size()));
+}
+
+StreamAuthentication::StreamAuthentication(const BearerTokens* tokens,
+                                           const grpc::ServerContext& context)
+    : tokens_(tokens),
+      context_(context),
+      checked_generation_(tokens == nullptr ? 0 : tokens->generation()) {}
+
+bool StreamAuthentication::StillAccepted() {
+  if (tokens_ == nullptr || !status_.ok()) return status_.ok();
+  const uint64_t generation = tokens_->generation();
+  if (generation == checked_generation_) return true;
+  checked_generation_ = generation;
+  if (absl::Status checked = Authenticate(tokens_, context_); !checked.ok()) {
+    status_ = absl::UnauthenticatedError(absl::StrCat(
+        "bearer token revoked: descentd re-read its --auth-token-file and no longer accepts "
+        "the token this stream was opened with, so the stream ended; ",
+        kHowToSend));
+  }
+  return status_.ok();
 }
 
 }  // namespace descent::server

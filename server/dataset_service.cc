@@ -98,9 +98,14 @@ grpc::Status DatasetService::UploadDataset(grpc::ServerContext* context,
     return denied;
   }
   if (store_ == nullptr) return ToGrpcStatus(NoStore());
+  // An upload whose token is revoked mid-stream stops reading and is refused, not stored.
+  StreamAuthentication authentication(tokens_, *context);
   absl::StatusOr<ReceivedUpload> upload = ReceiveUpload(
-      [reader](v1::UploadDatasetRequest* message) { return reader->Read(message); },
+      [reader, &authentication](v1::UploadDatasetRequest* message) {
+        return authentication.StillAccepted() && reader->Read(message);
+      },
       max_dataset_bytes_);
+  if (!authentication.status().ok()) return ToGrpcStatus(authentication.status());
   if (!upload.ok()) return ToGrpcStatus(upload.status());
   absl::StatusOr<PutResult> stored = store_->Put(upload->header.name(), upload->bytes, absl::Now());
   if (!stored.ok()) return ToGrpcStatus(stored.status());

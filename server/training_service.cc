@@ -77,11 +77,16 @@ grpc::Status TrainingService::WatchJob(grpc::ServerContext* context,
   if (absl::Status valid = ValidateJobId(request->job_id()); !valid.ok()) {
     return ToGrpcStatus(valid);
   }
-  // A false return tells the manager the client is gone, so it stops serving this stream.
-  return ToGrpcStatus(jobs_->Watch(request->job_id(), request->after_step(),
-                                   [context, writer](const v1::WatchJobResponse& event) {
-                                     return !context->IsCancelled() && writer->Write(event);
-                                   }));
+  // A false return tells the manager to stop serving this stream: the client is gone, or
+  // its token was revoked while the stream was open (the stream then ends UNAUTHENTICATED).
+  StreamAuthentication authentication(tokens_, *context);
+  absl::Status watched = jobs_->Watch(
+      request->job_id(), request->after_step(),
+      [context, writer, &authentication](const v1::WatchJobResponse& event) {
+        return authentication.StillAccepted() && !context->IsCancelled() && writer->Write(event);
+      });
+  if (!authentication.status().ok()) return ToGrpcStatus(authentication.status());
+  return ToGrpcStatus(watched);
 }
 
 grpc::Status TrainingService::ExportModel(grpc::ServerContext* context,

@@ -35,7 +35,9 @@ class TrainingService final : public v1::TrainingService::Service {
   grpc::Status CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
                          v1::Job* response) override;
   // Blocks this RPC's thread for the life of the stream. Ends OK after the terminal state
-  // event; CANCELLED when the client goes away; UNAVAILABLE if the server stops first.
+  // event; CANCELLED when the client goes away; UNAVAILABLE if the server stops first;
+  // UNAUTHENTICATED when a token reload revokes the token the stream was opened with (at
+  // its next message, so within one heartbeat interval).
   grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                         grpc::ServerWriter<v1::WatchJobResponse>* writer) override;
   grpc::Status ExportModel(grpc::ServerContext* context, const v1::ExportModelRequest* request,

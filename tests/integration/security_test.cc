@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "descent/v1/training.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/integration/cli_runner.h"
 #include "tests/integration/descentd_process.h"
@@ -202,6 +204,49 @@ TEST_F(SecurityTest, TokensAreCheckedReloadedOnSighupAndNeverLogged) {
     EXPECT_THAT(log, Not(HasSubstr(token)));
     EXPECT_THAT(metrics->body, Not(HasSubstr(token)));
   }
+}
+
+// The token file is re-read while `descent watch` streams with a token it no longer holds:
+// the stream ends UNAUTHENTICATED (the CLI exits 2 saying so) instead of running on.
+TEST_F(SecurityTest, ATokenRevokedOnSighupEndsTheWatchStreamsItOpened) {
+  const std::string alpha = "alpha-0d6e2b91c4", beta = "beta-93f1a7c5e0";
+  const std::string token_file = WriteTempFile("stream-tokens", alpha + "\n" + beta + "\n");
+  absl::StatusOr<std::unique_ptr<DescentdProcess>> server = DescentdProcess::Start(
+      {"--auth-token-file", token_file, "--workers", "1", "--heartbeat-interval", "200ms"});
+  ASSERT_OK(server);
+  const std::string address = (*server)->address();
+  // Trains until cancelled: 400 rows in batches of 32, 13 steps an epoch, 6.5M steps.
+  const std::string spec = WriteTempFile(
+      "endless.json",
+      R"({"name": "endless", "dataset": {"builtin": {"name": "house_prices", "samples": 400,)"
+      R"( "seed": 3}}, "model": {"hiddenLayers": [{"units": 16}]}, "loss":)"
+      R"( "MEAN_SQUARED_ERROR", "optimizer": {"sgd": {"learningRate": 0.0001}}, "training":)"
+      R"( {"epochs": 500000, "batchSize": 32, "stopOnDivergence": false}})");
+  testing::ProcessResult submitted =
+      Cli(address, {"-o", "json", "submit", spec}, {{"DESCENT_TOKEN", beta}});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  v1::Job job;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(submitted.out, &job).ok())
+      << submitted.out;
+
+  testing::ProcessOptions as_alpha;
+  as_alpha.env = {{"DESCENT_TOKEN", alpha}};
+  as_alpha.unset_env = {"DESCENT_SERVER", "DESCENT_TOKEN_FILE"};
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> watch = testing::Subprocess::Start(
+      {DESCENT_CLI_PATH, "--server", address, "-o", "json", "watch", job.id()}, as_alpha);
+  ASSERT_OK(watch);
+  ASSERT_TRUE((*watch)->WaitForOutput("\"losses\"", kCliTimeout)) << (*watch)->Stderr();
+
+  WriteTempFile("stream-tokens", beta + "\n");
+  (*server)->process().Signal(SIGHUP);
+  absl::StatusOr<int> exit_code = (*watch)->Wait(kCliTimeout);
+  ASSERT_OK(exit_code) << "the watch outlived the revocation of its token";
+  EXPECT_EQ(*exit_code, 2) << (*watch)->Stderr();
+  EXPECT_THAT((*watch)->Stderr(),
+              AllOf(HasSubstr("UNAUTHENTICATED"), HasSubstr("revoked"), Not(HasSubstr(alpha))));
+
+  testing::ProcessResult cancelled = Cli(address, {"cancel", job.id()}, {{"DESCENT_TOKEN", beta}});
+  EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
 }
 
 }  // namespace

@@ -19,8 +19,9 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
-#include "tests/testing/http_get.h"
+#include "server/spec_conversion.h"
 #include "tests/testing/files.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 
@@ -277,6 +278,82 @@ TEST_F(TokenTest, MetricsCountRefusedCallsAndNeverShowATokenOrItsPrefix) {
                         "grpc_type=\"unary\"} 2"));
   EXPECT_THAT(metrics,
               AllOf(Not(HasSubstr(kToken)), Not(HasSubstr("tok-guess")), Not(HasSubstr("Bearer"))));
+}
+
+// A WatchJob stream authenticated with `token`, for the stream tests below.
+struct TokenWatch {
+  TokenWatch(const std::shared_ptr<grpc::Channel>& channel, const std::string& job_id,
+             const std::string& token)
+      : stub(v1::TrainingService::NewStub(channel)) {
+    Bound(&context);
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    v1::WatchJobRequest request;
+    request.set_job_id(job_id);
+    reader = stub->WatchJob(&context, request);
+  }
+  // Reads until the stream ends; its status.
+  grpc::Status Drain() {
+    v1::WatchJobResponse message;
+    while (reader->Read(&message)) {
+    }
+    return reader->Finish();
+  }
+
+  std::unique_ptr<v1::TrainingService::Stub> stub;
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::WatchJobResponse>> reader;
+};
+
+// No worker: the job stays QUEUED, so its streams carry only heartbeats, the quiet case
+// where a revoked stream must still end (at its next heartbeat).
+TEST(StreamTokenTest, ATokenRevokedByAReloadEndsTheStreamsItOpenedUnauthenticated) {
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.metrics_listen_address = "";
+  options.jobs.workers = 0;
+  options.jobs.heartbeat_interval = absl::Milliseconds(50);
+  options.bearer_tokens = std::vector<std::string>{kToken, kOtherToken};
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options);
+  ASSERT_OK(server);
+  const std::shared_ptr<grpc::Channel> channel = PlaintextChannel((*server)->address());
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"json({
+    "name": "waits",
+    "dataset": { "builtin": { "name": "house_prices", "samples": 32, "seed": 1 } },
+    "model": { "hiddenLayers": [ { "units": 4 } ] },
+    "loss": "MEAN_SQUARED_ERROR",
+    "optimizer": { "adam": { "learningRate": 0.01 } },
+    "training": { "epochs": 1, "batchSize": 16 }
+  })json");
+  ASSERT_OK(spec);
+  v1::SubmitJobRequest submit;
+  *submit.mutable_spec() = *spec;
+  v1::Job job;
+  grpc::ClientContext submit_context;
+  Bound(&submit_context);
+  submit_context.AddMetadata("authorization", absl::StrCat("Bearer ", kOtherToken));
+  ASSERT_TRUE(v1::TrainingService::NewStub(channel)->SubmitJob(&submit_context, submit, &job).ok());
+
+  TokenWatch revoked(channel, job.id(), kToken);
+  TokenWatch kept(channel, job.id(), kOtherToken);
+  v1::WatchJobResponse message;
+  ASSERT_TRUE(revoked.reader->Read(&message));  // both streams are open and served
+  ASSERT_TRUE(kept.reader->Read(&message));
+
+  ASSERT_OK((*server)->ReplaceBearerTokens({kOtherToken}));
+  const grpc::Status ended = revoked.Drain();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
+  EXPECT_THAT(ended.error_message(),
+              AllOf(HasSubstr("revoked"), HasSubstr("--auth-token-file"), Not(HasSubstr(kToken))));
+  // The stream whose token is still accepted goes on: more heartbeats after the reload.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(kept.reader->Read(&message));
+    EXPECT_TRUE(message.has_heartbeat() || message.has_state());
+  }
+  // A new stream with the revoked token is refused at once.
+  EXPECT_EQ(TokenWatch(channel, job.id(), kToken).Drain().error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  kept.context.TryCancel();
+  kept.Drain();
 }
 
 TEST(ServerTokensTest, StartRefusesAnEmptyTokenListAndReplaceNeedsTokens) {
