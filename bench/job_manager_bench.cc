@@ -7,6 +7,7 @@
 //   job_manager_bench [tiny|tiny-short-epochs|small] [rounds] [memory|store]
 //                                                          (default: tiny 5 memory)
 //   job_manager_bench concurrent [small|medium] [rounds]
+//   job_manager_bench step-times [tiny,small,medium,large]
 //
 // store: the manager writes through a job store (SQLite in a temporary directory, the
 // default checkpoint policy: every 10,000 steps or 30 s), as descentd does; memory: no store.
@@ -18,6 +19,12 @@
 // to the one-job case (PERFORMANCE.md's target for two jobs on two cores is >= 1.8), and
 // how many threads did the work (>= 10% of the process's CPU time each): the proof of no
 // oversubscription that machine load cannot blur.
+//
+// `step-times` trains each config once through a manager and prints the distribution of its
+// step durations as the descent_training_step_duration_seconds histogram records them
+// (percentiles, and the share in each of its buckets): the data its buckets are chosen on.
+// large = 1024-2048-2048-1024, batch 256, MSE/SGD on random data (PERFORMANCE.md's large
+// config), 16 steps; it uses cores / 1 OpenBLAS threads as a lone descentd job does.
 //
 // tiny = 13-64-1 ReLU, batch 32, MSE/Adam on house_prices; small = 64-128-128-10, batch 64,
 // cross-entropy/Adam on 10 blobs of 64 features (PERFORMANCE.md's configs);
@@ -39,6 +46,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "engine/blas.h"
 #include "engine/dataset.h"
@@ -47,6 +58,7 @@
 #include "server/engine_to_proto.h"
 #include "server/job_manager.h"
 #include "server/job_store.h"
+#include "server/training_metrics.h"
 
 namespace descent::server {
 namespace {
@@ -99,8 +111,26 @@ Config MakeConfig(const std::string& name) {
     data.classes = 10;
     data.features = 784;
     dataset = "blobs";
+  } else if (name == "large") {
+    job.train_spec.model.hidden_layers = {LayerSpec{2048, Activation::kRelu, 0.01f},
+                                          LayerSpec{2048, Activation::kRelu, 0.01f}};
+    job.train_spec.loss.kind = LossKind::kMeanSquaredError;
+    job.train_spec.optimizer.kind = OptimizerKind::kSgd;
+    job.train_spec.optimizer.learning_rate = 0.01;
+    job.train_spec.training.batch_size = 256;
+    job.train_spec.training.epochs = 2;  // 8 steps an epoch: 16 steps
+    job.train_spec.training.seed = 1;
+    absl::BitGen random;
+    job.dataset.features = Matrix(2048, 1024);
+    job.dataset.targets = Matrix(2048, 1024);
+    for (Matrix* m : {&job.dataset.features, &job.dataset.targets}) {
+      for (size_t i = 0; i < static_cast<size_t>(m->rows()) * m->cols(); ++i) {
+        m->data()[i] = absl::Uniform(random, -1.0f, 1.0f);
+      }
+    }
+    return config;
   } else {
-    std::fprintf(stderr, "unknown config %s (tiny, tiny-short-epochs, small or medium)\n",
+    std::fprintf(stderr, "unknown config %s (tiny, tiny-short-epochs, small, medium or large)\n",
                  name.c_str());
     std::exit(2);
   }
@@ -325,12 +355,81 @@ int RunConcurrent(const std::string& name, int rounds) {
   return 0;
 }
 
+// Keeps every step's duration, as the metrics' listener hears it.
+class StepTimes : public JobEventListener {
+ public:
+  void OnStep(const JobLabels& /*job*/, int64_t /*step*/, double /*loss*/, int /*examples*/,
+              absl::Duration step_time, double /*steps_per_second*/) override {
+    seconds.push_back(absl::ToDoubleSeconds(step_time));  // one training thread: no lock
+  }
+  std::vector<double> seconds;
+};
+
+int RunStepTimes(const std::string& names) {
+  for (const std::string& name : std::vector<std::string>(absl::StrSplit(names, ','))) {
+    const Config config = MakeConfig(name);
+    JobManagerOptions options;
+    options.workers = 1;
+    options.blas_threads = name == "large" ? 0 : 1;  // 0: all cores, as a lone job gets
+    StepTimes times;
+    {
+      JobManager manager(options, &times);
+      absl::StatusOr<v1::Job> submitted = manager.Submit(Copy(config.job));
+      if (!submitted.ok()) std::exit(1);
+      v1::Job final_job;
+      (void)manager.Watch(submitted->id(), 0, [&](const v1::WatchJobResponse& message) {
+        if (message.has_state()) final_job = message.state().job();
+        return true;
+      });
+      if (final_job.state() != v1::SUCCEEDED) {
+        std::fprintf(stderr, "%s ended %s: %s\n", name.c_str(),
+                     v1::JobState_Name(final_job.state()).c_str(), final_job.error().c_str());
+      }
+    }
+    std::vector<double> sorted = times.seconds;
+    std::sort(sorted.begin(), sorted.end());
+    auto percentile = [&](double p) {
+      return sorted.empty() ? 0.0 : sorted[static_cast<size_t>(p * (sorted.size() - 1))];
+    };
+    std::vector<int64_t> counts(kStepSecondsBuckets.size() + 1, 0);
+    for (double t : sorted) {
+      size_t i = 0;
+      while (i < kStepSecondsBuckets.size() && t > kStepSecondsBuckets[i]) ++i;
+      ++counts[i];
+    }
+    std::string buckets;
+    int64_t largest = 0;
+    int used = 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+      largest = std::max(largest, counts[i]);
+      if (counts[i] == 0) continue;
+      ++used;
+      absl::StrAppendFormat(&buckets, "%s\"%s\":%.3f", buckets.empty() ? "" : ",",
+                            i < kStepSecondsBuckets.size() ? absl::StrCat(kStepSecondsBuckets[i])
+                                                           : std::string("+Inf"),
+                            static_cast<double>(counts[i]) / sorted.size());
+    }
+    std::printf(
+        "{\"bench\":\"step_times\",\"config\":\"%s\",\"steps\":%zu,\"p1_us\":%.1f,"
+        "\"p10_us\":%.1f,\"p25_us\":%.1f,\"p50_us\":%.1f,\"p75_us\":%.1f,\"p90_us\":%.1f,"
+        "\"p99_us\":%.1f,\"buckets_used\":%d,\"largest_bucket_share\":%.3f,"
+        "\"share_by_bucket_le\":{%s}}\n",
+        name.c_str(), sorted.size(), percentile(0.01) * 1e6, percentile(0.1) * 1e6,
+        percentile(0.25) * 1e6, percentile(0.5) * 1e6, percentile(0.75) * 1e6,
+        percentile(0.9) * 1e6, percentile(0.99) * 1e6, used,
+        sorted.empty() ? 0.0 : static_cast<double>(largest) / sorted.size(), buckets.c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   const std::string name = argc > 1 ? argv[1] : "tiny";
   if (name == "concurrent") {
     return RunConcurrent(argc > 2 ? argv[2] : "medium",
                          argc > 3 ? std::max(1, std::atoi(argv[3])) : 5);
   }
+  if (name == "step-times") return RunStepTimes(argc > 2 ? argv[2] : "tiny,small,medium,large");
   const int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
   const std::string mode = argc > 3 ? argv[3] : "memory";
   if (mode != "memory" && mode != "store") {

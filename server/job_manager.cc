@@ -333,10 +333,12 @@ struct JobManager::Impl {
         problem.empty() ? options.prepare(Resubmission(stored.spec, stored.job.request_id()))
                         : absl::StatusOr<PreparedJob>(absl::FailedPreconditionError(problem));
     if (!prepared.ok()) {
-      // Not told to the listener: it never heard of the job in this process.
+      // Recovered and failed in this process: the listener hears of both, so its counts
+      // of recovered and finished jobs still add up.
+      if (listener != nullptr) listener->OnRecovered(record->labels(), stored.job.state());
       record->Finish(JobOutcome::Failed(absl::StrCat("cannot continue after the restart: ",
                                                      prepared.status().message())),
-                     absl::Now(), nullptr);
+                     absl::Now(), listener);
       return record;
     }
     record->SetTrainingInput(TrainingInput{

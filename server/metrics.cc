@@ -35,6 +35,11 @@ const prometheus::Histogram::BucketBoundaries kQueueWaitBuckets = {
 const prometheus::Histogram::BucketBoundaries kJobDurationBuckets = {
     0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400};
 
+// The identity the job counters keep, in every scrape (ServiceMetrics::lifecycle_mu_).
+constexpr char kJobIdentity[] =
+    " In every scrape: sum(descent_jobs_submitted_total) + sum(descent_jobs_recovered_total) "
+    "== sum(descent_jobs_finished_total) + descent_jobs_running + descent_jobs_queued.";
+
 // The terminal states, as values of the `state` label (a fixed, bounded set).
 const char* TerminalStateLabel(v1::JobState state) {
   switch (state) {
@@ -54,15 +59,28 @@ const char* TerminalStateLabel(v1::JobState state) {
 struct ServiceMetrics::Families {
   Families()
       : registry(std::make_shared<prometheus::Registry>()),
-        submitted(prometheus::BuildCounter()
-                      .Name("descent_jobs_submitted_total")
-                      .Help("Jobs accepted by SubmitJob (idempotent retries not counted).")
-                      .Register(*registry)
-                      .Add({})),
+        submitted(
+            prometheus::BuildCounter()
+                .Name("descent_jobs_submitted_total")
+                .Help(absl::StrCat("Jobs accepted by SubmitJob in this process (idempotent retries "
+                                   "not counted).",
+                                   kJobIdentity))
+                .Register(*registry)
+                .Add({})),
+        recovered(prometheus::BuildCounter()
+                      .Name("descent_jobs_recovered_total")
+                      .Help(absl::StrCat(
+                          "Unfinished jobs this process loaded from the job store at start, "
+                          "by the state they were stored in: queued (queued again) or running "
+                          "(resumed from their last checkpoint).",
+                          kJobIdentity))
+                      .Register(*registry)),
         finished(prometheus::BuildCounter()
                      .Name("descent_jobs_finished_total")
-                     .Help("Jobs that reached a terminal state, by state (succeeded, failed, "
-                           "cancelled).")
+                     .Help(absl::StrCat(
+                         "Jobs submitted or recovered in this process that reached a terminal "
+                         "state, by state (succeeded, failed, cancelled).",
+                         kJobIdentity))
                      .Register(*registry)),
         queued(prometheus::BuildGauge()
                    .Name("descent_jobs_queued")
@@ -71,7 +89,8 @@ struct ServiceMetrics::Families {
                    .Add({})),
         running(prometheus::BuildGauge()
                     .Name("descent_jobs_running")
-                    .Help("Jobs training right now.")
+                    .Help("Jobs training right now (with a job store, also the jobs a shutdown "
+                          "left to resume at the next start, until the process exits).")
                     .Register(*registry)
                     .Add({})),
         job_duration(prometheus::BuildHistogram()
@@ -102,6 +121,8 @@ struct ServiceMetrics::Families {
                         .Register(*registry)
                         .Add({})),
         grpc(*registry, {v1::TrainingService::service_full_name()}) {
+    recovered_queued = &recovered.Add({{"state", "queued"}});
+    recovered_running = &recovered.Add({{"state", "running"}});
     for (v1::JobState state : {v1::SUCCEEDED, v1::FAILED, v1::CANCELLED}) {
       // Created up front so rate() and increase() see every outcome from zero.
       const prometheus::Labels labels = {{"state", TerminalStateLabel(state)}};
@@ -118,6 +139,9 @@ struct ServiceMetrics::Families {
 
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Counter& submitted;
+  prometheus::Family<prometheus::Counter>& recovered;
+  prometheus::Counter* recovered_queued = nullptr;
+  prometheus::Counter* recovered_running = nullptr;
   prometheus::Family<prometheus::Counter>& finished;
   prometheus::Gauge& queued;
   prometheus::Gauge& running;
@@ -171,7 +195,12 @@ std::shared_ptr<prometheus::Registry> ServiceMetrics::registry() const {
 
 std::vector<prometheus::MetricFamily> ServiceMetrics::Collect() const {
   families_->training.Flush();
-  std::vector<prometheus::MetricFamily> families = families_->registry->Collect();
+  std::vector<prometheus::MetricFamily> families;
+  {
+    // Between two job events, so the job counters and gauges add up (kJobIdentity).
+    absl::MutexLock lock(&lifecycle_mu_);
+    families = families_->registry->Collect();
+  }
   for (prometheus::MetricFamily& family : CollectProcessMetrics()) {
     families.push_back(std::move(family));
   }
@@ -183,14 +212,20 @@ std::string ServiceMetrics::ScrapeText() const {
 }
 
 void ServiceMetrics::OnSubmitted(const JobLabels& /*job*/) {
+  absl::MutexLock lock(&lifecycle_mu_);
   families_->submitted.Increment();
   families_->queued.Increment();
 }
 
 void ServiceMetrics::OnRecovered(const JobLabels& job, v1::JobState state) {
   Families& f = *families_;
-  if (state == v1::QUEUED) f.queued.Increment();
+  absl::MutexLock lock(&lifecycle_mu_);
+  if (state == v1::QUEUED) {
+    f.recovered_queued->Increment();
+    f.queued.Increment();
+  }
   if (state == v1::RUNNING) {
+    f.recovered_running->Increment();
     f.running.Increment();
     f.training.OnJobStarted(job);
   }
@@ -199,6 +234,7 @@ void ServiceMetrics::OnRecovered(const JobLabels& job, v1::JobState state) {
 void ServiceMetrics::OnStateChange(const JobLabels& job, v1::JobState from, v1::JobState to,
                                    absl::Duration time_in_from) {
   Families& f = *families_;
+  absl::MutexLock lock(&lifecycle_mu_);
   const double seconds = absl::ToDoubleSeconds(time_in_from);
   if (from == v1::QUEUED) {
     f.queued.Decrement();

@@ -1,5 +1,9 @@
 // Prometheus metrics of descentd: job, training, stream and gRPC families, process
-// metrics and build info, all registered once at construction.
+// metrics and build info, all registered once at construction. Counters count what happened
+// in this process (they start from zero at every start, as Prometheus expects); the job
+// counters and gauges keep one identity in every scrape:
+//   submitted + recovered == finished + running + queued
+// where recovered counts the unfinished jobs loaded from the job store at start.
 #ifndef DESCENT_SERVER_METRICS_H_
 #define DESCENT_SERVER_METRICS_H_
 
@@ -8,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "prometheus/metric_family.h"
 #include "server/job_events.h"
@@ -62,6 +67,11 @@ class ServiceMetrics : public JobEventListener {
  private:
   struct Families;
   std::unique_ptr<Families> families_;
+  // Held across each job event's counter and gauge updates and across collecting them, so a
+  // scrape never sees a job counted as submitted but not yet as queued (or finished but
+  // still running). Job events are rare (never per step); a scrape holds it for
+  // microseconds.
+  mutable absl::Mutex lifecycle_mu_;
   std::unique_ptr<MetricsHttpServer> exposer_;
 };
 

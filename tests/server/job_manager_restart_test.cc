@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "server/job_manager.h"
 #include "server/job_store.h"
+#include "server/metrics.h"
 #include "server/spec_conversion.h"
 #include "tests/server/job_test_helpers.h"
 #include "tests/testing/files.h"
@@ -74,7 +75,7 @@ class JobManagerRestartTest : public ::testing::Test {
     options.store = store_.get();
     options.prepare = prepare_;
     options.checkpoint_every_steps = checkpoint_every_steps;
-    manager_ = std::make_unique<JobManager>(options, nullptr);
+    manager_ = std::make_unique<JobManager>(options, listener_);
     absl::StatusOr<int> count = manager_->Recover();
     EXPECT_OK(count);
     if (recovered != nullptr) *recovered = count.value_or(-1);
@@ -87,6 +88,8 @@ class JobManagerRestartTest : public ::testing::Test {
   // How Restart's manager prepares stored jobs again.
   std::function<absl::StatusOr<PreparedJob>(const v1::SubmitJobRequest&)> prepare_ =
       [](const v1::SubmitJobRequest& request) { return PrepareJob(request); };
+  // What Restart's manager reports to (may be null); must outlive the manager.
+  JobEventListener* listener_ = nullptr;
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<JobManager> manager_;
 };
@@ -298,6 +301,96 @@ TEST_F(JobManagerRestartTest, AJobThatCannotBePreparedAgainFailsWithTheReasonAnd
   EXPECT_EQ(recovered, 0);
   EXPECT_EQ(manager.Get(id)->state(), v1::FAILED);
   EXPECT_EQ(manager.Get(id)->error(), failed.error());
+}
+
+// The job counters' values in one scrape, summed over their labels.
+struct JobCounts {
+  double submitted = 0, recovered = 0, recovered_running = 0, finished = 0, running = 0, queued = 0;
+
+  explicit JobCounts(const std::vector<prometheus::MetricFamily>& families) {
+    for (const prometheus::MetricFamily& family : families) {
+      for (const prometheus::ClientMetric& series : family.metric) {
+        if (family.name == "descent_jobs_submitted_total") submitted += series.counter.value;
+        if (family.name == "descent_jobs_finished_total") finished += series.counter.value;
+        if (family.name == "descent_jobs_running") running += series.gauge.value;
+        if (family.name == "descent_jobs_queued") queued += series.gauge.value;
+        if (family.name == "descent_jobs_recovered_total") {
+          recovered += series.counter.value;
+          for (const prometheus::ClientMetric::Label& label : series.label) {
+            if (label.name == "state" && label.value == "running") {
+              recovered_running += series.counter.value;
+            }
+          }
+        }
+      }
+    }
+  }
+  // The identity the metrics promise in every scrape (metrics.h).
+  bool AddUp() const { return submitted + recovered == finished + running + queued; }
+};
+
+// Counters count what happened in their own process. A job accepted before a restart and
+// finished after it is recovered (not submitted) in the second process, so both processes'
+// counters add up, though the second finishes jobs it never accepted.
+TEST_F(JobManagerRestartTest, JobCountersAddUpInEachProcessAcrossARestart) {
+  ServiceMetrics first_process;
+  listener_ = &first_process;
+  JobManager& first = Restart(/*workers=*/1);
+  absl::StatusOr<v1::Job> done = first.Submit(Prepared(Request(2, "done")));
+  ASSERT_OK(done);
+  ASSERT_EQ(testing::WaitUntilDone(first, done->id()).state(), v1::SUCCEEDED);
+  absl::StatusOr<v1::Job> running = first.Submit(Prepared(Request(1'000'000, "long")));
+  ASSERT_OK(running);
+  WaitForStep(first, running->id(), 10);  // past its checkpoint at step 5
+  absl::StatusOr<v1::Job> queued = first.Submit(Prepared(Request(2, "waits")));
+  ASSERT_OK(queued);  // behind the long job on the only worker
+  JobCounts before_stop(first_process.Collect());
+  EXPECT_TRUE(before_stop.AddUp());
+  first.Shutdown();  // the long job stays RUNNING, the other QUEUED, for the next start
+  const JobCounts stopped(first_process.Collect());
+  EXPECT_EQ(stopped.submitted, 3);
+  EXPECT_EQ(stopped.finished, 1);
+  EXPECT_EQ(stopped.running, 1);
+  EXPECT_EQ(stopped.queued, 1);
+  EXPECT_TRUE(stopped.AddUp());
+
+  ServiceMetrics second_process;
+  listener_ = &second_process;
+  JobManager& second = Restart(/*workers=*/1);
+  const JobCounts recovered(second_process.Collect());
+  EXPECT_EQ(recovered.submitted, 0);
+  EXPECT_EQ(recovered.recovered, 2);
+  EXPECT_EQ(recovered.recovered_running, 1);
+  EXPECT_TRUE(recovered.AddUp());
+  ASSERT_OK(second.Cancel(running->id()));
+  EXPECT_EQ(testing::WaitUntilDone(second, running->id()).state(), v1::CANCELLED);
+  EXPECT_EQ(testing::WaitUntilDone(second, queued->id()).state(), v1::SUCCEEDED);
+  const JobCounts ended(second_process.Collect());
+  EXPECT_EQ(ended.finished, 2);
+  EXPECT_EQ(ended.running + ended.queued, 0);
+  EXPECT_GT(ended.finished, ended.submitted);  // what used to look like a counting bug
+  EXPECT_TRUE(ended.AddUp());
+  manager_.reset();  // before the listeners it reports to
+}
+
+// A stored job that cannot continue is recovered and fails in the same process: counted
+// both ways, so the identity holds.
+TEST_F(JobManagerRestartTest, AJobFailingAtRecoveryIsCountedRecoveredAndFinished) {
+  {
+    JobManager& manager = Restart(/*workers=*/0);
+    ASSERT_OK(manager.Submit(Prepared(Request(2))));
+  }
+  prepare_ = [](const v1::SubmitJobRequest&) -> absl::StatusOr<PreparedJob> {
+    return absl::NotFoundError("dataset \"gone\" not found");
+  };
+  ServiceMetrics metrics;
+  listener_ = &metrics;
+  Restart(/*workers=*/1);
+  const JobCounts counts(metrics.Collect());
+  EXPECT_EQ(counts.recovered, 1);
+  EXPECT_EQ(counts.finished, 1);
+  EXPECT_TRUE(counts.AddUp());
+  manager_.reset();
 }
 
 }  // namespace

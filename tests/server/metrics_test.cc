@@ -125,6 +125,7 @@ const std::set<std::string> kRunningJobFamilies = {"descent_job_loss", "descent_
 
 const std::set<std::string> kAllFamilies = {
     "descent_jobs_submitted_total",
+    "descent_jobs_recovered_total",
     "descent_jobs_finished_total",
     "descent_jobs_queued",
     "descent_jobs_running",
@@ -269,9 +270,9 @@ TEST(ServiceMetricsTest, StepsFeedTotalsAndTheRunningJobsGauges) {
 TEST(ServiceMetricsTest, StepDurationsLandInPrometheusBuckets) {
   ServiceMetrics metrics;
   StartJob(metrics, kJobA);
-  metrics.OnStep(kJobA, 1, 1, 1, absl::Microseconds(3), 1);   // <= 5us
+  metrics.OnStep(kJobA, 1, 1, 1, absl::Microseconds(3), 1);   // a tiny step: <= 4us
   metrics.OnStep(kJobA, 2, 1, 1, absl::Microseconds(10), 1);  // exactly on the 10us bound
-  metrics.OnStep(kJobA, 3, 1, 1, absl::Milliseconds(30), 1);  // <= 50ms
+  metrics.OnStep(kJobA, 3, 1, 1, absl::Milliseconds(30), 1);  // <= 40ms
   metrics.OnStep(kJobA, 4, 1, 1, absl::Seconds(60), 1);       // beyond the last bound
   const MetricFamilies families = metrics.Collect();
   const prometheus::ClientMetric* step_time =
@@ -281,10 +282,12 @@ TEST(ServiceMetricsTest, StepDurationsLandInPrometheusBuckets) {
   for (const auto& bucket : step_time->histogram.bucket) {
     cumulative[bucket.upper_bound] = bucket.cumulative_count;
   }
-  EXPECT_EQ(cumulative.at(5e-6), 1u);
+  EXPECT_EQ(cumulative.at(2.5e-6), 0u);  // below the fastest steps: not the lowest bucket
+  EXPECT_EQ(cumulative.at(4e-6), 1u);
+  EXPECT_EQ(cumulative.at(6.3e-6), 1u);
   EXPECT_EQ(cumulative.at(1e-5), 2u);
   EXPECT_EQ(cumulative.at(2.5e-2), 2u);
-  EXPECT_EQ(cumulative.at(5e-2), 3u);
+  EXPECT_EQ(cumulative.at(4e-2), 3u);
   EXPECT_EQ(cumulative.at(10), 3u);
   EXPECT_EQ(cumulative.at(INFINITY), 4u);
 }
@@ -358,6 +361,8 @@ TEST(ServiceMetricsTest, JobsRecoveredAtStartUpCountAsQueuedOrRunningNotAsSubmit
   EXPECT_EQ(GaugeValue(families, "descent_jobs_running"), 1);
   EXPECT_EQ(GaugeValue(families, "descent_jobs_queued"), 1);
   EXPECT_EQ(CounterValue(families, "descent_jobs_submitted_total"), 0);
+  EXPECT_EQ(CounterValue(families, "descent_jobs_recovered_total", {{"state", "running"}}), 1);
+  EXPECT_EQ(CounterValue(families, "descent_jobs_recovered_total", {{"state", "queued"}}), 1);
   metrics.OnStateChange(kJobA, kRunning, v1::SUCCEEDED, absl::Seconds(1));
   metrics.OnStateChange(kJobB, kQueued, kRunning, absl::Seconds(1));
   families = metrics.Collect();
