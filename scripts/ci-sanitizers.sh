@@ -93,7 +93,7 @@ fuzz() {
 # descent's threads without a gRPC server belongs here.
 threaded_suites='^(JobManagerTest|JobManagerWatchTest|LossHistoryTest|LossHistoryDeathTest|'
 threaded_suites+='DatasetStoreTest|ReceiveUploadTest|ServiceMetricsTest|ExposerTest|'
-threaded_suites+='MetricsHttpServerTest|'
+threaded_suites+='MetricsHttpServerTest|JobEventLogTest|LogTest|'
 threaded_suites+='BearerTokensTest|JobStoreTest|JobManagerRestartTest|JobManagerStoreTest|ModelCacheTest)\.'
 
 tsan() {

@@ -31,6 +31,12 @@ class JobEventListener {
   // job spent in `from` (queue wait for QUEUED -> RUNNING, run time for RUNNING -> terminal).
   virtual void OnStateChange(const JobLabels& /*job*/, v1::JobState /*from*/, v1::JobState /*to*/,
                              absl::Duration /*time_in_from*/) {}
+  // A job reached a terminal state, right after its OnStateChange: the job as it ended
+  // (state, progress, diagnosis, error).
+  virtual void OnFinished(const v1::Job& /*job*/) {}
+  // A job that was RUNNING when the server stopped continues training at `step` (its last
+  // checkpoint; 0 without one).
+  virtual void OnResumed(const JobLabels& /*job*/, int64_t /*step*/) {}
   // Every optimizer step of a running job.
   virtual void OnStep(const JobLabels& /*job*/, int64_t /*step*/, double /*loss*/,
                       int /*examples*/, absl::Duration /*step_time*/,

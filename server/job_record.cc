@@ -1,15 +1,14 @@
 #include "server/job_record.h"
 
-#include <utility>
-
 #include <algorithm>
-#include <cstdio>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
 #include "server/checkpoint_codec.h"
 #include "server/engine_to_proto.h"
+#include "server/log.h"
 
 namespace descent::server {
 
@@ -242,13 +241,19 @@ void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* lis
     if (!stored.ok()) {
       // The store keeps the job as it last wrote it (a running job resumes from its last
       // checkpoint at the next start); this process reports the outcome it has.
-      std::fprintf(stderr, "descentd: job %s ended %s but the store kept its earlier state: %s\n",
-                   labels_.id.c_str(), v1::JobState_Name(state_).c_str(),
-                   std::string(stored.message()).c_str());
+      Log(LogLevel::kError, "job_store_failed",
+          absl::StrCat("job ", labels_.id, " ended ", v1::JobState_Name(state_),
+                       " but the job store kept its earlier state: ", stored.message()),
+          {{"job_id", labels_.id},
+           {"state", v1::JobState_Name(state_)},
+           {"error", stored.message()}});
     }
   }
   const absl::Time entered = from == v1::QUEUED ? create_time_ : start_time_;
-  if (listener != nullptr) listener->OnStateChange(labels_, from, state_, now - entered);
+  if (listener != nullptr) {
+    listener->OnStateChange(labels_, from, state_, now - entered);
+    listener->OnFinished(SnapshotLocked(now, /*include_spec=*/false));
+  }
   AppendEventLocked(StateEventLocked(now));
 }
 

@@ -136,7 +136,10 @@ std::optional<JobOutcome> Train(JobRecord& job, JobEventListener* listener,
     first_step = input.checkpoint->step;
     input.checkpoint.reset();
   }
-  if (input.resumed) job.RecordResumed();
+  if (input.resumed) {
+    job.RecordResumed();
+    if (listener != nullptr) listener->OnResumed(job.labels(), first_step);
+  }
   job.SetTotalSteps(trainer.total_steps());
   if (job.cancel_requested()) return JobOutcome::Cancelled();
 

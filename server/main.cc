@@ -3,7 +3,8 @@
 // --auth-token-file.
 //
 // Flags are spelled with dashes (--metrics-listen); absl's underscore spelling
-// (--metrics_listen) is accepted too.
+// (--metrics_listen) is accepted too. Usage errors are one `descentd: ... (see --help)` line;
+// everything after start-up goes to the log (log.h), as text or JSON (--log-format).
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -22,7 +23,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -34,6 +34,9 @@
 #include "absl/time/time.h"
 #include "engine/blas.h"
 #include "server/bearer_tokens.h"
+#include "server/command_line.h"
+#include "server/grpc_log.h"
+#include "server/log.h"
 #include "server/server.h"
 #include "server/server_tls.h"
 
@@ -100,6 +103,12 @@ ABSL_FLAG(std::string, auth_token_file, "",
           "are skipped). With it, every RPC but grpc.health.v1.Health needs `authorization: "
           "Bearer <token>` (the CLI sends DESCENT_TOKEN) and server reflection is off. SIGHUP "
           "re-reads the file. Use it with TLS: tokens are sent in the clear otherwise.");
+ABSL_FLAG(std::string, log_format, "text",
+          "How descentd logs to stderr, one line per event (start-up, each job submitted, "
+          "started, resumed and finished, refused calls and connections, signals): text = "
+          "`<time> <LEVEL> <event>: <message>`; json = one JSON object per line with time, "
+          "level, event, the event's fields (job_id, job_name, state, verdict, error, ...) and "
+          "message.");
 
 namespace {
 
@@ -122,7 +131,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "tls_cert",
                                       "tls_key",
                                       "tls_client_ca",
-                                      "auth_token_file"};
+                                      "auth_token_file",
+                                      "log_format"};
 
 constexpr char kAbout[] =
     "descentd runs dense-network training jobs and serves them over gRPC\n"
@@ -155,18 +165,6 @@ std::optional<absl::Duration> ParseAge(absl::string_view text) {
 }
 
 std::string DashedName(absl::string_view name) { return absl::StrReplaceAll(name, {{"_", "-"}}); }
-
-// "--metrics-listen=x" -> "--metrics_listen=x": absl flags are C++ identifiers.
-void UnderscoreFlagNames(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    char* arg = argv[i];
-    if (absl::string_view(arg) == "--") break;
-    if (arg[0] != '-') continue;
-    for (char* c = arg + 1; *c != '\0' && *c != '='; ++c) {
-      if (*c == '-' && c != arg + 1) *c = '_';
-    }
-  }
-}
 
 // `text` word-wrapped to 92 columns, every line starting with `indent`.
 std::string Wrapped(absl::string_view text, absl::string_view indent) {
@@ -241,19 +239,30 @@ std::string TransportSummary(const std::optional<descent::server::ServerTls>& tl
 // SIGHUP: swaps in the tokens of `path`. A file that cannot be read or holds no token keeps
 // the current tokens; either way one log line, which never contains a token.
 void ReloadTokens(const std::string& path, descent::server::Server& server) {
+  using descent::server::Log;
+  using descent::server::LogLevel;
   if (path.empty()) {
-    std::fprintf(stderr, "descentd: SIGHUP ignored: no --auth-token-file to re-read\n");
+    Log(LogLevel::kWarning, "sighup_ignored", "SIGHUP ignored: no --auth-token-file to re-read");
     return;
   }
   absl::StatusOr<std::vector<std::string>> tokens = descent::server::ReadTokenFile(path);
   absl::Status replaced = tokens.ok() ? server.ReplaceBearerTokens(*tokens) : tokens.status();
   if (!replaced.ok()) {
-    std::fprintf(stderr, "descentd: SIGHUP: keeping the previous tokens: %s\n",
-                 std::string(replaced.message()).c_str());
+    Log(LogLevel::kError, "tokens_kept",
+        absl::StrCat("SIGHUP: keeping the previous tokens: ", replaced.message()),
+        {{"file", path}, {"error", replaced.message()}});
     return;
   }
-  std::fprintf(stderr, "descentd: SIGHUP: %zu bearer token(s) loaded from %s\n", tokens->size(),
-               path.c_str());
+  Log(LogLevel::kInfo, "tokens_reloaded",
+      absl::StrCat("SIGHUP: ", tokens->size(), " bearer token(s) loaded from ", path,
+                   "; streams opened with a token no longer listed end at their next message"),
+      {{"file", path}, {"tokens", static_cast<int64_t>(tokens->size())}});
+}
+
+// A start-up failure after the flags were accepted: one log line, exit code 1.
+int StartFailed(absl::string_view message) {
+  descent::server::Log(descent::server::LogLevel::kError, "start_failed", message);
+  return 1;
 }
 
 int AvailableCores() {
@@ -265,7 +274,6 @@ int AvailableCores() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  UnderscoreFlagNames(argc, argv);
   if (HasArg(argc, argv, {"--help", "-h", "-help"})) {
     PrintHelp();
     return 0;
@@ -274,10 +282,21 @@ int main(int argc, char** argv) {
     std::printf("descentd %s (commit %s)\n", DESCENT_VERSION, DESCENT_GIT_COMMIT);
     return 0;
   }
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) {
-    return UsageError(absl::StrCat("unexpected argument ", positional[1]));
+  if (absl::Status parsed =
+          descent::server::ParseFlags(std::vector<std::string>(argv + 1, argv + argc), kFlagNames);
+      !parsed.ok()) {
+    return UsageError(std::string(parsed.message()));
   }
+  const std::string log_format = absl::GetFlag(FLAGS_log_format);
+  const std::optional<descent::server::LogFormat> format =
+      descent::server::ParseLogFormat(log_format);
+  if (!format) {
+    return UsageError(absl::StrCat("--log-format=", log_format, ": expected text or json"));
+  }
+  descent::server::SetLogFormat(*format);
+  descent::server::RouteGrpcLogToLog();
+  using descent::server::Log;
+  using descent::server::LogLevel;
 
   descent::server::ServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
@@ -313,11 +332,8 @@ int main(int argc, char** argv) {
   }
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   std::string error;
-  if (data_dir.empty() || !PrepareDataDir(data_dir, &error)) {
-    std::fprintf(stderr, "descentd: %s\n",
-                 data_dir.empty() ? "--data-dir must be set" : error.c_str());
-    return 1;
-  }
+  if (data_dir.empty()) return UsageError("--data-dir must be set");
+  if (!PrepareDataDir(data_dir, &error)) return StartFailed(error);
 
   options.dataset_dir = (std::filesystem::path(data_dir) / "datasets").string();
   options.job_store_path = (std::filesystem::path(data_dir) / "descent.db").string();
@@ -354,18 +370,12 @@ int main(int argc, char** argv) {
   }
   absl::StatusOr<std::optional<descent::server::ServerTls>> tls =
       descent::server::LoadServerTls(tls_files);
-  if (!tls.ok()) {
-    std::fprintf(stderr, "descentd: %s\n", std::string(tls.status().message()).c_str());
-    return 1;
-  }
+  if (!tls.ok()) return StartFailed(tls.status().message());
   options.tls = *std::move(tls);
   const std::string token_file = absl::GetFlag(FLAGS_auth_token_file);
   if (!token_file.empty()) {
     absl::StatusOr<std::vector<std::string>> tokens = descent::server::ReadTokenFile(token_file);
-    if (!tokens.ok()) {
-      std::fprintf(stderr, "descentd: %s\n", std::string(tokens.status().message()).c_str());
-      return 1;
-    }
+    if (!tokens.ok()) return StartFailed(tokens.status().message());
     options.bearer_tokens = *std::move(tokens);
   }
 
@@ -380,44 +390,51 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<std::unique_ptr<descent::server::Server>> server =
       descent::server::Server::Start(options);
-  if (!server.ok()) {
-    std::fprintf(stderr, "descentd: %s\n", std::string(server.status().message()).c_str());
-    return 1;
-  }
+  if (!server.ok()) return StartFailed(server.status().message());
   const std::string metrics = (*server)->metrics_address().empty()
                                   ? std::string("metrics off")
                                   : absl::StrCat("metrics on ", (*server)->metrics_address(),
                                                  " (port ", (*server)->metrics_port(), ")");
-  std::fprintf(stderr,
-               "descentd %s: serving gRPC on %s (port %d), %s, data dir %s, "
-               "%d workers, up to %d queued jobs, %d stored jobs resumed or queued\n",
-               DESCENT_VERSION, (*server)->address().c_str(), (*server)->port(), metrics.c_str(),
-               data_dir.c_str(), options.jobs.workers, options.jobs.max_queued_jobs,
-               (*server)->recovered_jobs());
+  Log(LogLevel::kInfo, "started",
+      absl::StrCat("descentd ", DESCENT_VERSION, ": serving gRPC on ", (*server)->address(),
+                   " (port ", (*server)->port(), "), ", metrics, ", data dir ", data_dir, ", ",
+                   options.jobs.workers, " workers, up to ", options.jobs.max_queued_jobs,
+                   " queued jobs, ", (*server)->recovered_jobs(), " stored jobs resumed or queued"),
+      {{"version", DESCENT_VERSION},
+       {"grpc_address", (*server)->address()},
+       {"grpc_port", (*server)->port()},
+       {"metrics_address", (*server)->metrics_address()},
+       {"metrics_port", (*server)->metrics_port()},
+       {"data_dir", data_dir},
+       {"workers", options.jobs.workers},
+       {"max_queued_jobs", options.jobs.max_queued_jobs},
+       {"recovered_jobs", (*server)->recovered_jobs()}});
   if (const std::string warning = descent::BlasKernelWarning(); !warning.empty()) {
-    std::fprintf(stderr, "descentd: warning: %s\n", warning.c_str());
+    Log(LogLevel::kWarning, "blas_warning", warning);
   }
   const std::string authentication =
       options.bearer_tokens.has_value()
           ? absl::StrCat(options.bearer_tokens->size(), " bearer token(s) from ", token_file,
                          " (reflection off)")
           : "no authentication";
-  std::fprintf(stderr, "descentd: %s; %s\n", TransportSummary(options.tls).c_str(),
-               authentication.c_str());
+  Log(LogLevel::kInfo, "security",
+      absl::StrCat(TransportSummary(options.tls), "; ", authentication),
+      {{"transport", TransportSummary(options.tls)}, {"authentication", authentication}});
   if (options.bearer_tokens.has_value() && !options.tls.has_value()) {
-    std::fprintf(stderr,
-                 "descentd: warning: --auth-token-file without --tls-cert: tokens cross the "
-                 "network in plaintext\n");
+    Log(LogLevel::kWarning, "tokens_without_tls",
+        "--auth-token-file without --tls-cert: tokens cross the network in plaintext");
   }
 
   int signal_number = 0;
   while (sigwait(&handled_signals, &signal_number) == 0 && signal_number == SIGHUP) {
     ReloadTokens(token_file, **server);
   }
-  std::fprintf(stderr, "descentd: %s received; checkpointing jobs and stopping\n",
-               signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  const char* signal_name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
+  Log(LogLevel::kInfo, "stopping",
+      absl::StrCat(signal_name, " received; checkpointing jobs and stopping"),
+      {{"signal", signal_name}});
   (*server)->Shutdown();
   server->reset();
-  std::fprintf(stderr, "descentd: stopped\n");
+  Log(LogLevel::kInfo, "stopped", "stopped");
   return 0;
 }

@@ -16,8 +16,12 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/bearer_tokens.h"
+#include "server/call_log_interceptor.h"
 #include "server/dataset_service.h"
 #include "server/dataset_store.h"
+#include "server/grpc_log.h"
+#include "server/job_event_fanout.h"
+#include "server/job_event_log.h"
 #include "server/job_store.h"
 #include "server/metrics.h"
 #include "server/spec_conversion.h"
@@ -53,6 +57,33 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(const std::optional<ServerT
   ssl.pem_root_certs = tls->client_ca_pem;
   ssl.pem_key_cert_pairs.push_back({tls->private_key_pem, tls->cert_chain_pem});
   return grpc::SslServerCredentials(ssl);
+}
+
+// Why gRPC could not listen on `address`, from what it logged while trying.
+std::string ListenFailure(const std::string& address, const GrpcLogCapture& grpc_log) {
+  const size_t colon = address.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : address.substr(colon + 1);
+  if (grpc_log.Mentions("Address already in use")) {
+    return absl::StrCat("--listen ", address, ": port ", port,
+                        " is already in use (another descentd?); stop that process or choose "
+                        "a free port with --listen (port 0 picks one)");
+  }
+  if (grpc_log.Mentions("Cannot assign requested address")) {
+    return absl::StrCat("--listen ", address,
+                        ": the host is not an address of this machine; use 0.0.0.0 (all "
+                        "interfaces), 127.0.0.1 or one of its own addresses");
+  }
+  if (grpc_log.Mentions("Permission denied")) {
+    return absl::StrCat("--listen ", address, ": not allowed to bind port ", port,
+                        " (ports below 1024 need privileges); choose a port above 1023");
+  }
+  std::string detail = grpc_log.messages().empty() ? "" : grpc_log.messages().front();
+  if (const size_t newline = detail.find('\n'); newline != std::string::npos) {
+    detail.resize(newline);
+  }
+  return absl::StrCat("--listen ", address, ": cannot listen there", detail.empty() ? "" : " (",
+                      detail, detail.empty() ? "" : ")",
+                      "; use host:port with a local host and a free port (port 0 picks one)");
 }
 
 }  // namespace
@@ -102,7 +133,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       return PrepareJob(request, datasets, limits);
     };
   }
-  server->jobs_ = std::make_unique<JobManager>(jobs, server->metrics_.get());
+  server->event_log_ = std::make_unique<JobEventLog>();
+  server->job_events_ = std::make_unique<JobEventFanout>(
+      std::vector<JobEventListener*>{server->metrics_.get(), server->event_log_.get()});
+  server->jobs_ = std::make_unique<JobManager>(jobs, server->job_events_.get());
   ASSIGN_OR_RETURN(server->recovered_jobs_, server->jobs_->Recover());
   server->service_ = std::make_unique<TrainingService>(server->jobs_.get(), server->datasets_.get(),
                                                        options.limits, server->tokens_.get());
@@ -125,12 +159,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(server->metrics_->MakeInterceptorFactory());
+  interceptors.push_back(MakeCallLogInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  server->grpc_server_ = builder.BuildAndStart();
-  if (server->grpc_server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.listen_address,
-                     ": the port is in use or the host is not local; choose another address"));
+  RouteGrpcLogToLog();
+  {
+    // gRPC logs why a bind failed as a multi-line error blob; keep it, say it in one line.
+    GrpcLogCapture bind_errors;
+    server->grpc_server_ = builder.BuildAndStart();
+    if (server->grpc_server_ == nullptr || server->port_ == 0) {
+      return absl::UnavailableError(ListenFailure(options.listen_address, bind_errors));
+    }
   }
   server->address_ = WithPort(options.listen_address, server->port_);
   server->grpc_server_->GetHealthCheckService()->SetServingStatus(kTrainingServiceName, true);

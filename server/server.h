@@ -28,6 +28,8 @@ namespace descent::server {
 
 class BearerTokens;
 class DatasetService;
+class JobEventFanout;
+class JobEventLog;
 class DatasetStore;
 class JobStore;
 class ServiceMetrics;
@@ -115,6 +117,8 @@ class Server {
   // Destroyed bottom-up: the gRPC server before the service it calls, the service before
   // the manager, the manager before the listener it reports to.
   std::unique_ptr<ServiceMetrics> metrics_;
+  std::unique_ptr<JobEventLog> event_log_;
+  std::unique_ptr<JobEventFanout> job_events_;  // metrics_ and event_log_, for the manager
   std::unique_ptr<BearerTokens> tokens_;  // null: no authentication
   std::unique_ptr<DatasetStore> datasets_;
   std::unique_ptr<JobStore> job_store_;
