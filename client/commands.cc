@@ -143,9 +143,7 @@ int RunList(const CommandContext& ctx, const std::string& state_name) {
   absl::StatusOr<std::vector<v1::Job>> jobs = ctx.client->ListAllJobs(*state);
   if (!jobs.ok()) return ReportError(ctx, jobs.status());
   if (ctx.format == OutputFormat::kJson) {
-    v1::ListJobsResponse response;
-    for (v1::Job& job : *jobs) *response.add_jobs() = std::move(job);
-    *ctx.out << ToJson(response) << "\n";
+    for (const v1::Job& job : *jobs) *ctx.out << ToJson(job) << "\n";  // one per line, as datasets
   } else if (jobs->empty()) {
     *ctx.out << "no jobs" << (state_name.empty() ? "" : " in that state") << "\n";
   } else {
@@ -188,21 +186,6 @@ int RunExport(const CommandContext& ctx, const std::string& job_id, const std::s
   if (ctx.format == OutputFormat::kText) {
     *ctx.out << "wrote the model of job " << job_id << " to " << out_file << "\n" << std::flush;
   }
-  return kExitOk;
-}
-
-int RunPredict(const CommandContext& ctx, const std::string& job_id,
-               const std::string& input_file) {
-  absl::StatusOr<v1::Matrix> rows = ReadRows(input_file);
-  if (!rows.ok()) {
-    *ctx.err << "descent: " << rows.status().message() << "\n";
-    return kExitUsage;
-  }
-  absl::StatusOr<v1::PredictResponse> response = ctx.client->Predict(job_id, *rows);
-  if (!response.ok()) return ReportError(ctx, response.status());
-  *ctx.out << (ctx.format == OutputFormat::kJson ? ToJson(*response) + "\n"
-                                                 : FormatPredictions(*response))
-           << std::flush;
   return kExitOk;
 }
 

@@ -64,7 +64,6 @@ int RunList(const CommandContext& ctx, const std::string& state);
 int RunCancel(const CommandContext& ctx, const std::string& job_id);
 // `out_file` "" or "-" = stdout.
 int RunExport(const CommandContext& ctx, const std::string& job_id, const std::string& out_file);
-int RunPredict(const CommandContext& ctx, const std::string& job_id, const std::string& input_file);
 
 struct PlotOptions {
   bool follow = false;  // a running job: wait for its end instead of plotting the steps so far

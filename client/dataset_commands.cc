@@ -5,13 +5,10 @@
 #include <filesystem>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "client/csv_records.h"
-#include "client/input_files.h"
 #include "client/output.h"
 
 namespace descent::client {
@@ -40,14 +37,6 @@ std::string CreateTime(const v1::Dataset& dataset) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S",
                           absl::FromUnixSeconds(dataset.create_time().seconds()),
                           absl::LocalTimeZone());
-}
-
-bool AllNumbers(const CsvRecord& record) {
-  for (const std::string& field : record) {
-    float ignored;
-    if (!absl::SimpleAtof(field, &ignored)) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -95,7 +84,7 @@ int RunDatasets(const CommandContext& ctx, DatasetClient& datasets) {
   absl::StatusOr<std::vector<v1::Dataset>> list = datasets.List();
   if (!list.ok()) return ReportError(ctx, list.status());
   if (ctx.format == OutputFormat::kJson) {
-    for (const v1::Dataset& dataset : *list) *ctx.out << ToJson(dataset) << "\n";
+    for (const v1::Dataset& dataset : *list) *ctx.out << ToJson(dataset) << "\n";  // as `list`
     *ctx.out << std::flush;
     return kExitOk;
   }
@@ -130,112 +119,6 @@ int RunDatasetRemove(const CommandContext& ctx, DatasetClient& datasets,
   } else {
     *ctx.out << "removed the name " << id_or_name << "; the content (" << dataset.id()
              << ") stays as " << absl::StrJoin(deleted->remaining_names(), ", ") << "\n";
-  }
-  *ctx.out << std::flush;
-  return kExitOk;
-}
-
-int RunPredictCsv(const CommandContext& ctx, const std::string& job_id,
-                  const std::string& input_file) {
-  auto usage = [&](const std::string& message) {
-    *ctx.err << "descent: " << input_file << ": " << message << "\n";
-    return kExitUsage;
-  };
-  absl::StatusOr<std::string> text = ReadFile(input_file);
-  if (!text.ok()) {
-    *ctx.err << "descent: " << text.status().message() << "\n";
-    return kExitUsage;
-  }
-  absl::StatusOr<std::vector<CsvRecord>> records = ReadCsvRecords(*text, input_file);
-  if (!records.ok()) {
-    *ctx.err << "descent: " << records.status().message() << "\n";
-    return kExitUsage;
-  }
-  if (records->empty()) return usage("no rows to predict");
-  absl::StatusOr<v1::Job> job = ctx.client->GetJob(job_id);
-  if (!job.ok()) return ReportError(ctx, job.status());
-
-  // Which columns are the features: by name when the header has the model's feature names.
-  const auto& features = job->spec().dataset().resolved().feature_names();
-  const bool has_header = !AllNumbers(records->front());
-  std::vector<int> columns;
-  if (has_header && !features.empty()) {
-    const CsvRecord& header = records->front();
-    for (const std::string& feature : features) {
-      auto at = std::find(header.begin(), header.end(), feature);
-      if (at == header.end()) {
-        return usage(absl::StrCat("the header has no column \"", feature,
-                                  "\"; the model's features are: ", absl::StrJoin(features, ", ")));
-      }
-      columns.push_back(static_cast<int>(at - header.begin()));
-    }
-  } else {
-    for (size_t c = 0; c < records->front().size(); ++c) columns.push_back(static_cast<int>(c));
-  }
-  const size_t first_row = has_header ? 1 : 0;
-  if (records->size() <= first_row) return usage("no rows to predict, only a header");
-
-  v1::Matrix inputs;
-  inputs.set_rows(static_cast<int>(records->size() - first_row));
-  inputs.set_cols(static_cast<int>(columns.size()));
-  for (size_t r = first_row; r < records->size(); ++r) {
-    const CsvRecord& record = (*records)[r];
-    if (record.size() != records->front().size()) {
-      return usage(absl::StrCat("row ", r + 1, " has ", record.size(), " fields, the first has ",
-                                records->front().size()));
-    }
-    for (int c : columns) {
-      float value;
-      if (!absl::SimpleAtof(record[c], &value)) {
-        return usage(absl::StrCat("row ", r + 1, ", column ", c + 1, ": \"", record[c],
-                                  "\" is not a number"));
-      }
-      inputs.add_values(value);
-    }
-  }
-  absl::StatusOr<v1::PredictResponse> response = ctx.client->Predict(job_id, inputs);
-  if (!response.ok()) return ReportError(ctx, response.status());
-  if (ctx.format == OutputFormat::kJson) {
-    *ctx.out << ToJson(*response) << "\n" << std::flush;
-    return kExitOk;
-  }
-
-  // The appended columns: the predicted class (its name when known) and its probability,
-  // or the predicted value(s).
-  const v1::Matrix& outputs = response->outputs();
-  const bool classifier = response->classes_size() == outputs.rows() && outputs.rows() > 0;
-  const auto& targets = job->spec().dataset().targets();
-  std::vector<std::string> added;
-  if (classifier) {
-    added = {targets.size() == 1 ? absl::StrCat("predicted_", targets[0]) : "prediction",
-             "probability"};
-  } else if (outputs.cols() == 1) {
-    added = {targets.size() == 1 ? absl::StrCat("predicted_", targets[0]) : "prediction"};
-  } else {
-    for (int c = 0; c < outputs.cols(); ++c) {
-      added.push_back(targets.size() == outputs.cols() ? absl::StrCat("predicted_", targets[c])
-                                                       : absl::StrCat("prediction_", c + 1));
-    }
-  }
-  if (has_header) {
-    CsvRecord header = records->front();
-    header.insert(header.end(), added.begin(), added.end());
-    *ctx.out << WriteCsvRecord(header) << "\n";
-  }
-  for (int r = 0; r < outputs.rows(); ++r) {
-    CsvRecord row = (*records)[first_row + r];
-    const float* values = outputs.values().data() + static_cast<size_t>(r) * outputs.cols();
-    if (classifier) {
-      const int cls = response->classes(r);
-      row.push_back(response->class_names_size() == outputs.rows() ? response->class_names(r)
-                                                                    : absl::StrCat(cls));
-      const float probability =
-          outputs.cols() == 1 ? (cls == 1 ? values[0] : 1 - values[0]) : values[cls];
-      row.push_back(absl::StrFormat("%.4f", probability));
-    } else {
-      for (int c = 0; c < outputs.cols(); ++c) row.push_back(absl::StrFormat("%.6g", values[c]));
-    }
-    *ctx.out << WriteCsvRecord(row) << "\n";
   }
   *ctx.out << std::flush;
   return kExitOk;

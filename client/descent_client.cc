@@ -157,11 +157,13 @@ absl::StatusOr<v1::ExportModelResponse> DescentClient::ExportModel(std::string_v
   return response;
 }
 
-absl::StatusOr<v1::PredictResponse> DescentClient::Predict(std::string_view job_id,
-                                                           const v1::Matrix& inputs) {
+absl::StatusOr<v1::PredictResponse> DescentClient::Predict(
+    std::string_view job_id, const v1::Matrix& inputs,
+    const std::vector<std::string>& column_names) {
   v1::PredictRequest request;
   request.set_job_id(std::string(job_id));
   *request.mutable_inputs() = inputs;
+  request.mutable_column_names()->Add(column_names.begin(), column_names.end());
   grpc::ClientContext context;
   SetDeadline(context);
   v1::PredictResponse response;

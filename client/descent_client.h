@@ -55,7 +55,9 @@ class DescentClient {
   absl::StatusOr<std::vector<v1::Job>> ListAllJobs(v1::JobState state);
   absl::StatusOr<v1::Job> CancelJob(std::string_view job_id);
   absl::StatusOr<v1::ExportModelResponse> ExportModel(std::string_view job_id);
-  absl::StatusOr<v1::PredictResponse> Predict(std::string_view job_id, const v1::Matrix& inputs);
+  // `column_names` empty: the columns are in the model's order; else PredictRequest's.
+  absl::StatusOr<v1::PredictResponse> Predict(std::string_view job_id, const v1::Matrix& inputs,
+                                              const std::vector<std::string>& column_names = {});
 
   // grpc.health.v1 Check of `service` ("" = the whole server).
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> CheckHealth(

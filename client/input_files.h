@@ -1,7 +1,7 @@
 // Files the CLI reads: job specs (JobSpec in protobuf's JSON mapping) and the rows
-// `descent predict` sends (CSV or JSON). Errors name the file and what to fix, and come back
-// as INVALID_ARGUMENT (bad content) or NOT_FOUND (cannot open), which the CLI reports as a
-// usage error.
+// `descent predict` sends (prediction_input.h parses them). The path "-" is standard input.
+// Errors name the file and what to fix, and come back as INVALID_ARGUMENT (bad content) or
+// NOT_FOUND (cannot open), which the CLI reports as a usage error.
 #ifndef DESCENT_CLIENT_INPUT_FILES_H_
 #define DESCENT_CLIENT_INPUT_FILES_H_
 
@@ -12,8 +12,11 @@
 
 namespace descent::client {
 
-// The whole file. NOT_FOUND when it cannot be opened.
+// The whole file, or all of standard input for "-". NOT_FOUND when it cannot be opened.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// How messages name `path`: the path itself, or "standard input" for "-".
+std::string InputName(const std::string& path);
 
 // A JobSpec from JSON text (camelCase or snake_case names, enums by name). Unknown fields are
 // an error, so a typo does not silently fall back to a default. `source` names the text in
@@ -22,16 +25,6 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // (see client/proto_json_check.h for what is checked).
 absl::StatusOr<v1::JobSpec> ParseJobSpec(const std::string& json, const std::string& source);
 absl::StatusOr<v1::JobSpec> ReadJobSpec(const std::string& path);
-
-// Rows of numbers, one input row each:
-//   CSV: one row per line, comma-separated; a first line that is not numeric is a header
-//        and skipped; blank lines are skipped.
-//   JSON: [[1, 2], [3, 4]], or {"rows": [[...], ...]}, or a Matrix
-//        {"rows": N, "cols": D, "values": [...]}.
-// The format follows the first non-blank character ('[' or '{' is JSON). Every row must have
-// the same length.
-absl::StatusOr<v1::Matrix> ParseRows(const std::string& text, const std::string& source);
-absl::StatusOr<v1::Matrix> ReadRows(const std::string& path);
 
 }  // namespace descent::client
 

@@ -19,6 +19,7 @@
 #include "client/descent_client.h"
 #include "client/fail_on.h"
 #include "client/nearest_name.h"
+#include "client/predict_command.h"
 #include "client/server_address.h"
 
 namespace {
@@ -76,7 +77,9 @@ int main(int argc, char** argv) {
                  "descentd address HOST:PORT (HOST alone: port 50051; IPv6 as [::1]:PORT)")
       ->envname("DESCENT_SERVER")
       ->capture_default_str();
-  app.add_option("-o,--output", output, "text (for people) or json (one object per line)")
+  app.add_option("-o,--format", output,
+                 "output format of every command: text (for people) or json (one object per "
+                 "line)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   app.add_option("--timeout", timeout_seconds, "deadline of each request, in seconds")
@@ -105,7 +108,8 @@ int main(int argc, char** argv) {
   int height = 16;
 
   CLI::App* submit = app.add_subcommand("submit", "submit a job spec (JSON JobSpec)");
-  submit->add_option("SPEC", spec_path, "job spec file, e.g. examples/house-prices.json")
+  submit->add_option("SPEC", spec_path,
+                     "job spec file, e.g. examples/house-prices.json; - reads standard input")
       ->required();
   submit->add_flag("-w,--watch", watch,
                    "follow the job until it ends (exit code: its outcome and --fail-on)");
@@ -138,11 +142,18 @@ int main(int argc, char** argv) {
   CLI::App* export_cmd =
       app.add_subcommand("export", "a succeeded job's model as JSON (layers and weights)");
   export_cmd->add_option("JOB", job_id, "job id")->required();
-  export_cmd->add_option("-o,--output", out_file, "write to this file instead of stdout");
+  export_cmd->add_option("--output", out_file,
+                         "write the model to this file (default: standard output)");
 
   CLI::App* predict = app.add_subcommand("predict", "run a succeeded job's model on rows");
   predict->add_option("JOB", job_id, "job id")->required();
-  predict->add_option("-i,--input", input_file, "CSV or JSON rows of features")->required();
+  bool no_header = false;
+  predict->add_option("-i,--input", input_file,
+                      "CSV or JSON rows of features; - reads standard input")
+      ->required();
+  predict->add_flag("--no-header", no_header,
+                    "the CSV has no header line: its columns are the model's features, in order");
+  predict->footer(descent::client::kPredictHelp);
 
   std::string dataset_name, dataset_ref;
   CLI::App* upload = app.add_subcommand("upload", "upload a CSV table (header row first) to train on");
@@ -237,10 +248,7 @@ int main(int argc, char** argv) {
   if (cancel->parsed()) return RunCancel(ctx, job_id);
   if (export_cmd->parsed()) return RunExport(ctx, job_id, out_file);
   if (predict->parsed()) {
-    const bool csv = input_file.size() >= 4 &&
-                     input_file.compare(input_file.size() - 4, 4, ".csv") == 0;
-    return csv ? descent::client::RunPredictCsv(ctx, job_id, input_file)
-               : RunPredict(ctx, job_id, input_file);
+    return descent::client::RunPredict(ctx, job_id, {.input = input_file, .header = !no_header});
   }
   if (upload->parsed() || datasets_cmd->parsed() || dataset_cmd->parsed()) {
     auto datasets = std::make_unique<descent::client::DatasetClient>(channel, client_options);

@@ -2,11 +2,13 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "client/predict_command.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -172,12 +174,61 @@ TEST_F(CommandsTest, ExportWritesTheModelAsJson) {
   EXPECT_EQ(model.parameters().layers(0).weight().values_size(), 2);
 }
 
-TEST_F(CommandsTest, PredictReadsCsvAndPrintsOutputs) {
+TEST_F(CommandsTest, PredictSendsTheCsvHeaderAsColumnNamesAndPrintsTheRowsBack) {
   const std::string id = server_.service().AddJob({1}, v1::SUCCEEDED);
-  EXPECT_EQ(RunPredict(ctx_, id, TempFile("rows.csv", "x0,x1\n2,1\n0,0\n")), kExitOk);
+  EXPECT_EQ(RunPredict(ctx_, id, {.input = TempFile("predict-named.csv", "x1,x0\n1,2\n0,0\n")}),
+            kExitOk)
+      << err_.str();
+  ASSERT_EQ(server_.service().predicts().size(), 1u);
+  const v1::PredictRequest sent = server_.service().predicts()[0];
+  EXPECT_THAT(sent.column_names(), ::testing::ElementsAre("x1", "x0"));
+  EXPECT_THAT(sent.inputs().values(), ::testing::ElementsAre(1.0f, 2.0f, 0.0f, 0.0f));
+  // The fake takes columns as they come: 0.5 * 1 - 1.5 * 2 + 0.25.
+  EXPECT_EQ(out_.str(), "x1,x0,prediction\n1,2,-2.25\n0,0,0.25\n");
+}
+
+TEST_F(CommandsTest, PredictWithoutAHeaderNeedsTheFlag) {
+  const std::string id = server_.service().AddJob({1}, v1::SUCCEEDED);
+  const std::string headerless = TempFile("predict-bare.csv", "2,1\n");
+  EXPECT_EQ(RunPredict(ctx_, id, {.input = headerless}), kExitUsage);
+  EXPECT_THAT(err_.str(), AllOf(HasSubstr("predict-bare.csv: the first line holds only numbers"),
+                                HasSubstr("--no-header")));
+  EXPECT_TRUE(server_.service().predicts().empty());
+  EXPECT_EQ(RunPredict(ctx_, id, {.input = headerless, .header = false}), kExitOk);
+  EXPECT_EQ(out_.str(), "2,1,-0.25\n");
+  EXPECT_TRUE(server_.service().predicts()[0].column_names().empty());
+}
+
+TEST_F(CommandsTest, PredictReadsJsonObjectsFromStandardInput) {
+  const std::string id = server_.service().AddJob({1}, v1::SUCCEEDED);
+  std::istringstream rows(R"([{"x1": 1, "x0": 2}, {"x0": 0, "x1": 0}])");
+  std::streambuf* saved = std::cin.rdbuf(rows.rdbuf());
+  const int code = RunPredict(ctx_, id, {.input = "-"});
+  std::cin.rdbuf(saved);
+  EXPECT_EQ(code, kExitOk) << err_.str();
+  ASSERT_EQ(server_.service().predicts().size(), 1u);
+  EXPECT_THAT(server_.service().predicts()[0].column_names(), ::testing::ElementsAre("x0", "x1"));
   EXPECT_EQ(out_.str(), "ROW  OUTPUT\n0    -0.25\n1    0.25\n");
-  EXPECT_EQ(RunPredict(ctx_, id, TempFile("bad.csv", "1,2,3\n")), kExitUsage);
-  EXPECT_THAT(err_.str(), HasSubstr("inputs.cols must be 2"));
+}
+
+TEST_F(CommandsTest, PredictErrorsNameTheInput) {
+  const std::string id = server_.service().AddJob({1}, v1::SUCCEEDED);
+  EXPECT_EQ(RunPredict(ctx_, id, {.input = TempFile("predict-wide.csv", "a,b,c\n1,2,3\n")}),
+            kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("predict-wide.csv: inputs.cols must be 2"));
+  EXPECT_EQ(RunPredict(ctx_, id, {.input = "/nonexistent/rows.csv"}), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("cannot open /nonexistent/rows.csv"));
+}
+
+TEST_F(CommandsTest, PredictJsonOutputIsThePredictResponse) {
+  const std::string id = server_.service().AddJob({1}, v1::SUCCEEDED);
+  ctx_.format = OutputFormat::kJson;
+  EXPECT_EQ(RunPredict(ctx_, id, {.input = TempFile("predict-rows.json", "[[2, 1], [0, 0]]")}),
+            kExitOk);
+  v1::PredictResponse response;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out_.str(), &response).ok())
+      << out_.str();
+  EXPECT_THAT(response.outputs().values(), ::testing::ElementsAre(-0.25f, 0.25f));
 }
 
 TEST_F(CommandsTest, PlotOfAFinishedJobDrawsItsWholeHistory) {

@@ -88,6 +88,11 @@ class FakeTrainingService final : public v1::TrainingService::Service {
     absl::MutexLock lock(&mu_);
     return watch_after_steps_;
   }
+  // Every PredictRequest received, in order.
+  std::vector<v1::PredictRequest> predicts() {
+    absl::MutexLock lock(&mu_);
+    return predicts_;
+  }
   std::vector<v1::SubmitJobRequest> submits() {
     absl::MutexLock lock(&mu_);
     return submits_;
@@ -201,6 +206,10 @@ class FakeTrainingService final : public v1::TrainingService::Service {
   // y = 0.5 x0 - 1.5 x1 + 0.25, the exported model.
   grpc::Status Predict(grpc::ServerContext*, const v1::PredictRequest* request,
                        v1::PredictResponse* response) override {
+    {
+      absl::MutexLock lock(&mu_);
+      predicts_.push_back(*request);
+    }
     if (request->inputs().cols() != 2) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           absl::StrCat("inputs.cols must be 2, the model's feature count (got ",
@@ -280,6 +289,7 @@ class FakeTrainingService final : public v1::TrainingService::Service {
   std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);  // creation order
   std::vector<int64_t> watch_after_steps_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::SubmitJobRequest> submits_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::PredictRequest> predicts_ ABSL_GUARDED_BY(mu_);
   int page_size_cap_ ABSL_GUARDED_BY(mu_) = 1000;
   int points_per_message_ ABSL_GUARDED_BY(mu_) = 100;
 };

@@ -34,15 +34,17 @@ inline testing::ProcessOptions CliProcessOptions(
   return options;
 }
 
-// Runs `descent args...` with CliProcessOptions(env), bounded by `timeout`. A run that cannot
-// be started or does not end in time fails the test and returns an empty result.
+// Runs `descent args...` with CliProcessOptions(env), bounded by `timeout`, reading
+// `stdin_file` as standard input ("" = none). A run that cannot be started or does not end in
+// time fails the test and returns an empty result.
 inline testing::ProcessResult RunDescent(
     std::vector<std::string> args, absl::Duration timeout,
-    std::vector<std::pair<std::string, std::string>> env = {}) {
+    std::vector<std::pair<std::string, std::string>> env = {}, std::string stdin_file = "") {
   std::vector<std::string> argv = {DESCENT_CLI_PATH};
   argv.insert(argv.end(), args.begin(), args.end());
-  absl::StatusOr<testing::ProcessResult> result =
-      testing::RunProcess(argv, timeout, CliProcessOptions(std::move(env)));
+  testing::ProcessOptions options = CliProcessOptions(std::move(env));
+  options.stdin_file = std::move(stdin_file);
+  absl::StatusOr<testing::ProcessResult> result = testing::RunProcess(argv, timeout, options);
   EXPECT_OK(result);
   return result.ok() ? *result : testing::ProcessResult{};
 }
@@ -50,9 +52,10 @@ inline testing::ProcessResult RunDescent(
 // Runs `descent --server <address> args...` as RunDescent does.
 inline testing::ProcessResult RunCli(const std::string& address, std::vector<std::string> args,
                                      absl::Duration timeout,
-                                     std::vector<std::pair<std::string, std::string>> env = {}) {
+                                     std::vector<std::pair<std::string, std::string>> env = {},
+                                     std::string stdin_file = "") {
   args.insert(args.begin(), {"--server", address});
-  return RunDescent(std::move(args), timeout, std::move(env));
+  return RunDescent(std::move(args), timeout, std::move(env), std::move(stdin_file));
 }
 
 }  // namespace descent::integration

@@ -2,10 +2,12 @@
 // every command once.
 #include <signal.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -18,6 +20,7 @@
 namespace descent::integration {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -41,6 +44,18 @@ class CliTest : public SharedDescentdTest {
   // Runs `descent --server <the server> args...` with DESCENT_SERVER unset.
   static testing::ProcessResult Cli(std::vector<std::string> args) {
     return RunCli(server_->address(), std::move(args), kCliTimeout);
+  }
+
+  // Submits through the CLI, follows the job to its end and returns it as first printed.
+  static v1::Job SubmitAndWatch(const std::string& spec_path) {
+    testing::ProcessResult result = Cli({"-o", "json", "submit", spec_path, "--watch"});
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    v1::Job job;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(
+                    result.out.substr(0, result.out.find('\n')), &job)
+                    .ok())
+        << result.out;
+    return job;
   }
 
   // Submits through the CLI and returns the new job's id.
@@ -211,29 +226,148 @@ TEST_F(CliTest, JsonWatchIsOneMessagePerLineWithEveryStepOnce) {
   EXPECT_EQ(next_step - 1, 20 * 50);  // 400 samples / batch 8 = 50 steps an epoch
   EXPECT_EQ(epochs, 20);
 
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"-o", "json", "get", submitted.id()}, {"-o", "json", "list"}}) {
-    testing::ProcessResult json = Cli(args);
-    ASSERT_EQ(json.exit_code, 0) << json.err;
-    EXPECT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 1) << json.out;
-    v1::ListJobsResponse list;
+  testing::ProcessResult get = Cli({"-o", "json", "get", submitted.id()});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(std::count(get.out.begin(), get.out.end(), '\n'), 1) << get.out;
+  v1::Job got;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(get.out, &got).ok()) << get.out;
+  // A listing is one object per line, one line per job (as `datasets -o json`).
+  testing::ProcessResult list = Cli({"-o", "json", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  bool listed = false;
+  for (absl::string_view line : absl::StrSplit(list.out, '\n', absl::SkipEmpty())) {
     v1::Job job;
-    const bool parsed = args[2] == "get"
-                            ? google::protobuf::util::JsonStringToMessage(json.out, &job).ok()
-                            : google::protobuf::util::JsonStringToMessage(json.out, &list).ok();
-    EXPECT_TRUE(parsed) << json.out;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &job).ok()) << line;
+    listed = listed || job.id() == submitted.id();
   }
+  EXPECT_TRUE(listed) << list.out;
+}
+
+// -o is the output format in every command; export writes a file only with --output.
+TEST_F(CliTest, ExportDashOJsonPrintsTheModelInsteadOfWritingAFile) {
+  const v1::Job job = SubmitAndWatch(
+      WriteTempFile("export-json.json", HousePricesSpec(R"({"adam": {"learningRate": 0.01}})", 2)));
+  ASSERT_FALSE(job.id().empty());
+  ASSERT_FALSE(std::filesystem::exists("json"));
+  testing::ProcessResult exported = Cli({"export", job.id(), "-o", "json"});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_FALSE(std::filesystem::exists("json"));
+  EXPECT_EQ(std::count(exported.out.begin(), exported.out.end(), '\n'), 1);
+  v1::ExportModelResponse model;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(exported.out, &model).ok())
+      << exported.out;
+  EXPECT_EQ(model.job_id(), job.id());
+  EXPECT_EQ(model.feature_names_size(), 13);
+}
+
+// `submit -` reads the job file from standard input.
+TEST_F(CliTest, SubmitDashReadsTheSpecFromStandardInput) {
+  const std::string spec =
+      WriteTempFile("stdin-spec.json", HousePricesSpec(R"({"sgd": {"learningRate": 0.01}})", 1));
+  testing::ProcessResult submit =
+      RunCli(server_->address(), {"-o", "json", "submit", "-"}, kCliTimeout, {}, spec);
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  v1::Job job;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(submit.out, &job).ok()) << submit.out;
+  EXPECT_EQ(job.spec().dataset().builtin().name(), "house_prices");
+  testing::ProcessResult bad =
+      RunCli(server_->address(), {"submit", "-"}, kCliTimeout, {}, WriteTempFile("x.txt", "{"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("standard input: not a valid job spec"));
+}
+
+// Columns are matched to the builtin dataset's feature names wherever they stand; anything
+// else is refused by name, with exit code 2.
+TEST_F(CliTest, PredictMatchesColumnsByNameAndRefusesWhatDoesNotMatch) {
+  const v1::Job job = SubmitAndWatch(
+      WriteTempFile("by-name.json", HousePricesSpec(R"({"adam": {"learningRate": 0.01}})", 5)));
+  ASSERT_FALSE(job.id().empty());
+  const std::string id = job.id();
+  testing::ProcessResult exported = Cli({"-o", "json", "export", id});
+  v1::ExportModelResponse model;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(exported.out, &model).ok());
+  const std::vector<std::string> names(model.feature_names().begin(), model.feature_names().end());
+  ASSERT_EQ(names.size(), 13u);
+
+  // Three houses, each feature with its own value so a swap would show (multiples of 1/8,
+  // exact in float whichever way they are parsed).
+  std::vector<std::vector<std::string>> houses;
+  for (int r = 0; r < 3; ++r) {
+    std::vector<std::string> house;
+    for (int c = 0; c < 13; ++c) house.push_back(absl::StrCat(0.125 * (c + 1) * (r + 1)));
+    houses.push_back(house);
+  }
+  // The model's order, and the reverse.
+  auto write_csv = [&](const std::string& file, bool reversed, bool header) {
+    std::vector<int> order;
+    for (int c = 0; c < 13; ++c) order.push_back(reversed ? 12 - c : c);
+    std::string csv;
+    if (header) {
+      for (int c : order) absl::StrAppend(&csv, c == order[0] ? "" : ",", names[c]);
+      csv += "\n";
+    }
+    for (const auto& house : houses) {
+      for (int c : order) absl::StrAppend(&csv, c == order[0] ? "" : ",", house[c]);
+      csv += "\n";
+    }
+    return WriteTempFile(file, csv);
+  };
+  auto predictions = [&](std::vector<std::string> args, const std::string& stdin_file = "") {
+    std::vector<std::string> argv = {"-o", "json", "predict", id};
+    argv.insert(argv.end(), args.begin(), args.end());
+    testing::ProcessResult result = RunCli(server_->address(), argv, kCliTimeout, {}, stdin_file);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    v1::PredictResponse response;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(result.out, &response).ok())
+        << result.out;
+    return std::vector<float>(response.outputs().values().begin(),
+                              response.outputs().values().end());
+  };
+  const std::vector<float> expected =
+      predictions({"--input", write_csv("in-order.csv", false, true)});
+  ASSERT_EQ(expected.size(), 3u);
+  EXPECT_EQ(predictions({"--input", write_csv("reversed.csv", true, true)}), expected);
+  EXPECT_EQ(predictions({"--input", "-"}, write_csv("stdin.csv", true, true)), expected);
+  EXPECT_EQ(predictions({"--no-header", "--input", write_csv("bare.csv", false, false)}),
+            expected);
+  std::string objects = "[";
+  for (size_t r = 0; r < houses.size(); ++r) {
+    absl::StrAppend(&objects, r == 0 ? "{" : ", {");
+    for (int c = 12; c >= 0; --c) {
+      absl::StrAppend(&objects, c == 12 ? "" : ", ", "\"", names[c], "\": ", houses[r][c]);
+    }
+    objects += "}";
+  }
+  objects += "]";
+  EXPECT_EQ(predictions({"--input", WriteTempFile("objects.json", objects)}), expected);
+
+  // Refused: an unknown name (with the feature it was meant to be missing), a name used twice,
+  // a headerless file without --no-header.
+  std::string renamed = ReadWholeFile(write_csv("renamed.csv", false, true));
+  renamed.replace(0, names[0].size(), "living_area");
+  testing::ProcessResult unknown =
+      Cli({"predict", id, "--input", WriteTempFile("renamed.csv", renamed)});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, AllOf(HasSubstr("renamed.csv: column_names do not match"),
+                                 HasSubstr("unknown \"living_area\""),
+                                 HasSubstr("missing \"living_area_1000sqft\""),
+                                 HasSubstr("(INVALID_ARGUMENT)")));
+  std::string twice = ReadWholeFile(write_csv("twice.csv", false, true));
+  twice.replace(0, names[0].size(), names[1]);
+  testing::ProcessResult repeated =
+      Cli({"predict", id, "--input", WriteTempFile("twice.csv", twice)});
+  EXPECT_EQ(repeated.exit_code, 2);
+  EXPECT_THAT(repeated.err, HasSubstr("named twice \"bedrooms\""));
+  testing::ProcessResult headerless =
+      Cli({"predict", id, "--input", write_csv("headerless.csv", false, false)});
+  EXPECT_EQ(headerless.exit_code, 2);
+  EXPECT_THAT(headerless.err, HasSubstr("--no-header"));
 }
 
 TEST_F(CliTest, GetListExportPredictPlotAndHealthOnAFinishedJob) {
-  const std::string spec =
-      WriteTempFile("small.json", HousePricesSpec(R"({"adam": {"learningRate": 0.01}})", 10));
-  testing::ProcessResult submit = Cli({"-o", "json", "submit", spec, "--watch"});
-  ASSERT_EQ(submit.exit_code, 0) << submit.err;
-  v1::Job job;
-  ASSERT_TRUE(
-      google::protobuf::util::JsonStringToMessage(submit.out.substr(0, submit.out.find('\n')), &job)
-          .ok());
+  const v1::Job job = SubmitAndWatch(
+      WriteTempFile("small.json", HousePricesSpec(R"({"adam": {"learningRate": 0.01}})", 10)));
+  ASSERT_FALSE(job.id().empty());
   const std::string id = job.id();
 
   testing::ProcessResult get = Cli({"get", id});
@@ -247,7 +381,7 @@ TEST_F(CliTest, GetListExportPredictPlotAndHealthOnAFinishedJob) {
   EXPECT_THAT(list.out, ::testing::StartsWith("ID "));
 
   const std::string model_path = absl::StrCat(::testing::TempDir(), "/", getpid(), "-model.json");
-  testing::ProcessResult exported = Cli({"export", id, "-o", model_path});
+  testing::ProcessResult exported = Cli({"export", id, "--output", model_path});
   EXPECT_EQ(exported.exit_code, 0) << exported.err;
   v1::ExportModelResponse model;
   ASSERT_TRUE(
@@ -257,7 +391,7 @@ TEST_F(CliTest, GetListExportPredictPlotAndHealthOnAFinishedJob) {
   EXPECT_EQ(model.parameters().layers(0).weight().rows(), 16);  // [out, in]
   EXPECT_EQ(model.parameters().layers(0).weight().cols(), 13);
 
-  std::string csv = "f1,f2,f3,f4,f5,f6,f7,f8,f9,f10,f11,f12,f13\n";
+  std::string csv = absl::StrCat(absl::StrJoin(model.feature_names(), ","), "\n");
   for (int r = 0; r < 3; ++r) csv += "1,1,1,1,1,1,1,1,1,1,1,1,1\n";
   testing::ProcessResult predict = Cli({"predict", id, "--input", WriteTempFile("rows.csv", csv)});
   EXPECT_EQ(predict.exit_code, 0) << predict.err;

@@ -29,6 +29,7 @@ struct ProcessOptions {
   // Removed from the child's environment (e.g. DESCENT_SERVER).
   std::vector<std::string> unset_env;
   std::string working_dir;  // "" = this process's
+  std::string stdin_file;   // read as standard input; "" = /dev/null
 };
 
 class Subprocess {
