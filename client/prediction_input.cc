@@ -1,6 +1,8 @@
 #include "client/prediction_input.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <set>
 #include <string>
 #include <utility>
@@ -89,6 +91,16 @@ absl::StatusOr<PredictionInput> ParseCsv(const std::string& text, const std::str
   return input;
 }
 
+// A JSON number as a float; one beyond float's range is refused rather than cast (which
+// is undefined behaviour).
+absl::Status AddNumber(double number, const std::string& where, v1::Matrix& inputs) {
+  if (std::isfinite(number) && std::fabs(number) > std::numeric_limits<float>::max()) {
+    return absl::InvalidArgumentError(StrCat(where, " is ", number, ", beyond a float's range"));
+  }
+  inputs.add_values(static_cast<float>(number));
+  return absl::OkStatus();
+}
+
 // One JSON row in the model's order: [1, 2, ...].
 absl::Status AddListRow(const ListValue& row, const std::string& where, v1::Matrix& inputs) {
   if (row.values_size() != inputs.cols()) {
@@ -100,7 +112,9 @@ absl::Status AddListRow(const ListValue& row, const std::string& where, v1::Matr
     if (row.values(i).kind_case() != Value::kNumberValue) {
       return absl::InvalidArgumentError(StrCat(where, "[", i, "] must be a number"));
     }
-    inputs.add_values(static_cast<float>(row.values(i).number_value()));
+    const absl::Status added =
+        AddNumber(row.values(i).number_value(), StrCat(where, "[", i, "]"), inputs);
+    if (!added.ok()) return added;
   }
   return absl::OkStatus();
 }
@@ -125,7 +139,9 @@ absl::Status AddObjectRow(const Struct& row, const std::string& where,
     if (cell->second.kind_case() != Value::kNumberValue) {
       return absl::InvalidArgumentError(StrCat(where, ".", name, " must be a number"));
     }
-    inputs.add_values(static_cast<float>(cell->second.number_value()));
+    const absl::Status added =
+        AddNumber(cell->second.number_value(), StrCat(where, ".", name), inputs);
+    if (!added.ok()) return added;
   }
   return absl::OkStatus();
 }

@@ -131,6 +131,8 @@ TEST(PredictionJsonTest, Errors) {
   EXPECT_THAT(Parse("[[1,"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not valid JSON")));
   EXPECT_THAT(Parse("[]"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no rows")));
+  EXPECT_THAT(Parse(R"([{"x": 1e300}])"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("[0].x is 1e+300, beyond")));
 }
 
 }  // namespace

@@ -237,7 +237,8 @@ TEST_F(CliTest, JsonWatchIsOneMessagePerLineWithEveryStepOnce) {
   bool listed = false;
   for (absl::string_view line : absl::StrSplit(list.out, '\n', absl::SkipEmpty())) {
     v1::Job job;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &job).ok()) << line;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &job).ok())
+        << line;
     listed = listed || job.id() == submitted.id();
   }
   EXPECT_TRUE(listed) << list.out;
