@@ -116,8 +116,8 @@ struct ServiceMetrics::Families {
                              .Add({})),
         fell_behind(prometheus::BuildCounter()
                         .Name("descent_watchers_fell_behind_total")
-                        .Help("Times a watcher's buffer overflowed and it was switched to "
-                              "catching up from the job's history.")
+                        .Help("Times a watcher of a running job fell more than 100,000 steps "
+                              "behind and was served from the store.")
                         .Register(*registry)
                         .Add({})),
         grpc(*registry, {v1::TrainingService::service_full_name()}) {

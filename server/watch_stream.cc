@@ -44,7 +44,8 @@ absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
   };
   // The page of stored history the cursor is in, once it has fallen behind the record.
   std::optional<LossHistory> page;
-  bool reported_behind = false;
+  // Only a watcher that joined a job still running can fall behind it.
+  bool reported_behind = job.record == nullptr || IsTerminal(job.record->state());
   absl::Time last_sent = absl::Now();
   int64_t steps_recorded = job.ended_at.value_or(0);
   std::vector<v1::WatchJobResponse> messages;

@@ -22,7 +22,8 @@ namespace descent::server {
 struct WatchStreamOptions {
   absl::Duration heartbeat_interval = absl::Seconds(5);
   int max_points_per_message = 4096;
-  // A watcher this many steps behind the history is reported once as fallen behind.
+  // A watcher of a running job this many steps behind its history is reported once as fallen
+  // behind. A replay of a job that had ended when the watch began is not falling behind.
   int64_t fell_behind_steps = 100'000;
   // Steps read from the store per page (whole stored chunks may add some).
   int64_t page_steps = 16384;

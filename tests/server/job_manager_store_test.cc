@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "server/job_manager.h"
 #include "server/job_store.h"
 #include "tests/server/job_test_helpers.h"
@@ -22,6 +23,7 @@ namespace descent::server {
 namespace {
 
 using ::descent::server::testing::CheckStream;
+using ::descent::server::testing::EndlessJob;
 using ::descent::server::testing::RecordingListener;
 using ::descent::server::testing::StreamSummary;
 using ::descent::server::testing::TinyJob;
@@ -115,21 +117,29 @@ TEST_F(JobManagerStoreTest, AWatcherThatFallsBehindARunningJobGetsEveryStep) {
   options.max_points_per_message = 4;
   options.watcher_fell_behind_steps = 1000;
   JobManager& manager = Restart(options);
+  // A blocker holds the only worker until the slow watcher is attached to the queued job.
+  absl::StatusOr<v1::Job> blocker = manager.Submit(EndlessJob("blocker"));
+  ASSERT_OK(blocker);
   absl::StatusOr<v1::Job> job = manager.Submit(TinyJob(2000));  // 8000 steps
   ASSERT_OK(job);
   // The slow watcher takes its first losses, then stops reading until the job is past step
   // 4000: everything it has not read by then is only in the store.
+  absl::Notification attached;
   absl::Notification far_ahead;
   std::vector<v1::WatchJobResponse> slow;
   std::thread watcher([&] {
     absl::Status status = manager.Watch(job->id(), 0, [&](const v1::WatchJobResponse& message) {
+      if (!attached.HasBeenNotified()) attached.Notify();
       if (message.has_losses() && !far_ahead.HasBeenNotified()) far_ahead.WaitForNotification();
       slow.push_back(message);
       return true;
     });
     EXPECT_OK(status);
   });
-  WaitForStep(manager, job->id(), 4000);
+  attached.WaitForNotification();
+  ASSERT_OK(manager.Cancel(blocker->id()));
+  // Polled, not watched: the slow watcher is the only one following the running job.
+  while (manager.Get(job->id())->progress().step() < 4000) absl::SleepFor(absl::Milliseconds(1));
   far_ahead.Notify();
   watcher.join();
   const StreamSummary got = CheckStream(slow, 0, 4);
@@ -137,7 +147,9 @@ TEST_F(JobManagerStoreTest, AWatcherThatFallsBehindARunningJobGetsEveryStep) {
   EXPECT_EQ(got.epochs.size(), 2000u);
   EXPECT_EQ(got.states.back(), v1::SUCCEEDED);
   EXPECT_EQ(listener_.fell_behind(), 1);
+  // A replay of the ended job reads the store from its first step: that is not falling behind.
   EXPECT_EQ(got.losses, CheckStream(WatchAll(manager, job->id()), 0, 4).losses);
+  EXPECT_EQ(listener_.fell_behind(), 1);
 }
 
 // After a crash a job resumes from its last checkpoint, before steps its watchers saw: a

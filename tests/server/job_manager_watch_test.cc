@@ -217,8 +217,12 @@ TEST(JobManagerWatchTest, WatcherThatNeverReadsDoesNotBlockTraining) {
   JobManagerOptions options;
   options.max_points_per_message = 16;
   options.watcher_fell_behind_steps = 50;
+  options.workers = 1;
   RecordingListener listener;
   JobManager manager(options, &listener);
+  // A blocker holds the only worker until the watcher is attached to the queued job.
+  absl::StatusOr<v1::Job> blocker = manager.Submit(EndlessJob("blocker"));
+  ASSERT_OK(blocker);
   PreparedJob spec = TinyJob(/*epochs=*/100);  // 400 steps
   absl::StatusOr<v1::Job> job = manager.Submit(std::move(spec));
   ASSERT_OK(job);
@@ -238,6 +242,7 @@ TEST(JobManagerWatchTest, WatcherThatNeverReadsDoesNotBlockTraining) {
     });
   });
   blocked.WaitForNotification();
+  ASSERT_OK(manager.Cancel(blocker->id()));
   // The job finishes while its watcher is stuck in its first send.
   while (!IsTerminal(manager.Get(job->id())->state())) absl::SleepFor(absl::Milliseconds(1));
   EXPECT_EQ(manager.Get(job->id())->state(), v1::SUCCEEDED);
