@@ -16,9 +16,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "server/checkpoint_codec.h"
-#include "server/engine_to_proto.h"
-#include "server/job_store.h"
+#include "server/store/checkpoint_codec.h"
+#include "server/conversion/engine_to_proto.h"
+#include "server/store/job_store.h"
 
 ABSL_FLAG(std::string, store, "", "the database to create or extend, e.g. DATA_DIR/descent.db");
 ABSL_FLAG(int64_t, jobs, 100'000, "finished jobs to add");

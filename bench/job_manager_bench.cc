@@ -55,10 +55,10 @@
 #include "engine/dataset.h"
 #include "engine/denormals.h"
 #include "engine/trainer.h"
-#include "server/engine_to_proto.h"
-#include "server/job_manager.h"
-#include "server/job_store.h"
-#include "server/training_metrics.h"
+#include "server/conversion/engine_to_proto.h"
+#include "server/jobs/job_manager.h"
+#include "server/store/job_store.h"
+#include "server/observability/training_metrics.h"
 
 namespace descent::server {
 namespace {

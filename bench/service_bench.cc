@@ -43,7 +43,7 @@
 #include "engine/denormals.h"
 #include "engine/trainer.h"
 #include "server/server.h"
-#include "server/spec_conversion.h"
+#include "server/conversion/spec_conversion.h"
 
 namespace descent {
 namespace {

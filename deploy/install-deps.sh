@@ -11,7 +11,7 @@
 set -euo pipefail
 profile=${1:-test}
 
-# /metrics is served by libmicrohttpd from prometheus-cpp's core (server/metrics_http_server.h);
+# /metrics is served by libmicrohttpd from prometheus-cpp's core (server/observability/metrics_http_server.h);
 # prometheus-cpp's pull library and its civetweb are not needed at run time. prometheus-cpp-dev
 # still brings them into the build profile: Debian's package depends on them.
 runtime_pkgs=(

@@ -33,12 +33,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/blas.h"
-#include "server/bearer_tokens.h"
+#include "server/security/bearer_tokens.h"
 #include "server/command_line.h"
-#include "server/grpc_log.h"
-#include "server/log.h"
+#include "server/observability/grpc_log.h"
+#include "server/observability/log.h"
 #include "server/server.h"
-#include "server/server_tls.h"
+#include "server/security/server_tls.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "gRPC address, host:port. Port 0 picks a free port; the start-up log line names it.");

@@ -16,9 +16,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/job_manager.h"
-#include "server/spec_limits.h"
-#include "server/server_tls.h"
+#include "server/jobs/job_manager.h"
+#include "server/conversion/spec_limits.h"
+#include "server/security/server_tls.h"
 
 namespace grpc {
 class Server;

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "descent/v1/training.pb.h"
 #include "client/input_files.h"
-#include "server/spec_conversion.h"
+#include "server/conversion/spec_conversion.h"
 #include "tests/fuzz/fuzz_checks.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,5 +1,5 @@
 // The token file format and the token check, without a server.
-#include "server/bearer_tokens.h"
+#include "server/security/bearer_tokens.h"
 
 #include <unistd.h>
 

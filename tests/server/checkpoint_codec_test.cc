@@ -1,4 +1,4 @@
-#include "server/checkpoint_codec.h"
+#include "server/store/checkpoint_codec.h"
 
 #include <cstring>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "server/csv_parser.h"
+#include "server/datasets/csv_parser.h"
 
 #include <string>
 

@@ -2,7 +2,7 @@
 // through a real channel. Uploads in chunks, dedupe, the size limit mid-stream, every code,
 // jobs on uploaded tables (standardised, class names in predictions), and deletion while a
 // job uses a dataset.
-#include "server/dataset_service.h"
+#include "server/rpc/dataset_service.h"
 
 #include <stdlib.h>
 
@@ -21,7 +21,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
-#include "server/spec_conversion.h"
+#include "server/conversion/spec_conversion.h"
 #include "tests/testing/status_matchers.h"
 
 namespace descent::server {

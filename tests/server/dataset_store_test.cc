@@ -1,4 +1,4 @@
-#include "server/dataset_store.h"
+#include "server/datasets/dataset_store.h"
 
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-#include "server/engine_to_proto.h"
+#include "server/conversion/engine_to_proto.h"
 
 #include "gtest/gtest.h"
 

@@ -1,6 +1,6 @@
 // The job manager's events as log lines: one line per event, in order, naming the job, with
 // the outcome (state, steps, diagnosis verdict, error) when it ends.
-#include "server/job_event_log.h"
+#include "server/observability/job_event_log.h"
 
 #include <string>
 #include <utility>
@@ -11,8 +11,8 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "server/job_manager.h"
-#include "server/log.h"
+#include "server/jobs/job_manager.h"
+#include "server/observability/log.h"
 #include "tests/server/job_test_helpers.h"
 #include "tests/testing/status_matchers.h"
 

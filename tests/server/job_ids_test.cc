@@ -1,4 +1,4 @@
-#include "server/job_ids.h"
+#include "server/jobs/job_ids.h"
 
 #include <string>
 

@@ -1,14 +1,14 @@
 // The job manager without gRPC: submission, the queue, states, cancellation, listing,
 // models and shutdown, on tiny builtin datasets. Watch streams: job_manager_watch_test.cc.
-#include "server/job_manager.h"
+#include "server/jobs/job_manager.h"
 
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/engine_to_proto.h"
-#include "server/job_ids.h"
+#include "server/conversion/engine_to_proto.h"
+#include "server/jobs/job_ids.h"
 #include "tests/server/job_test_helpers.h"
 #include "tests/testing/status_matchers.h"
 

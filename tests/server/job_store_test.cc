@@ -1,4 +1,4 @@
-#include "server/job_store.h"
+#include "server/store/job_store.h"
 
 #include <sqlite3.h>
 
@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
-#include "server/engine_to_proto.h"
+#include "server/conversion/engine_to_proto.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 

@@ -14,8 +14,8 @@
 #include "descent/v1/training.pb.h"
 #include "engine/dataset.h"
 #include "gtest/gtest.h"
-#include "server/job_events.h"
-#include "server/job_manager.h"
+#include "server/jobs/job_events.h"
+#include "server/jobs/job_manager.h"
 
 namespace descent::server::testing {
 

@@ -1,6 +1,6 @@
 // descentd's log lines: the text and JSON forms of one event, JSON that parses whatever the
 // message holds, and LogCapture.
-#include "server/log.h"
+#include "server/observability/log.h"
 
 #include <string>
 #include <vector>

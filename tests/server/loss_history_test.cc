@@ -1,4 +1,4 @@
-#include "server/loss_history.h"
+#include "server/jobs/loss_history.h"
 
 #include <vector>
 

@@ -1,4 +1,4 @@
-#include "server/metrics_http_server.h"
+#include "server/observability/metrics_http_server.h"
 
 #include <zlib.h>
 
@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
-#include "server/gzip.h"
+#include "server/observability/gzip.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/tcp_connection.h"

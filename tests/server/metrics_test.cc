@@ -1,4 +1,4 @@
-#include "server/metrics.h"
+#include "server/observability/metrics.h"
 
 #include <unistd.h>
 
@@ -20,8 +20,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "prometheus/metric_family.h"
-#include "server/grpc_metrics_interceptor.h"
-#include "server/training_metrics.h"
+#include "server/observability/grpc_metrics_interceptor.h"
+#include "server/observability/training_metrics.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/status_matchers.h"
 

@@ -1,4 +1,4 @@
-#include "server/model_cache.h"
+#include "server/jobs/model_cache.h"
 
 #include <memory>
 

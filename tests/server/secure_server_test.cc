@@ -19,7 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
-#include "server/spec_conversion.h"
+#include "server/conversion/spec_conversion.h"
 #include "tests/testing/files.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/status_matchers.h"

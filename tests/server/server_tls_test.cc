@@ -1,5 +1,5 @@
 // Start-up checks of descentd's TLS files, against certificates made by openssl.
-#include "server/server_tls.h"
+#include "server/security/server_tls.h"
 
 #include <unistd.h>
 

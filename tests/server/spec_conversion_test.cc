@@ -1,4 +1,4 @@
-#include "server/spec_conversion.h"
+#include "server/conversion/spec_conversion.h"
 
 #include <cmath>
 #include <functional>

@@ -29,7 +29,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/server.h"
-#include "server/spec_conversion.h"
+#include "server/conversion/spec_conversion.h"
 #include "tests/testing/status_matchers.h"
 
 namespace descent::server {

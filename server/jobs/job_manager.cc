@@ -1,0 +1,659 @@
+#include "server/jobs/job_manager.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iterator>
+#include <deque>
+#include <limits>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "engine/blas.h"
+#include "engine/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "server/store/checkpoint_codec.h"
+#include "server/conversion/engine_to_proto.h"
+#include "server/jobs/job_ids.h"
+#include "server/jobs/job_record.h"
+#include "server/jobs/job_runner.h"
+#include "server/store/job_store.h"
+#include "server/jobs/model_cache.h"
+#include "server/jobs/watch_stream.h"
+
+namespace descent::server {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+constexpr char kPageTokenVersion[] = "v1";
+constexpr int64_t kMaxAfterStep = int64_t{1} << 62;
+
+// CPUs this process may run on (its affinity mask), which taskset and container cpusets
+// narrow; hardware_concurrency() would count every CPU of the machine.
+int AvailableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// A page token names the filter it was issued for and the position to resume from: jobs
+// with a submission sequence below `bound` are still to be listed.
+std::string EncodePageToken(v1::JobState state, int64_t bound) {
+  return absl::WebSafeBase64Escape(absl::StrCat(kPageTokenVersion, ":", state, ":", bound));
+}
+
+absl::StatusOr<int64_t> DecodePageToken(std::string_view token, v1::JobState state, int64_t jobs) {
+  const absl::Status malformed = absl::InvalidArgumentError(
+      "page_token is not a token from a previous ListJobs response; omit it to start from "
+      "the first page");
+  std::string decoded;
+  if (!absl::WebSafeBase64Unescape(absl::string_view(token.data(), token.size()), &decoded)) {
+    return malformed;
+  }
+  std::vector<std::string> parts = absl::StrSplit(decoded, ':');
+  int token_state = 0;
+  int64_t bound = 0;
+  if (parts.size() != 3 || parts[0] != kPageTokenVersion ||
+      !absl::SimpleAtoi(parts[1], &token_state) || !absl::SimpleAtoi(parts[2], &bound) ||
+      bound <= 0 || bound > jobs) {
+    return malformed;
+  }
+  if (token_state != state) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token was issued for state ",
+                     v1::JobState_Name(static_cast<v1::JobState>(token_state)), ", not ",
+                     v1::JobState_Name(state), "; keep the same state filter while paging"));
+  }
+  return bound;
+}
+
+// The submission that prepares a stored job again: its spec as echoed, with an uploaded
+// dataset named by name pinned to the id it resolved to (a newer upload under the same
+// name must not change a job that was already accepted).
+v1::SubmitJobRequest Resubmission(const v1::JobSpec& spec, const std::string& request_id) {
+  v1::SubmitJobRequest request;
+  *request.mutable_spec() = spec;
+  request.set_request_id(request_id);
+  v1::DatasetSource& dataset = *request.mutable_spec()->mutable_dataset();
+  if (dataset.has_name() && !dataset.resolved().id().empty()) {
+    dataset.set_id(dataset.resolved().id());
+  }
+  return request;
+}
+
+absl::Status JobNotFound(std::string_view job_id) {
+  return absl::NotFoundError(
+      absl::StrCat("job \"", std::string(job_id),
+                   "\" not found; `descent list` shows the jobs this server has"));
+}
+
+// A finished job's model as the store holds it, with what the job row holds filled in.
+absl::StatusOr<std::shared_ptr<const TrainedModel>> StoredModel(const JobStore& store,
+                                                                const StoredJob& job) {
+  ASSIGN_OR_RETURN(std::string bytes, store.ReadModel(job.sequence));
+  absl::StatusOr<TrainedModel> model = DecodeModel(bytes);
+  if (!model.ok()) {
+    return absl::DataLossError(absl::StrCat("job ", job.job.id(), ": ", model.status().message()));
+  }
+  model->job_id = job.job.id();
+  model->spec = job.spec;
+  return std::make_shared<const TrainedModel>(*std::move(model));
+}
+
+// A stored job as Get shows it: its row with the spec.
+v1::Job WithSpec(StoredJob stored) {
+  *stored.job.mutable_spec() = std::move(stored.spec);
+  return std::move(stored.job);
+}
+
+// Jobs deleted by retention per store transaction, so training's checkpoints never wait
+// long for the store.
+constexpr size_t kDeletesPerTransaction = 256;
+
+}  // namespace
+
+int BlasThreadsFor(const JobManagerOptions& options) {
+  if (options.blas_threads > 0) return options.blas_threads;
+  return std::max(1, AvailableCores() / std::max(1, options.workers));
+}
+
+struct JobManager::Impl {
+  Impl(JobManagerOptions options_in, JobEventListener* listener_in)
+      : options(std::move(options_in)),
+        listener(listener_in),
+        models(options.model_cache_bytes) {}
+
+  // Where a job is: its record while the manager holds one, else a finished job's state.
+  struct Slot {
+    std::shared_ptr<JobRecord> record;  // null: finished, and the store holds all of it
+    v1::JobState state = v1::JOB_STATE_UNSPECIFIED;  // when record is null
+    // When record is null: the step this process resumed the job at, if it did (a watcher
+    // reconnecting after a crash hears of it, as while the record was there).
+    std::optional<int64_t> resumed_at;
+    v1::JobState current() const { return record != nullptr ? record->state() : state; }
+  };
+  struct Found {
+    int64_t sequence = 0;
+    Slot slot;
+  };
+
+  // The job with this id: from memory, else (a finished job) from the store's id index.
+  // NOT_FOUND for an unknown or deleted id.
+  absl::StatusOr<Found> FindLocked(std::string_view job_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (auto it = jobs.find(std::string(job_id)); it != jobs.end()) {
+      return Found{it->second->sequence(), Slot{it->second, v1::JOB_STATE_UNSPECIFIED, {}}};
+    }
+    if (options.store != nullptr) {
+      absl::StatusOr<int64_t> sequence = options.store->FindSequence(std::string(job_id));
+      if (sequence.ok()) {
+        if (auto it = by_sequence.find(*sequence); it != by_sequence.end()) {
+          return Found{*sequence, it->second};
+        }
+      } else if (!absl::IsNotFound(sequence.status())) {
+        return sequence.status();
+      }
+    }
+    return JobNotFound(job_id);
+  }
+
+  // The job as Get shows it, from its record or the store.
+  absl::StatusOr<v1::Job> SnapshotOf(int64_t sequence, const Slot& slot) const {
+    if (slot.record != nullptr) return slot.record->Snapshot();
+    ASSIGN_OR_RETURN(StoredJob stored, options.store->ReadJob(sequence));
+    return WithSpec(std::move(stored));
+  }
+
+  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return !queue.empty() || shutting_down;
+  }
+  bool NoWatches() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return active_watches == 0; }
+  bool ShuttingDown() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return shutting_down; }
+
+  // A worker thread: takes the oldest queued job (resumed jobs come first), trains it,
+  // repeats; exits once shutting down.
+  void WorkerLoop() {
+    const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every};
+    while (true) {
+      std::shared_ptr<JobRecord> job;
+      absl::Status started;
+      {
+        absl::MutexLock lock(&mu);
+        mu.Await(absl::Condition(this, &Impl::HasWorkOrStopping));
+        if (queue.empty() || shutting_down) return;
+        job = std::move(queue.front());
+        queue.pop_front();
+        // Under mu, so Cancel sees a job either in the queue or taken by a worker. A resumed
+        // job is RUNNING already.
+        if (job->state() == v1::QUEUED) started = job->Start(absl::Now(), listener);
+      }
+      if (!started.ok()) {
+        job->Finish(JobOutcome::Failed(absl::StrCat("could not record the job's start: ",
+                                                    started.message())),
+                    absl::Now(), listener);
+      } else {
+        RunJob(*job, listener, checkpoints);
+      }
+      absl::MutexLock lock(&mu);
+      SettleLocked(*job);
+    }
+  }
+
+  // Publishes a job in the lookup tables. Under mu.
+  void AddLocked(const std::shared_ptr<JobRecord>& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    jobs.emplace(record->id(), record);
+    by_sequence[record->sequence()] = Slot{record, v1::JOB_STATE_UNSPECIFIED, {}};
+    next_sequence = std::max(next_sequence, record->sequence() + 1);
+    if (!record->request_id().empty()) by_request_id[record->request_id()] = record->sequence();
+  }
+
+  // After a job may have ended: a finished job joins the retention order, and a durable one
+  // the store holds entirely leaves memory (watchers that hold its record finish with it).
+  void SettleLocked(const JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const v1::Job snapshot = job.Snapshot();
+    if (!IsTerminal(snapshot.state())) return;
+    auto slot = by_sequence.find(job.sequence());
+    if (slot == by_sequence.end()) return;  // deleted already
+    finished.emplace(FromTimestamp(snapshot.end_time()), job.sequence());
+    if (job.FullyStored()) {
+      slot->second = Slot{nullptr, snapshot.state(), job.resumed_at()};
+      jobs.erase(job.id());
+    }
+    ApplyRetentionLocked(absl::Now());
+  }
+
+  // Deletes the finished jobs retention no longer keeps, oldest end time first.
+  void ApplyRetentionLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<int64_t> doomed;
+    while (!finished.empty()) {
+      const auto& [end_time, sequence] = *finished.begin();
+      const bool too_many = options.retain_finished_jobs > 0 &&
+                            finished.size() > static_cast<size_t>(options.retain_finished_jobs);
+      const bool too_old = options.retain_finished_for > absl::ZeroDuration() &&
+                           end_time < now - options.retain_finished_for;
+      if (!too_many && !too_old) break;
+      doomed.push_back(sequence);
+      finished.erase(finished.begin());
+    }
+    for (int64_t sequence : doomed) ForgetLocked(sequence);
+    for (size_t first = 0; first < doomed.size() && options.store != nullptr;
+         first += kDeletesPerTransaction) {
+      const size_t last = std::min(doomed.size(), first + kDeletesPerTransaction);
+      const std::vector<int64_t> batch(doomed.begin() + first, doomed.begin() + last);
+      if (absl::Status deleted = options.store->Delete(batch); !deleted.ok()) {
+        // They are gone from this process; the next start deletes them again.
+        std::fprintf(stderr, "descentd: could not delete %zu finished jobs from the store: %s\n",
+                     batch.size(), std::string(deleted.message()).c_str());
+      }
+    }
+  }
+
+  // Drops a deleted job from every table in memory.
+  void ForgetLocked(int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto slot = by_sequence.find(sequence);
+    if (slot == by_sequence.end()) return;
+    std::string request_id;
+    if (slot->second.record != nullptr) {
+      request_id = slot->second.record->request_id();
+      jobs.erase(slot->second.record->id());
+    } else if (options.store != nullptr) {
+      absl::StatusOr<StoredJob> stored = options.store->ReadJob(sequence);
+      if (stored.ok()) request_id = stored->job.request_id();
+    }
+    if (auto it = by_request_id.find(request_id); it != by_request_id.end() && it->second == sequence) {
+      by_request_id.erase(it);
+    }
+    by_sequence.erase(slot);
+    models.Erase(sequence);
+  }
+
+  // Applies the age limit while the manager runs; returns once shutting down.
+  void RetentionLoop() {
+    const absl::Duration every =
+        std::clamp(options.retain_finished_for / 10, absl::Milliseconds(100), absl::Minutes(1));
+    absl::MutexLock lock(&mu);
+    while (!mu.AwaitWithTimeout(absl::Condition(this, &Impl::ShuttingDown), every)) {
+      ApplyRetentionLocked(absl::Now());
+    }
+  }
+
+  // A stored unfinished job, ready for a worker: its training input prepared again from its
+  // spec and, for a RUNNING one, its checkpoint. FAILED with the reason when that is not
+  // possible any more.
+  absl::StatusOr<std::shared_ptr<JobRecord>> LoadUnfinished(int64_t sequence) {
+    JobStore& store = *options.store;
+    ASSIGN_OR_RETURN(const StoredJob stored, store.ReadJob(sequence));
+    const bool running = stored.job.state() == v1::RUNNING;
+    std::optional<TrainerCheckpoint> checkpoint;
+    std::string problem;
+    if (running && stored.checkpoint) {
+      absl::StatusOr<TrainerCheckpoint> decoded = DecodeCheckpoint(*stored.checkpoint);
+      if (decoded.ok()) {
+        checkpoint = *std::move(decoded);
+        ASSIGN_OR_RETURN(std::vector<v1::EpochSummary> epochs,
+                         store.ReadEpochs(sequence, checkpoint->epoch));
+        for (const v1::EpochSummary& epoch : epochs) checkpoint->epochs.push_back(FromProto(epoch));
+      } else {
+        problem = absl::StrCat("cannot read its checkpoint: ", decoded.status().message());
+      }
+    }
+    // A running job continues from its checkpoint (step 0 without one) and drops what it
+    // recorded after it; with an unreadable one it fails below and keeps its history.
+    int64_t position = 0;
+    if (checkpoint) {
+      position = checkpoint->step;
+    } else if (!problem.empty()) {
+      position = stored.stored_steps;
+    }
+    if (running && problem.empty()) {
+      RETURN_IF_ERROR(store.TruncateAfter(sequence, position, checkpoint ? checkpoint->epoch : 0));
+    }
+    ASSIGN_OR_RETURN(LossHistory window, store.ReadHistory(sequence, position, 0));
+    std::optional<double> last_loss;
+    if (position > 0) {
+      ASSIGN_OR_RETURN(LossHistory last, store.ReadHistory(sequence, position - 1, 1));
+      if (last.steps() == position) last_loss = last.loss(position);
+    }
+    std::shared_ptr<JobRecord> record =
+        JobRecord::FromStore(stored, std::move(window), last_loss, options.store);
+    absl::StatusOr<PreparedJob> prepared =
+        problem.empty() ? options.prepare(Resubmission(stored.spec, stored.job.request_id()))
+                        : absl::StatusOr<PreparedJob>(absl::FailedPreconditionError(problem));
+    if (!prepared.ok()) {
+      // Recovered and failed in this process: the listener hears of both, so its counts
+      // of recovered and finished jobs still add up.
+      if (listener != nullptr) listener->OnRecovered(record->labels(), stored.job.state());
+      record->Finish(JobOutcome::Failed(absl::StrCat("cannot continue after the restart: ",
+                                                     prepared.status().message())),
+                     absl::Now(), listener);
+      return record;
+    }
+    record->SetTrainingInput(TrainingInput{
+        std::move(prepared->train_spec), std::move(prepared->dataset),
+        std::move(prepared->initial_parameters), running, std::move(checkpoint)});
+    return record;
+  }
+
+  const JobManagerOptions options;
+  JobEventListener* const listener;
+  mutable ModelCache models;
+
+  mutable absl::Mutex mu;  // acquired before any JobRecord's mutex, never after
+  // Jobs held in memory (unfinished ones, and finished ones the store does not hold whole).
+  absl::flat_hash_map<std::string, std::shared_ptr<JobRecord>> jobs ABSL_GUARDED_BY(mu);
+  // Every job, by submission sequence (List pages by it).
+  absl::btree_map<int64_t, Slot> by_sequence ABSL_GUARDED_BY(mu);
+  int64_t next_sequence ABSL_GUARDED_BY(mu) = 0;
+  absl::flat_hash_map<std::string, int64_t> by_request_id ABSL_GUARDED_BY(mu);
+  // Finished jobs by end time, then sequence: retention deletes from the front.
+  absl::btree_set<std::pair<absl::Time, int64_t>> finished ABSL_GUARDED_BY(mu);
+  std::deque<std::shared_ptr<JobRecord>> queue ABSL_GUARDED_BY(mu);  // QUEUED jobs, oldest first
+  bool shutting_down ABSL_GUARDED_BY(mu) = false;
+  int active_watches ABSL_GUARDED_BY(mu) = 0;
+  // Open Watch calls per job id; a job without any has no entry.
+  absl::flat_hash_map<std::string, int> watches_per_job ABSL_GUARDED_BY(mu);
+  absl::BitGen random ABSL_GUARDED_BY(mu);
+
+  absl::Mutex shutdown_mu;  // serializes Shutdown(), so every caller returns once it is done
+  std::vector<std::thread> workers ABSL_GUARDED_BY(shutdown_mu);
+  std::thread retention ABSL_GUARDED_BY(shutdown_mu);
+};
+
+JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
+  DESCENT_CHECK(options.workers >= 0);
+  DESCENT_CHECK(options.max_queued_jobs >= 0);
+  DESCENT_CHECK(options.blas_threads >= 0);
+  DESCENT_CHECK(options.heartbeat_interval > absl::ZeroDuration());
+  DESCENT_CHECK(options.max_points_per_message >= 1);
+  DESCENT_CHECK(options.watcher_fell_behind_steps >= 0);
+  DESCENT_CHECK(options.max_watchers_per_job >= 1);
+  SetBlasThreads(BlasThreadsFor(options));
+  DESCENT_CHECK(options.checkpoint_every_steps >= 1);
+  DESCENT_CHECK(options.checkpoint_every > absl::ZeroDuration());
+  DESCENT_CHECK(options.store == nullptr || options.prepare != nullptr);
+  DESCENT_CHECK(options.retain_finished_jobs >= 0);
+  DESCENT_CHECK(options.retain_finished_for >= absl::ZeroDuration());
+  DESCENT_CHECK(options.watch_page_steps >= 1);
+  impl_ = std::make_unique<Impl>(std::move(options), listener);
+  absl::MutexLock lock(&impl_->shutdown_mu);
+  for (int i = 0; i < impl_->options.workers; ++i) {
+    impl_->workers.emplace_back([impl = impl_.get()] { impl->WorkerLoop(); });
+  }
+  if (impl_->options.retain_finished_for > absl::ZeroDuration()) {
+    impl_->retention = std::thread([impl = impl_.get()] { impl->RetentionLoop(); });
+  }
+}
+
+JobManager::~JobManager() {
+  Shutdown();
+  absl::MutexLock lock(&impl_->mu);
+  impl_->mu.Await(absl::Condition(impl_.get(), &Impl::NoWatches));
+}
+
+absl::StatusOr<int> JobManager::Recover() {
+  Impl& impl = *impl_;
+  if (impl.options.store == nullptr) return 0;
+  ASSIGN_OR_RETURN(std::vector<StoredJobSummary> stored, impl.options.store->LoadSummaries());
+  std::vector<std::shared_ptr<JobRecord>> records;
+  std::vector<std::shared_ptr<JobRecord>> resumed;
+  std::vector<std::shared_ptr<JobRecord>> queued;
+  for (const StoredJobSummary& job : stored) {
+    if (IsTerminal(job.state)) continue;
+    ASSIGN_OR_RETURN(std::shared_ptr<JobRecord> record, impl.LoadUnfinished(job.sequence));
+    if (record->state() == v1::RUNNING) resumed.push_back(record);
+    if (record->state() == v1::QUEUED) queued.push_back(record);
+    records.push_back(std::move(record));
+  }
+  absl::MutexLock lock(&impl.mu);
+  DESCENT_CHECK(impl.by_sequence.empty());
+  for (const StoredJobSummary& job : stored) {
+    if (!IsTerminal(job.state)) continue;
+    impl.by_sequence[job.sequence] = Impl::Slot{nullptr, job.state, {}};
+    impl.next_sequence = std::max(impl.next_sequence, job.sequence + 1);
+    impl.finished.emplace(job.end_time, job.sequence);
+    if (!job.request_id.empty()) impl.by_request_id[job.request_id] = job.sequence;
+  }
+  for (const std::shared_ptr<JobRecord>& record : records) {
+    impl.AddLocked(record);
+    if (impl.listener != nullptr && !IsTerminal(record->state())) {
+      impl.listener->OnRecovered(record->labels(), record->state());
+    }
+    impl.SettleLocked(*record);  // a job that could not continue has just FAILED
+  }
+  impl.ApplyRetentionLocked(absl::Now());
+  impl.queue.insert(impl.queue.end(), resumed.begin(), resumed.end());
+  impl.queue.insert(impl.queue.end(), queued.begin(), queued.end());
+  return static_cast<int>(resumed.size() + queued.size());
+}
+
+absl::StatusOr<v1::Job> JobManager::Submit(PreparedJob job) {
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.mu);
+  if (impl.shutting_down) {
+    return absl::UnavailableError("the server is shutting down and accepts no new jobs");
+  }
+  if (!job.request_id.empty()) {
+    auto it = impl.by_request_id.find(job.request_id);
+    if (it != impl.by_request_id.end()) {
+      const Impl::Slot& slot = impl.by_sequence.at(it->second);
+      ASSIGN_OR_RETURN(v1::Job existing, impl.SnapshotOf(it->second, slot));
+      if (!google::protobuf::util::MessageDifferencer::Equals(existing.spec(), job.spec)) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "request_id \"", job.request_id, "\" was already used for job ", existing.id(),
+            " with a different spec; use a new request_id for a new job"));
+      }
+      return existing;
+    }
+  }
+  if (impl.queue.size() >= static_cast<size_t>(impl.options.max_queued_jobs)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the job queue is full (", impl.options.max_queued_jobs,
+        " jobs queued, the limit set by --max-queued-jobs); retry once jobs have started, or "
+        "raise --max-queued-jobs"));
+  }
+  std::string id;
+  do {
+    id = NewJobId(impl.random);
+  } while (impl.jobs.contains(id) ||
+           (impl.options.store != nullptr && impl.options.store->FindSequence(id).ok()));
+  auto record = std::make_shared<JobRecord>(id, impl.next_sequence, std::move(job), absl::Now(),
+                                            impl.options.store);
+  RETURN_IF_ERROR(record->Insert());
+  v1::Job queued = record->Snapshot();  // before a worker can pick it up
+  impl.AddLocked(record);
+  impl.queue.push_back(record);
+  // Under mu so that observers see OnSubmitted before the job's first state change.
+  if (impl.listener != nullptr) impl.listener->OnSubmitted(record->labels());
+  return queued;
+}
+
+absl::StatusOr<v1::Job> JobManager::Get(std::string_view job_id) const {
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.mu);
+  ASSIGN_OR_RETURN(const Impl::Found found, impl.FindLocked(job_id));
+  return impl.SnapshotOf(found.sequence, found.slot);
+}
+
+absl::StatusOr<JobPage> JobManager::List(v1::JobState state, int page_size,
+                                         std::string_view page_token) const {
+  if (page_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size must be >= 0 (got ", page_size, "); 0 means ", kDefaultPageSize));
+  }
+  const int limit = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.mu);
+  int64_t bound = impl.next_sequence;
+  if (!page_token.empty()) {
+    ASSIGN_OR_RETURN(bound, DecodePageToken(page_token, state, bound));
+  }
+  JobPage page;
+  // Newest first: from the last job below `bound` backwards.
+  auto it = std::make_reverse_iterator(impl.by_sequence.lower_bound(bound));
+  for (; it != impl.by_sequence.rend(); ++it) {
+    const auto& [sequence, slot] = *it;
+    if (state != v1::JOB_STATE_UNSPECIFIED && slot.current() != state) continue;
+    if (static_cast<int>(page.jobs.size()) == limit) break;  // a match for the next page
+    ASSIGN_OR_RETURN(v1::Job snapshot, impl.SnapshotOf(sequence, slot));
+    // The job may have moved on since current(); the page shows only what matches.
+    if (state != v1::JOB_STATE_UNSPECIFIED && snapshot.state() != state) continue;
+    page.jobs.push_back(std::move(snapshot));
+  }
+  if (it != impl.by_sequence.rend()) page.next_page_token = EncodePageToken(state, it->first + 1);
+  return page;
+}
+
+absl::StatusOr<v1::Job> JobManager::Cancel(std::string_view job_id) {
+  Impl& impl = *impl_;
+  std::shared_ptr<JobRecord> job;
+  {
+    absl::MutexLock lock(&impl.mu);
+    ASSIGN_OR_RETURN(const Impl::Found found, impl.FindLocked(job_id));
+    const v1::JobState state = found.slot.current();
+    if (IsTerminal(state)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("job ", std::string(job_id), " already ended ", v1::JobState_Name(state),
+                       "; only QUEUED or RUNNING jobs can be cancelled"));
+    }
+    job = found.slot.record;
+    DESCENT_CHECK(job != nullptr);  // unfinished jobs stay in memory
+    // A QUEUED job, or a resumed one no worker has taken yet.
+    auto queued = std::find(impl.queue.begin(), impl.queue.end(), job);
+    if (queued != impl.queue.end()) {
+      impl.queue.erase(queued);
+      job->Finish(JobOutcome::Cancelled(), absl::Now(), impl.listener);
+      v1::Job cancelled = job->Snapshot();
+      impl.SettleLocked(*job);
+      return cancelled;
+    }
+    job->RequestCancel();
+  }
+  return job->Snapshot();
+}
+
+absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
+                               const std::function<bool(const v1::WatchJobResponse&)>& send) {
+  if (after_step < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("after_step must be >= 0 (got ", after_step,
+                                                   "); 0 streams from the first step"));
+  }
+  // Any step beyond a job's reach means "only what is still to come"; the clamp keeps
+  // after_step + 1 from overflowing.
+  after_step = std::min(after_step, kMaxAfterStep);
+  Impl& impl = *impl_;
+  Impl::Found found;
+  std::string id;
+  {
+    absl::MutexLock lock(&impl.mu);
+    ASSIGN_OR_RETURN(found, impl.FindLocked(job_id));
+    id = std::string(job_id);
+    int& watches = impl.watches_per_job[id];
+    if (watches >= impl.options.max_watchers_per_job) {
+      if (watches == 0) impl.watches_per_job.erase(id);
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "job ", id, " already has the most watchers --max-watchers-per-job allows (",
+          watches, "); retry once one has ended, or raise --max-watchers-per-job"));
+    }
+    ++watches;
+    ++impl.active_watches;
+  }
+  if (impl.listener != nullptr) impl.listener->OnWatchersChanged(+1);
+  const WatchStreamOptions options{
+      .heartbeat_interval = impl.options.heartbeat_interval,
+      .max_points_per_message = impl.options.max_points_per_message,
+      .fell_behind_steps = impl.options.watcher_fell_behind_steps,
+      .page_steps = impl.options.watch_page_steps,
+  };
+  absl::Status status;
+  WatchedJob watched{found.slot.record.get(), impl.options.store, id, found.sequence};
+  if (found.slot.record != nullptr) {
+    watched.spec = &found.slot.record->spec();
+    status = ServeWatch(watched, after_step, options, impl.listener, send);
+  } else {
+    absl::StatusOr<StoredJob> stored = impl.options.store->ReadJob(found.sequence);
+    if (stored.ok()) {
+      watched.spec = &stored->spec;
+      watched.ended_at = stored->job.progress().step();
+      watched.resumed_at = found.slot.resumed_at;
+      status = ServeWatch(watched, after_step, options, impl.listener, send);
+    } else {
+      status = absl::IsNotFound(stored.status()) ? JobNotFound(id) : stored.status();
+    }
+  }
+  if (impl.listener != nullptr) impl.listener->OnWatchersChanged(-1);
+  absl::MutexLock lock(&impl.mu);
+  --impl.active_watches;
+  auto watches = impl.watches_per_job.find(id);
+  if (--watches->second == 0) impl.watches_per_job.erase(watches);
+  return status;
+}
+
+absl::StatusOr<TrainedModel> JobManager::Model(std::string_view job_id) const {
+  Impl& impl = *impl_;
+  Impl::Found found;
+  {
+    absl::MutexLock lock(&impl.mu);
+    ASSIGN_OR_RETURN(found, impl.FindLocked(job_id));
+  }
+  if (found.slot.record != nullptr) return found.slot.record->Model();
+  if (std::shared_ptr<const TrainedModel> cached = impl.models.Find(found.sequence)) {
+    return *cached;
+  }
+  ASSIGN_OR_RETURN(const StoredJob stored, impl.options.store->ReadJob(found.sequence));
+  if (stored.job.state() != v1::SUCCEEDED) {
+    return NoModelError(stored.job.id(), stored.job.state(), stored.job.error());
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const TrainedModel> model,
+                   StoredModel(*impl.options.store, stored));
+  impl.models.Add(found.sequence, model);
+  return *model;
+}
+
+void JobManager::Shutdown() {
+  Impl& impl = *impl_;
+  absl::MutexLock shutdown_lock(&impl.shutdown_mu);
+  {
+    absl::MutexLock lock(&impl.mu);
+    if (!impl.shutting_down) {
+      impl.shutting_down = true;
+      const bool durable = impl.options.store != nullptr;
+      const absl::Time now = absl::Now();
+      // Jobs in the queue stay as stored (QUEUED, or RUNNING to be resumed); running ones
+      // checkpoint and stop (job_runner.h).
+      for (const std::shared_ptr<JobRecord>& job : impl.queue) {
+        if (durable) {
+          job->MarkSuspended();
+        } else {
+          job->Finish(JobOutcome::Cancelled(), now, impl.listener);
+        }
+      }
+      impl.queue.clear();
+      for (const auto& [id, job] : impl.jobs) {
+        if (IsTerminal(job->state())) continue;
+        if (durable) {
+          job->RequestSuspend();
+        } else {
+          job->RequestCancel();
+        }
+      }
+    }
+  }
+  for (std::thread& worker : impl.workers) worker.join();
+  impl.workers.clear();
+  if (impl.retention.joinable()) impl.retention.join();
+}
+
+}  // namespace descent::server

@@ -1,0 +1,111 @@
+#include "server/jobs/watch_stream.h"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
+#include "server/conversion/engine_to_proto.h"
+
+namespace descent::server {
+namespace {
+
+// Messages taken from the history per lock hold: enough to amortise the lock when epochs are
+// a few steps long, few enough to keep the hold (and the trainer's wait) short.
+constexpr int kMaxMessagesPerRead = 64;
+
+absl::Status StoppedReading(const WatchedJob& job) {
+  return absl::CancelledError(
+      absl::StrCat("the watcher of job ", job.id, " stopped reading the stream"));
+}
+
+}  // namespace
+
+absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
+                        const WatchStreamOptions& options, JobEventListener* listener,
+                        const std::function<bool(const v1::WatchJobResponse&)>& send) {
+  DESCENT_CHECK(after_step >= 0);
+  DESCENT_CHECK(options.max_points_per_message >= 1 && options.page_steps >= 1);
+  DESCENT_CHECK(job.record != nullptr || (job.store != nullptr && job.ended_at.has_value()));
+  LossHistory::Cursor cursor = job.record != nullptr
+                                   ? job.record->WatchCursor(after_step)
+                                   : LossHistory::Cursor::After(after_step, job.ended_at);
+  // A resumption before after_step is not at the cursor's position: it is sent on its own,
+  // before the first message read after it was recorded (the watch may start before the
+  // restarted job resumes).
+  bool resumption_pending = after_step > 0 && (job.record != nullptr || job.resumed_at);
+  const auto resumption = [&]() -> std::optional<v1::WatchJobResponse> {
+    if (job.record != nullptr) return job.record->ResumedBefore(after_step);
+    if (!job.resumed_at || *job.resumed_at >= after_step) return std::nullopt;
+    v1::WatchJobResponse event;
+    event.mutable_resumed()->set_step(*job.resumed_at);
+    return event;
+  };
+  // The page of stored history the cursor is in, once it has fallen behind the record.
+  std::optional<LossHistory> page;
+  // Only a watcher that joined a job still running can fall behind it.
+  bool reported_behind = job.record == nullptr || IsTerminal(job.record->state());
+  absl::Time last_sent = absl::Now();
+  int64_t steps_recorded = job.ended_at.value_or(0);
+  std::vector<v1::WatchJobResponse> messages;
+  while (true) {
+    messages.clear();
+    ReadResult read = ReadResult::kBehind;
+    if (page && page->Holds(cursor) && !page->AtEnd(cursor)) {
+      page->ReadMessages(&cursor, options.max_points_per_message, kMaxMessagesPerRead, &messages);
+      for (v1::WatchJobResponse& message : messages) {
+        if (message.has_state()) *message.mutable_state()->mutable_job()->mutable_spec() = *job.spec;
+      }
+      read = ReadResult::kRead;
+    } else if (job.record != nullptr) {
+      read = job.record->ReadOrWait(&cursor, options.max_points_per_message, kMaxMessagesPerRead,
+                                    last_sent + options.heartbeat_interval, &messages,
+                                    &steps_recorded);
+    }
+    if (read == ReadResult::kBehind) {
+      DESCENT_CHECK(job.store != nullptr);
+      absl::StatusOr<LossHistory> read_page = job.store->ReadHistory(
+          job.sequence, cursor.position(),
+          std::max<int64_t>(options.page_steps, options.max_points_per_message));
+      if (!read_page.ok()) return read_page.status();
+      page = *std::move(read_page);
+      if (page->AtEnd(cursor)) {
+        return absl::NotFoundError(absl::StrCat(
+            "job ", job.id, " was deleted while it was watched (descentd "
+            "--retain-finished-jobs or --retain-finished-for); its history is gone"));
+      }
+      continue;
+    }
+    if (read == ReadResult::kSuspended) {
+      return absl::UnavailableError(absl::StrCat(
+          "the server is stopping; job ", job.id, " continues when it is back: watch again "
+          "with after_step = ", cursor.position()));
+    }
+    if (read == ReadResult::kTimedOut) {
+      v1::Heartbeat& heartbeat = *messages.emplace_back().mutable_heartbeat();
+      heartbeat.set_latest_step(steps_recorded);
+      *heartbeat.mutable_time() = ToTimestamp(absl::Now());
+    }
+    if (!reported_behind && steps_recorded - cursor.position() > options.fell_behind_steps) {
+      reported_behind = true;
+      if (listener != nullptr) listener->OnWatcherFellBehind();
+    }
+    if (resumption_pending) {
+      if (std::optional<v1::WatchJobResponse> resumed = resumption()) {
+        if (!send(*resumed)) return StoppedReading(job);
+        resumption_pending = false;
+      }
+    }
+    for (const v1::WatchJobResponse& message : messages) {
+      if (!send(message)) return StoppedReading(job);
+      if (message.has_losses() && listener != nullptr) {
+        listener->OnLossPointsSent(message.losses().losses_size());
+      }
+      if (message.has_state() && IsTerminal(message.state().state())) return absl::OkStatus();
+    }
+    last_sent = absl::Now();
+  }
+}
+
+}  // namespace descent::server

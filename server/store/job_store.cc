@@ -1,0 +1,484 @@
+#include "server/store/job_store.h"
+
+#include <sqlite3.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
+#include "server/conversion/engine_to_proto.h"
+
+namespace descent::server {
+namespace {
+
+// WAL with synchronous=NORMAL: a commit is in the WAL file (the kernel's page cache) when it
+// returns, and the WAL is fsynced at each WAL checkpoint. Every committed transaction
+// survives the process dying (kill -9, OOM, a crash), and the store stays consistent even
+// after a power cut, which may lose the last transactions (a restart then resumes from an
+// earlier checkpoint). A new job's row is the exception: Insert commits it with
+// synchronous=FULL (an fsync of the WAL, ~0.25 ms on an idle local disk, tens of ms on a
+// busy one), so a job SubmitJob acknowledged survives a power cut too. Checkpoints and
+// state changes stay NORMAL: they are frequent, run on the training thread, and losing the
+// newest of them only means training those steps again.
+// PRAGMA user_version of a store in this schema.
+constexpr int64_t kStoreVersion = 1;
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS jobs (
+  sequence INTEGER PRIMARY KEY,   -- submission order; List pages by it
+  id TEXT NOT NULL UNIQUE,
+  state INTEGER NOT NULL,         -- descent.v1.JobState
+  spec BLOB NOT NULL,             -- descent.v1.JobSpec as echoed to clients
+  job BLOB NOT NULL,              -- descent.v1.Job without the spec, as of the last write
+  model BLOB                      -- a SUCCEEDED job's model
+);
+-- Apart from the jobs row, so updating the row does not rewrite the checkpoint's pages.
+CREATE TABLE IF NOT EXISTS checkpoints (  -- a running job's latest trainer checkpoint
+  job INTEGER PRIMARY KEY,
+  checkpoint BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS losses (  -- consecutive steps' losses as little-endian doubles
+  job INTEGER NOT NULL,
+  first_step INTEGER NOT NULL,
+  losses BLOB NOT NULL,
+  PRIMARY KEY (job, first_step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  ordinal INTEGER PRIMARY KEY,    -- write order
+  job INTEGER NOT NULL,
+  after_step INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,         -- the summary's epoch; 0 for other events
+  message BLOB NOT NULL           -- descent.v1.WatchJobResponse
+);
+CREATE INDEX IF NOT EXISTS events_by_job ON events (job, ordinal);
+-- A page of history reads the events in a range of steps; stores written before this index
+-- existed get it at their next open (the format is otherwise the same).
+CREATE INDEX IF NOT EXISTS events_by_step ON events (job, after_step, ordinal);
+)sql";
+
+// A write failure as the service reports it: no room (a full disk, a quota, the file size
+// limit: the client may retry once space is freed) or another I/O problem, naming the
+// database so an operator knows where to look.
+absl::Status WriteError(sqlite3* db, int code, const std::string& path) {
+  const int primary = code & 0xff;
+  const int os_error = sqlite3_system_errno(db);
+  const std::string detail = sqlite3_errmsg(db);
+  if (primary == SQLITE_FULL ||
+      (primary == SQLITE_IOERR && (os_error == ENOSPC || os_error == EDQUOT || os_error == EFBIG))) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "cannot write the job store ", path, ": no space left (", detail,
+        os_error != 0 ? absl::StrCat(", ", std::strerror(os_error)) : std::string(),
+        "); free space in the --data-dir volume"));
+  }
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    return absl::UnavailableError(absl::StrCat(
+        "the job store ", path, " is locked by another process (", detail,
+        "); run one descentd per --data-dir"));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "cannot write the job store ", path, ": ", detail, " (sqlite error ", code,
+      os_error != 0 ? absl::StrCat(", ", std::strerror(os_error)) : std::string(),
+      "); the --data-dir volume may be full or failing"));
+}
+
+// One prepared statement; finalized on destruction.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql) {
+    code_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(int index, int64_t value) {
+    if (ok()) code_ = sqlite3_bind_int64(stmt_, index, value);
+    return *this;
+  }
+  Statement& Bind(int index, std::string_view text) {
+    if (ok()) {
+      code_ = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                                SQLITE_TRANSIENT);
+    }
+    return *this;
+  }
+  Statement& BindBlob(int index, std::string_view bytes) {
+    if (ok()) {
+      code_ = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+    }
+    return *this;
+  }
+
+  // Runs a statement that returns no rows, then resets it for the next bindings.
+  int Run() {
+    if (!ok()) return code_;
+    const int code = sqlite3_step(stmt_);
+    code_ = code == SQLITE_DONE ? SQLITE_OK : code;
+    sqlite3_reset(stmt_);
+    return code_;
+  }
+  // Steps to the next row: true with a row, false at the end or on error (see code()).
+  bool Next() {
+    if (!ok()) return false;
+    const int code = sqlite3_step(stmt_);
+    if (code == SQLITE_ROW) return true;
+    code_ = code == SQLITE_DONE ? SQLITE_OK : code;
+    return false;
+  }
+  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  std::string_view Blob(int column) const {
+    const void* data = sqlite3_column_blob(stmt_, column);
+    const int size = sqlite3_column_bytes(stmt_, column);
+    return data == nullptr ? std::string_view() :
+                             std::string_view(static_cast<const char*>(data), size);
+  }
+  int code() const { return code_; }
+  bool ok() const { return code_ == SQLITE_OK; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int code_ = SQLITE_OK;
+};
+
+std::string_view LossesBlob(const double* losses, size_t count) {
+  return std::string_view(reinterpret_cast<const char*>(losses), count * sizeof(double));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int code = sqlite3_open_v2(path.c_str(), &db,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (code != SQLITE_OK) {
+    const std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+    sqlite3_close(db);
+    return absl::UnavailableError(
+        absl::StrCat("cannot open the job store ", path, ": ", detail,
+                     "; check that --data-dir is writable"));
+  }
+  std::unique_ptr<JobStore> store(new JobStore(path, db));
+  absl::MutexLock lock(&store->mu_);
+  sqlite3_extended_result_codes(db, 1);
+  // Exclusive locking: the first write below takes the lock for the process's lifetime, so
+  // a second descentd on this data dir fails here. WAL then needs no shared-memory file.
+  const std::string cache_size = absl::StrCat("PRAGMA cache_size=-", kPageCacheKib);
+  for (const char* pragma : {"PRAGMA locking_mode=EXCLUSIVE", "PRAGMA journal_mode=WAL",
+                             "PRAGMA synchronous=NORMAL", cache_size.c_str()}) {
+    if (const int result = sqlite3_exec(db, pragma, nullptr, nullptr, nullptr);
+        result != SQLITE_OK) {
+      return WriteError(db, result, path);
+    }
+  }
+  RETURN_IF_ERROR(store->InTransaction([&] { return sqlite3_exec(db, kSchema, nullptr, nullptr,
+                                                                 nullptr); }));
+  {
+    Statement version(db, "PRAGMA user_version");
+    const int64_t found = version.Next() ? version.Int(0) : -1;
+    if (found == 0) {  // a new store
+      const std::string set = absl::StrCat("PRAGMA user_version = ", kStoreVersion);
+      if (const int result = sqlite3_exec(db, set.c_str(), nullptr, nullptr, nullptr);
+          result != SQLITE_OK) {
+        return WriteError(db, result, path);
+      }
+    } else if (found != kStoreVersion) {
+      return absl::DataLossError(absl::StrCat(
+          "the job store ", path, " has format version ", found, "; this descentd reads version ",
+          kStoreVersion, ". Move it aside to start with an empty store"));
+    }
+  }
+  Statement check(db, "PRAGMA quick_check");
+  if (!check.Next() || check.Blob(0) != "ok") {
+    return absl::DataLossError(absl::StrCat(
+        "the job store ", path, " fails SQLite's quick_check (",
+        check.ok() ? std::string(check.Blob(0)) : sqlite3_errmsg(db),
+        "); move it aside to start with an empty store"));
+  }
+  return store;
+}
+
+JobStore::~JobStore() { sqlite3_close(db_); }
+
+template <typename Body>
+absl::Status JobStore::InTransaction(Body body) {
+  int code = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  if (code == SQLITE_OK) code = body();
+  if (code == SQLITE_OK) code = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  if (code == SQLITE_OK) return absl::OkStatus();
+  absl::Status error = WriteError(db_, code, path_);
+  // SQLite may already have rolled back (after an I/O error); otherwise undo the partial
+  // transaction so the store stays as it was.
+  if (sqlite3_get_autocommit(db_) == 0) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  return error;
+}
+
+absl::Status JobStore::Insert(const v1::JobSpec& spec, const JobWrite& write) {
+  absl::MutexLock lock(&mu_);
+  {
+    Statement exists(db_, "SELECT 1 FROM jobs WHERE sequence = ?1 OR id = ?2");
+    exists.Bind(1, write.sequence).Bind(2, write.job.id());
+    if (exists.Next()) {
+      return absl::AlreadyExistsError(absl::StrCat("job ", write.job.id(), " (sequence ",
+                                                   write.sequence, ") is stored already"));
+    }
+  }
+  const std::string spec_bytes = spec.SerializeAsString();
+  // FULL for this commit only (see the top of this file); the connection goes back to NORMAL
+  // whatever the outcome.
+  sqlite3_exec(db_, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+  const absl::Status inserted = InTransaction([&] {
+    Statement insert(db_,
+                     "INSERT INTO jobs (sequence, id, state, spec, job) VALUES (?1, ?2, 0, ?3, "
+                     "x'')");
+    insert.Bind(1, write.sequence).Bind(2, write.job.id()).BindBlob(3, spec_bytes);
+    if (const int code = insert.Run(); code != SQLITE_OK) return code;
+    return WriteLocked(write);
+  });
+  sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+  return inserted;
+}
+
+absl::Status JobStore::Write(const JobWrite& write) {
+  absl::MutexLock lock(&mu_);
+  {
+    Statement exists(db_, "SELECT 1 FROM jobs WHERE sequence = ?1");
+    exists.Bind(1, write.sequence);
+    if (!exists.Next()) {
+      return absl::NotFoundError(absl::StrCat("job sequence ", write.sequence, " is not stored"));
+    }
+  }
+  return InTransaction([&] { return WriteLocked(write); });
+}
+
+// The statements of one Write, inside the caller's transaction: SQLITE_OK, or the code of
+// the first statement that failed.
+int JobStore::WriteLocked(const JobWrite& write) {
+  const int64_t job = write.sequence;
+  {
+    Statement update(db_, "UPDATE jobs SET state = ?2, job = ?3 WHERE sequence = ?1");
+    update.Bind(1, job).Bind(2, write.job.state()).BindBlob(3, write.job.SerializeAsString());
+    if (const int code = update.Run(); code != SQLITE_OK) return code;
+  }
+  if (!write.losses.empty()) {
+    Statement drop(db_, "DELETE FROM losses WHERE job = ?1 AND first_step >= ?2");
+    drop.Bind(1, job).Bind(2, write.first_step);
+    if (const int code = drop.Run(); code != SQLITE_OK) return code;
+    Statement insert(db_, "INSERT INTO losses (job, first_step, losses) VALUES (?1, ?2, ?3)");
+    for (size_t first = 0; first < write.losses.size(); first += kMaxStepsPerChunk) {
+      const size_t count = std::min<size_t>(kMaxStepsPerChunk, write.losses.size() - first);
+      insert.Bind(1, job)
+          .Bind(2, write.first_step + static_cast<int64_t>(first))
+          .BindBlob(3, LossesBlob(write.losses.data() + first, count));
+      if (const int code = insert.Run(); code != SQLITE_OK) return code;
+    }
+  }
+  // One statement for all events: a run of short epochs brings hundreds per write.
+  Statement insert(db_,
+                   "INSERT INTO events (job, after_step, epoch, message) VALUES (?1, ?2, ?3, ?4)");
+  std::string message;
+  for (const StoredEvent& event : write.events) {
+    event.message.SerializeToString(&message);
+    insert.Bind(1, job)
+        .Bind(2, event.after_step)
+        .Bind(3, event.message.has_epoch() ? event.message.epoch().epoch() : 0)
+        .BindBlob(4, message);
+    if (const int code = insert.Run(); code != SQLITE_OK) return code;
+  }
+  if (write.checkpoint) {
+    Statement replace(db_, "INSERT OR REPLACE INTO checkpoints (job, checkpoint) VALUES (?1, ?2)");
+    replace.Bind(1, job).BindBlob(2, *write.checkpoint);
+    if (const int code = replace.Run(); code != SQLITE_OK) return code;
+  } else if (write.clear_checkpoint) {
+    Statement drop(db_, "DELETE FROM checkpoints WHERE job = ?1");
+    drop.Bind(1, job);
+    if (const int code = drop.Run(); code != SQLITE_OK) return code;
+  }
+  if (write.model) {
+    Statement update(db_, "UPDATE jobs SET model = ?2 WHERE sequence = ?1");
+    update.Bind(1, job).BindBlob(2, *write.model);
+    if (const int code = update.Run(); code != SQLITE_OK) return code;
+  }
+  return SQLITE_OK;
+}
+
+absl::Status JobStore::TruncateAfter(int64_t sequence, int64_t step, int epochs) {
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&] {
+    // Chunks are written whole up to a checkpoint's step, so none straddles `step`.
+    Statement losses(db_, "DELETE FROM losses WHERE job = ?1 AND first_step > ?2");
+    losses.Bind(1, sequence).Bind(2, step);
+    if (const int code = losses.Run(); code != SQLITE_OK) return code;
+    Statement events(db_, "DELETE FROM events WHERE job = ?1 AND epoch > ?2");
+    events.Bind(1, sequence).Bind(2, epochs);
+    return events.Run();
+  });
+}
+
+absl::Status JobStore::Corrupt(int64_t sequence, const char* what) const {
+  return absl::DataLossError(absl::StrCat("the job store ", path_, " holds a malformed ", what,
+                                          " for job sequence ", sequence,
+                                          "; move the file aside to start afresh"));
+}
+
+absl::StatusOr<std::vector<StoredJobSummary>> JobStore::LoadSummaries() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<StoredJobSummary> jobs;
+  Statement rows(db_, "SELECT sequence, id, state, job FROM jobs ORDER BY sequence");
+  v1::Job job;
+  while (rows.Next()) {
+    StoredJobSummary& summary = jobs.emplace_back();
+    summary.sequence = rows.Int(0);
+    summary.id = std::string(rows.Blob(1));
+    summary.state = static_cast<v1::JobState>(rows.Int(2));
+    const std::string_view row = rows.Blob(3);
+    if (!job.ParseFromArray(row.data(), static_cast<int>(row.size()))) {
+      return Corrupt(summary.sequence, "job row");
+    }
+    summary.request_id = job.request_id();
+    if (job.has_end_time()) summary.end_time = FromTimestamp(job.end_time());
+  }
+  if (!rows.ok()) return WriteError(db_, rows.code(), path_);
+  return jobs;
+}
+
+absl::StatusOr<StoredJob> JobStore::ReadJob(int64_t sequence) const {
+  absl::MutexLock lock(&mu_);
+  Statement row(db_,
+                "SELECT jobs.spec, jobs.job, checkpoints.checkpoint, "
+                "(SELECT MAX(first_step + length(losses) / 8) - 1 FROM losses WHERE job = ?1) "
+                "FROM jobs LEFT JOIN checkpoints ON checkpoints.job = jobs.sequence "
+                "WHERE jobs.sequence = ?1");
+  row.Bind(1, sequence);
+  if (!row.Next()) {
+    if (!row.ok()) return WriteError(db_, row.code(), path_);
+    return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " is not stored"));
+  }
+  StoredJob job;
+  job.sequence = sequence;
+  const std::string_view spec = row.Blob(0);
+  const std::string_view stored = row.Blob(1);
+  if (!job.spec.ParseFromArray(spec.data(), static_cast<int>(spec.size())) ||
+      !job.job.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
+    return Corrupt(sequence, "job row");
+  }
+  if (!row.IsNull(2)) job.checkpoint = std::string(row.Blob(2));
+  if (!row.IsNull(3)) job.stored_steps = row.Int(3);
+  return job;
+}
+
+absl::StatusOr<int64_t> JobStore::FindSequence(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  Statement row(db_, "SELECT sequence FROM jobs WHERE id = ?1");
+  row.Bind(1, id);
+  if (row.Next()) return row.Int(0);
+  if (!row.ok()) return WriteError(db_, row.code(), path_);
+  return absl::NotFoundError(absl::StrCat("job ", id, " is not stored"));
+}
+
+absl::StatusOr<std::string> JobStore::ReadModel(int64_t sequence) const {
+  absl::MutexLock lock(&mu_);
+  Statement row(db_, "SELECT model FROM jobs WHERE sequence = ?1 AND model IS NOT NULL");
+  row.Bind(1, sequence);
+  if (row.Next()) return std::string(row.Blob(0));
+  if (!row.ok()) return WriteError(db_, row.code(), path_);
+  return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " has no stored model"));
+}
+
+absl::StatusOr<std::vector<v1::EpochSummary>> JobStore::ReadEpochs(int64_t sequence,
+                                                                   int up_to_epoch) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::EpochSummary> epochs;
+  Statement rows(db_,
+                 "SELECT message FROM events WHERE job = ?1 AND epoch BETWEEN 1 AND ?2 "
+                 "ORDER BY ordinal");
+  rows.Bind(1, sequence).Bind(2, up_to_epoch);
+  v1::WatchJobResponse message;
+  while (rows.Next()) {
+    const std::string_view bytes = rows.Blob(0);
+    if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+        !message.has_epoch()) {
+      return Corrupt(sequence, "epoch summary");
+    }
+    epochs.push_back(std::move(*message.mutable_epoch()));
+  }
+  if (!rows.ok()) return WriteError(db_, rows.code(), path_);
+  return epochs;
+}
+
+absl::StatusOr<LossHistory> JobStore::ReadHistory(int64_t sequence, int64_t after_step,
+                                                  int64_t max_steps) const {
+  DESCENT_CHECK(after_step >= 0 && max_steps >= 0);
+  absl::MutexLock lock(&mu_);
+  LossHistory page(after_step);
+  std::vector<double> losses;
+  if (max_steps > 0) {
+    // The chunk holding step after_step + 1, then the chunks that start in the page.
+    Statement chunks(db_,
+                     "SELECT first_step, losses FROM ("
+                     "  SELECT first_step, losses FROM losses WHERE job = ?1 AND first_step <= ?2"
+                     "  ORDER BY first_step DESC LIMIT 1)"
+                     " UNION ALL "
+                     "SELECT first_step, losses FROM losses"
+                     " WHERE job = ?1 AND first_step > ?2 AND first_step <= ?3"
+                     " ORDER BY first_step");
+    chunks.Bind(1, sequence).Bind(2, after_step + 1).Bind(3, after_step + max_steps);
+    int64_t next_step = after_step + 1;
+    while (chunks.Next()) {
+      const int64_t first_step = chunks.Int(0);
+      const std::string_view bytes = chunks.Blob(1);
+      const int64_t count = static_cast<int64_t>(bytes.size() / sizeof(double));
+      if (bytes.size() % sizeof(double) != 0 || first_step > next_step) {
+        return Corrupt(sequence, "loss history");
+      }
+      if (first_step + count <= next_step) continue;  // a chunk that ends before the page
+      const size_t skip = static_cast<size_t>(next_step - first_step);
+      const size_t old = losses.size();
+      losses.resize(old + static_cast<size_t>(count) - skip);
+      std::memcpy(losses.data() + old, bytes.data() + skip * sizeof(double),
+                  (static_cast<size_t>(count) - skip) * sizeof(double));
+      next_step = first_step + count;
+    }
+    if (!chunks.ok()) return WriteError(db_, chunks.code(), path_);
+  }
+  for (double loss : losses) page.AppendStep(loss);
+  Statement events(db_,
+                   "SELECT after_step, message FROM events "
+                   "WHERE job = ?1 AND after_step BETWEEN ?2 AND ?3 ORDER BY after_step, ordinal");
+  events.Bind(1, sequence).Bind(2, after_step).Bind(3, page.steps());
+  while (events.Next()) {
+    v1::WatchJobResponse message;
+    const std::string_view bytes = events.Blob(1);
+    if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+        !(message.has_state() || message.has_epoch() || message.has_resumed())) {
+      return Corrupt(sequence, "event");
+    }
+    page.AppendStoredEvent(events.Int(0), std::move(message));
+  }
+  if (!events.ok()) return WriteError(db_, events.code(), path_);
+  return page;
+}
+
+absl::Status JobStore::Delete(const std::vector<int64_t>& sequences) {
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&] {
+    for (const char* sql : {"DELETE FROM losses WHERE job = ?1", "DELETE FROM events WHERE job = ?1",
+                            "DELETE FROM checkpoints WHERE job = ?1",
+                            "DELETE FROM jobs WHERE sequence = ?1"}) {
+      Statement drop(db_, sql);
+      for (int64_t sequence : sequences) {
+        drop.Bind(1, sequence);
+        if (const int code = drop.Run(); code != SQLITE_OK) return code;
+      }
+    }
+    return SQLITE_OK;
+  });
+}
+
+}  // namespace descent::server

@@ -1,0 +1,147 @@
+// Durable job state: one SQLite database (<data-dir>/descent.db) holding every job's row
+// (spec, state, timestamps, results), its loss history in chunks, its events (state
+// changes, epoch summaries, resumptions), the latest trainer checkpoint of a running job
+// and the model of a SUCCEEDED one. Every write is one transaction, so what a reopened store
+// shows is always a state the server was in: a checkpoint and the losses up to its step
+// land together, never one without the other.
+//
+// The database is opened in exclusive locking mode: a second descentd on the same data dir
+// fails at start instead of interleaving writes. Thread-safe (one connection, one mutex).
+#ifndef DESCENT_SERVER_STORE_JOB_STORE_H_
+#define DESCENT_SERVER_STORE_JOB_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "descent/v1/training.pb.h"
+#include "server/jobs/loss_history.h"
+
+struct sqlite3;
+
+namespace descent::server {
+
+// An event of a job's history, placed after `after_step` steps (see LossHistory).
+struct StoredEvent {
+  int64_t after_step = 0;
+  v1::WatchJobResponse message;  // a state change, an epoch summary or a resumption
+};
+
+// What one transaction writes for a job.
+struct JobWrite {
+  int64_t sequence = 0;  // the job's submission sequence (its key)
+  v1::Job job;           // the job row as of this write, without the spec
+  // Losses of steps first_step, first_step + 1, ...; any stored loss at or after first_step
+  // is replaced.
+  int64_t first_step = 1;
+  std::vector<double> losses;
+  std::vector<StoredEvent> events;  // appended after the stored ones
+  std::optional<std::string> checkpoint;  // replaces the stored checkpoint
+  bool clear_checkpoint = false;          // drops it (a job that ended needs none)
+  std::optional<std::string> model;       // a SUCCEEDED job's model (checkpoint_codec.h)
+};
+
+// A job's row as stored, for the job manager to rebuild an unfinished job's record at
+// start-up and to serve a finished one.
+struct StoredJob {
+  int64_t sequence = 0;
+  v1::JobSpec spec;  // as echoed to clients (dataset.resolved filled in)
+  v1::Job job;       // without the spec
+  std::optional<std::string> checkpoint;
+  int64_t stored_steps = 0;  // losses stored: steps 1 .. stored_steps
+};
+
+// What the job manager keeps in memory of every stored job (a few dozen bytes).
+struct StoredJobSummary {
+  int64_t sequence = 0;
+  std::string id;
+  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
+  std::string request_id;
+  absl::Time end_time = absl::InfinitePast();  // finished jobs only
+};
+
+class JobStore {
+ public:
+  // Opens or creates the database at `path` (its directory must exist), in WAL mode.
+  // UNAVAILABLE naming the path when it cannot be opened or written, or when another
+  // process holds it; DATA_LOSS when it is not a descent store or fails its quick check.
+  static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& path);
+  ~JobStore();
+  JobStore(const JobStore&) = delete;
+  JobStore& operator=(const JobStore&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Adds a job: its spec and row, with `write`'s events. ALREADY_EXISTS for a sequence or
+  // id that is stored already. Write errors as for Write().
+  absl::Status Insert(const v1::JobSpec& spec, const JobWrite& write) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Updates a stored job in one transaction (row, losses, events, checkpoint, model).
+  // RESOURCE_EXHAUSTED when the disk is full, UNAVAILABLE for another write error, both
+  // naming the database path; the store is unchanged then. NOT_FOUND for an unknown sequence.
+  absl::Status Write(const JobWrite& write) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Drops the losses after `step` and the epoch summaries of epochs after `epochs`, so a job
+  // resumed from a checkpoint at that position records them again exactly once.
+  absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Every stored job's summary in sequence order, parsed from the rows alone (no history, no
+  // model, no checkpoint is read). DATA_LOSS naming the job for a row that cannot be parsed.
+  absl::StatusOr<std::vector<StoredJobSummary>> LoadSummaries() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // One job's row, spec and checkpoint. NOT_FOUND for a sequence that is not stored (never
+  // was, or was deleted); DATA_LOSS for a row that cannot be parsed.
+  absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The sequence of the job with this id; NOT_FOUND when there is none.
+  absl::StatusOr<int64_t> FindSequence(const std::string& id) const ABSL_LOCKS_EXCLUDED(mu_);
+  // A SUCCEEDED job's model as written (checkpoint_codec.h); NOT_FOUND without one.
+  absl::StatusOr<std::string> ReadModel(int64_t sequence) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The stored epoch summaries of epochs 1 .. up_to_epoch, in order (a resumed trainer's
+  // early-stopping and diagnosis state).
+  absl::StatusOr<std::vector<v1::EpochSummary>> ReadEpochs(int64_t sequence, int up_to_epoch) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // One page of a job's history: a window after `after_step` steps (LossHistory) holding
+  // the stored losses of steps after_step + 1 .. after_step + max_steps (fewer at the end of
+  // what is stored; whole stored chunks may add up to kMaxStepsPerChunk more) and every
+  // stored event placed from after_step through the page's last step. An empty page (no
+  // step, no event) means nothing is stored there: the end of a finished job's history, or
+  // a job that was deleted. DATA_LOSS for a malformed chunk or event.
+  absl::StatusOr<LossHistory> ReadHistory(int64_t sequence, int64_t after_step,
+                                          int64_t max_steps) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Deletes the jobs with these sequences and everything stored for them (row, spec,
+  // history, checkpoint, model), in one transaction. Write errors as for Write().
+  absl::Status Delete(const std::vector<int64_t>& sequences) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Losses are stored in chunks of at most this many steps (512 KiB), so a page read never
+  // loads more than that beyond what it asked for.
+  static constexpr int64_t kMaxStepsPerChunk = 65536;
+  // SQLite's page cache for this connection, shared by every reader of stored histories
+  // (least recently used pages go first).
+  static constexpr int64_t kPageCacheKib = 8192;
+
+ private:
+  JobStore(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+  int WriteLocked(const JobWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // an SQLite code
+  // DATA_LOSS naming the job and what of it cannot be parsed.
+  absl::Status Corrupt(int64_t sequence, const char* what) const;
+  // Runs `body` inside BEGIN IMMEDIATE .. COMMIT, rolling back when it or the commit fails.
+  template <typename Body>
+  absl::Status InTransaction(Body body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string path_;
+  mutable absl::Mutex mu_;
+  sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
+};
+
+}  // namespace descent::server
+
+#endif  // DESCENT_SERVER_STORE_JOB_STORE_H_
