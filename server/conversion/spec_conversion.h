@@ -13,8 +13,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "descent/v1/training.pb.h"
-#include "server/jobs/job_manager.h"
+#include "server/conversion/prepared_job.h"
 #include "server/conversion/spec_limits.h"
+#include "server/conversion/trained_model.h"
 
 namespace descent::server {
 

@@ -31,7 +31,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,23 +39,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "descent/v1/training.pb.h"
-#include "engine/dataset.h"
-#include "engine/network.h"
-#include "engine/train_spec.h"
+#include "server/conversion/prepared_job.h"
+#include "server/conversion/trained_model.h"
 #include "server/jobs/job_events.h"
 
 namespace descent::server {
 
 class JobStore;
-
-// A validated submission, converted from the wire by server/conversion/spec_conversion.h.
-struct PreparedJob {
-  v1::JobSpec spec;  // as submitted; echoed in Job.spec
-  TrainSpec train_spec;
-  Dataset dataset;
-  std::optional<std::vector<LayerParameters>> initial_parameters;
-  std::string request_id;  // idempotency key, may be empty
-};
 
 struct JobManagerOptions {
   // Jobs trained concurrently, one thread each. 0 starts no worker: jobs stay QUEUED until
@@ -100,19 +89,6 @@ struct JobManagerOptions {
 // The OpenBLAS thread count the manager sets for `options` (cores = the CPUs this process
 // may run on).
 int BlasThreadsFor(const JobManagerOptions& options);
-
-
-// A SUCCEEDED job's model, for ExportModel and Predict.
-struct TrainedModel {
-  std::string job_id;
-  v1::JobSpec spec;
-  int inputs = 0;
-  std::vector<LayerParameters> parameters;
-  std::vector<Activation> activations;  // per layer, hidden then output (identity)
-  LossSpec loss;
-  std::vector<std::string> feature_names;
-  std::vector<std::string> class_names;
-};
 
 struct JobPage {
   std::vector<v1::Job> jobs;

@@ -32,8 +32,9 @@
 #include "engine/network.h"
 #include "engine/train_spec.h"
 #include "engine/trainer.h"
+#include "server/conversion/prepared_job.h"
+#include "server/conversion/trained_model.h"
 #include "server/jobs/job_events.h"
-#include "server/jobs/job_manager.h"
 #include "server/store/job_store.h"
 #include "server/jobs/loss_history.h"
 

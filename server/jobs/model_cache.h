@@ -12,7 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
-#include "server/jobs/job_manager.h"
+#include "server/conversion/trained_model.h"
 
 namespace descent::server {
 

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/trainer.h"
-#include "server/jobs/job_manager.h"
+#include "server/conversion/trained_model.h"
 
 namespace descent::server {
 
