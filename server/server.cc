@@ -93,24 +93,7 @@ Server::Server(const ServerOptions& options) : options_(options) {}
 Server::~Server() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
-  if (options.max_message_bytes <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_message_bytes must be > 0 (got ", options.max_message_bytes, ")"));
-  }
-  if (options.listen_address.empty()) {
-    return absl::InvalidArgumentError("listen_address must be set: host:port, port 0 = any");
-  }
-  for (const auto& [name, value] :
-       {std::pair{"limits.max_model_parameters", options.limits.max_model_parameters},
-        std::pair{"limits.max_steps_per_job", options.limits.max_steps_per_job},
-        std::pair{"limits.max_dataset_bytes", options.limits.max_dataset_bytes}}) {
-    if (value <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(name, " must be > 0 (got ", value, ")"));
-    }
-  }
-  if (options.bearer_tokens.has_value() && options.bearer_tokens->empty()) {
-    return absl::InvalidArgumentError("bearer_tokens must hold at least one token");
-  }
+  RETURN_IF_ERROR(ValidateServerOptions(options));
   std::unique_ptr<Server> server(new Server(options));
   if (options.bearer_tokens.has_value()) {
     server->tokens_ = std::make_unique<BearerTokens>(*options.bearer_tokens);

@@ -17,8 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/jobs/job_manager.h"
-#include "server/conversion/spec_limits.h"
-#include "server/security/server_tls.h"
+#include "server/server_options.h"
 
 namespace grpc {
 class Server;
@@ -38,38 +37,11 @@ class TrainingService;
 // The name the health service reports SERVING for while the server accepts jobs.
 inline constexpr char kTrainingServiceName[] = "descent.v1.TrainingService";
 
-struct ServerOptions {
-  std::string listen_address = "0.0.0.0:50051";  // host:port; port 0 picks a free one
-  // host:port of the Prometheus /metrics endpoint; empty = no endpoint (metrics are still
-  // collected).
-  std::string metrics_listen_address = "0.0.0.0:9464";
-  // Largest request or response message, e.g. an inline dataset or a Predict batch.
-  int max_message_bytes = 64 << 20;
-  // On Shutdown, how long in-flight RPCs get to finish before they are cancelled.
-  absl::Duration shutdown_grace = absl::Seconds(5);
-  JobManagerOptions jobs;
-  // Where uploaded datasets are kept (DatasetService); empty = no dataset store, and the
-  // service answers FAILED_PRECONDITION.
-  std::string dataset_dir;
-  // Bounds on one job: its model, its steps, and its dataset, inline or uploaded (uploads
-  // are checked while the stream arrives).
-  SpecLimits limits;
-  // Certificate and key (and, for mutual TLS, the client CA); nullopt = plaintext gRPC.
-  std::optional<ServerTls> tls;
-  // The accepted bearer tokens (non-empty); nullopt = no authentication. With tokens every
-  // RPC except grpc.health.v1.Health answers UNAUTHENTICATED without a valid one, and server
-  // reflection is not served (gRPC's reflection plugin offers no hook to check a token).
-  std::optional<std::vector<std::string>> bearer_tokens;
-  // The job store's database file (job_store.h); empty = jobs live in memory only. Its
-  // directory must exist. Start loads the stored jobs and resumes the unfinished ones.
-  std::string job_store_path;
-};
-
 class Server {
  public:
   // Starts serving. UNAVAILABLE naming the address if the gRPC or the metrics address
-  // cannot be bound (in use, bad host); INVALID_ARGUMENT for a non-positive
-  // max_message_bytes or limit; the job store's errors (JobStore::Open, JobManager::Recover)
+  // cannot be bound (in use, bad host); ValidateServerOptions' INVALID_ARGUMENT for an
+  // option out of range; the job store's errors (JobStore::Open, JobManager::Recover)
   // naming the database. Nothing keeps running after a failed start.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
 

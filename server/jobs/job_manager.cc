@@ -126,6 +126,50 @@ constexpr size_t kDeletesPerTransaction = 256;
 
 }  // namespace
 
+absl::Status ValidateJobManagerOptions(const JobManagerOptions& options) {
+  struct Bound {
+    const char* name;
+    int64_t value;
+    int64_t least;
+    const char* rule;  // `least` as users read it: sizes "> 0", counts ">= 1"
+    const char* hint = "";
+  };
+  for (const Bound& bound : {
+           Bound{"--workers", options.workers, 0, ">= 0"},
+           Bound{"--max-queued-jobs", options.max_queued_jobs, 1, ">= 1"},
+           Bound{"--max-watchers-per-job", options.max_watchers_per_job, 1, "> 0"},
+           Bound{"--checkpoint-every-steps", options.checkpoint_every_steps, 1, ">= 1"},
+           Bound{"--retain-finished-jobs", options.retain_finished_jobs, 0, ">= 0",
+                 "; 0 keeps every job"},
+           Bound{"blas_threads", options.blas_threads, 0, ">= 0"},
+           Bound{"max_points_per_message", options.max_points_per_message, 1, ">= 1"},
+           Bound{"watcher_fell_behind_steps", options.watcher_fell_behind_steps, 0, ">= 0"},
+           Bound{"watch_page_steps", options.watch_page_steps, 1, ">= 1"},
+       }) {
+    if (bound.value < bound.least) {
+      return absl::InvalidArgumentError(absl::StrCat(bound.name, " must be ", bound.rule,
+                                                     " (got ", bound.value, ")", bound.hint));
+    }
+  }
+  for (const auto& [flag, duration] :
+       {std::pair{"--heartbeat-interval", options.heartbeat_interval},
+        std::pair{"--checkpoint-every-seconds", options.checkpoint_every}}) {
+    if (duration <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, " must be > 0 (got ", absl::FormatDuration(duration), ")"));
+    }
+  }
+  if (options.retain_finished_for < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--retain-finished-for must be >= 0 (got ",
+        absl::FormatDuration(options.retain_finished_for), "); 0 keeps jobs forever"));
+  }
+  if (options.store != nullptr && options.prepare == nullptr) {
+    return absl::InvalidArgumentError("prepare must be set with a store");
+  }
+  return absl::OkStatus();
+}
+
 int BlasThreadsFor(const JobManagerOptions& options) {
   if (options.blas_threads > 0) return options.blas_threads;
   return std::max(1, AvailableCores() / std::max(1, options.workers));
@@ -373,20 +417,11 @@ struct JobManager::Impl {
 };
 
 JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
-  DESCENT_CHECK(options.workers >= 0);
-  DESCENT_CHECK(options.max_queued_jobs >= 0);
-  DESCENT_CHECK(options.blas_threads >= 0);
-  DESCENT_CHECK(options.heartbeat_interval > absl::ZeroDuration());
-  DESCENT_CHECK(options.max_points_per_message >= 1);
-  DESCENT_CHECK(options.watcher_fell_behind_steps >= 0);
-  DESCENT_CHECK(options.max_watchers_per_job >= 1);
+  if (absl::Status valid = ValidateJobManagerOptions(options); !valid.ok()) {
+    std::fprintf(stderr, "JobManagerOptions: %s\n", std::string(valid.message()).c_str());
+    DESCENT_CHECK(valid.ok());
+  }
   SetBlasThreads(BlasThreadsFor(options));
-  DESCENT_CHECK(options.checkpoint_every_steps >= 1);
-  DESCENT_CHECK(options.checkpoint_every > absl::ZeroDuration());
-  DESCENT_CHECK(options.store == nullptr || options.prepare != nullptr);
-  DESCENT_CHECK(options.retain_finished_jobs >= 0);
-  DESCENT_CHECK(options.retain_finished_for >= absl::ZeroDuration());
-  DESCENT_CHECK(options.watch_page_steps >= 1);
   impl_ = std::make_unique<Impl>(std::move(options), listener);
   absl::MutexLock lock(&impl_->shutdown_mu);
   for (int i = 0; i < impl_->options.workers; ++i) {

@@ -86,6 +86,11 @@ struct JobManagerOptions {
   int64_t watch_page_steps = 16384;
 };
 
+// OK, or INVALID_ARGUMENT for the first option out of range, named by its descentd flag
+// where it has one ("--workers must be >= 0 (got -1)"), else by its field
+// ("max_points_per_message must be >= 1 (got 0)"), with the value given.
+absl::Status ValidateJobManagerOptions(const JobManagerOptions& options);
+
 // The OpenBLAS thread count the manager sets for `options` (cores = the CPUs this process
 // may run on).
 int BlasThreadsFor(const JobManagerOptions& options);
@@ -100,8 +105,8 @@ class JobManager {
   // `listener` (may be null) must outlive the manager. It hears of every transition before
   // the new state is visible to Get/List/Watch, and is called with internal locks held, so
   // it must never call back into the manager (job_events.h). Sets the OpenBLAS thread count
-  // (BlasThreadsFor) and starts the worker threads. Options out of range (negative counts,
-  // a non-positive heartbeat or batch) are a bug: CHECK-fails.
+  // (BlasThreadsFor) and starts the worker threads. Options ValidateJobManagerOptions
+  // refuses are a bug: CHECK-fails.
   JobManager(JobManagerOptions options, JobEventListener* listener);
   // Shutdown(), then waits until every Watch call has returned: the owner must make their
   // `send` callbacks return (e.g. by shutting the gRPC server down first).

@@ -1,0 +1,33 @@
+#include "server/server_options.h"
+
+#include <cstdint>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
+
+namespace descent::server {
+
+absl::Status ValidateServerOptions(const ServerOptions& options) {
+  if (options.listen_address.empty()) {
+    return absl::InvalidArgumentError(
+        "--listen must be set: host:port (port 0 picks a free one)");
+  }
+  for (const auto& [flag, value] :
+       {std::pair<const char*, int64_t>{"max-message-bytes", options.max_message_bytes},
+        {"max-dataset-bytes", options.limits.max_dataset_bytes},
+        {"max-model-parameters", options.limits.max_model_parameters},
+        {"max-steps-per-job", options.limits.max_steps_per_job}}) {
+    if (value <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be > 0 (got ", value, ")"));
+    }
+  }
+  if (options.bearer_tokens.has_value() && options.bearer_tokens->empty()) {
+    return absl::InvalidArgumentError(
+        "--auth-token-file holds no token; add one token per line, or leave the flag out to "
+        "run without authentication");
+  }
+  return ValidateJobManagerOptions(options.jobs);
+}
+
+}  // namespace descent::server
