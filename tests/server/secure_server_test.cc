@@ -362,7 +362,7 @@ TEST(ServerTokensTest, StartRefusesAnEmptyTokenListAndReplaceNeedsTokens) {
   options.metrics_listen_address = "";
   options.bearer_tokens = std::vector<std::string>{};
   EXPECT_THAT(Server::Start(options).status(),
-              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bearer_tokens")));
+              testing::StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--auth-token-file holds no token")));
   options.bearer_tokens.reset();
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options);
   ASSERT_OK(server);

@@ -827,7 +827,7 @@ TEST(ServerTest, PortInUseIsUnavailableNamingTheAddress) {
                                                                  HasSubstr((*first)->address())));
   options.max_message_bytes = 0;
   EXPECT_THAT(Server::Start(options), descent::testing::StatusIs(absl::StatusCode::kInvalidArgument,
-                                                                 HasSubstr("max_message_bytes")));
+                                                                 HasSubstr("--max-message-bytes must be > 0")));
 }
 
 // GET http://127.0.0.1:port/metrics with a plain socket; empty on failure.
