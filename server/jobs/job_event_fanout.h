@@ -30,6 +30,10 @@ class JobEventFanout : public JobEventListener {
   void OnFinished(const v1::Job& job) override {
     for (JobEventListener* l : listeners_) l->OnFinished(job);
   }
+  void OnEndNotStored(const JobLabels& job, v1::JobState state,
+                      const absl::Status& error) override {
+    for (JobEventListener* l : listeners_) l->OnEndNotStored(job, state, error);
+  }
   void OnResumed(const JobLabels& job, int64_t step) override {
     for (JobEventListener* l : listeners_) l->OnResumed(job, step);
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "descent/v1/training.pb.h"
 
@@ -34,6 +35,11 @@ class JobEventListener {
   // A job reached a terminal state, right after its OnStateChange: the job as it ended
   // (state, progress, diagnosis, error).
   virtual void OnFinished(const v1::Job& /*job*/) {}
+  // The job ended in `state` (this process reports that outcome) but the job store could not
+  // record it, so the store keeps the job as it last wrote it: `error` says why. Arrives
+  // before that job's OnStateChange.
+  virtual void OnEndNotStored(const JobLabels& /*job*/, v1::JobState /*state*/,
+                              const absl::Status& /*error*/) {}
   // A job that was RUNNING when the server stopped continues training at `step` (its last
   // checkpoint; 0 without one).
   virtual void OnResumed(const JobLabels& /*job*/, int64_t /*step*/) {}

@@ -8,7 +8,6 @@
 #include "engine/status_macros.h"
 #include "server/store/checkpoint_codec.h"
 #include "server/conversion/engine_to_proto.h"
-#include "server/observability/log.h"
 
 namespace descent::server {
 
@@ -238,15 +237,10 @@ void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* lis
       write.clear_checkpoint = true;
       stored = WriteLocked(write);
     }
-    if (!stored.ok()) {
+    if (!stored.ok() && listener != nullptr) {
       // The store keeps the job as it last wrote it (a running job resumes from its last
       // checkpoint at the next start); this process reports the outcome it has.
-      Log(LogLevel::kError, "job_store_failed",
-          absl::StrCat("job ", labels_.id, " ended ", v1::JobState_Name(state_),
-                       " but the job store kept its earlier state: ", stored.message()),
-          {{"job_id", labels_.id},
-           {"state", v1::JobState_Name(state_)},
-           {"error", stored.message()}});
+      listener->OnEndNotStored(labels_, state_, stored);
     }
   }
   const absl::Time entered = from == v1::QUEUED ? create_time_ : start_time_;

@@ -57,6 +57,14 @@ void JobEventLog::OnStateChange(const JobLabels& job, v1::JobState from, v1::Job
        {"queue_wait_seconds", absl::ToDoubleSeconds(time_in_from)}});
 }
 
+void JobEventLog::OnEndNotStored(const JobLabels& job, v1::JobState state,
+                                 const absl::Status& error) {
+  Log(LogLevel::kError, "job_store_failed",
+      absl::StrCat("job ", job.id, " ended ", v1::JobState_Name(state),
+                   " but the job store kept its earlier state: ", error.message()),
+      {{"job_id", job.id}, {"state", v1::JobState_Name(state)}, {"error", error.message()}});
+}
+
 void JobEventLog::OnResumed(const JobLabels& job, int64_t step) {
   Log(LogLevel::kInfo, "job_resumed",
       absl::StrCat(

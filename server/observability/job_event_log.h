@@ -18,6 +18,9 @@ class JobEventLog : public JobEventListener {
   void OnStateChange(const JobLabels& job, v1::JobState from, v1::JobState to,
                      absl::Duration time_in_from) override;
   void OnFinished(const v1::Job& job) override;
+  // job_store_failed, an error.
+  void OnEndNotStored(const JobLabels& job, v1::JobState state,
+                      const absl::Status& error) override;
   void OnResumed(const JobLabels& job, int64_t step) override;
 };
 

@@ -13,7 +13,7 @@
 #include "engine/status_macros.h"
 #include "prometheus/text_serializer.h"
 #include "server/observability/gzip.h"
-#include "server/listen_socket.h"
+#include "server/observability/listen_socket.h"
 
 namespace descent::server {
 namespace {

@@ -135,5 +135,17 @@ TEST_F(JobEventLogTest, AJobCancelledWhileQueuedNeverStarted) {
   EXPECT_EQ(lines[1].fields().at("steps").number_value(), 0);
 }
 
+TEST_F(JobEventLogTest, AnEndTheStoreCouldNotKeepIsAnErrorNamingTheStateAndTheReason) {
+  log_.OnEndNotStored({"job-0123456789ab", "house"}, v1::SUCCEEDED,
+                      absl::ResourceExhaustedError("database or disk is full"));
+  const std::vector<google::protobuf::Struct> lines = LinesAbout("job-0123456789ab");
+  ASSERT_THAT(Events(lines), ElementsAre("job_store_failed"));
+  EXPECT_EQ(Field(lines[0], "level"), "error");
+  EXPECT_EQ(Field(lines[0], "state"), "SUCCEEDED");
+  EXPECT_EQ(Field(lines[0], "error"), "database or disk is full");
+  EXPECT_THAT(Field(lines[0], "message"),
+              HasSubstr("ended SUCCEEDED but the job store kept its earlier state"));
+}
+
 }  // namespace
 }  // namespace descent::server

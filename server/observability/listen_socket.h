@@ -1,7 +1,7 @@
 // A listening TCP socket for a "host:port" address, bound by descentd itself so that a busy
 // port or an unknown host is reported with the system's reason.
-#ifndef DESCENT_SERVER_LISTEN_SOCKET_H_
-#define DESCENT_SERVER_LISTEN_SOCKET_H_
+#ifndef DESCENT_SERVER_OBSERVABILITY_LISTEN_SOCKET_H_
+#define DESCENT_SERVER_OBSERVABILITY_LISTEN_SOCKET_H_
 
 #include <string>
 
@@ -22,4 +22,4 @@ absl::StatusOr<ListeningSocket> ListenTcp(const std::string& address, int backlo
 
 }  // namespace descent::server
 
-#endif  // DESCENT_SERVER_LISTEN_SOCKET_H_
+#endif  // DESCENT_SERVER_OBSERVABILITY_LISTEN_SOCKET_H_

@@ -1,4 +1,4 @@
-#include "server/listen_socket.h"
+#include "server/observability/listen_socket.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
