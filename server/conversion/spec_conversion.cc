@@ -18,7 +18,6 @@
 #include "engine/network.h"
 #include "engine/status_macros.h"
 #include "engine/trainer.h"
-#include "google/protobuf/util/json_util.h"
 #include "server/datasets/dataset_store.h"
 #include "server/conversion/predict_columns.h"
 #include "server/datasets/standardization.h"
@@ -603,20 +602,6 @@ void CheckTrainedModel(const TrainedModel& model) {
 }
 
 }  // namespace
-
-absl::StatusOr<v1::JobSpec> ParseJobSpecJson(absl::string_view json) {
-  v1::JobSpec spec;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), &spec, options);
-  if (!status.ok()) {
-    return InvalidArgumentError(
-        StrCat("job spec is not a valid descent.v1.JobSpec: ",
-               absl::string_view(status.message().data(), status.message().size())));
-  }
-  return spec;
-}
 
 absl::Status ValidateJobId(absl::string_view job_id, absl::string_view field) {
   if (job_id.empty()) {

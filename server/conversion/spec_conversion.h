@@ -27,11 +27,6 @@ inline constexpr int kMaxRequestIdLength = 128;  // SubmitJobRequest.request_id
 inline constexpr int kMaxHiddenLayers = 64;
 inline constexpr int kMaxLayerUnits = 65536;
 
-// Parses a job file: JobSpec in protobuf's JSON mapping, camelCase or snake_case names.
-// Unknown fields are rejected. INVALID_ARGUMENT naming the offending field or the JSON
-// syntax error. Does not validate the spec (PrepareJob does).
-absl::StatusOr<v1::JobSpec> ParseJobSpecJson(absl::string_view json);
-
 // Validates a submission and converts it to what the job manager runs: the engine's
 // TrainSpec with PyTorch's defaults for unset optional fields, the dataset (builtin datasets
 // are generated here, so a spec that does not fit its data fails at submit, not later), and

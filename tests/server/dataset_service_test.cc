@@ -23,11 +23,13 @@
 #include "server/server.h"
 #include "server/conversion/spec_conversion.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/text_proto.h"
 
 namespace descent::server {
 namespace {
 
 namespace fs = std::filesystem;
+using ::descent::testing::ParseTextProto;
 using ::descent::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -194,17 +196,16 @@ class DatasetServiceTest : public ::testing::Test {
   }
 
   static v1::JobSpec ClustersSpec(const std::string& dataset) {
-    absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"json({
-      "name": "clusters",
-      "dataset": { "targets": ["kind, common name"], "standardize": true },
-      "model": { "hiddenLayers": [ { "units": 8 } ] },
-      "loss": "CATEGORICAL_CROSS_ENTROPY",
-      "optimizer": { "adam": { "learningRate": 0.05 } },
-      "training": { "epochs": 30, "batchSize": 16, "seed": 3, "validationFraction": 0.25 }
-    })json");
-    EXPECT_OK(spec);
-    spec->mutable_dataset()->set_name(dataset);
-    return *spec;
+    v1::JobSpec spec = ParseTextProto<v1::JobSpec>(R"pb(
+      name: "clusters"
+      dataset { targets: "kind, common name" standardize: true }
+      model { hidden_layers { units: 8 } }
+      loss: CATEGORICAL_CROSS_ENTROPY
+      optimizer { adam { learning_rate: 0.05 } }
+      training { epochs: 30 batch_size: 16 seed: 3 validation_fraction: 0.25 }
+    )pb");
+    spec.mutable_dataset()->set_name(dataset);
+    return spec;
   }
 
   std::string root_;

@@ -17,6 +17,7 @@
 #include "tests/server/job_test_helpers.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/text_proto.h"
 #include "tests/testing/stream_events.h"
 
 namespace descent::server {
@@ -26,6 +27,7 @@ using ::descent::server::testing::CheckStream;
 using ::descent::server::testing::StreamSummary;
 using ::descent::server::testing::WaitForStep;
 using ::descent::server::testing::WatchAll;
+using ::descent::testing::ParseTextProto;
 using ::descent::testing::StreamEvents;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
@@ -33,16 +35,14 @@ using ::testing::SizeIs;
 // 13-16-1 on 64 house_prices rows, a quarter held out for validation, batch 16: 3 steps an
 // epoch.
 v1::SubmitJobRequest Request(int epochs, const std::string& name = "restartable") {
-  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"json({
-    "dataset": { "builtin": { "name": "house_prices", "samples": 64, "seed": 5 } },
-    "model": { "hiddenLayers": [ { "units": 16 } ] },
-    "loss": "MEAN_SQUARED_ERROR",
-    "optimizer": { "adam": { "learningRate": 0.001 } },
-    "training": { "batchSize": 16, "seed": 11, "validationFraction": 0.25 }
-  })json");
-  EXPECT_OK(spec);
   v1::SubmitJobRequest request;
-  *request.mutable_spec() = *spec;
+  *request.mutable_spec() = ParseTextProto<v1::JobSpec>(R"pb(
+    dataset { builtin { name: "house_prices" samples: 64 seed: 5 } }
+    model { hidden_layers { units: 16 } }
+    loss: MEAN_SQUARED_ERROR
+    optimizer { adam { learning_rate: 0.001 } }
+    training { batch_size: 16 seed: 11 validation_fraction: 0.25 }
+  )pb");
   request.mutable_spec()->set_name(name);
   request.mutable_spec()->mutable_training()->set_epochs(epochs);
   return request;

@@ -23,11 +23,13 @@
 #include "tests/testing/files.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/text_proto.h"
 #include "tests/testing/test_pki.h"
 
 namespace descent::server {
 namespace {
 
+using ::descent::testing::ParseTextProto;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -316,17 +318,15 @@ TEST(StreamTokenTest, ATokenRevokedByAReloadEndsTheStreamsItOpenedUnauthenticate
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(options);
   ASSERT_OK(server);
   const std::shared_ptr<grpc::Channel> channel = PlaintextChannel((*server)->address());
-  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"json({
-    "name": "waits",
-    "dataset": { "builtin": { "name": "house_prices", "samples": 32, "seed": 1 } },
-    "model": { "hiddenLayers": [ { "units": 4 } ] },
-    "loss": "MEAN_SQUARED_ERROR",
-    "optimizer": { "adam": { "learningRate": 0.01 } },
-    "training": { "epochs": 1, "batchSize": 16 }
-  })json");
-  ASSERT_OK(spec);
   v1::SubmitJobRequest submit;
-  *submit.mutable_spec() = *spec;
+  *submit.mutable_spec() = ParseTextProto<v1::JobSpec>(R"pb(
+    name: "waits"
+    dataset { builtin { name: "house_prices" samples: 32 seed: 1 } }
+    model { hidden_layers { units: 4 } }
+    loss: MEAN_SQUARED_ERROR
+    optimizer { adam { learning_rate: 0.01 } }
+    training { epochs: 1 batch_size: 16 }
+  )pb");
   v1::Job job;
   grpc::ClientContext submit_context;
   Bound(&submit_context);

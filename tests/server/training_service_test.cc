@@ -31,10 +31,12 @@
 #include "server/server.h"
 #include "server/conversion/spec_conversion.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/text_proto.h"
 
 namespace descent::server {
 namespace {
 
+using ::descent::testing::ParseTextProto;
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -60,33 +62,33 @@ MATCHER_P(HasCode, code, "") {
 
 // 8 samples of y = 2x + 1, one hidden layer of 4, MSE/Adam, batch 4: 2 steps per epoch.
 v1::JobSpec LineSpec(int epochs) {
-  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"json({
-    "name": "line",
-    "dataset": { "inline": {
-      "features": { "rows": 8, "cols": 1, "values": [-2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5] },
-      "targets": { "rows": 8, "cols": 1, "values": [-3, -2, -1, 0, 1, 2, 3, 4] } } },
-    "model": { "hiddenLayers": [ { "units": 4, "activation": "TANH" } ] },
-    "loss": "MEAN_SQUARED_ERROR",
-    "optimizer": { "adam": { "learningRate": 0.01 } },
-    "training": { "batchSize": 4, "seed": 5 }
-  })json");
-  EXPECT_OK(spec);
-  spec->mutable_training()->set_epochs(epochs);
-  return *spec;
+  v1::JobSpec spec = ParseTextProto<v1::JobSpec>(R"pb(
+    name: "line"
+    dataset {
+      inline {
+        features { rows: 8 cols: 1 values: [ -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5 ] }
+        targets { rows: 8 cols: 1 values: [ -3, -2, -1, 0, 1, 2, 3, 4 ] }
+      }
+    }
+    model { hidden_layers { units: 4 activation: TANH } }
+    loss: MEAN_SQUARED_ERROR
+    optimizer { adam { learning_rate: 0.01 } }
+    training { batch_size: 4 seed: 5 }
+  )pb");
+  spec.mutable_training()->set_epochs(epochs);
+  return spec;
 }
 
 // A job that runs until cancelled: 10M steps of a 13-256-256-1 network.
 v1::JobSpec EndlessSpec() {
-  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"json({
-    "name": "endless",
-    "dataset": { "builtin": { "name": "house_prices", "samples": 64, "seed": 1 } },
-    "model": { "hiddenLayers": [ { "units": 256 }, { "units": 256 } ] },
-    "loss": "MEAN_SQUARED_ERROR",
-    "optimizer": { "sgd": { "learningRate": 0.0001 } },
-    "training": { "epochs": 2500000, "batchSize": 16, "stopOnDivergence": false }
-  })json");
-  EXPECT_OK(spec);
-  return *spec;
+  return ParseTextProto<v1::JobSpec>(R"pb(
+    name: "endless"
+    dataset { builtin { name: "house_prices" samples: 64 seed: 1 } }
+    model { hidden_layers { units: 256 } hidden_layers { units: 256 } }
+    loss: MEAN_SQUARED_ERROR
+    optimizer { sgd { learning_rate: 0.0001 } }
+    training { epochs: 2500000 batch_size: 16 stop_on_divergence: false }
+  )pb");
 }
 
 v1::JobSpec BuiltinClassifierSpec(const std::string& dataset, v1::Loss loss) {
