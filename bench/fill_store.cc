@@ -16,8 +16,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "server/store/checkpoint_codec.h"
 #include "server/conversion/engine_to_proto.h"
+#include "server/jobs/store_conversion.h"
 #include "server/store/job_store.h"
 
 ABSL_FLAG(std::string, store, "", "the database to create or extend, e.g. DATA_DIR/descent.db");
@@ -46,14 +46,14 @@ v1::JobSpec Spec(int epochs) {
   return spec;
 }
 
-std::string Model() {
+descent::store::v1::Model Model() {
   descent::server::TrainedModel model;
   model.inputs = 13;
   model.parameters.push_back({descent::Matrix(16, 13), std::vector<float>(16, 0.1f)});
   model.parameters.push_back({descent::Matrix(1, 16), std::vector<float>(1, 0.2f)});
   model.activations = {descent::Activation::kRelu, descent::Activation::kIdentity};
   for (int i = 0; i < 13; ++i) model.feature_names.push_back(absl::StrFormat("x%d", i));
-  return descent::server::EncodeModel(model);
+  return descent::server::ToStored(model);
 }
 
 StoredEvent State(int64_t after_step, v1::JobState state, const v1::Job& job) {
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fill_store: %s\n", std::string(store.status().message()).c_str());
     return 1;
   }
-  const std::string model = Model();
+  const descent::store::v1::Model model = Model();
   const absl::Time start = absl::Now() - absl::Hours(24 * 90);
   int64_t steps_written = 0;
   for (int64_t i = 0; i < jobs; ++i) {

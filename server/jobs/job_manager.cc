@@ -24,13 +24,13 @@
 #include "engine/blas.h"
 #include "engine/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "server/store/checkpoint_codec.h"
 #include "server/conversion/engine_to_proto.h"
 #include "server/jobs/job_ids.h"
 #include "server/jobs/job_record.h"
 #include "server/jobs/job_runner.h"
 #include "server/store/job_store.h"
 #include "server/jobs/model_cache.h"
+#include "server/jobs/store_conversion.h"
 #include "server/jobs/watch_stream.h"
 
 namespace descent::server {
@@ -104,8 +104,8 @@ absl::Status JobNotFound(std::string_view job_id) {
 // A finished job's model as the store holds it, with what the job row holds filled in.
 absl::StatusOr<std::shared_ptr<const TrainedModel>> StoredModel(const JobStore& store,
                                                                 const StoredJob& job) {
-  ASSIGN_OR_RETURN(std::string bytes, store.ReadModel(job.sequence));
-  absl::StatusOr<TrainedModel> model = DecodeModel(bytes);
+  ASSIGN_OR_RETURN(const store::v1::Model stored, store.ReadModel(job.sequence));
+  absl::StatusOr<TrainedModel> model = FromStored(stored);
   if (!model.ok()) {
     return absl::DataLossError(absl::StrCat("job ", job.job.id(), ": ", model.status().message()));
   }
@@ -344,7 +344,7 @@ struct JobManager::Impl {
     std::optional<TrainerCheckpoint> checkpoint;
     std::string problem;
     if (running && stored.checkpoint) {
-      absl::StatusOr<TrainerCheckpoint> decoded = DecodeCheckpoint(*stored.checkpoint);
+      absl::StatusOr<TrainerCheckpoint> decoded = FromStored(*stored.checkpoint);
       if (decoded.ok()) {
         checkpoint = *std::move(decoded);
         ASSIGN_OR_RETURN(std::vector<v1::EpochSummary> epochs,
@@ -365,10 +365,10 @@ struct JobManager::Impl {
     if (running && problem.empty()) {
       RETURN_IF_ERROR(store.TruncateAfter(sequence, position, checkpoint ? checkpoint->epoch : 0));
     }
-    ASSIGN_OR_RETURN(LossHistory window, store.ReadHistory(sequence, position, 0));
+    ASSIGN_OR_RETURN(LossHistory window, ReadStoredHistory(store, sequence, position, 0));
     std::optional<double> last_loss;
     if (position > 0) {
-      ASSIGN_OR_RETURN(LossHistory last, store.ReadHistory(sequence, position - 1, 1));
+      ASSIGN_OR_RETURN(LossHistory last, ReadStoredHistory(store, sequence, position - 1, 1));
       if (last.steps() == position) last_loss = last.loss(position);
     }
     std::shared_ptr<JobRecord> record =

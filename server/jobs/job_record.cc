@@ -6,7 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
-#include "server/store/checkpoint_codec.h"
+#include "server/jobs/store_conversion.h"
 #include "server/conversion/engine_to_proto.h"
 
 namespace descent::server {
@@ -225,7 +225,7 @@ void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* lis
     v1::WatchJobResponse event = StateEventLocked(now);
     JobWrite write = PendingWriteLocked(&event);
     write.clear_checkpoint = true;
-    if (model_ != nullptr) write.model = EncodeModel(*model_);
+    if (model_ != nullptr) write.model = ToStored(*model_);
     absl::Status stored = WriteLocked(write);
     if (!stored.ok() && state_ == v1::SUCCEEDED) {
       state_ = v1::FAILED;
@@ -257,7 +257,7 @@ void JobRecord::SetTrainingInput(TrainingInput input) {
   input_ = std::move(input);
 }
 
-absl::Status JobRecord::SaveCheckpoint(std::string checkpoint) {
+absl::Status JobRecord::SaveCheckpoint(store::v1::Checkpoint checkpoint) {
   if (store_ == nullptr) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
   JobWrite write = PendingWriteLocked(nullptr);

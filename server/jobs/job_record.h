@@ -129,10 +129,10 @@ class JobRecord {
   // Whether the store holds everything recorded (true after a successful terminal write):
   // the record can then be dropped and the job served from the store alone.
   bool FullyStored() const ABSL_LOCKS_EXCLUDED(mu_);
-  // Training thread, RUNNING: writes `checkpoint` (checkpoint_codec.h) with every loss and
+  // Training thread, RUNNING: writes `checkpoint` (store_conversion.h) with every loss and
   // event recorded since the previous write, in one transaction. OK without a store; store
   // errors as JobStore::Write.
-  absl::Status SaveCheckpoint(std::string checkpoint) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status SaveCheckpoint(store::v1::Checkpoint checkpoint) ABSL_LOCKS_EXCLUDED(mu_);
   // Training thread: a resumed run continues after the steps in the history; records the
   // Resumed event there.
   void RecordResumed() ABSL_LOCKS_EXCLUDED(mu_);

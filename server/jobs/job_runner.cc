@@ -11,7 +11,7 @@
 #include "absl/time/clock.h"
 #include "engine/denormals.h"
 #include "engine/trainer.h"
-#include "server/store/checkpoint_codec.h"
+#include "server/jobs/store_conversion.h"
 
 namespace descent::server {
 namespace {
@@ -67,7 +67,7 @@ class JobObserver : public TrainingObserver {
   // Writes the trainer's checkpoint with the history since the last one; false (the error
   // kept for checkpoint_error()) when the store refuses it.
   bool Checkpoint(int64_t step, Clock::time_point now) {
-    absl::Status written = job_.SaveCheckpoint(EncodeCheckpoint(trainer_.Checkpoint()));
+    absl::Status written = job_.SaveCheckpoint(ToStored(trainer_.Checkpoint()));
     last_checkpoint_ = now;
     last_checkpoint_step_ = step;
     if (!written.ok()) checkpoint_error_ = written;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
 #include "server/conversion/engine_to_proto.h"
+#include "server/jobs/store_conversion.h"
 
 namespace descent::server {
 namespace {
@@ -65,7 +66,7 @@ absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
     }
     if (read == ReadResult::kBehind) {
       DESCENT_CHECK(job.store != nullptr);
-      absl::StatusOr<LossHistory> read_page = job.store->ReadHistory(
+      absl::StatusOr<LossHistory> read_page = ReadStoredHistory(*job.store, 
           job.sequence, cursor.position(),
           std::max<int64_t>(options.page_steps, options.max_points_per_message));
       if (!read_page.ok()) return read_page.status();

@@ -10,7 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/status_macros.h"
-#include "server/conversion/engine_to_proto.h"
+#include "server/store/sqlite_statement.h"
+#include "server/store/store_migration.h"
 
 namespace descent::server {
 namespace {
@@ -24,22 +25,29 @@ namespace {
 // busy one), so a job SubmitJob acknowledged survives a power cut too. Checkpoints and
 // state changes stay NORMAL: they are frequent, run on the training thread, and losing the
 // newest of them only means training those steps again.
-// PRAGMA user_version of a store in this schema.
-constexpr int64_t kStoreVersion = 1;
-
+// Version kStoreVersion (store_migration.h); every statement IF NOT EXISTS, so that it also
+// completes a migrated store.
 constexpr char kSchema[] = R"sql(
+-- The columns start-up reads come first, the spec (which can be large) last: a scan of the
+-- small columns never reads a row's overflow pages.
 CREATE TABLE IF NOT EXISTS jobs (
   sequence INTEGER PRIMARY KEY,   -- submission order; List pages by it
   id TEXT NOT NULL UNIQUE,
   state INTEGER NOT NULL,         -- descent.v1.JobState
-  spec BLOB NOT NULL,             -- descent.v1.JobSpec as echoed to clients
+  request_id TEXT NOT NULL,       -- the submit's idempotency key; '' without
+  end_time INTEGER,               -- unix nanoseconds once the job ended, else NULL
   job BLOB NOT NULL,              -- descent.v1.Job without the spec, as of the last write
-  model BLOB                      -- a SUCCEEDED job's model
+  spec BLOB NOT NULL              -- descent.v1.JobSpec as echoed to clients
 );
--- Apart from the jobs row, so updating the row does not rewrite the checkpoint's pages.
+-- Apart from the jobs row, so updating the row does not rewrite the checkpoint's pages, and
+-- a scan of the jobs does not read the models.
 CREATE TABLE IF NOT EXISTS checkpoints (  -- a running job's latest trainer checkpoint
   job INTEGER PRIMARY KEY,
-  checkpoint BLOB NOT NULL
+  checkpoint BLOB NOT NULL        -- descent.store.v1.Checkpoint
+);
+CREATE TABLE IF NOT EXISTS models (       -- a SUCCEEDED job's model
+  job INTEGER PRIMARY KEY,
+  model BLOB NOT NULL             -- descent.store.v1.Model
 );
 CREATE TABLE IF NOT EXISTS losses (  -- consecutive steps' losses as little-endian doubles
   job INTEGER NOT NULL,
@@ -85,66 +93,6 @@ absl::Status WriteError(sqlite3* db, int code, const std::string& path) {
       "); the --data-dir volume may be full or failing"));
 }
 
-// One prepared statement; finalized on destruction.
-class Statement {
- public:
-  Statement(sqlite3* db, std::string_view sql) {
-    code_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& Bind(int index, int64_t value) {
-    if (ok()) code_ = sqlite3_bind_int64(stmt_, index, value);
-    return *this;
-  }
-  Statement& Bind(int index, std::string_view text) {
-    if (ok()) {
-      code_ = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
-                                SQLITE_TRANSIENT);
-    }
-    return *this;
-  }
-  Statement& BindBlob(int index, std::string_view bytes) {
-    if (ok()) {
-      code_ = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
-    }
-    return *this;
-  }
-
-  // Runs a statement that returns no rows, then resets it for the next bindings.
-  int Run() {
-    if (!ok()) return code_;
-    const int code = sqlite3_step(stmt_);
-    code_ = code == SQLITE_DONE ? SQLITE_OK : code;
-    sqlite3_reset(stmt_);
-    return code_;
-  }
-  // Steps to the next row: true with a row, false at the end or on error (see code()).
-  bool Next() {
-    if (!ok()) return false;
-    const int code = sqlite3_step(stmt_);
-    if (code == SQLITE_ROW) return true;
-    code_ = code == SQLITE_DONE ? SQLITE_OK : code;
-    return false;
-  }
-  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-  std::string_view Blob(int column) const {
-    const void* data = sqlite3_column_blob(stmt_, column);
-    const int size = sqlite3_column_bytes(stmt_, column);
-    return data == nullptr ? std::string_view() :
-                             std::string_view(static_cast<const char*>(data), size);
-  }
-  int code() const { return code_; }
-  bool ok() const { return code_ == SQLITE_OK; }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int code_ = SQLITE_OK;
-};
-
 std::string_view LossesBlob(const double* losses, size_t count) {
   return std::string_view(reinterpret_cast<const char*>(losses), count * sizeof(double));
 }
@@ -167,37 +115,61 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
   sqlite3_extended_result_codes(db, 1);
   // Exclusive locking: the first write below takes the lock for the process's lifetime, so
   // a second descentd on this data dir fails here. WAL then needs no shared-memory file.
+  // The version is read before anything is set, so a store this descentd refuses is left
+  // exactly as it was.
+  if (const int result = sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE", nullptr, nullptr,
+                                      nullptr);
+      result != SQLITE_OK) {
+    return WriteError(db, result, path);
+  }
+  int64_t version = 0;
+  {
+    Statement read(db, "PRAGMA user_version");
+    if (!read.Next()) return WriteError(db, read.code(), path);
+    version = read.Int(0);
+  }
+  if (version > kStoreVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the job store ", path, " has format version ", version,
+        ", newer than this descentd reads (version ", kStoreVersion,
+        "); run the descentd that wrote it, or move the file aside to start with an empty "
+        "store"));
+  }
+  if (version < 0) {
+    return absl::DataLossError(absl::StrCat("the job store ", path, " has format version ",
+                                            version, ", which no descentd writes; move it aside "
+                                            "to start with an empty store"));
+  }
   const std::string cache_size = absl::StrCat("PRAGMA cache_size=-", kPageCacheKib);
-  for (const char* pragma : {"PRAGMA locking_mode=EXCLUSIVE", "PRAGMA journal_mode=WAL",
-                             "PRAGMA synchronous=NORMAL", cache_size.c_str()}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", cache_size.c_str()}) {
     if (const int result = sqlite3_exec(db, pragma, nullptr, nullptr, nullptr);
         result != SQLITE_OK) {
       return WriteError(db, result, path);
     }
   }
-  RETURN_IF_ERROR(store->InTransaction([&] { return sqlite3_exec(db, kSchema, nullptr, nullptr,
-                                                                 nullptr); }));
-  {
-    Statement version(db, "PRAGMA user_version");
-    const int64_t found = version.Next() ? version.Int(0) : -1;
-    if (found == 0) {  // a new store
+  // Version 0: a new store (or an empty file).
+  absl::Status problem;
+  RETURN_IF_ERROR(store->InTransaction([&] {
+    if (version == 1) return MigrateFromVersion1(db, kSchema, &problem);
+    int code = sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr);
+    if (code == SQLITE_OK && version == 0) {
       const std::string set = absl::StrCat("PRAGMA user_version = ", kStoreVersion);
-      if (const int result = sqlite3_exec(db, set.c_str(), nullptr, nullptr, nullptr);
-          result != SQLITE_OK) {
-        return WriteError(db, result, path);
-      }
-    } else if (found != kStoreVersion) {
-      return absl::DataLossError(absl::StrCat(
-          "the job store ", path, " has format version ", found, "; this descentd reads version ",
-          kStoreVersion, ". Move it aside to start with an empty store"));
+      code = sqlite3_exec(db, set.c_str(), nullptr, nullptr, nullptr);
     }
-  }
-  Statement check(db, "PRAGMA quick_check");
-  if (!check.Next() || check.Blob(0) != "ok") {
-    return absl::DataLossError(absl::StrCat(
-        "the job store ", path, " fails SQLite's quick_check (",
-        check.ok() ? std::string(check.Blob(0)) : sqlite3_errmsg(db),
-        "); move it aside to start with an empty store"));
+    return code;
+  }, &problem));
+  // Only the tables start-up reads: a whole-file check reads every page (6 s for 100,000
+  // finished jobs), while damage elsewhere is still found, as DATA_LOSS for the job whose
+  // page it is, when that page is read.
+  for (const char* table : {"jobs", "checkpoints"}) {
+    Statement check(db, absl::StrCat("PRAGMA quick_check(", table, ")"));
+    if (!check.Next() || check.Blob(0) != "ok") {
+      return absl::DataLossError(absl::StrCat(
+          "the job store ", path, " fails SQLite's quick_check of its ", table, " (",
+          check.ok() ? std::string(check.Blob(0)) : sqlite3_errmsg(db),
+          "); move it aside to start with an empty store"));
+    }
   }
   return store;
 }
@@ -205,12 +177,13 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
 JobStore::~JobStore() { sqlite3_close(db_); }
 
 template <typename Body>
-absl::Status JobStore::InTransaction(Body body) {
+absl::Status JobStore::InTransaction(Body body, const absl::Status* problem) {
   int code = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
   if (code == SQLITE_OK) code = body();
   if (code == SQLITE_OK) code = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
   if (code == SQLITE_OK) return absl::OkStatus();
-  absl::Status error = WriteError(db_, code, path_);
+  absl::Status error =
+      problem != nullptr && !problem->ok() ? *problem : WriteError(db_, code, path_);
   // SQLite may already have rolled back (after an I/O error); otherwise undo the partial
   // transaction so the store stays as it was.
   if (sqlite3_get_autocommit(db_) == 0) {
@@ -235,8 +208,8 @@ absl::Status JobStore::Insert(const v1::JobSpec& spec, const JobWrite& write) {
   sqlite3_exec(db_, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
   const absl::Status inserted = InTransaction([&] {
     Statement insert(db_,
-                     "INSERT INTO jobs (sequence, id, state, spec, job) VALUES (?1, ?2, 0, ?3, "
-                     "x'')");
+                     "INSERT INTO jobs (sequence, id, state, request_id, job, spec) "
+                     "VALUES (?1, ?2, 0, '', x'', ?3)");
     insert.Bind(1, write.sequence).Bind(2, write.job.id()).BindBlob(3, spec_bytes);
     if (const int code = insert.Run(); code != SQLITE_OK) return code;
     return WriteLocked(write);
@@ -262,8 +235,16 @@ absl::Status JobStore::Write(const JobWrite& write) {
 int JobStore::WriteLocked(const JobWrite& write) {
   const int64_t job = write.sequence;
   {
-    Statement update(db_, "UPDATE jobs SET state = ?2, job = ?3 WHERE sequence = ?1");
-    update.Bind(1, job).Bind(2, write.job.state()).BindBlob(3, write.job.SerializeAsString());
+    Statement update(db_,
+                     "UPDATE jobs SET state = ?2, request_id = ?3, end_time = ?4, job = ?5 "
+                     "WHERE sequence = ?1");
+    update.Bind(1, job).Bind(2, write.job.state()).Bind(3, write.job.request_id());
+    if (const std::optional<int64_t> end_time = EndTimeColumn(write.job)) {
+      update.Bind(4, *end_time);
+    } else {
+      update.BindNull(4);
+    }
+    update.BindBlob(5, write.job.SerializeAsString());
     if (const int code = update.Run(); code != SQLITE_OK) return code;
   }
   if (!write.losses.empty()) {
@@ -293,7 +274,7 @@ int JobStore::WriteLocked(const JobWrite& write) {
   }
   if (write.checkpoint) {
     Statement replace(db_, "INSERT OR REPLACE INTO checkpoints (job, checkpoint) VALUES (?1, ?2)");
-    replace.Bind(1, job).BindBlob(2, *write.checkpoint);
+    replace.Bind(1, job).BindBlob(2, write.checkpoint->SerializeAsString());
     if (const int code = replace.Run(); code != SQLITE_OK) return code;
   } else if (write.clear_checkpoint) {
     Statement drop(db_, "DELETE FROM checkpoints WHERE job = ?1");
@@ -301,8 +282,8 @@ int JobStore::WriteLocked(const JobWrite& write) {
     if (const int code = drop.Run(); code != SQLITE_OK) return code;
   }
   if (write.model) {
-    Statement update(db_, "UPDATE jobs SET model = ?2 WHERE sequence = ?1");
-    update.Bind(1, job).BindBlob(2, *write.model);
+    Statement update(db_, "INSERT OR REPLACE INTO models (job, model) VALUES (?1, ?2)");
+    update.Bind(1, job).BindBlob(2, write.model->SerializeAsString());
     if (const int code = update.Run(); code != SQLITE_OK) return code;
   }
   return SQLITE_OK;
@@ -330,19 +311,15 @@ absl::Status JobStore::Corrupt(int64_t sequence, const char* what) const {
 absl::StatusOr<std::vector<StoredJobSummary>> JobStore::LoadSummaries() const {
   absl::MutexLock lock(&mu_);
   std::vector<StoredJobSummary> jobs;
-  Statement rows(db_, "SELECT sequence, id, state, job FROM jobs ORDER BY sequence");
-  v1::Job job;
+  Statement rows(db_,
+                 "SELECT sequence, id, state, request_id, end_time FROM jobs ORDER BY sequence");
   while (rows.Next()) {
     StoredJobSummary& summary = jobs.emplace_back();
     summary.sequence = rows.Int(0);
     summary.id = std::string(rows.Blob(1));
     summary.state = static_cast<v1::JobState>(rows.Int(2));
-    const std::string_view row = rows.Blob(3);
-    if (!job.ParseFromArray(row.data(), static_cast<int>(row.size()))) {
-      return Corrupt(summary.sequence, "job row");
-    }
-    summary.request_id = job.request_id();
-    if (job.has_end_time()) summary.end_time = FromTimestamp(job.end_time());
+    summary.request_id = std::string(rows.Blob(3));
+    if (!rows.IsNull(4)) summary.end_time = absl::FromUnixNanos(rows.Int(4));
   }
   if (!rows.ok()) return WriteError(db_, rows.code(), path_);
   return jobs;
@@ -368,7 +345,13 @@ absl::StatusOr<StoredJob> JobStore::ReadJob(int64_t sequence) const {
       !job.job.ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
     return Corrupt(sequence, "job row");
   }
-  if (!row.IsNull(2)) job.checkpoint = std::string(row.Blob(2));
+  if (!row.IsNull(2)) {
+    const std::string_view checkpoint = row.Blob(2);
+    if (!job.checkpoint.emplace().ParseFromArray(checkpoint.data(),
+                                                 static_cast<int>(checkpoint.size()))) {
+      return Corrupt(sequence, "checkpoint");
+    }
+  }
   if (!row.IsNull(3)) job.stored_steps = row.Int(3);
   return job;
 }
@@ -382,11 +365,18 @@ absl::StatusOr<int64_t> JobStore::FindSequence(const std::string& id) const {
   return absl::NotFoundError(absl::StrCat("job ", id, " is not stored"));
 }
 
-absl::StatusOr<std::string> JobStore::ReadModel(int64_t sequence) const {
+absl::StatusOr<store::v1::Model> JobStore::ReadModel(int64_t sequence) const {
   absl::MutexLock lock(&mu_);
-  Statement row(db_, "SELECT model FROM jobs WHERE sequence = ?1 AND model IS NOT NULL");
+  Statement row(db_, "SELECT model FROM models WHERE job = ?1");
   row.Bind(1, sequence);
-  if (row.Next()) return std::string(row.Blob(0));
+  if (row.Next()) {
+    store::v1::Model model;
+    const std::string_view bytes = row.Blob(0);
+    if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      return Corrupt(sequence, "model");
+    }
+    return model;
+  }
   if (!row.ok()) return WriteError(db_, row.code(), path_);
   return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " has no stored model"));
 }
@@ -412,12 +402,13 @@ absl::StatusOr<std::vector<v1::EpochSummary>> JobStore::ReadEpochs(int64_t seque
   return epochs;
 }
 
-absl::StatusOr<LossHistory> JobStore::ReadHistory(int64_t sequence, int64_t after_step,
-                                                  int64_t max_steps) const {
+absl::StatusOr<StoredHistory> JobStore::ReadHistory(int64_t sequence, int64_t after_step,
+                                                    int64_t max_steps) const {
   DESCENT_CHECK(after_step >= 0 && max_steps >= 0);
   absl::MutexLock lock(&mu_);
-  LossHistory page(after_step);
-  std::vector<double> losses;
+  StoredHistory page;
+  page.after_step = after_step;
+  std::vector<double>& losses = page.losses;
   if (max_steps > 0) {
     // The chunk holding step after_step + 1, then the chunks that start in the page.
     Statement chunks(db_,
@@ -447,11 +438,11 @@ absl::StatusOr<LossHistory> JobStore::ReadHistory(int64_t sequence, int64_t afte
     }
     if (!chunks.ok()) return WriteError(db_, chunks.code(), path_);
   }
-  for (double loss : losses) page.AppendStep(loss);
   Statement events(db_,
                    "SELECT after_step, message FROM events "
                    "WHERE job = ?1 AND after_step BETWEEN ?2 AND ?3 ORDER BY after_step, ordinal");
-  events.Bind(1, sequence).Bind(2, after_step).Bind(3, page.steps());
+  events.Bind(1, sequence).Bind(2, after_step)
+      .Bind(3, after_step + static_cast<int64_t>(losses.size()));
   while (events.Next()) {
     v1::WatchJobResponse message;
     const std::string_view bytes = events.Blob(1);
@@ -459,7 +450,7 @@ absl::StatusOr<LossHistory> JobStore::ReadHistory(int64_t sequence, int64_t afte
         !(message.has_state() || message.has_epoch() || message.has_resumed())) {
       return Corrupt(sequence, "event");
     }
-    page.AppendStoredEvent(events.Int(0), std::move(message));
+    page.events.push_back(StoredEvent{events.Int(0), std::move(message)});
   }
   if (!events.ok()) return WriteError(db_, events.code(), path_);
   return page;
@@ -470,6 +461,7 @@ absl::Status JobStore::Delete(const std::vector<int64_t>& sequences) {
   return InTransaction([&] {
     for (const char* sql : {"DELETE FROM losses WHERE job = ?1", "DELETE FROM events WHERE job = ?1",
                             "DELETE FROM checkpoints WHERE job = ?1",
+                            "DELETE FROM models WHERE job = ?1",
                             "DELETE FROM jobs WHERE sequence = ?1"}) {
       Statement drop(db_, sql);
       for (int64_t sequence : sequences) {

@@ -1,7 +1,9 @@
 // Durable job state: one SQLite database (<data-dir>/descent.db) holding every job's row
 // (spec, state, timestamps, results), its loss history in chunks, its events (state
 // changes, epoch summaries, resumptions), the latest trainer checkpoint of a running job
-// and the model of a SUCCEEDED one. Every write is one transaction, so what a reopened store
+// and the model of a SUCCEEDED one. Checkpoints and models are the store's own messages
+// (proto/descent/store/v1/store.proto); the database carries its schema version in
+// PRAGMA user_version (store_migration.h), and an older store is migrated when opened. Every write is one transaction, so what a reopened store
 // shows is always a state the server was in: a checkpoint and the losses up to its step
 // land together, never one without the other.
 //
@@ -21,8 +23,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "descent/store/v1/store.pb.h"
 #include "descent/v1/training.pb.h"
-#include "server/jobs/loss_history.h"
 
 struct sqlite3;
 
@@ -43,9 +45,9 @@ struct JobWrite {
   int64_t first_step = 1;
   std::vector<double> losses;
   std::vector<StoredEvent> events;  // appended after the stored ones
-  std::optional<std::string> checkpoint;  // replaces the stored checkpoint
-  bool clear_checkpoint = false;          // drops it (a job that ended needs none)
-  std::optional<std::string> model;       // a SUCCEEDED job's model (checkpoint_codec.h)
+  std::optional<store::v1::Checkpoint> checkpoint;  // replaces the stored checkpoint
+  bool clear_checkpoint = false;  // drops it (a job that ended needs none)
+  std::optional<store::v1::Model> model;  // a SUCCEEDED job's model
 };
 
 // A job's row as stored, for the job manager to rebuild an unfinished job's record at
@@ -54,8 +56,16 @@ struct StoredJob {
   int64_t sequence = 0;
   v1::JobSpec spec;  // as echoed to clients (dataset.resolved filled in)
   v1::Job job;       // without the spec
-  std::optional<std::string> checkpoint;
+  std::optional<store::v1::Checkpoint> checkpoint;
   int64_t stored_steps = 0;  // losses stored: steps 1 .. stored_steps
+};
+
+// A page of a job's stored history (JobStore::ReadHistory), after `after_step` steps.
+struct StoredHistory {
+  int64_t after_step = 0;
+  std::vector<double> losses;  // of steps after_step + 1, after_step + 2, ...
+  // Events placed from after_step through the page's last step, in the order written.
+  std::vector<StoredEvent> events;
 };
 
 // What the job manager keeps in memory of every stored job (a few dozen bytes).
@@ -69,9 +79,13 @@ struct StoredJobSummary {
 
 class JobStore {
  public:
-  // Opens or creates the database at `path` (its directory must exist), in WAL mode.
+  // Opens or creates the database at `path` (its directory must exist), in WAL mode. A
+  // store of an older version is migrated to kStoreVersion in one transaction first.
   // UNAVAILABLE naming the path when it cannot be opened or written, or when another
-  // process holds it; DATA_LOSS when it is not a descent store or fails its quick check.
+  // process holds it; FAILED_PRECONDITION naming both versions for a store newer than this
+  // descentd reads (left untouched); DATA_LOSS when it is not a descent store, an older
+  // store's blob cannot be migrated (the store stays as it was), or the tables start-up
+  // reads fail SQLite's quick check.
   static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& path);
   ~JobStore();
   JobStore(const JobStore&) = delete;
@@ -101,21 +115,21 @@ class JobStore {
   absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const ABSL_LOCKS_EXCLUDED(mu_);
   // The sequence of the job with this id; NOT_FOUND when there is none.
   absl::StatusOr<int64_t> FindSequence(const std::string& id) const ABSL_LOCKS_EXCLUDED(mu_);
-  // A SUCCEEDED job's model as written (checkpoint_codec.h); NOT_FOUND without one.
-  absl::StatusOr<std::string> ReadModel(int64_t sequence) const ABSL_LOCKS_EXCLUDED(mu_);
+  // A SUCCEEDED job's model; NOT_FOUND without one, DATA_LOSS when it does not parse.
+  absl::StatusOr<store::v1::Model> ReadModel(int64_t sequence) const ABSL_LOCKS_EXCLUDED(mu_);
   // The stored epoch summaries of epochs 1 .. up_to_epoch, in order (a resumed trainer's
   // early-stopping and diagnosis state).
   absl::StatusOr<std::vector<v1::EpochSummary>> ReadEpochs(int64_t sequence, int up_to_epoch) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // One page of a job's history: a window after `after_step` steps (LossHistory) holding
-  // the stored losses of steps after_step + 1 .. after_step + max_steps (fewer at the end of
-  // what is stored; whole stored chunks may add up to kMaxStepsPerChunk more) and every
+  // One page of a job's history: after `after_step` steps, the stored losses of steps
+  // after_step + 1 .. after_step + max_steps (fewer at the end of what is stored; whole
+  // stored chunks may add up to kMaxStepsPerChunk more) and every
   // stored event placed from after_step through the page's last step. An empty page (no
   // step, no event) means nothing is stored there: the end of a finished job's history, or
   // a job that was deleted. DATA_LOSS for a malformed chunk or event.
-  absl::StatusOr<LossHistory> ReadHistory(int64_t sequence, int64_t after_step,
-                                          int64_t max_steps) const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<StoredHistory> ReadHistory(int64_t sequence, int64_t after_step,
+                                            int64_t max_steps) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Deletes the jobs with these sequences and everything stored for them (row, spec,
   // history, checkpoint, model), in one transaction. Write errors as for Write().
@@ -133,9 +147,12 @@ class JobStore {
   int WriteLocked(const JobWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // an SQLite code
   // DATA_LOSS naming the job and what of it cannot be parsed.
   absl::Status Corrupt(int64_t sequence, const char* what) const;
-  // Runs `body` inside BEGIN IMMEDIATE .. COMMIT, rolling back when it or the commit fails.
+  // Runs `body` (returning an SQLite code) inside BEGIN IMMEDIATE .. COMMIT, rolling back
+  // when it or the commit fails; the error is `*problem` when the body set one, else the
+  // SQLite error (WriteError).
   template <typename Body>
-  absl::Status InTransaction(Body body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InTransaction(Body body, const absl::Status* problem = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
   mutable absl::Mutex mu_;

@@ -241,7 +241,8 @@ TEST_F(JobManagerStoreTest, RetentionByCountDeletesExactlyTheOldestFinishedJobs)
                 StatusIs(absl::StatusCode::kNotFound, _));
     EXPECT_THAT(store_->FindSequence(ids[static_cast<size_t>(i)]).status(),
                 StatusIs(absl::StatusCode::kNotFound, _));
-    EXPECT_THAT(store_->ReadHistory(i, 0, 100)->events_end(), 0u);
+    EXPECT_THAT(store_->ReadHistory(i, 0, 100)->events, ::testing::IsEmpty());
+    EXPECT_THAT(store_->ReadHistory(i, 0, 100)->losses, ::testing::IsEmpty());
   }
   // While running: a third finished job pushes out the oldest remaining one.
   ASSERT_OK(manager.Cancel(ids[2]).status());

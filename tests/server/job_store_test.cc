@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
 #include "server/conversion/engine_to_proto.h"
+#include "server/jobs/store_conversion.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 
@@ -38,6 +39,18 @@ class JobStoreTest : public ::testing::Test {
     write.job.set_id(std::move(id));
     write.job.set_state(state);
     return write;
+  }
+  static store::v1::Checkpoint CheckpointAt(int64_t step) {
+    store::v1::Checkpoint checkpoint;
+    checkpoint.set_step(step);
+    checkpoint.set_epoch_loss_sum(0.1 + 0.2);
+    return checkpoint;
+  }
+  static store::v1::Model ModelNamed(const std::string& feature) {
+    store::v1::Model model;
+    model.set_inputs(1);
+    model.add_feature_names(feature);
+    return model;
   }
   static StoredEvent StateEvent(int64_t after_step, v1::JobState state) {
     StoredEvent event;
@@ -68,7 +81,8 @@ History ReadWholeHistory(const JobStore& store, int64_t sequence, int64_t page_s
   History history;
   LossHistory::Cursor cursor;
   while (true) {
-    absl::StatusOr<LossHistory> page = store.ReadHistory(sequence, cursor.position(), page_steps);
+    absl::StatusOr<LossHistory> page =
+        ReadStoredHistory(store, sequence, cursor.position(), page_steps);
     EXPECT_OK(page);
     if (!page.ok() || page->AtEnd(cursor)) return history;
     google::protobuf::RepeatedField<double> points;
@@ -101,7 +115,7 @@ TEST_F(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
     JobWrite running = Row(0, "job-000000000001", v1::RUNNING);
     running.events.push_back(StateEvent(0, v1::RUNNING));
     running.losses = {3.0, 2.0};
-    running.checkpoint = "checkpoint at 2";
+    running.checkpoint = CheckpointAt(2);
     ASSERT_OK(store->Write(running));
     JobWrite more = Row(0, "job-000000000001", v1::SUCCEEDED);
     *more.job.mutable_end_time() = ToTimestamp(absl::FromUnixSeconds(1234));
@@ -109,7 +123,7 @@ TEST_F(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
     more.losses = {1.5, 0.25};
     more.events = {EpochEvent(4, 1), StateEvent(4, v1::SUCCEEDED)};
     more.clear_checkpoint = true;
-    more.model = std::string("model\0bytes", 11);
+    more.model = ModelNamed(std::string("model\0bytes", 11));
     ASSERT_OK(store->Write(more));
   }
   std::unique_ptr<JobStore> store = Open();
@@ -131,7 +145,8 @@ TEST_F(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
   EXPECT_EQ(first->job.state(), v1::SUCCEEDED);
   EXPECT_EQ(first->stored_steps, 4);
   EXPECT_FALSE(first->checkpoint.has_value());
-  EXPECT_EQ(*store->ReadModel(0), std::string("model\0bytes", 11));
+  ASSERT_OK(store->ReadModel(0));
+  EXPECT_THAT(store->ReadModel(0)->feature_names(), ElementsAre(std::string("model\0bytes", 11)));
   EXPECT_EQ(*store->FindSequence("job-000000000001"), 0);
   const History history = ReadWholeHistory(*store, 0, 1);
   EXPECT_THAT(history.losses, ElementsAre(3.0, 2.0, 1.5, 0.25));
@@ -179,14 +194,14 @@ TEST_F(JobStoreTest, PagesOfHistoryCrossChunksAndStartInsideThem) {
     }
   }
   // A page from the middle of the second chunk: steps 10.. and the events from step 9 on.
-  absl::StatusOr<LossHistory> page = store->ReadHistory(0, 9, 4);
+  absl::StatusOr<LossHistory> page = ReadStoredHistory(*store, 0, 9, 4);
   ASSERT_OK(page);
   EXPECT_EQ(page->base(), 9);
   EXPECT_GE(page->steps(), 13);  // whole chunks: up to step 21
   EXPECT_EQ(page->loss(10), 2.5);
   EXPECT_EQ(page->event(page->first_event()).after_step, 9);
   // Beyond the stored steps: an empty page.
-  page = store->ReadHistory(0, 21, 4);
+  page = ReadStoredHistory(*store, 0, 21, 4);
   ASSERT_OK(page);
   EXPECT_EQ(page->steps(), 21);
   EXPECT_EQ(page->events_end(), page->first_event() + 1);  // epoch 7 at step 21
@@ -200,8 +215,8 @@ TEST_F(JobStoreTest, DeleteRemovesTheJobAndEverythingStoredForIt) {
     JobWrite write = Row(sequence, id, v1::RUNNING);
     write.losses = {1, 2, 3};
     write.events = {StateEvent(0, v1::RUNNING), EpochEvent(3, 1)};
-    write.checkpoint = "at 3";
-    write.model = "model";
+    write.checkpoint = CheckpointAt(3);
+    write.model = ModelNamed("x");
     ASSERT_OK(store->Insert(v1::JobSpec(), write));
   }
   ASSERT_OK(store->Delete({0}));
@@ -219,6 +234,8 @@ TEST_F(JobStoreTest, DeleteRemovesTheJobAndEverythingStoredForIt) {
   for (const char* sql : {"SELECT COUNT(*) FROM losses WHERE job = 0",
                           "SELECT COUNT(*) FROM events WHERE job = 0",
                           "SELECT COUNT(*) FROM checkpoints WHERE job = 0",
+                          "SELECT COUNT(*) FROM models WHERE job = 0",
+                          "SELECT 1 - COUNT(*) FROM models WHERE job = 1",
                           "SELECT COUNT(*) FROM jobs WHERE sequence = 0",
                           "SELECT 1 - COUNT(*) FROM jobs WHERE sequence = 1",
                           "SELECT 24 - SUM(length(losses)) FROM losses WHERE job = 1"}) {
@@ -238,7 +255,7 @@ TEST_F(JobStoreTest, TruncateAfterDropsLaterLossesAndEpochsOnly) {
   JobWrite checkpointed = Row(0, "job-000000000001", v1::RUNNING);
   checkpointed.losses = {4, 3};
   checkpointed.events = {StateEvent(0, v1::RUNNING), EpochEvent(2, 1)};
-  checkpointed.checkpoint = "at 2";
+  checkpointed.checkpoint = CheckpointAt(2);
   ASSERT_OK(store->Write(checkpointed));
   JobWrite later = Row(0, "job-000000000001", v1::RUNNING);
   later.first_step = 3;
@@ -251,7 +268,9 @@ TEST_F(JobStoreTest, TruncateAfterDropsLaterLossesAndEpochsOnly) {
   EXPECT_THAT(history.losses, ElementsAre(4, 3));
   ASSERT_EQ(history.events.size(), 2u);
   EXPECT_EQ(history.events[1].second.epoch().epoch(), 1);
-  EXPECT_EQ(store->ReadJob(0)->checkpoint, "at 2");
+  ASSERT_TRUE(store->ReadJob(0)->checkpoint.has_value());
+  EXPECT_EQ(store->ReadJob(0)->checkpoint->step(), 2);
+  EXPECT_EQ(store->ReadJob(0)->checkpoint->epoch_loss_sum(), 0.1 + 0.2);
   absl::StatusOr<std::vector<v1::EpochSummary>> epochs = store->ReadEpochs(0, 5);
   ASSERT_OK(epochs);
   ASSERT_THAT(*epochs, SizeIs(1));
@@ -295,7 +314,7 @@ TEST_F(JobStoreTest, AFileThatIsNotADatabaseIsAnError) {
   EXPECT_THAT(store.status().message(), HasSubstr(path_));
 }
 
-TEST_F(JobStoreTest, AStoreOfAnotherFormatVersionIsDataLoss) {
+TEST_F(JobStoreTest, AStoreOfANewerFormatVersionIsRefused) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
@@ -303,7 +322,30 @@ TEST_F(JobStoreTest, AStoreOfAnotherFormatVersionIsDataLoss) {
     sqlite3_close(db);
   }
   EXPECT_THAT(JobStore::Open(path_).status(),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("format version 7")));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("format version 7")));
+}
+
+TEST_F(JobStoreTest, ACheckpointOrModelThatDoesNotParseIsDataLossNamingTheJob) {
+  {
+    std::unique_ptr<JobStore> store = Open();
+    ASSERT_NE(store, nullptr);
+    JobWrite write = Row(0, "job-000000000001", v1::RUNNING);
+    write.checkpoint = CheckpointAt(2);
+    write.model = ModelNamed("x");
+    ASSERT_OK(store->Insert(v1::JobSpec(), write));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE checkpoints SET checkpoint = x'ffffffff'; "
+                             "UPDATE models SET model = x'0a'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  std::unique_ptr<JobStore> store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(store->ReadJob(0).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("checkpoint for job sequence 0")));
+  EXPECT_THAT(store->ReadModel(0).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("model for job sequence 0")));
 }
 
 TEST_F(JobStoreTest, AMissingDirectoryIsUnavailableNamingThePath) {
