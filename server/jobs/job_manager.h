@@ -42,6 +42,7 @@
 #include "server/conversion/prepared_job.h"
 #include "server/conversion/trained_model.h"
 #include "server/jobs/job_events.h"
+#include "server/jobs/job_recovery.h"
 
 namespace descent::server {
 
@@ -68,7 +69,7 @@ struct JobManagerOptions {
   JobStore* store = nullptr;
   // With a store: turns a stored job's submission back into what a worker trains (the
   // server's PrepareJob with its dataset store), for the jobs Recover() queues again.
-  std::function<absl::StatusOr<PreparedJob>(const v1::SubmitJobRequest&)> prepare;
+  PrepareJobFn prepare;
   // A durable running job writes a checkpoint after this many steps or this much time since
   // its last one, whichever comes first (--checkpoint-every-steps, -seconds).
   int64_t checkpoint_every_steps = 10'000;
