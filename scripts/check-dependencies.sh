@@ -25,12 +25,8 @@ declare -A WING_MAY_USE=(
 )
 # Of jobs/, observability/ may include only the event interface.
 OBSERVABILITY_MAY_USE_OF_JOBS="server/jobs/job_events.h"
-# Known exceptions, each "wing -> wing": arrows still being removed (the store's private
-# schema takes the store off the job and conversion types). Keep this list short.
-KNOWN_EXCEPTIONS=(
-  "store -> jobs"
-  "store -> conversion"
-)
+# Known exceptions, each "wing -> wing": arrows still being removed. Keep this list short.
+KNOWN_EXCEPTIONS=()
 
 # Third-party headers base/ must not include (it sits below everything else).
 BASE_FORBIDDEN='^(grpc|grpcpp|google/|prometheus/|cblas|openblas|sqlite3|microhttpd|zlib|libpq|gtest/|gmock/|benchmark/)'
