@@ -115,6 +115,12 @@ TEST(RestartTest, AfterKillNineTheJobResumesAndEveryWatcherSeesEveryStepOnce) {
   absl::StatusOr<std::unique_ptr<testing::Subprocess>> text_cli =
       testing::Subprocess::Start(text_argv);
   ASSERT_OK(text_cli);
+  // Both are watching (they printed the job's state) before the kill: a watcher that never
+  // reached the server has nothing to reconnect to, and exits 3 as for a wrong address.
+  ASSERT_TRUE((*json_cli)->WaitForOutput("\"state\"", absl::Seconds(60)))
+      << (*json_cli)->Stderr();
+  ASSERT_TRUE((*text_cli)->WaitForOutput(absl::StrCat("job ", id, " "), absl::Seconds(60)))
+      << (*text_cli)->Stderr();
 
   // Kill once a few checkpoints were written, mid-training.
   int64_t step_at_kill = 0;
