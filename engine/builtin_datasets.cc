@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/dataset.h"
+#include "engine/field_error.h"
 #include "engine/portable_random.h"
 
 namespace descent {
@@ -339,36 +340,39 @@ constexpr Generator kGenerators[] = {
 absl::Status CheckOptions(const Generator& generator, const BuiltinOptions& options) {
   const char* name = generator.name;
   if (options.samples < kMinSamples || options.samples > kMaxSamples) {
-    return absl::InvalidArgumentError(absl::StrCat("dataset.builtin.samples must be in [",
-                                                   kMinSamples, ", ", kMaxSamples, "] (got ",
-                                                   options.samples, ")"));
+    return InvalidFieldError("dataset.builtin.samples",
+                             absl::StrCat(" must be in [", kMinSamples, ", ", kMaxSamples,
+                                          "] (got ", options.samples, ")"));
   }
   if (generator.max_classes == 0 && options.classes != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("dataset.builtin.classes must be 0 for ", name,
-                                                   ", whose class count is fixed (got ",
-                                                   options.classes, ")"));
+    return InvalidFieldError(
+        "dataset.builtin.classes",
+        absl::StrCat(" must be 0 for ", name, ", whose class count is fixed (got ", options.classes,
+                     ")"));
   }
   if (generator.max_classes > 0 && options.classes != 0 &&
       (options.classes < 2 || options.classes > generator.max_classes)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dataset.builtin.classes for ", name, " must be 0 (default) or in [2, ",
-                     generator.max_classes, "] (got ", options.classes, ")"));
+    return InvalidFieldError("dataset.builtin.classes",
+                             absl::StrCat(" for ", name, " must be 0 (default) or in [2, ",
+                                          generator.max_classes, "] (got ", options.classes, ")"));
   }
   const bool takes_features = generator.takes_features;
   if (!takes_features && options.features != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("dataset.builtin.features must be 0 for ", name,
-                                                   ", whose features are fixed (got ",
-                                                   options.features, ")"));
+    return InvalidFieldError(
+        "dataset.builtin.features",
+        absl::StrCat(" must be 0 for ", name, ", whose features are fixed (got ", options.features,
+                     ")"));
   }
   if (takes_features && (options.features < 0 || options.features > kMaxBlobFeatures)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dataset.builtin.features for ", name, " must be 0 (default) or in [1, ",
-                     kMaxBlobFeatures, "] (got ", options.features, ")"));
+    return InvalidFieldError("dataset.builtin.features",
+                             absl::StrCat(" for ", name, " must be 0 (default) or in [1, ",
+                                          kMaxBlobFeatures, "] (got ", options.features, ")"));
   }
   if (std::isnan(options.noise) || options.noise > generator.max_noise) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dataset.builtin.noise for ", name, " is ", generator.noise_meaning,
-                     " and must be in [0, ", generator.max_noise, "] (got ", options.noise, ")"));
+    return InvalidFieldError(
+        "dataset.builtin.noise",
+        absl::StrCat(" for ", name, " is ", generator.noise_meaning, " and must be in [0, ",
+                     generator.max_noise, "] (got ", options.noise, ")"));
   }
   return absl::OkStatus();
 }
@@ -388,9 +392,10 @@ absl::StatusOr<Dataset> MakeBuiltinDataset(std::string_view name, const BuiltinO
     PortableRandom rng(DeriveSeed(options.seed, generator.stream, 0));
     return generator.make(options, rng);
   }
-  return absl::NotFoundError(absl::StrCat(
-      "dataset.builtin.name \"", std::string(name),
-      "\" is not a builtin dataset; use one of: ", absl::StrJoin(BuiltinDatasetNames(), ", ")));
+  return FieldError(
+      absl::StatusCode::kNotFound, "dataset.builtin.name",
+      absl::StrCat(" \"", std::string(name), "\" is not a builtin dataset; use one of: ",
+                   absl::StrJoin(BuiltinDatasetNames(), ", ")));
 }
 
 }  // namespace descent

@@ -21,6 +21,20 @@ int ArgMax(const float* values, int n) {
 
 }  // namespace
 
+int PredictedClass(OutputActivation activation, absl::Span<const float> logits) {
+  switch (activation) {
+    case OutputActivation::kSoftmax:
+      return ArgMax(logits.data(), static_cast<int>(logits.size()));
+    case OutputActivation::kSigmoid:
+      // sigmoid(z) >= 0.5 exactly when z >= 0; deciding on z avoids sigmoid's rounding.
+      if (logits.size() != 1) return -1;
+      return logits[0] >= 0.0f ? 1 : 0;
+    case OutputActivation::kIdentity:
+      return -1;
+  }
+  return -1;
+}
+
 MetricsAccumulator::MetricsAccumulator(LossKind kind, int target_cols)
     : kind_(kind), target_cols_(target_cols) {
   if (!classification()) {
@@ -44,7 +58,8 @@ void MetricsAccumulator::Add(const Matrix& logits, const Matrix& targets) {
   switch (kind_) {
     case LossKind::kCategoricalCrossEntropy:
       for (int r = 0; r < rows; ++r) {
-        const int predicted = ArgMax(logits.row(r), outputs);
+        const int predicted =
+            PredictedClass(OutputActivation::kSoftmax, absl::MakeConstSpan(logits.row(r), outputs));
         const int expected = target_cols_ == 1 ? static_cast<int>(std::lround(targets(r, 0)))
                                                : ArgMax(targets.row(r), target_cols_);
         correct_ += predicted == expected ? 1.0 : 0.0;
@@ -52,10 +67,12 @@ void MetricsAccumulator::Add(const Matrix& logits, const Matrix& targets) {
       judged_ += rows;
       break;
     case LossKind::kBinaryCrossEntropy:
-      // sigmoid(z) >= 0.5 exactly when z >= 0.
+      // Each output is its own label.
       DESCENT_CHECK(outputs == target_cols_);
       for (size_t i = 0; i < logits.size(); ++i) {
-        correct_ += (logits.data()[i] >= 0.0f) == (targets.data()[i] >= 0.5f) ? 1.0 : 0.0;
+        const int predicted =
+            PredictedClass(OutputActivation::kSigmoid, absl::MakeConstSpan(&logits.data()[i], 1));
+        correct_ += predicted == (targets.data()[i] >= 0.5f ? 1 : 0) ? 1.0 : 0.0;
       }
       judged_ += static_cast<double>(logits.size());
       break;
@@ -183,7 +200,7 @@ EvalMetrics Evaluate(Network& network, const Loss& loss, LossKind kind, const Ma
   return evaluator.Run(network, loss, features, targets);
 }
 
-absl::StatusOr<Matrix> Predict(Network& network, const Loss& loss, const Matrix& x) {
+absl::StatusOr<Prediction> Predict(Network& network, const Loss& loss, const Matrix& x) {
   if (x.cols() != network.inputs()) {
     return absl::InvalidArgumentError(absl::StrCat("features must have ", network.inputs(),
                                                    " columns, one per model input (got ", x.cols(),
@@ -196,10 +213,22 @@ absl::StatusOr<Matrix> Predict(Network& network, const Loss& loss, const Matrix&
                        " (row ", i / x.cols(), ", column ", i % x.cols(), "); send finite values"));
     }
   }
-  if (x.rows() == 0) return Matrix(0, network.outputs());
-  Matrix outputs = network.Forward(x);
-  loss.OutputTransform(&outputs);
-  return outputs;
+  Prediction prediction;
+  if (x.rows() == 0) {
+    prediction.outputs = Matrix(0, network.outputs());
+    return prediction;
+  }
+  prediction.outputs = network.Forward(x);
+  const OutputActivation activation = loss.output_activation();
+  if (PredictedClass(activation, prediction.outputs.span().subspan(0, network.outputs())) >= 0) {
+    prediction.classes.reserve(static_cast<size_t>(x.rows()));
+    for (int r = 0; r < x.rows(); ++r) {
+      prediction.classes.push_back(PredictedClass(
+          activation, absl::MakeConstSpan(prediction.outputs.row(r), network.outputs())));
+    }
+  }
+  loss.OutputTransform(&prediction.outputs);
+  return prediction;
 }
 
 }  // namespace descent

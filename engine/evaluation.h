@@ -16,6 +16,13 @@
 
 namespace descent {
 
+// The class one row of a classifier's logits predicts: the one rule behind accuracy and
+// Predict's classes. Softmax: the index of the largest logit (the first on ties). Sigmoid
+// with one output: 1 when the logit is >= 0 (probability >= 0.5), else 0. -1 when the
+// outputs are no single class: identity (regression) and several sigmoid outputs
+// (independent labels, each decided alone by the one-output rule).
+int PredictedClass(OutputActivation activation, absl::Span<const float> logits);
+
 // Accuracy (classification) or MAE / RMSE / R² (regression) accumulated over batches of
 // (logits, targets). Allocation-free after construction.
 class MetricsAccumulator {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "engine/field_error.h"
 #include "engine/loss_kinds.h"
 #include "engine/status_macros.h"
 
@@ -24,8 +25,8 @@ constexpr char kTargets[] = "dataset.inline.targets";
 constexpr double kRowSumTolerance = 1e-3;
 
 absl::Status BadTarget(size_t index, float value, absl::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(kTargets, ".values[", index, "] is ", value, "; ", problem));
+  return InvalidFieldError(absl::StrCat(kTargets, ".values[", index, "]"),
+                           absl::StrCat(" is ", value, "; ", problem));
 }
 
 absl::StatusOr<int> BinaryOutputs(const Matrix& targets) {
@@ -49,8 +50,9 @@ absl::StatusOr<int> IndexTargetClasses(const Matrix& targets, int num_classes) {
   }
   if (num_classes <= 0) {
     if (max_index >= 1e6f) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kTargets, " holds class index ", max_index,
+      return InvalidFieldError(
+          kTargets,
+          absl::StrCat(" holds class index ", max_index,
                        "; CATEGORICAL_CROSS_ENTROPY supports fewer than 1000000 classes"));
     }
     num_classes = static_cast<int>(max_index) + 1;
@@ -68,9 +70,10 @@ absl::StatusOr<int> IndexTargetClasses(const Matrix& targets, int num_classes) {
 
 absl::StatusOr<int> ProbabilityRowClasses(const Matrix& targets, int num_classes) {
   if (num_classes > 0 && num_classes != targets.cols()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dataset.inline.num_classes is ", num_classes, " but ", kTargets, " has ",
-                     targets.cols(), " columns; probability rows need one column per class"));
+    return InvalidFieldError(
+        "dataset.inline.num_classes",
+        absl::StrCat(" is ", num_classes, " but ", kTargets, " has ", targets.cols(),
+                     " columns; probability rows need one column per class"));
   }
   for (int r = 0; r < targets.rows(); ++r) {
     double row_sum = 0.0;
@@ -83,10 +86,10 @@ absl::StatusOr<int> ProbabilityRowClasses(const Matrix& targets, int num_classes
       row_sum += q;
     }
     if (std::abs(row_sum - 1.0) > kRowSumTolerance) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kTargets, " row ", r, " sums to ", row_sum,
-                       "; CATEGORICAL_CROSS_ENTROPY probability rows must sum to 1 (or give "
-                       "class indices in a single column)"));
+      return InvalidFieldError(
+          kTargets, absl::StrCat(" row ", r, " sums to ", row_sum,
+                                 "; CATEGORICAL_CROSS_ENTROPY probability rows must sum to 1 (or "
+                                 "give class indices in a single column)"));
     }
   }
   return targets.cols();
@@ -103,9 +106,22 @@ void CheckSameBatch(const Matrix& logits, const Matrix& targets) {
 
 }  // namespace internal
 
+OutputActivation OutputActivationOf(LossKind kind) {
+  switch (kind) {
+    case LossKind::kMeanSquaredError:
+      return OutputActivation::kIdentity;
+    case LossKind::kBinaryCrossEntropy:
+      return OutputActivation::kSigmoid;
+    case LossKind::kCategoricalCrossEntropy:
+      return OutputActivation::kSoftmax;
+  }
+  DESCENT_CHECK(false && "unhandled LossKind");
+  return OutputActivation::kIdentity;
+}
+
 absl::StatusOr<int> OutputUnits(const LossSpec& spec, const Matrix& targets, int num_classes) {
   if (targets.rows() == 0 || targets.cols() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(kTargets, " is empty; give one row per sample"));
+    return InvalidFieldError(kTargets, " is empty; give one row per sample");
   }
   int outputs = 0;
   switch (spec.kind) {
@@ -143,9 +159,10 @@ absl::StatusOr<std::unique_ptr<Loss>> MakeLoss(const LossSpec& spec, int outputs
       return internal::MakeMeanSquaredError();
     case LossKind::kBinaryCrossEntropy:
       if (!spec.pos_weight.empty() && spec.pos_weight.size() != static_cast<size_t>(outputs)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "loss_options.pos_weight has ", spec.pos_weight.size(), " values but the model has ",
-            outputs, " outputs (one per target column); give ", outputs, " values or none"));
+        return InvalidFieldError(
+            "loss_options.pos_weight",
+            absl::StrCat(" has ", spec.pos_weight.size(), " values but the model has ", outputs,
+                         " outputs (one per target column); give ", outputs, " values or none"));
       }
       return internal::MakeBinaryCrossEntropy(spec.pos_weight);
     case LossKind::kCategoricalCrossEntropy:
@@ -155,15 +172,16 @@ absl::StatusOr<std::unique_ptr<Loss>> MakeLoss(const LossSpec& spec, int outputs
       }
       if (!spec.class_weights.empty() &&
           spec.class_weights.size() != static_cast<size_t>(outputs)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "loss_options.class_weights has ", spec.class_weights.size(), " values but there are ",
-            outputs, " classes; give ", outputs, " values or none"));
+        return InvalidFieldError(
+            "loss_options.class_weights",
+            absl::StrCat(" has ", spec.class_weights.size(), " values but there are ", outputs,
+                         " classes; give ", outputs, " values or none"));
       }
       return internal::MakeCrossEntropy(spec.class_weights, spec.label_smoothing);
   }
-  return absl::InvalidArgumentError(
-      "loss must be one of MEAN_SQUARED_ERROR, "
-      "BINARY_CROSS_ENTROPY or CATEGORICAL_CROSS_ENTROPY");
+  return InvalidFieldError(
+      "loss",
+      " must be one of MEAN_SQUARED_ERROR, BINARY_CROSS_ENTROPY or CATEGORICAL_CROSS_ENTROPY");
 }
 
 }  // namespace descent

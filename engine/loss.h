@@ -24,6 +24,9 @@ namespace descent {
 // Softmax is not an element-wise Activation, hence this separate enum.
 enum class OutputActivation { kIdentity, kSigmoid, kSoftmax };
 
+// The output activation of `kind`'s loss (what Loss::output_activation() returns for it).
+OutputActivation OutputActivationOf(LossKind kind);
+
 class Loss {
  public:
   virtual ~Loss() = default;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/blas.h"
 #include "engine/dense_kernels.h"
+#include "engine/field_error.h"
 #include "engine/initialization.h"
 #include "engine/status_macros.h"
 
@@ -41,8 +42,7 @@ Network::Network(Network&&) noexcept = default;
 Network& Network::operator=(Network&&) noexcept = default;
 Network::~Network() = default;
 
-absl::StatusOr<Network> Network::Create(int inputs, int outputs, const ModelSpec& model,
-                                        uint64_t seed) {
+absl::StatusOr<Network> Network::Shaped(int inputs, int outputs, const ModelSpec& model) {
   if (inputs < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("the network needs >= 1 input feature (got ", inputs, ")"));
@@ -54,8 +54,8 @@ absl::StatusOr<Network> Network::Create(int inputs, int outputs, const ModelSpec
   for (size_t i = 0; i < model.hidden_layers.size(); ++i) {
     const int units = model.hidden_layers[i].units;
     if (units < 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("model.hidden_layers[", i, "].units must be >= 1 (got ", units, ")"));
+      return InvalidFieldError(absl::StrCat("model.hidden_layers[", i, "].units"),
+                               absl::StrCat(" must be >= 1 (got ", units, ")"));
     }
   }
   Network network;
@@ -72,11 +72,30 @@ absl::StatusOr<Network> Network::Create(int inputs, int outputs, const ModelSpec
       layer.negative_slope = model.hidden_layers[static_cast<size_t>(i)].negative_slope;
     }
     layer.weight = Matrix(layer.outputs, layer.inputs);
+    layer.bias.assign(static_cast<size_t>(layer.outputs), 0.0f);
     layer.weight_grad = Matrix(layer.outputs, layer.inputs);
     layer.bias_grad.assign(static_cast<size_t>(layer.outputs), 0.0f);
-    InitializeDenseLayer(model.initialization, LayerSeed(seed, i), &layer.weight, &layer.bias);
     fan_in = layer.outputs;
   }
+  return network;
+}
+
+absl::StatusOr<Network> Network::Create(int inputs, int outputs, const ModelSpec& model,
+                                        uint64_t seed) {
+  ASSIGN_OR_RETURN(Network network, Shaped(inputs, outputs, model));
+  for (size_t i = 0; i < network.layers_.size(); ++i) {
+    Layer& layer = network.layers_[i];
+    InitializeDenseLayer(model.initialization, LayerSeed(seed, static_cast<int>(i)), &layer.weight,
+                         &layer.bias);
+  }
+  return network;
+}
+
+absl::StatusOr<Network> Network::FromParameters(int inputs, const ModelSpec& model,
+                                                const std::vector<LayerParameters>& parameters) {
+  const int outputs = parameters.empty() ? 0 : parameters.back().weight.rows();
+  ASSIGN_OR_RETURN(Network network, Shaped(inputs, outputs, model));
+  RETURN_IF_ERROR(network.SetParameters(parameters));
   return network;
 }
 
@@ -100,9 +119,11 @@ std::string FirstNonFinite(const float* values, int rows, int cols) {
 
 absl::Status Network::SetParameters(const std::vector<LayerParameters>& layers) {
   if (layers.size() != layers_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "initial_parameters.layers must have ", layers_.size(),
-        " entries, one per dense layer including the output layer (got ", layers.size(), ")"));
+    return InvalidFieldError(
+        "initial_parameters.layers",
+        absl::StrCat(" must have ", layers_.size(),
+                     " entries, one per dense layer including the output layer (got ",
+                     layers.size(), ")"));
   }
   // Check everything before changing anything: a rejected call leaves the network as it was.
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -110,20 +131,22 @@ absl::Status Network::SetParameters(const std::vector<LayerParameters>& layers) 
     const LayerParameters& given = layers[i];
     const std::string path = absl::StrCat("initial_parameters.layers[", i, "]");
     if (given.weight.rows() != layer.outputs || given.weight.cols() != layer.inputs) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ".weight must be ", layer.outputs, " x ",
-                                                     layer.inputs, " (got ", given.weight.rows(),
-                                                     " x ", given.weight.cols(), ")"));
+      return InvalidFieldError(
+          absl::StrCat(path, ".weight"),
+          absl::StrCat(" must be ", layer.outputs, " x ", layer.inputs, " (got ",
+                       given.weight.rows(), " x ", given.weight.cols(), ")"));
     }
     if (given.bias.size() != static_cast<size_t>(layer.outputs)) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ".bias must have ", layer.outputs,
-                                                     " values (got ", given.bias.size(), ")"));
+      return InvalidFieldError(
+          absl::StrCat(path, ".bias"),
+          absl::StrCat(" must have ", layer.outputs, " values (got ", given.bias.size(), ")"));
     }
     if (std::string bad = FirstNonFinite(given.weight.data(), layer.outputs, layer.inputs);
         !bad.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ".weight", bad, " must be finite"));
+      return InvalidFieldError(absl::StrCat(path, ".weight"), absl::StrCat(bad, " must be finite"));
     }
     if (std::string bad = FirstNonFinite(given.bias.data(), 1, layer.outputs); !bad.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ".bias", bad, " must be finite"));
+      return InvalidFieldError(absl::StrCat(path, ".bias"), absl::StrCat(bad, " must be finite"));
     }
   }
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -205,10 +228,26 @@ std::vector<ParameterRef> Network::Parameters() {
 int Network::inputs() const { return layers_.front().inputs; }
 int Network::outputs() const { return layers_.back().outputs; }
 
+namespace {
+
+int64_t DenseLayerParameters(int64_t inputs, int64_t outputs) { return outputs * (inputs + 1); }
+
+}  // namespace
+
 int64_t Network::ParameterCount() const {
   int64_t count = 0;
-  for (const Layer& layer : layers_) count += int64_t{layer.outputs} * (layer.inputs + 1);
+  for (const Layer& layer : layers_) count += DenseLayerParameters(layer.inputs, layer.outputs);
   return count;
+}
+
+int64_t ParameterCount(int inputs, const ModelSpec& model, int outputs) {
+  int64_t count = 0;
+  int64_t fan_in = inputs;
+  for (const LayerSpec& layer : model.hidden_layers) {
+    count += DenseLayerParameters(fan_in, layer.units);
+    fan_in = layer.units;
+  }
+  return count + DenseLayerParameters(fan_in, outputs);
 }
 
 int Network::num_layers() const { return static_cast<int>(layers_.size()); }

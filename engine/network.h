@@ -34,6 +34,11 @@ class Network {
   // INVALID_ARGUMENT if a size is < 1 ("model.hidden_layers[1].units must be >= 1 (got 0)").
   static absl::StatusOr<Network> Create(int inputs, int outputs, const ModelSpec& model,
                                         uint64_t seed);
+  // A network with trained `parameters` (one per layer, the output layer last), shaped by
+  // `inputs` and `model`'s hidden layers: nothing is initialised only to be overwritten.
+  // INVALID_ARGUMENT as Create and SetParameters (a shape that does not fit the model).
+  static absl::StatusOr<Network> FromParameters(int inputs, const ModelSpec& model,
+                                                const std::vector<LayerParameters>& parameters);
 
   // Replaces all parameters; INVALID_ARGUMENT naming the layer when a shape does not match
   // ("initial_parameters.layers[0].weight must be 64 x 13 (got 64 x 12)").
@@ -53,7 +58,7 @@ class Network {
 
   int inputs() const;
   int outputs() const;
-  int64_t ParameterCount() const;
+  int64_t ParameterCount() const;  // ParameterCount(inputs(), model, outputs()) below
   int num_layers() const;
   // Activation of each layer, hidden layers then the identity output layer.
   std::vector<Activation> activations() const;
@@ -65,8 +70,14 @@ class Network {
  private:
   struct Layer;
   Network();
+  // Layers of the right shapes with zero parameters; the checks of Create.
+  static absl::StatusOr<Network> Shaped(int inputs, int outputs, const ModelSpec& model);
   std::vector<Layer> layers_;
 };
+
+// Weights and biases of the network Create(inputs, outputs, model, ...) would build, without
+// building it (to refuse a model too large before allocating it).
+int64_t ParameterCount(int inputs, const ModelSpec& model, int outputs);
 
 }  // namespace descent
 

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "engine/field_error.h"
 #include "engine/status_macros.h"
 
 namespace descent {
@@ -21,8 +22,7 @@ std::string OptimizerField(OptimizerKind kind, absl::string_view field) {
 }
 
 absl::Status OutOfRange(absl::string_view field, absl::string_view requirement, double got) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, " must be ", requirement, " (got ", got, ")"));
+  return InvalidFieldError(field, absl::StrCat(" must be ", requirement, " (got ", got, ")"));
 }
 
 // NaN fails every comparison, so each check is written as "!(value in range)".
@@ -48,12 +48,13 @@ absl::Status ValidateModel(const ModelSpec& model) {
     const LayerSpec& layer = model.hidden_layers[i];
     const std::string path = absl::StrCat("model.hidden_layers[", i, "]");
     if (layer.units < 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ".units must be >= 1 (got ", layer.units, ")"));
+      return InvalidFieldError(absl::StrCat(path, ".units"),
+                               absl::StrCat(" must be >= 1 (got ", layer.units, ")"));
     }
     if (layer.activation == Activation::kLeakyRelu && !std::isfinite(layer.negative_slope)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ".negative_slope must be a finite number (got ", layer.negative_slope, ")"));
+      return InvalidFieldError(
+          absl::StrCat(path, ".negative_slope"),
+          absl::StrCat(" must be a finite number (got ", layer.negative_slope, ")"));
     }
   }
   return absl::OkStatus();
@@ -63,18 +64,18 @@ absl::Status ValidateLoss(const LossSpec& loss) {
   const bool bce = loss.kind == LossKind::kBinaryCrossEntropy;
   const bool ce = loss.kind == LossKind::kCategoricalCrossEntropy;
   if (!loss.pos_weight.empty() && !bce) {
-    return absl::InvalidArgumentError(
-        "loss_options.pos_weight applies only to BINARY_CROSS_ENTROPY; remove it or change loss");
+    return InvalidFieldError("loss_options.pos_weight",
+                             " applies only to BINARY_CROSS_ENTROPY; remove it or change loss");
   }
   if (!loss.class_weights.empty() && !ce) {
-    return absl::InvalidArgumentError(
-        "loss_options.class_weights applies only to CATEGORICAL_CROSS_ENTROPY; remove it or "
-        "change loss");
+    return InvalidFieldError(
+        "loss_options.class_weights",
+        " applies only to CATEGORICAL_CROSS_ENTROPY; remove it or change loss");
   }
   if (loss.label_smoothing != 0.0f && !ce) {
-    return absl::InvalidArgumentError(
-        "loss_options.label_smoothing applies only to CATEGORICAL_CROSS_ENTROPY; remove it or "
-        "change loss");
+    return InvalidFieldError(
+        "loss_options.label_smoothing",
+        " applies only to CATEGORICAL_CROSS_ENTROPY; remove it or change loss");
   }
   RETURN_IF_ERROR(CheckUnitInterval("loss_options.label_smoothing", loss.label_smoothing,
                                     /*upper_open=*/true));
@@ -89,8 +90,8 @@ absl::Status ValidateLoss(const LossSpec& loss) {
     any_class_weight |= loss.class_weights[i] > 0;
   }
   if (!loss.class_weights.empty() && !any_class_weight) {
-    return absl::InvalidArgumentError(
-        "loss_options.class_weights are all 0; at least one class needs a weight > 0");
+    return InvalidFieldError("loss_options.class_weights",
+                             " are all 0; at least one class needs a weight > 0");
   }
   return absl::OkStatus();
 }
@@ -101,16 +102,15 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt) {
 
   if (!opt.learning_rate.has_value()) {
     if (kind == OptimizerKind::kSgd) {
-      return absl::InvalidArgumentError(
-          "optimizer.sgd.learning_rate is required (PyTorch's SGD has no default); "
-          "try 0.01");
+      return InvalidFieldError("optimizer.sgd.learning_rate",
+                               " is required (PyTorch's SGD has no default); try 0.01");
     }
   } else {
     RETURN_IF_ERROR(CheckPositive(field("learning_rate"), *opt.learning_rate));
   }
   if (opt.epsilon.has_value()) {
     if (kind == OptimizerKind::kSgd) {
-      return absl::InvalidArgumentError("optimizer.sgd has no epsilon; remove it");
+      return InvalidFieldError("optimizer.sgd", " has no epsilon; remove it");
     }
     RETURN_IF_ERROR(CheckNonNegative(field("epsilon"), *opt.epsilon));
   }
@@ -121,9 +121,10 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt) {
       RETURN_IF_ERROR(CheckNonNegative(field("momentum"), opt.momentum));
       RETURN_IF_ERROR(CheckUnitInterval(field("dampening"), opt.dampening, /*upper_open=*/false));
       if (opt.nesterov && !(opt.momentum > 0 && opt.dampening == 0)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "optimizer.sgd.nesterov requires momentum > 0 and dampening = 0 (got momentum ",
-            opt.momentum, ", dampening ", opt.dampening, ")"));
+        return InvalidFieldError(
+            "optimizer.sgd.nesterov",
+            absl::StrCat(" requires momentum > 0 and dampening = 0 (got momentum ", opt.momentum,
+                         ", dampening ", opt.dampening, ")"));
       }
       break;
     case OptimizerKind::kAdam:
@@ -132,9 +133,9 @@ absl::Status ValidateOptimizer(const OptimizerSpec& opt) {
       // AdamW multiplies every weight by (1 - lr * weight_decay) each step: above 1 the
       // weights flip sign every step, which PyTorch allows but nothing can learn from.
       if (opt.decoupled_weight_decay && opt.EffectiveLearningRate() * opt.weight_decay > 1) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("optimizer.adam.weight_decay * learning_rate must be <= 1 with "
-                         "decoupled_weight_decay (got ",
+        return InvalidFieldError(
+            "optimizer.adam.weight_decay",
+            absl::StrCat(" * learning_rate must be <= 1 with decoupled_weight_decay (got ",
                          opt.EffectiveLearningRate() * opt.weight_decay, "); lower either"));
       }
       break;
@@ -157,8 +158,8 @@ absl::Status ValidateSchedule(const ScheduleSpec& schedule) {
       break;
     case ScheduleKind::kStep:
       if (schedule.step_size < 1) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("schedule.step_size must be >= 1 (got ", schedule.step_size, ")"));
+        return InvalidFieldError("schedule.step_size",
+                                 absl::StrCat(" must be >= 1 (got ", schedule.step_size, ")"));
       }
       RETURN_IF_ERROR(CheckPositive("schedule.gamma", schedule.gamma));
       break;
@@ -167,15 +168,16 @@ absl::Status ValidateSchedule(const ScheduleSpec& schedule) {
       break;
     case ScheduleKind::kCosine:
       if (schedule.t_max < 0) {
-        return absl::InvalidArgumentError(absl::StrCat("schedule.t_max must be >= 0 (got ",
-                                                       schedule.t_max, "); 0 means the whole run"));
+        return InvalidFieldError(
+            "schedule.t_max",
+            absl::StrCat(" must be >= 0 (got ", schedule.t_max, "); 0 means the whole run"));
       }
       RETURN_IF_ERROR(CheckNonNegative("schedule.eta_min", schedule.eta_min));
       break;
   }
   if (schedule.warmup_steps < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("schedule.warmup_steps must be >= 0 (got ", schedule.warmup_steps, ")"));
+    return InvalidFieldError("schedule.warmup_steps",
+                             absl::StrCat(" must be >= 0 (got ", schedule.warmup_steps, ")"));
   }
   if (!(schedule.warmup_start_factor > 0 && schedule.warmup_start_factor <= 1)) {
     return OutOfRange("schedule.warmup_start_factor", "in (0, 1]", schedule.warmup_start_factor);
@@ -185,20 +187,21 @@ absl::Status ValidateSchedule(const ScheduleSpec& schedule) {
 
 absl::Status ValidateTraining(const TrainingOptions& training) {
   if (training.epochs < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("training.epochs must be >= 1 (got ", training.epochs, ")"));
+    return InvalidFieldError("training.epochs",
+                             absl::StrCat(" must be >= 1 (got ", training.epochs, ")"));
   }
   if (training.batch_size < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("training.batch_size must be >= 0 (got ",
-                                                   training.batch_size, "); 0 means full batch"));
+    return InvalidFieldError(
+        "training.batch_size",
+        absl::StrCat(" must be >= 0 (got ", training.batch_size, "); 0 means full batch"));
   }
   RETURN_IF_ERROR(CheckUnitInterval("training.validation_fraction", training.validation_fraction,
                                     /*upper_open=*/true));
   RETURN_IF_ERROR(CheckNonNegative("training.clip_grad_norm", training.clip_grad_norm));
   if (training.early_stopping.patience < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("training.early_stopping.patience must be >= 0 (got ",
-                     training.early_stopping.patience, "); 0 turns early stopping off"));
+    return InvalidFieldError("training.early_stopping.patience",
+                             absl::StrCat(" must be >= 0 (got ", training.early_stopping.patience,
+                                          "); 0 turns early stopping off"));
   }
   RETURN_IF_ERROR(
       CheckNonNegative("training.early_stopping.min_delta", training.early_stopping.min_delta));

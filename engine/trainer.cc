@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/batching.h"
 #include "engine/evaluation.h"
+#include "engine/field_error.h"
 #include "engine/status_macros.h"
 
 namespace descent {
@@ -147,9 +148,10 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   const int validation_rows = ValidationRows(samples, training.validation_fraction);
   const int train_rows = samples - validation_rows;
   if (train_rows < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "training.validation_fraction ", training.validation_fraction, " leaves no training ",
-        "samples out of ", samples, "; lower it or send more data"));
+    return InvalidFieldError(
+        "training.validation_fraction",
+        absl::StrCat(" ", training.validation_fraction, " leaves no training samples out of ",
+                     samples, "; lower it or send more data"));
   }
 
   std::unique_ptr<Trainer> trainer(new Trainer());

@@ -136,13 +136,22 @@ class Trainer {
 // batches per epoch of the training split (Trainer::total_steps() before it exists).
 int64_t PlannedSteps(const TrainingOptions& training, int samples);
 
-// Outputs for user rows: logits through the loss's output transform (identity, sigmoid or
-// softmax). INVALID_ARGUMENT when x has the wrong column count or a non-finite value.
-absl::StatusOr<Matrix> Predict(Network& network, const Loss& loss, const Matrix& x);
+// What a network says about user rows.
+struct Prediction {
+  Matrix outputs;  // [rows, outputs]: the logits through the loss's output transform
+  // Per row, the class PredictedClass (evaluation.h) decides on the logits; empty when the
+  // model predicts no single class (regression, several binary outputs).
+  std::vector<int> classes;
+};
+
+// Runs x through the network. INVALID_ARGUMENT when x has the wrong column count or a
+// non-finite value.
+absl::StatusOr<Prediction> Predict(Network& network, const Loss& loss, const Matrix& x);
 
 // Metrics of `network` on (features, targets) — used for validation and final results.
-// Classification: accuracy by argmax (cross-entropy; probability-row targets by their argmax)
-// or by sigmoid >= 0.5 per output (binary cross-entropy). Regression: MAE and RMSE over all
+// Classification: accuracy by PredictedClass (evaluation.h): argmax for cross-entropy
+// (probability-row targets by their argmax), sigmoid >= 0.5 per output for binary
+// cross-entropy. Regression: MAE and RMSE over all
 // elements, R² per output column averaged (sklearn's r2_score; a constant column scores 1 if
 // predicted exactly, else 0). Runs in chunks of rows to bound memory; pass the loss's
 // class_weights so the chunks' means combine exactly as one weighted mean. Shapes must fit

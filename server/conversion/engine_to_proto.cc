@@ -1,7 +1,13 @@
 #include "server/conversion/engine_to_proto.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/status_macros.h"
 
 namespace descent::server {
 namespace {
@@ -10,7 +16,169 @@ namespace {
 constexpr int64_t kMinTimestampSeconds = -62135596800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
+constexpr char kLossChoices[] =
+    "MEAN_SQUARED_ERROR (numbers), BINARY_CROSS_ENTROPY (two classes) or "
+    "CATEGORICAL_CROSS_ENTROPY (three or more classes)";
+constexpr char kHiddenActivationChoices[] = "IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH or GELU";
+
+absl::Status UnknownValue(absl::string_view path, int value, absl::string_view choices) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, " has unknown value ", value, "; use ", choices));
+}
+
 }  // namespace
+
+v1::Activation ToProto(Activation activation) {
+  switch (activation) {
+    case Activation::kIdentity:
+      return v1::IDENTITY;
+    case Activation::kRelu:
+      return v1::RELU;
+    case Activation::kLeakyRelu:
+      return v1::LEAKY_RELU;
+    case Activation::kSigmoid:
+      return v1::SIGMOID;
+    case Activation::kTanh:
+      return v1::TANH;
+    case Activation::kGelu:
+      return v1::GELU;
+  }
+  DESCENT_CHECK(false && "unhandled Activation");
+  return v1::ACTIVATION_UNSPECIFIED;
+}
+
+v1::Activation ToProto(OutputActivation activation) {
+  switch (activation) {
+    case OutputActivation::kIdentity:
+      return v1::IDENTITY;
+    case OutputActivation::kSigmoid:
+      return v1::SIGMOID;
+    case OutputActivation::kSoftmax:
+      return v1::SOFTMAX;
+  }
+  DESCENT_CHECK(false && "unhandled OutputActivation");
+  return v1::ACTIVATION_UNSPECIFIED;
+}
+
+v1::Loss ToProto(LossKind kind) {
+  switch (kind) {
+    case LossKind::kMeanSquaredError:
+      return v1::MEAN_SQUARED_ERROR;
+    case LossKind::kBinaryCrossEntropy:
+      return v1::BINARY_CROSS_ENTROPY;
+    case LossKind::kCategoricalCrossEntropy:
+      return v1::CATEGORICAL_CROSS_ENTROPY;
+  }
+  DESCENT_CHECK(false && "unhandled LossKind");
+  return v1::LOSS_UNSPECIFIED;
+}
+
+absl::StatusOr<Activation> ToHiddenActivation(v1::Activation activation, absl::string_view path) {
+  switch (activation) {
+    case v1::ACTIVATION_UNSPECIFIED:
+    case v1::RELU:
+      return Activation::kRelu;
+    case v1::IDENTITY:
+      return Activation::kIdentity;
+    case v1::LEAKY_RELU:
+      return Activation::kLeakyRelu;
+    case v1::SIGMOID:
+      return Activation::kSigmoid;
+    case v1::TANH:
+      return Activation::kTanh;
+    case v1::GELU:
+      return Activation::kGelu;
+    case v1::SOFTMAX:
+      return absl::InvalidArgumentError(absl::StrCat(
+          path,
+          " must not be SOFTMAX: softmax belongs to the output layer, which is added for you "
+          "with loss CATEGORICAL_CROSS_ENTROPY; use ",
+          kHiddenActivationChoices));
+    default:
+      return UnknownValue(path, activation, kHiddenActivationChoices);
+  }
+}
+
+absl::StatusOr<LossKind> ToLossKind(v1::Loss loss, absl::string_view path) {
+  switch (loss) {
+    case v1::MEAN_SQUARED_ERROR:
+      return LossKind::kMeanSquaredError;
+    case v1::BINARY_CROSS_ENTROPY:
+      return LossKind::kBinaryCrossEntropy;
+    case v1::CATEGORICAL_CROSS_ENTROPY:
+      return LossKind::kCategoricalCrossEntropy;
+    case v1::LOSS_UNSPECIFIED:
+      return absl::InvalidArgumentError(absl::StrCat(path, " must be set: ", kLossChoices));
+    default:
+      return UnknownValue(path, loss, kLossChoices);
+  }
+}
+
+absl::StatusOr<Initialization> ToInitialization(v1::Initialization initialization,
+                                                absl::string_view path) {
+  switch (initialization) {
+    case v1::INITIALIZATION_UNSPECIFIED:
+    case v1::PYTORCH_DEFAULT:
+      return Initialization::kPytorchDefault;
+    case v1::XAVIER_UNIFORM:
+      return Initialization::kXavierUniform;
+    case v1::XAVIER_NORMAL:
+      return Initialization::kXavierNormal;
+    case v1::HE_UNIFORM:
+      return Initialization::kHeUniform;
+    case v1::HE_NORMAL:
+      return Initialization::kHeNormal;
+    default:
+      return UnknownValue(path, initialization,
+                          "PYTORCH_DEFAULT, XAVIER_UNIFORM, XAVIER_NORMAL, HE_UNIFORM or HE_NORMAL");
+  }
+}
+
+absl::StatusOr<ScheduleKind> ToScheduleKind(v1::Schedule kind, absl::string_view path) {
+  switch (kind) {
+    case v1::SCHEDULE_UNSPECIFIED:
+    case v1::CONSTANT:
+      return ScheduleKind::kConstant;
+    case v1::STEP:
+      return ScheduleKind::kStep;
+    case v1::EXPONENTIAL:
+      return ScheduleKind::kExponential;
+    case v1::COSINE:
+      return ScheduleKind::kCosine;
+    default:
+      return UnknownValue(path, kind, "CONSTANT, STEP, EXPONENTIAL or COSINE");
+  }
+}
+
+absl::StatusOr<Matrix> ToMatrix(const v1::Matrix& matrix, absl::string_view path) {
+  if (matrix.rows() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ".rows must be >= 1 (got ", matrix.rows(), ")"));
+  }
+  if (matrix.cols() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ".cols must be >= 1 (got ", matrix.cols(), ")"));
+  }
+  const int64_t expected = static_cast<int64_t>(matrix.rows()) * matrix.cols();
+  if (matrix.values_size() != expected) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s.values must hold rows x cols = %d x %d = %d numbers, row by row (got %d)", path,
+        matrix.rows(), matrix.cols(), expected, matrix.values_size()));
+  }
+  return Matrix(matrix.rows(), matrix.cols(),
+                std::vector<float>(matrix.values().begin(), matrix.values().end()));
+}
+
+absl::Status CheckFinite(const google::protobuf::RepeatedField<float>& values,
+                         absl::string_view path) {
+  for (int i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values.Get(i))) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s[%d] must be a finite number (got %f)", path, i, values.Get(i)));
+    }
+  }
+  return absl::OkStatus();
+}
 
 v1::Metrics ToProto(const EvalMetrics& metrics) {
   v1::Metrics out;
@@ -35,6 +203,7 @@ v1::Verdict ToProto(Verdict verdict) {
     case Verdict::kDiverged:
       return v1::DIVERGED;
   }
+  DESCENT_CHECK(false && "unhandled Verdict");
   return v1::VERDICT_UNSPECIFIED;
 }
 

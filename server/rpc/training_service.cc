@@ -7,6 +7,7 @@
 #include "engine/status_macros.h"
 #include "server/security/bearer_tokens.h"
 #include "server/rpc/grpc_status.h"
+#include "server/conversion/model_serving.h"
 #include "server/conversion/spec_conversion.h"
 
 namespace descent::server {

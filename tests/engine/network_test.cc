@@ -309,12 +309,34 @@ TEST(NetworkTest, CreateRejectsEmptyLayersNamingTheField) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("output")));
 }
 
+// A trained network rebuilt from its parameters computes what it computed.
+TEST(NetworkTest, FromParametersRebuildsTheSameFunction) {
+  const ModelSpec model = Model({{6, Activation::kLeakyRelu}, {5, Activation::kGelu}});
+  Network trained = MakeNetwork(4, 3, model, /*seed=*/9);
+  absl::StatusOr<Network> rebuilt = Network::FromParameters(4, model, trained.GetParameters());
+  ASSERT_OK(rebuilt);
+  EXPECT_EQ(rebuilt->outputs(), 3);
+  EXPECT_EQ(rebuilt->activations(), trained.activations());
+  const Matrix x = RandomMatrix(7, 4, /*seed=*/3);
+  const Matrix expected = trained.Forward(x);
+  const Matrix got = rebuilt->Forward(x);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got.data()[i], expected.data()[i]) << i;
+
+  std::vector<LayerParameters> short_of_a_layer = trained.GetParameters();
+  short_of_a_layer.erase(short_of_a_layer.begin());
+  EXPECT_THAT(Network::FromParameters(4, model, short_of_a_layer),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("initial_parameters.layers")));
+}
+
 TEST(NetworkTest, ShapesCountsAndParameterOrder) {
   Network network = MakeNetwork(13, 3, Model({{64, Activation::kRelu}, {8, Activation::kTanh}}));
   EXPECT_EQ(network.inputs(), 13);
   EXPECT_EQ(network.outputs(), 3);
   EXPECT_EQ(network.num_layers(), 3);
   EXPECT_EQ(network.ParameterCount(), 64 * 14 + 8 * 65 + 3 * 9);
+  EXPECT_EQ(ParameterCount(13, Model({{64, Activation::kRelu}, {8, Activation::kTanh}}), 3),
+            network.ParameterCount());
   EXPECT_EQ(network.activations(),
             (std::vector<Activation>{Activation::kRelu, Activation::kTanh, Activation::kIdentity}));
   const std::vector<ParameterRef> params = network.Parameters();

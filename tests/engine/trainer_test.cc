@@ -1,14 +1,17 @@
 #include "engine/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "engine/dataset.h"
+#include "engine/evaluation.h"
 #include "engine/portable_random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -521,9 +524,10 @@ TEST(EvaluateTest, ClassWeightedLossCombinesChunksExactly) {
 
 TEST(PredictTest, AppliesTheLossOutputTransform) {
   Fitted f = Fit(LossKind::kCategoricalCrossEntropy, "spirals", 90);
-  absl::StatusOr<Matrix> probabilities =
+  absl::StatusOr<Prediction> prediction =
       Predict(f.trainer->mutable_network(), f.trainer->loss(), f.data.features);
-  ASSERT_OK(probabilities);
+  ASSERT_OK(prediction);
+  const Matrix* probabilities = &prediction->outputs;
   ASSERT_EQ(probabilities->rows(), 90);
   ASSERT_EQ(probabilities->cols(), 3);
   for (int r = 0; r < 90; ++r) {
@@ -537,12 +541,60 @@ TEST(PredictTest, AppliesTheLossOutputTransform) {
 
   Fitted b = Fit(LossKind::kBinaryCrossEntropy, "moons", 50);
   const Matrix logits = b.trainer->mutable_network().Forward(b.data.features);
-  absl::StatusOr<Matrix> p =
+  absl::StatusOr<Prediction> p =
       Predict(b.trainer->mutable_network(), b.trainer->loss(), b.data.features);
   ASSERT_OK(p);
   for (int r = 0; r < 50; ++r) {
-    EXPECT_NEAR((*p)(r, 0), 1.0 / (1.0 + std::exp(-static_cast<double>(logits(r, 0)))), 1e-6);
+    EXPECT_NEAR(p->outputs(r, 0), 1.0 / (1.0 + std::exp(-static_cast<double>(logits(r, 0)))), 1e-6);
   }
+}
+
+// Predict's classes follow the rule accuracy counts with, so the accuracy of the predicted
+// classes is the accuracy Evaluate reports.
+TEST(PredictTest, ClassesAreTheOnesAccuracyCounts) {
+  for (const auto& [kind, dataset, rows] :
+       {std::tuple{LossKind::kCategoricalCrossEntropy, "spirals", 90},
+        std::tuple{LossKind::kBinaryCrossEntropy, "moons", 50}}) {
+    SCOPED_TRACE(dataset);
+    Fitted f = Fit(kind, dataset, rows);
+    Network& net = f.trainer->mutable_network();
+    absl::StatusOr<Prediction> p = Predict(net, f.trainer->loss(), f.data.features);
+    ASSERT_OK(p);
+    ASSERT_EQ(p->classes.size(), static_cast<size_t>(rows));
+    const Matrix logits = net.Forward(f.data.features);
+    int correct = 0;
+    for (int r = 0; r < rows; ++r) {
+      const int expected =
+          kind == LossKind::kBinaryCrossEntropy
+              ? (logits(r, 0) >= 0.0f ? 1 : 0)
+              : static_cast<int>(std::max_element(logits.row(r), logits.row(r) + logits.cols()) -
+                                 logits.row(r));
+      EXPECT_EQ(p->classes[r], expected) << "row " << r;
+      correct += p->classes[r] == static_cast<int>(std::lround(f.data.targets(r, 0))) ? 1 : 0;
+    }
+    const EvalMetrics metrics =
+        Evaluate(net, f.trainer->loss(), kind, f.data.features, f.data.targets);
+    ASSERT_TRUE(metrics.accuracy.has_value());
+    EXPECT_DOUBLE_EQ(*metrics.accuracy, static_cast<double>(correct) / rows);
+  }
+}
+
+TEST(PredictTest, RegressionHasNoClasses) {
+  Fitted f = Fit(LossKind::kMeanSquaredError, "house_prices", 40);
+  absl::StatusOr<Prediction> p =
+      Predict(f.trainer->mutable_network(), f.trainer->loss(), f.data.features);
+  ASSERT_OK(p);
+  EXPECT_EQ(p->outputs.rows(), 40);
+  EXPECT_TRUE(p->classes.empty());
+}
+
+TEST(PredictedClassTest, ArgmaxForSoftmaxThresholdForOneSigmoidNoneOtherwise) {
+  const std::vector<float> tie = {0.5f, 2.0f, 2.0f};
+  EXPECT_EQ(PredictedClass(OutputActivation::kSoftmax, tie), 1);  // the first of equal logits
+  EXPECT_EQ(PredictedClass(OutputActivation::kSigmoid, std::vector<float>{0.0f}), 1);
+  EXPECT_EQ(PredictedClass(OutputActivation::kSigmoid, std::vector<float>{-1e-30f}), 0);
+  EXPECT_EQ(PredictedClass(OutputActivation::kSigmoid, std::vector<float>{1.0f, -1.0f}), -1);
+  EXPECT_EQ(PredictedClass(OutputActivation::kIdentity, std::vector<float>{3.0f}), -1);
 }
 
 TEST(PredictTest, RejectsWrongWidthsAndNonFiniteValues) {
