@@ -167,24 +167,41 @@ int RunCancel(const CommandContext& ctx, const std::string& job_id) {
   return kExitOk;
 }
 
-int RunExport(const CommandContext& ctx, const std::string& job_id, const std::string& out_file) {
-  absl::StatusOr<v1::ExportModelResponse> model = ctx.client->ExportModel(job_id);
+int RunExport(const CommandContext& ctx, const std::string& job_id, bool onnx,
+              const std::string& out_file) {
+  const bool to_stdout = out_file.empty() || out_file == "-";
+  if (onnx && to_stdout && ctx.interactive) {
+    *ctx.err << "descent: an ONNX model is binary; write it to a file with --output model.onnx"
+                " (or pipe standard output)\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<v1::ExportModelResponse> model =
+      ctx.client->ExportModel(job_id, onnx ? v1::ONNX : v1::LAYERS);
   if (!model.ok()) return ReportError(ctx, model.status());
-  if (out_file.empty() || out_file == "-") {
-    *ctx.out << ToJson(*model, /*pretty=*/ctx.format != OutputFormat::kJson);
-    if (ctx.format == OutputFormat::kJson) *ctx.out << "\n";
+  if (to_stdout) {
+    if (onnx) {
+      *ctx.out << model->onnx_model();
+    } else {
+      *ctx.out << ToJson(*model, /*pretty=*/ctx.format != OutputFormat::kJson);
+      if (ctx.format == OutputFormat::kJson) *ctx.out << "\n";
+    }
     *ctx.out << std::flush;
     return kExitOk;
   }
   std::ofstream file(out_file, std::ios::binary | std::ios::trunc);
-  file << ToJson(*model, /*pretty=*/true);
+  if (onnx) {
+    file << model->onnx_model();
+  } else {
+    file << ToJson(*model, /*pretty=*/true);
+  }
   file.close();
   if (!file) {
     *ctx.err << "descent: cannot write " << out_file << "\n";
     return kExitUsage;
   }
   if (ctx.format == OutputFormat::kText) {
-    *ctx.out << "wrote the model of job " << job_id << " to " << out_file << "\n" << std::flush;
+    *ctx.out << "wrote the model of job " << job_id << " to " << out_file
+             << (onnx ? " (ONNX)" : "") << "\n" << std::flush;
   }
   return kExitOk;
 }

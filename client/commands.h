@@ -62,8 +62,11 @@ int RunGet(const CommandContext& ctx, const std::string& job_id);
 // `state`: a JobState name, any case ("" = all).
 int RunList(const CommandContext& ctx, const std::string& state);
 int RunCancel(const CommandContext& ctx, const std::string& job_id);
+// The model as JSON layers and weights (pretty in text format, one line in json), or with
+// `onnx` as an ONNX file (binary: to standard output only when it is not a terminal).
 // `out_file` "" or "-" = stdout.
-int RunExport(const CommandContext& ctx, const std::string& job_id, const std::string& out_file);
+int RunExport(const CommandContext& ctx, const std::string& job_id, bool onnx,
+              const std::string& out_file);
 
 struct PlotOptions {
   bool follow = false;  // a running job: wait for its end instead of plotting the steps so far

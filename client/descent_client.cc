@@ -146,9 +146,11 @@ absl::StatusOr<v1::Job> DescentClient::CancelJob(std::string_view job_id) {
   return job;
 }
 
-absl::StatusOr<v1::ExportModelResponse> DescentClient::ExportModel(std::string_view job_id) {
+absl::StatusOr<v1::ExportModelResponse> DescentClient::ExportModel(std::string_view job_id,
+                                                                   v1::ModelFormat format) {
   v1::ExportModelRequest request;
   request.set_job_id(std::string(job_id));
+  request.set_format(format);
   grpc::ClientContext context;
   SetDeadline(context);
   v1::ExportModelResponse response;

@@ -54,7 +54,8 @@ class DescentClient {
   // Every page of ListJobs, newest first. Fails as soon as one page fails.
   absl::StatusOr<std::vector<v1::Job>> ListAllJobs(v1::JobState state);
   absl::StatusOr<v1::Job> CancelJob(std::string_view job_id);
-  absl::StatusOr<v1::ExportModelResponse> ExportModel(std::string_view job_id);
+  absl::StatusOr<v1::ExportModelResponse> ExportModel(std::string_view job_id,
+                                                      v1::ModelFormat format = v1::LAYERS);
   // `column_names` empty: the columns are in the model's order; else PredictRequest's.
   absl::StatusOr<v1::PredictResponse> Predict(std::string_view job_id, const v1::Matrix& inputs,
                                               const std::vector<std::string>& column_names = {});

@@ -79,8 +79,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("-o,--format", output,
                  "output format of every command: text (for people) or json (one object per "
-                 "line)")
-      ->check(CLI::IsMember({"text", "json"}))
+                 "line); export also writes onnx (an ONNX model file)")
+      ->check(CLI::IsMember({"text", "json", "onnx"}))
       ->capture_default_str();
   app.add_option("--timeout", timeout_seconds, "deadline of each request, in seconds")
       ->check(CLI::PositiveNumber)
@@ -139,8 +139,8 @@ int main(int argc, char** argv) {
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a queued or running job");
   cancel->add_option("JOB", job_id, "job id")->required();
 
-  CLI::App* export_cmd =
-      app.add_subcommand("export", "a succeeded job's model as JSON (layers and weights)");
+  CLI::App* export_cmd = app.add_subcommand(
+      "export", "a succeeded job's model: JSON layers and weights, or an ONNX file");
   export_cmd->add_option("JOB", job_id, "job id")->required();
   export_cmd->add_option("--output", out_file,
                          "write the model to this file (default: standard output)");
@@ -235,6 +235,11 @@ int main(int argc, char** argv) {
   ctx.tls = !channel_options->tls_ca_pem.empty();
   ctx.out = &std::cout;
   ctx.err = &std::cerr;
+  if (output == "onnx" && !export_cmd->parsed()) {
+    std::cerr << "descent: --format onnx is for export only (an ONNX model file); other "
+                 "commands print text or json\n";
+    return descent::client::kExitUsage;
+  }
   ctx.format = output == "json" ? OutputFormat::kJson : OutputFormat::kText;
   ctx.interactive = isatty(STDOUT_FILENO) == 1;
   ctx.terminal_width = TerminalWidth();
@@ -246,7 +251,7 @@ int main(int argc, char** argv) {
   if (get->parsed()) return RunGet(ctx, job_id);
   if (list->parsed()) return RunList(ctx, state);
   if (cancel->parsed()) return RunCancel(ctx, job_id);
-  if (export_cmd->parsed()) return RunExport(ctx, job_id, out_file);
+  if (export_cmd->parsed()) return RunExport(ctx, job_id, output == "onnx", out_file);
   if (predict->parsed()) {
     return descent::client::RunPredict(ctx, job_id, {.input = input_file, .header = !no_header});
   }

@@ -2,10 +2,12 @@
 # The one list of system packages descent needs, all from Debian 12's archive.
 # Idempotent: installs only what is missing and prints nothing when everything is present.
 # Usage: deploy/install-deps.sh [build|runtime|test]   (default: test = build + test tools)
-#   build    compilers, CMake, the -dev packages the code links against, and openssl (the unit
-#            tests, which the Docker build stage runs too, make TLS certificates with it)
+#   build    compilers, CMake, the -dev packages the code links against, python3-onnx (for
+#            onnx/onnx.proto, the schema of ONNX exports) and openssl (the unit tests, which the
+#            Docker build stage runs too, make TLS certificates with it)
 #   runtime  only the shared libraries descentd and descent need to run (the Docker runtime stage)
-#   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC, and
+#   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC,
+#            OpenCV's Python dnn module (runs exported ONNX models; onnx.checker is python3-onnx), and
 #            scripts/ci-sanitizers.sh's clang with its sanitizer and libFuzzer runtimes
 #            (libclang-rt-14-dev) and llvm-symbolizer for readable reports (llvm-14)
 set -euo pipefail
@@ -22,10 +24,11 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libopenblas-dev prometheus-cpp-dev libmicrohttpd-dev zlib1g-dev libsqlite3-dev libcli11-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev libssl-dev openssl
+  libgtest-dev libgmock-dev googletest libbenchmark-dev libssl-dev openssl python3-onnx
 )
 test_pkgs=(
   clang libclang-rt-14-dev llvm-14 prometheus python3 python3-grpcio python3-numpy python3-sklearn
+  python3-opencv
   jq curl procps
 )
 

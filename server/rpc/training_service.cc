@@ -8,6 +8,7 @@
 #include "server/security/bearer_tokens.h"
 #include "server/rpc/grpc_status.h"
 #include "server/conversion/model_serving.h"
+#include "server/conversion/onnx_model.h"
 #include "server/conversion/spec_conversion.h"
 
 namespace descent::server {
@@ -99,9 +100,13 @@ grpc::Status TrainingService::ExportModel(grpc::ServerContext* context,
   if (absl::Status valid = ValidateJobId(request->job_id()); !valid.ok()) {
     return ToGrpcStatus(valid);
   }
+  if (absl::Status valid = ValidateModelFormat(*request); !valid.ok()) {
+    return ToGrpcStatus(valid);
+  }
   absl::StatusOr<TrainedModel> model = jobs_->Model(request->job_id());
   if (!model.ok()) return ToGrpcStatus(model.status());
   *response = ToExportModelResponse(*model);
+  if (request->format() == v1::ONNX) response->set_onnx_model(ToOnnxModel(*response));
   return grpc::Status::OK;
 }
 

@@ -164,7 +164,7 @@ TEST_F(CommandsTest, CancelAFinishedJobIsRefused) {
 TEST_F(CommandsTest, ExportWritesTheModelAsJson) {
   const std::string id = server_.service().AddJob({1}, v1::SUCCEEDED);
   const std::string path = ::testing::TempDir() + "/model.json";
-  EXPECT_EQ(RunExport(ctx_, id, path), kExitOk);
+  EXPECT_EQ(RunExport(ctx_, id, /*onnx=*/false, path), kExitOk);
   std::ifstream in(path);
   std::stringstream content;
   content << in.rdbuf();
