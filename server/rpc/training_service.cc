@@ -5,11 +5,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/status_macros.h"
-#include "server/security/bearer_tokens.h"
-#include "server/rpc/grpc_status.h"
 #include "server/conversion/model_serving.h"
 #include "server/conversion/onnx_model.h"
 #include "server/conversion/spec_conversion.h"
+#include "server/rpc/grpc_status.h"
+#include "server/security/bearer_tokens.h"
 
 namespace descent::server {
 namespace {
