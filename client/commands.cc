@@ -178,22 +178,16 @@ int RunExport(const CommandContext& ctx, const std::string& job_id, bool onnx,
   absl::StatusOr<v1::ExportModelResponse> model =
       ctx.client->ExportModel(job_id, onnx ? v1::ONNX : v1::LAYERS);
   if (!model.ok()) return ReportError(ctx, model.status());
+  // JSON is pretty for people (text format, files) and one line in json format.
+  const bool one_line = to_stdout && ctx.format == OutputFormat::kJson;
+  const std::string body =
+      onnx ? model->onnx_model() : ToJson(*model, /*pretty=*/!one_line) + (one_line ? "\n" : "");
   if (to_stdout) {
-    if (onnx) {
-      *ctx.out << model->onnx_model();
-    } else {
-      *ctx.out << ToJson(*model, /*pretty=*/ctx.format != OutputFormat::kJson);
-      if (ctx.format == OutputFormat::kJson) *ctx.out << "\n";
-    }
-    *ctx.out << std::flush;
+    *ctx.out << body << std::flush;
     return kExitOk;
   }
   std::ofstream file(out_file, std::ios::binary | std::ios::trunc);
-  if (onnx) {
-    file << model->onnx_model();
-  } else {
-    file << ToJson(*model, /*pretty=*/true);
-  }
+  file << body;
   file.close();
   if (!file) {
     *ctx.err << "descent: cannot write " << out_file << "\n";
