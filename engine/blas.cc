@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "engine/gemm_kernels.h"
 #include "engine/status_macros.h"
@@ -27,15 +29,22 @@ void CheckShapes(Transpose trans_a, Transpose trans_b, int m, int n, int k, int 
   DESCENT_CHECK(ldc >= std::max(1, n));
 }
 
-// True when OpenBLAS runs its AVX-512 kernels. Its 0.3.21 CPU detection does not know every
-// newer AVX-512 model and then falls back to SSE3 ("Prescott") kernels, about 15x slower
-// there; OPENBLAS_CORETYPE overrides the choice.
+bool IsAvx512Core(std::string_view core) {
+  return core == "SkylakeX" || core == "Cooperlake" || core == "SapphireRapids";
+}
+
+std::string OpenBlasCoreName() {
+  const char* name = openblas_get_corename();
+  return name != nullptr ? name : "";
+}
+
+// True when OpenBLAS runs its AVX-512 kernels. It does not on an AVX-512 CPU in two cases
+// (BlasKernelWarningFor tells them apart): OPENBLAS_CORETYPE in the environment forces a core
+// type without them (machines that set Haswell get AVX2 kernels, about half the sgemm peak
+// here), or OpenBLAS 0.3.21's detection does not know the CPU model and falls back to its
+// SSE3 "Prescott" kernels (about 15x slower).
 bool OpenBlasHasAvx512Kernels() {
-  static const bool has = [] {
-    const char* name = openblas_get_corename();
-    const std::string core = name != nullptr ? name : "";
-    return core == "SkylakeX" || core == "Cooperlake" || core == "SapphireRapids";
-  }();
+  static const bool has = IsAvx512Core(OpenBlasCoreName());
   return has;
 }
 
@@ -103,12 +112,28 @@ void SetBlasThreads(int threads) {
 
 int BlasThreads() { return openblas_get_num_threads(); }
 
+std::string BlasKernelWarningFor(std::string_view core, std::string_view forced_core_type,
+                                 bool cpu_has_avx512) {
+  if (!cpu_has_avx512 || IsAvx512Core(core)) return "";
+  const std::string chosen = core.empty() ? std::string("generic") : std::string(core);
+  const std::string consequence =
+      " on this AVX-512 CPU; the engine's own AVX-512 kernels take the single-threaded "
+      "products, OpenBLAS keeps the multi-threaded ones";
+  if (!forced_core_type.empty()) {
+    return "OPENBLAS_CORETYPE=" + std::string(forced_core_type) +
+           " in the environment forces OpenBLAS onto its " + chosen + " kernels" + consequence +
+           "; unset OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) to let OpenBLAS choose its own "
+           "kernels for this CPU";
+  }
+  return "OpenBLAS does not recognise this CPU model and fell back to its " + chosen +
+         " kernels" + consequence + "; OPENBLAS_CORETYPE=SkylakeX in the environment restores "
+         "OpenBLAS's AVX-512 kernels";
+}
+
 std::string BlasKernelWarning() {
-  if (!internal::GemmKernelsAvailable() || OpenBlasHasAvx512Kernels()) return "";
-  const char* core = openblas_get_corename();
-  return std::string("OpenBLAS chose its ") + (core != nullptr ? core : "generic") +
-         " kernels on an AVX-512 CPU it does not recognise; the engine's own kernels take the "
-         "single-threaded products, and OPENBLAS_CORETYPE=SkylakeX would restore OpenBLAS's";
+  const char* forced = std::getenv("OPENBLAS_CORETYPE");
+  return BlasKernelWarningFor(OpenBlasCoreName(), forced != nullptr ? forced : "",
+                              internal::GemmKernelsAvailable());
 }
 
 std::string BlasConfig() {

@@ -10,6 +10,7 @@
 #define DESCENT_ENGINE_BLAS_H_
 
 #include <string>
+#include <string_view>
 
 #include "engine/matrix.h"
 
@@ -42,11 +43,18 @@ int BlasThreads();
 // OpenBLAS's build description (version, core type), for benchmark output and --version.
 std::string BlasConfig();
 
-// Empty, or a one-line warning worth logging at startup: OpenBLAS runs kernels far below this
-// CPU's ability (its 0.3.21 detection falls back to SSE3 kernels on AVX-512 CPU models newer
-// than it). Sgemm then routes around it for single-threaded products; OPENBLAS_CORETYPE (e.g.
-// SkylakeX) set in the environment fixes OpenBLAS itself.
+// Empty, or a one-line warning worth logging at startup: OpenBLAS runs kernels without
+// AVX-512 on this AVX-512 CPU, and why. Either OPENBLAS_CORETYPE in the environment forces
+// them (some machines set OPENBLAS_CORETYPE=Haswell because older OpenBLAS builds misbehaved on
+// some processors; unsetting it lets OpenBLAS choose), or OpenBLAS 0.3.21's detection does not
+// know the CPU model and fell back to SSE3 kernels (OPENBLAS_CORETYPE=SkylakeX fixes that).
+// In both cases Sgemm routes the single-threaded products around OpenBLAS.
 std::string BlasKernelWarning();
+
+// BlasKernelWarning's text for the core OpenBLAS chose, the OPENBLAS_CORETYPE value in the
+// environment (empty when unset) and whether the CPU has AVX-512 (exposed for tests).
+std::string BlasKernelWarningFor(std::string_view core, std::string_view forced_core_type,
+                                 bool cpu_has_avx512);
 
 }  // namespace descent
 

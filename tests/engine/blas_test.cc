@@ -218,5 +218,26 @@ TEST(BlasThreadsTest, SetAndReadBack) {
   }
 }
 
+TEST(BlasKernelWarningTest, NamesAnEnvironmentForcedCoreType) {
+  const std::string warning = BlasKernelWarningFor("Haswell", "Haswell", true);
+  EXPECT_NE(warning.find("OPENBLAS_CORETYPE=Haswell in the environment"), std::string::npos)
+      << warning;
+  EXPECT_NE(warning.find("unset OPENBLAS_CORETYPE"), std::string::npos) << warning;
+}
+
+TEST(BlasKernelWarningTest, NamesACpuModelOpenBlasDoesNotKnow) {
+  const std::string warning = BlasKernelWarningFor("Prescott", "", true);
+  EXPECT_NE(warning.find("does not recognise this CPU model"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("Prescott"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("OPENBLAS_CORETYPE=SkylakeX"), std::string::npos) << warning;
+}
+
+TEST(BlasKernelWarningTest, SilentOnAvx512KernelsOrWithoutAvx512) {
+  EXPECT_EQ(BlasKernelWarningFor("Cooperlake", "", true), "");
+  EXPECT_EQ(BlasKernelWarningFor("SkylakeX", "SkylakeX", true), "");
+  EXPECT_EQ(BlasKernelWarningFor("Haswell", "Haswell", false), "");
+  EXPECT_EQ(BlasKernelWarningFor("Zen", "", false), "");
+}
+
 }  // namespace
 }  // namespace descent
