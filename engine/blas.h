@@ -3,7 +3,10 @@
 //   direct   hand-written AVX-512 tiles on the operands as stored: small products, where
 //            OpenBLAS's call, dispatch and packing overhead outweighs the arithmetic;
 //   blocked  the same tiles with cache blocking and packing: medium products, and every
-//            single-threaded product when OpenBLAS runs without its AVX-512 kernels;
+//            single-threaded product when OpenBLAS runs without its AVX-512 kernels on an
+//            AVX-512 CPU, either because OPENBLAS_CORETYPE in the environment forces a core
+//            type without them (Haswell: AVX2) or because OpenBLAS's detection does not know
+//            the CPU model (0.3.21 then picks SSE3 kernels); BlasKernelWarning says which;
 //   OpenBLAS large products, and all of them on CPUs without AVX-512 or with several
 //            OpenBLAS threads.
 #ifndef DESCENT_ENGINE_BLAS_H_

@@ -8,9 +8,9 @@
 // Blocked: for everything larger, the classic packed scheme (Goto / BLIS): op(B) in blocks of
 //   kBlockK rows packed into 64-column micro-panels that stay in L1, op(A) in blocks packed
 //   into 6-row micro-panels that stay in L2, the same register tile on top. It does not
-//   depend on OpenBLAS recognising the CPU (OpenBLAS 0.3.21 falls back to SSE3 kernels on
-//   CPU models newer than it), and it is single-threaded: Sgemm gives multi-threaded
-//   products to OpenBLAS.
+//   depend on which kernels OpenBLAS runs (an OPENBLAS_CORETYPE forced in the environment, or
+//   OpenBLAS 0.3.21's SSE3 fallback on CPU models newer than it), and it is single-threaded:
+//   Sgemm gives multi-threaded products to OpenBLAS.
 // Only blas.cc and the tests call these; everything else uses Sgemm.
 #ifndef DESCENT_ENGINE_GEMM_KERNELS_H_
 #define DESCENT_ENGINE_GEMM_KERNELS_H_
