@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/client_interceptor.h"
@@ -81,27 +82,20 @@ absl::StatusOr<ChannelOptions> LoadChannelOptions(const ChannelSettings& setting
   }
   ChannelOptions options;
   if (!settings.tls_ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadFile("--tls-ca", settings.tls_ca_file);
-    if (!ca.ok()) return ca.status();
-    options.tls_ca_pem = *std::move(ca);
+    ASSIGN_OR_RETURN(options.tls_ca_pem, ReadFile("--tls-ca", settings.tls_ca_file));
     if (options.tls_ca_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat("--tls-ca ", settings.tls_ca_file, " holds no PEM certificate"));
     }
   }
   if (!settings.tls_cert_file.empty()) {
-    absl::StatusOr<std::string> cert = ReadFile("--tls-cert", settings.tls_cert_file);
-    if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadFile("--tls-key", settings.tls_key_file);
-    if (!key.ok()) return key.status();
-    options.tls_cert_pem = *std::move(cert);
-    options.tls_key_pem = *std::move(key);
+    ASSIGN_OR_RETURN(options.tls_cert_pem, ReadFile("--tls-cert", settings.tls_cert_file));
+    ASSIGN_OR_RETURN(options.tls_key_pem, ReadFile("--tls-key", settings.tls_key_file));
   }
   options.tls_server_name = settings.tls_server_name;
   if (!settings.token_file.empty()) {
-    absl::StatusOr<std::string> token = ReadFile("--token-file", settings.token_file);
-    if (!token.ok()) return token.status();
-    options.bearer_token = std::string(absl::StripAsciiWhitespace(*token));
+    ASSIGN_OR_RETURN(const std::string token, ReadFile("--token-file", settings.token_file));
+    options.bearer_token = std::string(absl::StripAsciiWhitespace(token));
     if (options.bearer_token.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--token-file ", settings.token_file, " is empty"));

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
 #include "grpcpp/client_context.h"
 
 namespace descent::client {
@@ -127,10 +128,9 @@ absl::StatusOr<std::vector<v1::Job>> DescentClient::ListAllJobs(v1::JobState sta
   std::vector<v1::Job> jobs;
   std::string page_token;
   do {
-    absl::StatusOr<v1::ListJobsResponse> page = ListJobs(state, /*page_size=*/1000, page_token);
-    if (!page.ok()) return page.status();
-    for (v1::Job& job : *page->mutable_jobs()) jobs.push_back(std::move(job));
-    page_token = page->next_page_token();
+    ASSIGN_OR_RETURN(v1::ListJobsResponse page, ListJobs(state, /*page_size=*/1000, page_token));
+    for (v1::Job& job : *page.mutable_jobs()) jobs.push_back(std::move(job));
+    page_token = page.next_page_token();
   } while (!page_token.empty());
   return jobs;
 }

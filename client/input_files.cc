@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "client/json_tree.h"
 #include "client/proto_json_check.h"
 #include "google/protobuf/util/json_util.h"
@@ -53,9 +54,8 @@ absl::StatusOr<v1::JobSpec> ParseJobSpec(const std::string& json, const std::str
 }
 
 absl::StatusOr<v1::JobSpec> ReadJobSpec(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (!text.ok()) return text.status();
-  return ParseJobSpec(*text, InputName(path));
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  return ParseJobSpec(text, InputName(path));
 }
 
 }  // namespace descent::client

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -40,9 +41,7 @@ absl::StatusOr<PredictionInput> ParseCsv(const std::string& text, const std::str
   PredictionInput input;
   input.csv = true;
   input.has_header = options.header;
-  absl::StatusOr<std::vector<CsvRecord>> records = ReadCsvRecords(text, source);
-  if (!records.ok()) return records.status();
-  input.records = *std::move(records);
+  ASSIGN_OR_RETURN(input.records, ReadCsvRecords(text, source));
   if (input.records.empty()) return Invalid(source, "no rows to predict");
   const CsvRecord& first = input.records.front();
   if (input.has_header && AllNumbers(first)) {
@@ -112,9 +111,7 @@ absl::Status AddListRow(const ListValue& row, const std::string& where, v1::Matr
     if (row.values(i).kind_case() != Value::kNumberValue) {
       return absl::InvalidArgumentError(StrCat(where, "[", i, "] must be a number"));
     }
-    const absl::Status added =
-        AddNumber(row.values(i).number_value(), StrCat(where, "[", i, "]"), inputs);
-    if (!added.ok()) return added;
+    RETURN_IF_ERROR(AddNumber(row.values(i).number_value(), StrCat(where, "[", i, "]"), inputs));
   }
   return absl::OkStatus();
 }
@@ -139,9 +136,7 @@ absl::Status AddObjectRow(const Struct& row, const std::string& where,
     if (cell->second.kind_case() != Value::kNumberValue) {
       return absl::InvalidArgumentError(StrCat(where, ".", name, " must be a number"));
     }
-    const absl::Status added =
-        AddNumber(cell->second.number_value(), StrCat(where, ".", name), inputs);
-    if (!added.ok()) return added;
+    RETURN_IF_ERROR(AddNumber(cell->second.number_value(), StrCat(where, ".", name), inputs));
   }
   return absl::OkStatus();
 }
@@ -179,10 +174,9 @@ absl::StatusOr<PredictionInput> JsonRows(const ListValue& rows, const std::strin
       return absl::InvalidArgumentError(
           StrCat(where, " must be ", named ? "an object like" : "a list like", " the first row"));
     }
-    const absl::Status added =
-        named ? AddObjectRow(row.struct_value(), where, input.column_names, kept, input.inputs)
-              : AddListRow(row.list_value(), where, input.inputs);
-    if (!added.ok()) return added;
+    RETURN_IF_ERROR(named ? AddObjectRow(row.struct_value(), where, input.column_names, kept,
+                                         input.inputs)
+                          : AddListRow(row.list_value(), where, input.inputs));
   }
   return input;
 }

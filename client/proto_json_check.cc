@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "client/nearest_name.h"
 
 namespace descent::client {
@@ -187,8 +188,7 @@ class Checker {
                                       it->second->key_position.line, "; keep one"));
         }
       }
-      absl::Status status = Field(member.value, *field, member_path);
-      if (!status.ok()) return status;
+      RETURN_IF_ERROR(Field(member.value, *field, member_path));
     }
     return absl::OkStatus();
   }
@@ -225,8 +225,7 @@ class Checker {
         if (value.items[i].kind == Kind::kNull) {
           return ErrorAt(value.items[i].position, item_path, "a list element cannot be null");
         }
-        absl::Status status = Singular(value.items[i], field, item_path);
-        if (!status.ok()) return status;
+        RETURN_IF_ERROR(Singular(value.items[i], field, item_path));
       }
       return absl::OkStatus();
     }

@@ -6,7 +6,7 @@
 #include <numeric>
 
 #include "engine/portable_random.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace descent {
 namespace {

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status_macros.h"
 #include "engine/gemm_kernels.h"
-#include "engine/status_macros.h"
 
 namespace descent {
 namespace {

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "base/status_macros.h"
 #include "engine/cpu_features.h"
-#include "engine/status_macros.h"
 
 namespace descent::internal {
 namespace {

@@ -3,8 +3,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "engine/diagnosis_rules.h"
-#include "engine/status_macros.h"
 
 namespace descent {
 namespace {

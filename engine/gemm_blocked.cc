@@ -14,9 +14,9 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "base/status_macros.h"
 #include "engine/gemm_kernels.h"
 #include "engine/gemm_tile.h"
-#include "engine/status_macros.h"
 
 namespace descent::internal {
 namespace {

@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <limits>
 
+#include "base/status_macros.h"
 #include "engine/cpu_features.h"
 #include "engine/gemm_kernels.h"
 #include "engine/gemm_tile.h"
-#include "engine/status_macros.h"
 
 namespace descent::internal {
 namespace {

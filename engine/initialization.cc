@@ -3,7 +3,7 @@
 #include <cmath>
 #include <random>
 
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace descent {
 namespace {

@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/status_macros.h"
 #include "engine/loss.h"
 #include "engine/loss_kinds.h"
-#include "engine/status_macros.h"
 
 namespace descent::internal {
 namespace {

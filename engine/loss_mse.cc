@@ -2,9 +2,9 @@
 #include <cstddef>
 #include <memory>
 
+#include "base/status_macros.h"
 #include "engine/loss.h"
 #include "engine/loss_kinds.h"
-#include "engine/status_macros.h"
 
 namespace descent::internal {
 namespace {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace descent {
 

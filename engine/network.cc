@@ -6,11 +6,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "engine/blas.h"
 #include "engine/dense_kernels.h"
 #include "engine/field_error.h"
 #include "engine/initialization.h"
-#include "engine/status_macros.h"
 
 namespace descent {
 

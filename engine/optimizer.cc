@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "engine/optimizer_kinds.h"
-#include "engine/status_macros.h"
 
 namespace descent {
 namespace internal {

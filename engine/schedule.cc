@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <numbers>
 
+#include "base/status_macros.h"
 #include "engine/optimizer.h"
-#include "engine/status_macros.h"
 
 namespace descent {
 

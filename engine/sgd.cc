@@ -6,8 +6,8 @@
 #include <cstddef>
 #include <memory>
 
+#include "base/status_macros.h"
 #include "engine/optimizer_kinds.h"
-#include "engine/status_macros.h"
 
 namespace descent::internal {
 namespace {

@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "base/status_macros.h"
 #include "engine/field_error.h"
-#include "engine/status_macros.h"
 
 namespace descent {
 namespace {

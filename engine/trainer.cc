@@ -6,10 +6,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "engine/batching.h"
 #include "engine/evaluation.h"
 #include "engine/field_error.h"
-#include "engine/status_macros.h"
 
 namespace descent {
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 
 namespace descent::server {
 namespace {

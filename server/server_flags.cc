@@ -19,7 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "server/command_line.h"
 #include "server/security/bearer_tokens.h"
 

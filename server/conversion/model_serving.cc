@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "engine/loss.h"
 #include "engine/network.h"
-#include "engine/status_macros.h"
 #include "engine/trainer.h"
 #include "server/conversion/engine_to_proto.h"
 #include "server/conversion/predict_columns.h"

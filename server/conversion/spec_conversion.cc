@@ -9,7 +9,7 @@
 #include "engine/dataset.h"
 #include "engine/loss.h"
 #include "engine/network.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "engine/trainer.h"
 #include "server/conversion/dataset_resolution.h"
 #include "server/conversion/engine_to_proto.h"

@@ -22,7 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "engine/blas.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/conversion/engine_to_proto.h"
 #include "server/jobs/job_ids.h"

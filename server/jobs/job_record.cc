@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "server/jobs/store_conversion.h"
 #include "server/conversion/engine_to_proto.h"
 

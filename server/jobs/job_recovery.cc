@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "server/conversion/engine_to_proto.h"
 #include "server/jobs/job_runner.h"
 #include "server/jobs/store_conversion.h"

@@ -10,7 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "prometheus/text_serializer.h"
 #include "server/observability/gzip.h"
 #include "server/observability/listen_socket.h"

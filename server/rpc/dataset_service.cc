@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "server/security/bearer_tokens.h"
 #include "server/rpc/grpc_status.h"
 

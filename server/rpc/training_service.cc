@@ -4,7 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/status_macros.h"
+#include "base/status_macros.h"
 #include "server/conversion/model_serving.h"
 #include "server/conversion/onnx_model.h"
 #include "server/conversion/spec_conversion.h"

@@ -1,8 +1,8 @@
 // Status propagation helpers. Abseil 20220623 ships neither RETURN_IF_ERROR nor
-// ASSIGN_OR_RETURN, so the project keeps its one copy here (engine is the bottom layer;
-// server and client include it too).
-#ifndef DESCENT_ENGINE_STATUS_MACROS_H_
-#define DESCENT_ENGINE_STATUS_MACROS_H_
+// ASSIGN_OR_RETURN, so the project keeps its one copy here, in base/, which engine, server
+// and client all sit on.
+#ifndef DESCENT_BASE_STATUS_MACROS_H_
+#define DESCENT_BASE_STATUS_MACROS_H_
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -36,4 +36,4 @@ namespace descent::internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* condition);
 }  // namespace descent::internal
 
-#endif  // DESCENT_ENGINE_STATUS_MACROS_H_
+#endif  // DESCENT_BASE_STATUS_MACROS_H_
