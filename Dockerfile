@@ -16,7 +16,7 @@ FROM ${BASE_IMAGE} AS build
 # Parallel compile jobs; the machines this is built on are small and shared.
 ARG JOBS=2
 # ctest label regex of the unit tests run inside the build (one label per tests/<module>).
-ARG UNIT_TEST_LABELS="engine|server|client"
+ARG UNIT_TEST_LABELS="base|engine|server|client"
 COPY deploy/install-deps.sh /src/deploy/install-deps.sh
 RUN /src/deploy/install-deps.sh build && rm -rf /var/lib/apt/lists/*
 # Marks the layers below (compiled trees, large) so deploy/smoke-test.sh can prune stale ones;
@@ -26,7 +26,7 @@ WORKDIR /src
 COPY . .
 # The project's default build type, so the image's binaries are compiled as CI tests them.
 RUN cmake -S . -B /build -G Ninja -DDESCENT_BUILD_BENCH=OFF \
- && cmake --build /build -j "${JOBS}" --target descentd descent engine_tests server_tests client_tests
+ && cmake --build /build -j "${JOBS}" --target descentd descent base_tests engine_tests server_tests client_tests
 # Once, with no more tests at a time than the builder has cores (the suite's timing-sensitive
 # tests are proven under oversubscription in CI, not here). A failure prints, last, which
 # tests failed and their whole output, so the end of the build log says why.

@@ -8,10 +8,10 @@
 #include "absl/status/statusor.h"
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function if not OK.
-#define RETURN_IF_ERROR(expr)                                 \
-  do {                                                        \
-    ::absl::Status descent_status_ = (expr);                  \
-    if (!descent_status_.ok()) return descent_status_;        \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status descent_status_ = (expr);           \
+    if (!descent_status_.ok()) return descent_status_; \
   } while (false)
 
 #define DESCENT_CONCAT_INNER_(a, b) a##b
@@ -27,9 +27,9 @@
   lhs = std::move(statusor).value()
 
 // CHECK-style guard for broken invariants: a bug, so crash loudly with the location.
-#define DESCENT_CHECK(cond)                                                              \
-  do {                                                                                   \
-    if (!(cond)) ::descent::internal::CheckFailed(__FILE__, __LINE__, #cond);            \
+#define DESCENT_CHECK(cond)                                                   \
+  do {                                                                        \
+    if (!(cond)) ::descent::internal::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (false)
 
 namespace descent::internal {

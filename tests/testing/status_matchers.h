@@ -1,6 +1,7 @@
 // gMock matchers for absl::Status / absl::StatusOr (Abseil 20220623 ships none).
 //   EXPECT_THAT(status, IsOk());
 //   EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("learning_rate")));
+//   EXPECT_THAT(result, IsOkAndHolds(Eq(5)));
 #ifndef DESCENT_TESTS_TESTING_STATUS_MATCHERS_H_
 #define DESCENT_TESTS_TESTING_STATUS_MATCHERS_H_
 
@@ -30,6 +31,15 @@ MATCHER_P2(StatusIs, code, message_matcher,
   *result_listener << "status is " << status;
   return status.code() == code &&
          ::testing::Matches(message_matcher)(std::string(status.message()));
+}
+
+// An OK absl::StatusOr whose value matches `value_matcher`.
+MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << "status is " << arg.status();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(value_matcher, *arg, result_listener);
 }
 
 }  // namespace descent::testing
