@@ -1,15 +1,12 @@
 #include "client/channel.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -54,17 +51,6 @@ class BearerTokenInterceptorFactory : public ClientInterceptorFactoryInterface {
   const std::string header_;
 };
 
-absl::StatusOr<std::string> ReadFile(const char* flag, const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read ", flag, " ", path, ": ", std::strerror(errno)));
-  }
-  std::stringstream content;
-  content << file.rdbuf();
-  return content.str();
-}
-
 }  // namespace
 
 absl::StatusOr<ChannelOptions> LoadChannelOptions(const ChannelSettings& settings) {
@@ -82,19 +68,19 @@ absl::StatusOr<ChannelOptions> LoadChannelOptions(const ChannelSettings& setting
   }
   ChannelOptions options;
   if (!settings.tls_ca_file.empty()) {
-    ASSIGN_OR_RETURN(options.tls_ca_pem, ReadFile("--tls-ca", settings.tls_ca_file));
+    ASSIGN_OR_RETURN(options.tls_ca_pem, base::ReadFile(settings.tls_ca_file, "--tls-ca"));
     if (options.tls_ca_pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat("--tls-ca ", settings.tls_ca_file, " holds no PEM certificate"));
     }
   }
   if (!settings.tls_cert_file.empty()) {
-    ASSIGN_OR_RETURN(options.tls_cert_pem, ReadFile("--tls-cert", settings.tls_cert_file));
-    ASSIGN_OR_RETURN(options.tls_key_pem, ReadFile("--tls-key", settings.tls_key_file));
+    ASSIGN_OR_RETURN(options.tls_cert_pem, base::ReadFile(settings.tls_cert_file, "--tls-cert"));
+    ASSIGN_OR_RETURN(options.tls_key_pem, base::ReadFile(settings.tls_key_file, "--tls-key"));
   }
   options.tls_server_name = settings.tls_server_name;
   if (!settings.token_file.empty()) {
-    ASSIGN_OR_RETURN(const std::string token, ReadFile("--token-file", settings.token_file));
+    ASSIGN_OR_RETURN(const std::string token, base::ReadFile(settings.token_file, "--token-file"));
     options.bearer_token = std::string(absl::StripAsciiWhitespace(token));
     if (options.bearer_token.empty()) {
       return absl::InvalidArgumentError(

@@ -1,11 +1,11 @@
 #include "client/input_files.h"
 
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 #include "client/json_tree.h"
 #include "client/proto_json_check.h"
@@ -24,12 +24,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
     if (std::cin.bad()) return absl::NotFoundError("cannot read standard input");
     return buffer.str();
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  return buffer.str();
+  return base::ReadFile(path);
 }
 
 absl::StatusOr<v1::JobSpec> ParseJobSpec(const std::string& json, const std::string& source) {

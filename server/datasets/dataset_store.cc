@@ -8,10 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <set>
-#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -19,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -67,14 +66,6 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     return status;
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(StrCat("cannot open ", path));
-  std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return absl::DataLossError(StrCat("cannot read ", path));
-  return contents;
 }
 
 bool NewerFirst(const v1::Dataset& a, const v1::Dataset& b) {
@@ -164,7 +155,7 @@ absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(const std::stri
     }
     if (path.extension() == ".csv") data_files.push_back(path);
     if (path.extension() != ".json") continue;
-    absl::StatusOr<std::string> json = ReadWholeFile(path.string());
+    absl::StatusOr<std::string> json = base::ReadFile(path.string());
     v1::Dataset dataset;
     if (!json.ok() ||
         !google::protobuf::util::JsonStringToMessage(*json, &dataset).ok() ||
@@ -330,7 +321,7 @@ absl::StatusOr<LoadedDataset> DatasetStore::Load(absl::string_view id_or_name) c
   }
   LoadedDataset loaded;
   loaded.dataset = *found;
-  absl::StatusOr<std::string> bytes = ReadWholeFile(DataPath(found->id()));
+  absl::StatusOr<std::string> bytes = base::ReadFile(DataPath(found->id()));
   if (!bytes.ok() || DatasetIdFor(*bytes) != found->id()) {
     return absl::DataLossError(StrCat("the file of dataset ", found->id(),
                                       " is missing or changed on disk; upload it again"));

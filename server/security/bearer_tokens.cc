@@ -3,15 +3,12 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/files.h"
+#include "base/status_macros.h"
 #include "grpcpp/server_context.h"
 
 namespace descent::server {
@@ -25,18 +22,9 @@ constexpr char kHowToSend[] =
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> ReadTokenFile(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read --auth-token-file ", path, ": ", std::strerror(errno)));
-  }
-  std::stringstream content;
-  content << file.rdbuf();
-  if (file.bad()) {
-    return absl::NotFoundError(absl::StrCat("cannot read --auth-token-file ", path));
-  }
+  ASSIGN_OR_RETURN(const std::string content, base::ReadFile(path, "--auth-token-file"));
   std::vector<std::string> tokens;
-  for (absl::string_view line : absl::StrSplit(content.str(), '\n')) {
+  for (absl::string_view line : absl::StrSplit(content, '\n')) {
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line.front() == '#') continue;
     tokens.emplace_back(line);

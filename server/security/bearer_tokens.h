@@ -26,7 +26,8 @@ namespace descent::server {
 
 // The tokens in the file at `path` (--auth-token-file): one per line, surrounding whitespace
 // trimmed, blank lines and lines starting with '#' skipped. NOT_FOUND when the file cannot be
-// read; INVALID_ARGUMENT when it holds no token. Messages name the flag and the path, never a
+// opened, DATA_LOSS when reading it fails (base::ReadFile); INVALID_ARGUMENT when it holds no
+// token. Messages name the flag and the path, never a
 // token.
 absl::StatusOr<std::vector<std::string>> ReadTokenFile(const std::string& path);
 

@@ -6,14 +6,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
 #include "base/status_macros.h"
 
 namespace descent::server {
@@ -28,17 +25,6 @@ struct X509Free {
 struct KeyFree {
   void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
 };
-
-absl::StatusOr<std::string> ReadFile(const char* flag, const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read ", flag, " ", path, ": ", std::strerror(errno)));
-  }
-  std::stringstream content;
-  content << file.rdbuf();
-  return content.str();
-}
 
 std::unique_ptr<BIO, BioFree> MemoryBio(const std::string& pem) {
   return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -78,8 +64,8 @@ absl::StatusOr<std::optional<ServerTls>> LoadServerTls(const ServerTlsFiles& fil
   if (files.cert.empty() && files.key.empty() && files.client_ca.empty()) return std::nullopt;
   RETURN_IF_ERROR(CheckServerTlsFlags(files));
   ServerTls tls;
-  ASSIGN_OR_RETURN(tls.cert_chain_pem, ReadFile("--tls-cert", files.cert));
-  ASSIGN_OR_RETURN(tls.private_key_pem, ReadFile("--tls-key", files.key));
+  ASSIGN_OR_RETURN(tls.cert_chain_pem, base::ReadFile(files.cert, "--tls-cert"));
+  ASSIGN_OR_RETURN(tls.private_key_pem, base::ReadFile(files.key, "--tls-key"));
   ASSIGN_OR_RETURN(const auto cert, FirstCertificate("--tls-cert", files.cert, tls.cert_chain_pem));
   auto key_bio = MemoryBio(tls.private_key_pem);
   // A passphrase callback that gives none: an encrypted key fails here instead of OpenSSL
@@ -101,7 +87,7 @@ absl::StatusOr<std::optional<ServerTls>> LoadServerTls(const ServerTlsFiles& fil
                                                    files.cert));
   }
   if (!files.client_ca.empty()) {
-    ASSIGN_OR_RETURN(tls.client_ca_pem, ReadFile("--tls-client-ca", files.client_ca));
+    ASSIGN_OR_RETURN(tls.client_ca_pem, base::ReadFile(files.client_ca, "--tls-client-ca"));
     RETURN_IF_ERROR(
         FirstCertificate("--tls-client-ca", files.client_ca, tls.client_ca_pem).status());
   }
