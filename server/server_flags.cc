@@ -1,7 +1,5 @@
 #include "server/server_flags.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -19,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "base/cores.h"
 #include "base/status_macros.h"
 #include "server/command_line.h"
 #include "server/security/bearer_tokens.h"
@@ -165,14 +164,6 @@ std::string Wrapped(absl::string_view text, absl::string_view indent) {
   return out;
 }
 
-// CPUs this process may run on (its affinity mask, which taskset and container cpusets
-// narrow): what --workers=0 means.
-int AvailableCores() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
 }  // namespace
 
 absl::StatusOr<DescentdConfig> ParseDescentdFlags(const std::vector<std::string>& args) {
@@ -211,7 +202,7 @@ absl::StatusOr<DescentdConfig> ParseDescentdFlags(const std::vector<std::string>
   options.limits.max_steps_per_job = absl::GetFlag(FLAGS_max_steps_per_job);
   JobManagerOptions& jobs = options.jobs;
   const int workers = absl::GetFlag(FLAGS_workers);
-  jobs.workers = workers == 0 ? AvailableCores() : workers;
+  jobs.workers = workers == 0 ? base::AvailableCores() : workers;
   jobs.max_queued_jobs = absl::GetFlag(FLAGS_max_queued_jobs);
   jobs.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   jobs.max_watchers_per_job = absl::GetFlag(FLAGS_max_watchers_per_job);

@@ -1,11 +1,9 @@
 #include "server/jobs/job_manager.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <iterator>
 #include <deque>
+#include <iterator>
 #include <limits>
 #include <thread>
 #include <utility>
@@ -21,18 +19,19 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "engine/blas.h"
+#include "base/cores.h"
 #include "base/status_macros.h"
+#include "engine/blas.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/conversion/engine_to_proto.h"
 #include "server/jobs/job_ids.h"
 #include "server/jobs/job_recovery.h"
 #include "server/jobs/job_record.h"
 #include "server/jobs/job_runner.h"
-#include "server/store/job_store.h"
 #include "server/jobs/model_cache.h"
 #include "server/jobs/store_conversion.h"
 #include "server/jobs/watch_stream.h"
+#include "server/store/job_store.h"
 
 namespace descent::server {
 namespace {
@@ -41,15 +40,6 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr char kPageTokenVersion[] = "v1";
 constexpr int64_t kMaxAfterStep = int64_t{1} << 62;
-
-// CPUs this process may run on (its affinity mask), which taskset and container cpusets
-// narrow; hardware_concurrency() would count every CPU of the machine.
-int AvailableCores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 // A page token names the filter it was issued for and the position to resume from: jobs
 // with a submission sequence below `bound` are still to be listed.
@@ -159,7 +149,7 @@ absl::Status ValidateJobManagerOptions(const JobManagerOptions& options) {
 
 int BlasThreadsFor(const JobManagerOptions& options) {
   if (options.blas_threads > 0) return options.blas_threads;
-  return std::max(1, AvailableCores() / std::max(1, options.workers));
+  return std::max(1, base::AvailableCores() / std::max(1, options.workers));
 }
 
 struct JobManager::Impl {
