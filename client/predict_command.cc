@@ -7,7 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/csv_records.h"
+#include "base/csv.h"
 #include "client/input_files.h"
 #include "client/output.h"
 #include "client/prediction_input.h"
@@ -41,12 +41,12 @@ void PrintCsv(const CommandContext& ctx, const PredictionInput& input,
   const bool classifier = response.classes_size() == outputs.rows() && outputs.rows() > 0;
   const size_t first_row = input.has_header ? 1 : 0;
   if (input.has_header) {
-    CsvRecord header = input.records.front();
+    base::CsvRecord header = input.records.front();
     for (std::string& name : PredictionColumns(response, job)) header.push_back(std::move(name));
-    *ctx.out << WriteCsvRecord(header) << "\n";
+    *ctx.out << base::WriteCsvRecord(header) << "\n";
   }
   for (int r = 0; r < outputs.rows(); ++r) {
-    CsvRecord row = input.records[first_row + r];
+    base::CsvRecord row = input.records[first_row + r];
     const float* values = outputs.values().data() + static_cast<size_t>(r) * outputs.cols();
     if (classifier) {
       const int cls = response.classes(r);
@@ -58,7 +58,7 @@ void PrintCsv(const CommandContext& ctx, const PredictionInput& input,
     } else {
       for (int c = 0; c < outputs.cols(); ++c) row.push_back(absl::StrFormat("%.6g", values[c]));
     }
-    *ctx.out << WriteCsvRecord(row) << "\n";
+    *ctx.out << base::WriteCsvRecord(row) << "\n";
   }
 }
 

@@ -28,7 +28,7 @@ absl::Status Invalid(const std::string& source, const std::string& message) {
   return absl::InvalidArgumentError(StrCat(source, ": ", message));
 }
 
-bool AllNumbers(const CsvRecord& record) {
+bool AllNumbers(const base::CsvRecord& record) {
   for (const std::string& field : record) {
     double ignored;
     if (!absl::SimpleAtod(field, &ignored)) return false;
@@ -41,9 +41,11 @@ absl::StatusOr<PredictionInput> ParseCsv(const std::string& text, const std::str
   PredictionInput input;
   input.csv = true;
   input.has_header = options.header;
-  ASSIGN_OR_RETURN(input.records, ReadCsvRecords(text, source));
+  absl::StatusOr<std::vector<base::CsvRecord>> records = base::ReadCsvRecords(text);
+  if (!records.ok()) return Invalid(source, std::string(records.status().message()));
+  input.records = *std::move(records);
   if (input.records.empty()) return Invalid(source, "no rows to predict");
-  const CsvRecord& first = input.records.front();
+  const base::CsvRecord& first = input.records.front();
   if (input.has_header && AllNumbers(first)) {
     return Invalid(source,
                    "the first line holds only numbers, not column names; add a header line "
@@ -70,7 +72,7 @@ absl::StatusOr<PredictionInput> ParseCsv(const std::string& text, const std::str
   input.inputs.set_rows(static_cast<int>(input.records.size() - first_row));
   input.inputs.set_cols(static_cast<int>(sent.size()));
   for (size_t r = first_row; r < input.records.size(); ++r) {
-    const CsvRecord& record = input.records[r];
+    const base::CsvRecord& record = input.records[r];
     if (record.size() != first.size()) {
       return Invalid(source, StrCat("row ", r + 1, " has ", record.size(), " fields but ",
                                     input.has_header ? "the header has " : "row 1 has ",
@@ -174,9 +176,9 @@ absl::StatusOr<PredictionInput> JsonRows(const ListValue& rows, const std::strin
       return absl::InvalidArgumentError(
           StrCat(where, " must be ", named ? "an object like" : "a list like", " the first row"));
     }
-    RETURN_IF_ERROR(named ? AddObjectRow(row.struct_value(), where, input.column_names, kept,
-                                         input.inputs)
-                          : AddListRow(row.list_value(), where, input.inputs));
+    RETURN_IF_ERROR(
+        named ? AddObjectRow(row.struct_value(), where, input.column_names, kept, input.inputs)
+              : AddListRow(row.list_value(), where, input.inputs));
   }
   return input;
 }

@@ -2,7 +2,7 @@
 // plus the column names when the input names its columns, so the server matches them to
 // the model's features (PredictRequest.column_names; the matching itself is the server's).
 //   CSV: the first line names the columns, unless `header` is off (--no-header): then every
-//        column is a feature, in the model's order. Quoting and CRLF as in csv_records.h.
+//        column is a feature, in the model's order. Quoting and CRLF as in base/csv.h.
 //   JSON: [[1, 2], ...] (in the model's order), [{"x": 1, "y": 2}, ...] (by name), either
 //        wrapped as {"rows": [...]}, or a Matrix {"rows": N, "cols": D, "values": [...]}.
 // The format follows the first non-blank character ('[' or '{' is JSON). Errors are
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "client/csv_records.h"
+#include "base/csv.h"
 #include "descent/v1/training.pb.h"
 
 namespace descent::client {
@@ -32,7 +32,7 @@ struct PredictionInput {
   v1::Matrix inputs;
   std::vector<std::string> column_names;  // empty: the columns are in the model's order
   // CSV only: the records as read (the header first when there is one), to print back.
-  std::vector<CsvRecord> records;
+  std::vector<base::CsvRecord> records;
   bool has_header = false;
 };
 

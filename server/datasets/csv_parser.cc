@@ -7,10 +7,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/csv.h"
 #include "base/status_macros.h"
 
 namespace descent::server {
@@ -18,113 +18,6 @@ namespace {
 
 using ::absl::InvalidArgumentError;
 using ::absl::StrCat;
-
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-
-// Splits the bytes into records of fields, one record per call, tracking physical line
-// numbers (a quoted field may span lines). Knows nothing of headers or types.
-class CsvReader {
- public:
-  explicit CsvReader(absl::string_view bytes) : bytes_(bytes) {
-    if (absl::StartsWith(bytes_, "\xEF\xBB\xBF")) pos_ = 3;  // UTF-8 byte-order mark
-  }
-
-  // Reads the next record that is not blank into *fields and its first line into *line.
-  // False at the end of the input. INVALID_ARGUMENT for bad quoting or an oversized field.
-  absl::StatusOr<bool> Next(std::vector<std::string>* fields, int64_t* line) {
-    while (pos_ < bytes_.size()) {
-      *line = line_;
-      fields->clear();
-      bool any_quoted = false;
-      bool end_of_record = false;
-      while (!end_of_record) {
-        std::string field;
-        bool quoted = false;
-        RETURN_IF_ERROR(ReadField(static_cast<int>(fields->size()) + 1, &field, &quoted));
-        any_quoted = any_quoted || quoted;
-        fields->push_back(std::move(field));
-        end_of_record = !ConsumeComma();
-      }
-      ConsumeLineEnd();
-      const bool blank = fields->size() == 1 && (*fields)[0].empty() && !any_quoted;
-      if (!blank) return true;
-    }
-    return false;
-  }
-
- private:
-  bool AtLineEnd() const {
-    return pos_ >= bytes_.size() || bytes_[pos_] == '\n' || bytes_[pos_] == '\r';
-  }
-  bool ConsumeComma() {
-    if (pos_ < bytes_.size() && bytes_[pos_] == ',') {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  // LF, CRLF or a lone CR.
-  void ConsumeLineEnd() {
-    if (pos_ >= bytes_.size()) return;
-    if (bytes_[pos_] == '\r') ++pos_;
-    if (pos_ < bytes_.size() && bytes_[pos_] == '\n') ++pos_;
-    ++line_;
-  }
-
-  absl::Status TooLong(int column) const {
-    return InvalidArgumentError(StrCat("line ", line_, ", column ", column,
-                                       ": field is longer than ", kMaxCsvFieldBytes,
-                                       " bytes; is a quote left open?"));
-  }
-
-  // Reads one field, leaving pos_ at the comma or line end that follows it.
-  absl::Status ReadField(int column, std::string* field, bool* quoted) {
-    while (pos_ < bytes_.size() && IsBlank(bytes_[pos_])) ++pos_;
-    if (pos_ < bytes_.size() && bytes_[pos_] == '"') {
-      *quoted = true;
-      const int64_t open_line = line_;
-      ++pos_;
-      while (true) {
-        if (pos_ >= bytes_.size()) {
-          return InvalidArgumentError(StrCat("line ", open_line, ", column ", column,
-                                             ": the quote opened here is never closed; close it "
-                                             "or write a quote inside a field as \"\""));
-        }
-        const char c = bytes_[pos_++];
-        if (c == '"') {
-          if (pos_ < bytes_.size() && bytes_[pos_] == '"') {
-            field->push_back('"');
-            ++pos_;
-            continue;
-          }
-          break;
-        }
-        if (c == '\n' || (c == '\r' && (pos_ >= bytes_.size() || bytes_[pos_] != '\n'))) ++line_;
-        field->push_back(c);
-        if (field->size() > static_cast<size_t>(kMaxCsvFieldBytes)) return TooLong(column);
-      }
-      while (pos_ < bytes_.size() && IsBlank(bytes_[pos_])) ++pos_;
-      if (!AtLineEnd() && bytes_[pos_] != ',') {
-        return InvalidArgumentError(
-            StrCat("line ", line_, ", column ", column, ": unexpected '",
-                   absl::string_view(&bytes_[pos_], 1),
-                   "' after a closing quote; quote the whole field and write a quote inside "
-                   "it as \"\""));
-      }
-      return absl::OkStatus();
-    }
-    const size_t start = pos_;
-    while (!AtLineEnd() && bytes_[pos_] != ',') ++pos_;
-    if (pos_ - start > static_cast<size_t>(kMaxCsvFieldBytes)) return TooLong(column);
-    const absl::string_view text = absl::StripTrailingAsciiWhitespace(bytes_.substr(start, pos_ - start));
-    field->assign(text.data(), text.size());
-    return absl::OkStatus();
-  }
-
-  absl::string_view bytes_;
-  size_t pos_ = 0;
-  int64_t line_ = 1;
-};
 
 // Cells that mean "no value" in the files people export (pandas' defaults, UCI's "?").
 bool IsMissing(absl::string_view cell) {
@@ -188,7 +81,7 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view bytes) {
 
   // Pass 1: shape, missing values and each column's type, so pass 2 can store every cell
   // in its final form without keeping the text of numeric columns.
-  CsvReader reader(bytes);
+  base::CsvTokenizer reader(bytes, kMaxCsvFieldBytes);
   ASSIGN_OR_RETURN(const bool has_header, reader.Next(&header, &line));
   if (!has_header) {
     return InvalidArgumentError("line 1: the file is empty; send a header row and data rows");
@@ -243,7 +136,7 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view bytes) {
       column.codes.reserve(table.rows);
     }
   }
-  CsvReader values(bytes);
+  base::CsvTokenizer values(bytes, kMaxCsvFieldBytes);
   DESCENT_CHECK(*values.Next(&fields, &line));  // the header
   while (*values.Next(&fields, &line)) {
     for (size_t c = 0; c < fields.size(); ++c) {

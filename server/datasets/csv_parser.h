@@ -1,7 +1,8 @@
 // CSV tables as people have them: a header row of column names, then one row per line.
-// RFC 4180 quoting ("a, b" keeps its comma; "" inside quotes is one quote; a quoted field may
-// span lines), LF or CRLF line ends, an optional UTF-8 byte-order mark, blank lines (e.g. a
-// trailing one) skipped, spaces around unquoted fields ignored.
+// Fields are split by base/csv.h (RFC 4180 quoting: "a, b" keeps its comma, "" inside quotes
+// is one quote, a quoted field may span lines; LF or CRLF line ends, an optional UTF-8
+// byte-order mark, blank lines skipped, spaces around unquoted fields ignored); this parser
+// decides what the fields mean.
 //
 // A pure function of the bytes (no I/O, no globals), so it can be fuzzed: every input either
 // parses or gets INVALID_ARGUMENT whose message starts with "line L, column C" (1-based; C
