@@ -5,11 +5,14 @@
 #include <cstring>
 #include <numeric>
 
-#include "engine/portable_random.h"
+#include "base/portable_random.h"
 #include "base/status_macros.h"
 
 namespace descent {
 namespace {
+
+using base::DeriveSeed;
+using base::PortableRandom;
 
 // Stream tags keep the split and the epoch orders on unrelated sequences of the same seed.
 constexpr uint64_t kSplitStream = 0x73706c6974;  // "split"

@@ -17,12 +17,15 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/portable_random.h"
 #include "engine/dataset.h"
 #include "engine/field_error.h"
-#include "engine/portable_random.h"
 
 namespace descent {
 namespace {
+
+using base::DeriveSeed;
+using base::PortableRandom;
 
 constexpr int kMinSamples = 2;
 constexpr int kMaxSamples = 1'000'000;

@@ -1,47 +1,34 @@
 #include "engine/initialization.h"
 
 #include <cmath>
-#include <random>
 
+#include "base/portable_random.h"
 #include "base/status_macros.h"
 
 namespace descent {
 namespace {
 
-// SplitMix64's finaliser: turns nearby seeds (0, 1, 2...) into unrelated generator states.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 // Separates the initialisation streams from other uses of the same user seed.
 constexpr uint64_t kInitializationStream = 0x696e69745f6e6574ULL;  // "init_net"
 
+// Draws parameters from base::PortableRandom. Unlike PortableRandom::Normal(), uses both
+// values of each polar-method pair: a layer's parameters are drawn in one fixed order, so the
+// spare cannot depend on anything else.
 class Sampler {
  public:
-  explicit Sampler(uint64_t seed) : engine_(seed) {}
+  explicit Sampler(uint64_t seed) : random_(seed) {}
 
-  // Uniform in [0, 1) from the top 53 bits.
-  double Uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  double Uniform() { return random_.Uniform(); }
 
-  // Standard normal, Marsaglia's polar method; both values of each accepted pair are used.
   double Normal() {
     if (has_spare_) {
       has_spare_ = false;
       return spare_;
     }
-    double u, v, s;
-    do {
-      u = 2.0 * Uniform() - 1.0;
-      v = 2.0 * Uniform() - 1.0;
-      s = u * u + v * v;
-    } while (s >= 1.0 || s == 0.0);
-    const double factor = std::sqrt(-2.0 * std::log(s) / s);
-    spare_ = v * factor;
+    const auto [first, second] = random_.NormalPair();
+    spare_ = second;
     has_spare_ = true;
-    return u * factor;
+    return first;
   }
 
   float Draw(const ParameterDistribution& distribution) {
@@ -56,7 +43,7 @@ class Sampler {
   }
 
  private:
-  std::mt19937_64 engine_;
+  base::PortableRandom random_;
   double spare_ = 0.0;
   bool has_spare_ = false;
 };
@@ -94,7 +81,8 @@ ParameterDistribution BiasDistribution(Initialization initialization, int fan_in
 }
 
 uint64_t LayerSeed(uint64_t seed, int layer_index) {
-  return Mix(Mix(seed ^ kInitializationStream) + static_cast<uint64_t>(layer_index));
+  return base::SplitMix64(base::SplitMix64(seed ^ kInitializationStream) +
+                          static_cast<uint64_t>(layer_index));
 }
 
 void InitializeDenseLayer(Initialization initialization, uint64_t seed, Matrix* weight,

@@ -3,12 +3,10 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "engine/portable_random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -44,50 +42,6 @@ std::vector<double> Column(const Matrix& m, int c) {
   std::vector<double> values;
   for (int r = 0; r < m.rows(); ++r) values.push_back(m(r, c));
   return values;
-}
-
-TEST(PortableRandomTest, EngineIsTheStandardMersenneTwister) {
-  // [rand.predef]: the 10000th invocation of a default-constructed mt19937_64 gives this.
-  PortableRandom rng(std::mt19937_64::default_seed);
-  uint64_t value = 0;
-  for (int i = 0; i < 10000; ++i) value = rng.NextBits();
-  EXPECT_EQ(value, 9981545732273789042ULL);
-}
-
-TEST(PortableRandomTest, DistributionsHaveTheirMoments) {
-  PortableRandom rng(7);
-  constexpr int kDraws = 200000;
-  double uniform_sum = 0, normal_sum = 0, normal_sq = 0;
-  int index_counts[5] = {};
-  for (int i = 0; i < kDraws; ++i) {
-    const double u = rng.Uniform();
-    ASSERT_GE(u, 0.0);
-    ASSERT_LT(u, 1.0);
-    uniform_sum += u;
-    const double z = rng.Normal();
-    normal_sum += z;
-    normal_sq += z * z;
-    ++index_counts[rng.UniformIndex(5)];
-  }
-  EXPECT_NEAR(uniform_sum / kDraws, 0.5, 0.005);
-  EXPECT_NEAR(normal_sum / kDraws, 0.0, 0.01);
-  EXPECT_NEAR(normal_sq / kDraws, 1.0, 0.02);
-  for (int count : index_counts) EXPECT_NEAR(count, kDraws / 5, kDraws / 5 * 0.03);
-}
-
-TEST(PortableRandomTest, ShuffleIsAPermutation) {
-  PortableRandom rng(3);
-  std::vector<int> values = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
-  rng.Shuffle(values.data(), static_cast<int64_t>(values.size()));
-  EXPECT_EQ(std::set<int>(values.begin(), values.end()).size(), 10u);
-  EXPECT_NE(values, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
-}
-
-TEST(DerivedSeedTest, StreamsAndIndicesGiveDifferentSeeds) {
-  EXPECT_NE(DeriveSeed(1, 2, 3), DeriveSeed(1, 2, 4));
-  EXPECT_NE(DeriveSeed(1, 2, 3), DeriveSeed(1, 3, 3));
-  EXPECT_NE(DeriveSeed(1, 2, 3), DeriveSeed(2, 2, 3));
-  EXPECT_EQ(DeriveSeed(1, 2, 3), DeriveSeed(1, 2, 3));
 }
 
 struct Shape {

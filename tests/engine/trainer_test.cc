@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/portable_random.h"
 #include "engine/dataset.h"
 #include "engine/evaluation.h"
-#include "engine/portable_random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/allocation_counter.h"
@@ -393,7 +393,7 @@ TEST(TrainerTest, EarlyStoppingWatchesValidationLossWhenThereIsOne) {
   // Targets that are pure noise: a wide network memorises the training split while its
   // validation loss gets worse, and early stopping ends the run.
   Dataset data = Builtin("blobs", 120);
-  PortableRandom rng(5);
+  base::PortableRandom rng(5);
   for (float& y : data.targets.span()) y = static_cast<float>(rng.Normal());
   data.num_classes = 0;
   data.class_names.clear();
