@@ -13,6 +13,7 @@
 #include "client/fail_on.h"
 #include "client/input_files.h"
 #include "client/watch_printer.h"
+#include "proto/job_state.h"
 
 namespace descent::client {
 namespace {

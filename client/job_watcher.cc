@@ -113,10 +113,6 @@ class StreamReader {
 
 }  // namespace
 
-bool IsTerminal(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
-}
-
 absl::StatusOr<v1::Job> WatchUntilDone(DescentClient& client, const std::string& job_id,
                                        const JobWatcherOptions& options, WatchSink& sink) {
   int64_t last_step = options.after_step;

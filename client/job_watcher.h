@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "client/descent_client.h"
 #include "descent/v1/training.pb.h"
+#include "proto/job_state.h"
 
 namespace descent::client {
 
@@ -62,8 +63,6 @@ struct JobWatcherOptions {
 // give_up_after; DATA_LOSS when the server skipped steps (a broken contract, never retried).
 absl::StatusOr<v1::Job> WatchUntilDone(DescentClient& client, const std::string& job_id,
                                        const JobWatcherOptions& options, WatchSink& sink);
-
-bool IsTerminal(v1::JobState state);
 
 }  // namespace descent::client
 

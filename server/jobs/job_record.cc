@@ -11,10 +11,6 @@
 
 namespace descent::server {
 
-bool IsTerminal(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
-}
-
 JobOutcome JobOutcome::Succeeded(Diagnosis diagnosis, std::shared_ptr<const TrainedModel> model) {
   JobOutcome outcome;
   outcome.state = v1::SUCCEEDED;

@@ -32,15 +32,14 @@
 #include "engine/network.h"
 #include "engine/train_spec.h"
 #include "engine/trainer.h"
+#include "proto/job_state.h"
 #include "server/conversion/prepared_job.h"
 #include "server/conversion/trained_model.h"
 #include "server/jobs/job_events.h"
-#include "server/store/job_store.h"
 #include "server/jobs/loss_history.h"
+#include "server/store/job_store.h"
 
 namespace descent::server {
-
-bool IsTerminal(v1::JobState state);
 
 // FAILED_PRECONDITION for the model of a job in `state` (not SUCCEEDED), with its `error`.
 absl::Status NoModelError(const std::string& id, v1::JobState state, const std::string& error);

@@ -116,7 +116,7 @@ TEST(WatchersTest, TwoWatchersAndAKilledThenResumedWatcherEachSeeEveryStepOnce) 
       ASSERT_EQ(event.losses().first_step(), cli_last_step + 1);
       cli_last_step += event.losses().losses_size();
     }
-    if (event.has_state() && client::IsTerminal(event.state().state())) cli_saw_terminal = true;
+    if (event.has_state() && v1::IsTerminal(event.state().state())) cli_saw_terminal = true;
   }
   ASSERT_GT(cli_last_step, 0);
   EXPECT_FALSE(cli_saw_terminal) << "the job ended before the watcher was killed";
