@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "server/rpc/authenticated_call.h"
 #include "server/security/bearer_tokens.h"
-#include "server/rpc/grpc_status.h"
 
 namespace descent::server {
 namespace {
@@ -94,71 +94,62 @@ absl::Status CheckNoActiveJobUses(const JobManager& jobs, const v1::Dataset& dat
 grpc::Status DatasetService::UploadDataset(grpc::ServerContext* context,
                                            grpc::ServerReader<v1::UploadDatasetRequest>* reader,
                                            v1::UploadDatasetResponse* response) {
-  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
-    return denied;
-  }
-  if (store_ == nullptr) return ToGrpcStatus(NoStore());
-  // An upload whose token is revoked mid-stream stops reading and is refused, not stored.
-  StreamAuthentication authentication(tokens_, *context);
-  absl::StatusOr<ReceivedUpload> upload = ReceiveUpload(
-      [reader, &authentication](v1::UploadDatasetRequest* message) {
-        return authentication.StillAccepted() && reader->Read(message);
-      },
-      max_dataset_bytes_);
-  if (!authentication.status().ok()) return ToGrpcStatus(authentication.status());
-  if (!upload.ok()) return ToGrpcStatus(upload.status());
-  absl::StatusOr<PutResult> stored = store_->Put(upload->header.name(), upload->bytes, absl::Now());
-  if (!stored.ok()) return ToGrpcStatus(stored.status());
-  *response->mutable_dataset() = std::move(stored->dataset);
-  response->set_already_stored(stored->already_stored);
-  return grpc::Status::OK;
+  return AuthenticatedCall(tokens_, *context, [&]() -> absl::Status {
+    if (store_ == nullptr) return NoStore();
+    // An upload whose token is revoked mid-stream stops reading and is refused, not stored.
+    StreamAuthentication authentication(tokens_, *context);
+    absl::StatusOr<ReceivedUpload> upload = ReceiveUpload(
+        [reader, &authentication](v1::UploadDatasetRequest* message) {
+          return authentication.StillAccepted() && reader->Read(message);
+        },
+        max_dataset_bytes_);
+    RETURN_IF_ERROR(authentication.status());
+    RETURN_IF_ERROR(upload.status());
+    ASSIGN_OR_RETURN(PutResult stored,
+                     store_->Put(upload->header.name(), upload->bytes, absl::Now()));
+    *response->mutable_dataset() = std::move(stored.dataset);
+    response->set_already_stored(stored.already_stored);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status DatasetService::GetDataset(grpc::ServerContext* context,
                                         const v1::GetDatasetRequest* request,
                                         v1::Dataset* response) {
-  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
-    return denied;
-  }
-  if (store_ == nullptr) return ToGrpcStatus(NoStore());
-  if (absl::Status valid = CheckReference(request->dataset()); !valid.ok()) {
-    return ToGrpcStatus(valid);
-  }
-  absl::StatusOr<v1::Dataset> dataset = store_->Get(request->dataset());
-  if (dataset.ok()) *response = *std::move(dataset);
-  return ToGrpcStatus(dataset.status());
+  return AuthenticatedCall(tokens_, *context, [&]() -> absl::Status {
+    if (store_ == nullptr) return NoStore();
+    RETURN_IF_ERROR(CheckReference(request->dataset()));
+    ASSIGN_OR_RETURN(*response, store_->Get(request->dataset()));
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status DatasetService::ListDatasets(grpc::ServerContext* context,
                                           const v1::ListDatasetsRequest* /*request*/,
                                           v1::ListDatasetsResponse* response) {
-  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
-    return denied;
-  }
-  if (store_ == nullptr) return ToGrpcStatus(NoStore());
-  for (v1::Dataset& dataset : store_->List()) *response->add_datasets() = std::move(dataset);
-  return grpc::Status::OK;
+  return AuthenticatedCall(tokens_, *context, [&]() -> absl::Status {
+    if (store_ == nullptr) return NoStore();
+    for (v1::Dataset& dataset : store_->List()) *response->add_datasets() = std::move(dataset);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status DatasetService::DeleteDataset(grpc::ServerContext* context,
                                            const v1::DeleteDatasetRequest* request,
                                            v1::DeleteDatasetResponse* response) {
-  if (grpc::Status denied = ToGrpcStatus(Authenticate(tokens_, *context)); !denied.ok()) {
-    return denied;
-  }
-  if (store_ == nullptr) return ToGrpcStatus(NoStore());
-  if (absl::Status valid = CheckReference(request->dataset()); !valid.ok()) {
-    return ToGrpcStatus(valid);
-  }
-  absl::StatusOr<DeleteResult> deleted =
-      store_->Delete(request->dataset(), [this](const v1::Dataset& dataset) {
-        return jobs_ == nullptr ? absl::OkStatus() : CheckNoActiveJobUses(*jobs_, dataset);
-      });
-  if (!deleted.ok()) return ToGrpcStatus(deleted.status());
-  *response->mutable_dataset() = std::move(deleted->dataset);
-  response->mutable_remaining_names()->Add(deleted->remaining_names.begin(),
-                                           deleted->remaining_names.end());
-  return grpc::Status::OK;
+  return AuthenticatedCall(tokens_, *context, [&]() -> absl::Status {
+    if (store_ == nullptr) return NoStore();
+    RETURN_IF_ERROR(CheckReference(request->dataset()));
+    ASSIGN_OR_RETURN(DeleteResult deleted,
+                     store_->Delete(request->dataset(), [this](const v1::Dataset& dataset) {
+                       return jobs_ == nullptr ? absl::OkStatus()
+                                               : CheckNoActiveJobUses(*jobs_, dataset);
+                     }));
+    *response->mutable_dataset() = std::move(deleted.dataset);
+    response->mutable_remaining_names()->Add(deleted.remaining_names.begin(),
+                                             deleted.remaining_names.end());
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace descent::server

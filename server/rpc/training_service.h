@@ -21,11 +21,11 @@ class TrainingService final : public v1::TrainingService::Service {
                            const SpecLimits& limits = {}, const BearerTokens* tokens = nullptr)
       : jobs_(jobs), datasets_(datasets), limits_(limits), tokens_(tokens) {}
 
-  // Each first authenticates the call (UNAUTHENTICATED without a valid bearer token when the
-  // server has tokens: gRPC C++ server interceptors cannot reject a call, so every method
-  // checks), then returns the JobManager's status through ToGrpcStatus, or INVALID_ARGUMENT naming
-  // the field for a malformed request (empty job_id, bad spec, bad inputs); the codes per
-  // method are listed on the rpcs in training.proto.
+  // Each runs in AuthenticatedCall (authenticated_call.h: UNAUTHENTICATED without a valid
+  // bearer token when the server has tokens, before anything else), then returns the JobManager's
+  // status through ToGrpcStatus, or INVALID_ARGUMENT naming the field for a malformed request
+  // (empty job_id, bad spec, bad inputs); the codes per method are listed on the rpcs in
+  // training.proto.
   grpc::Status SubmitJob(grpc::ServerContext* context, const v1::SubmitJobRequest* request,
                          v1::Job* response) override;
   grpc::Status GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
