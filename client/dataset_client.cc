@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "client/unary_call.h"
 #include "grpcpp/grpcpp.h"
 
 namespace descent::client {
@@ -54,34 +56,22 @@ absl::StatusOr<v1::UploadDatasetResponse> DatasetClient::Upload(const std::strin
 }
 
 absl::StatusOr<v1::Dataset> DatasetClient::Get(const std::string& id_or_name) {
-  grpc::ClientContext context;
-  SetDeadline(context);
   v1::GetDatasetRequest request;
   request.set_dataset(id_or_name);
-  v1::Dataset dataset;
-  grpc::Status status = stub_->GetDataset(&context, request, &dataset);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return dataset;
+  return UnaryCall(*stub_, &v1::DatasetService::Stub::GetDataset, request, options_.rpc_timeout);
 }
 
 absl::StatusOr<std::vector<v1::Dataset>> DatasetClient::List() {
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::ListDatasetsResponse response;
-  grpc::Status status = stub_->ListDatasets(&context, v1::ListDatasetsRequest(), &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  ASSIGN_OR_RETURN(const v1::ListDatasetsResponse response,
+                   UnaryCall(*stub_, &v1::DatasetService::Stub::ListDatasets,
+                             v1::ListDatasetsRequest(), options_.rpc_timeout));
   return std::vector<v1::Dataset>(response.datasets().begin(), response.datasets().end());
 }
 
 absl::StatusOr<v1::DeleteDatasetResponse> DatasetClient::Delete(const std::string& id_or_name) {
-  grpc::ClientContext context;
-  SetDeadline(context);
   v1::DeleteDatasetRequest request;
   request.set_dataset(id_or_name);
-  v1::DeleteDatasetResponse response;
-  grpc::Status status = stub_->DeleteDataset(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
+  return UnaryCall(*stub_, &v1::DatasetService::Stub::DeleteDataset, request, options_.rpc_timeout);
 }
 
 }  // namespace descent::client

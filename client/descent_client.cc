@@ -1,12 +1,12 @@
 #include "client/descent_client.h"
 
-#include <chrono>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/status_macros.h"
+#include "client/unary_call.h"
 #include "grpcpp/client_context.h"
 
 namespace descent::client {
@@ -64,12 +64,6 @@ class IdleWatchdog {
 
 }  // namespace
 
-absl::Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  // grpc::StatusCode and absl::StatusCode share the canonical numbering.
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
 std::unique_ptr<DescentClient> DescentClient::Connect(const std::string& target,
                                                       ClientOptions options) {
   return std::make_unique<DescentClient>(OpenChannel(target, options.channel), options);
@@ -81,33 +75,18 @@ DescentClient::DescentClient(std::shared_ptr<grpc::Channel> channel, ClientOptio
       stub_(v1::TrainingService::NewStub(channel_)),
       health_stub_(grpc::health::v1::Health::NewStub(channel_)) {}
 
-void DescentClient::SetDeadline(grpc::ClientContext& context) const {
-  context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoMilliseconds(options_.rpc_timeout));
-}
-
 absl::StatusOr<v1::Job> DescentClient::SubmitJob(const v1::JobSpec& spec,
                                                  const std::string& request_id) {
   v1::SubmitJobRequest request;
   *request.mutable_spec() = spec;
   request.set_request_id(request_id);
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Job job;
-  grpc::Status status = stub_->SubmitJob(&context, request, &job);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return job;
+  return UnaryCall(*stub_, &v1::TrainingService::Stub::SubmitJob, request, options_.rpc_timeout);
 }
 
 absl::StatusOr<v1::Job> DescentClient::GetJob(std::string_view job_id) {
   v1::GetJobRequest request;
   request.set_job_id(std::string(job_id));
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Job job;
-  grpc::Status status = stub_->GetJob(&context, request, &job);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return job;
+  return UnaryCall(*stub_, &v1::TrainingService::Stub::GetJob, request, options_.rpc_timeout);
 }
 
 absl::StatusOr<v1::ListJobsResponse> DescentClient::ListJobs(v1::JobState state, int page_size,
@@ -116,12 +95,7 @@ absl::StatusOr<v1::ListJobsResponse> DescentClient::ListJobs(v1::JobState state,
   request.set_state(state);
   request.set_page_size(page_size);
   request.set_page_token(page_token);
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::ListJobsResponse response;
-  grpc::Status status = stub_->ListJobs(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
+  return UnaryCall(*stub_, &v1::TrainingService::Stub::ListJobs, request, options_.rpc_timeout);
 }
 
 absl::StatusOr<std::vector<v1::Job>> DescentClient::ListAllJobs(v1::JobState state) {
@@ -138,12 +112,7 @@ absl::StatusOr<std::vector<v1::Job>> DescentClient::ListAllJobs(v1::JobState sta
 absl::StatusOr<v1::Job> DescentClient::CancelJob(std::string_view job_id) {
   v1::CancelJobRequest request;
   request.set_job_id(std::string(job_id));
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::Job job;
-  grpc::Status status = stub_->CancelJob(&context, request, &job);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return job;
+  return UnaryCall(*stub_, &v1::TrainingService::Stub::CancelJob, request, options_.rpc_timeout);
 }
 
 absl::StatusOr<v1::ExportModelResponse> DescentClient::ExportModel(std::string_view job_id,
@@ -151,12 +120,7 @@ absl::StatusOr<v1::ExportModelResponse> DescentClient::ExportModel(std::string_v
   v1::ExportModelRequest request;
   request.set_job_id(std::string(job_id));
   request.set_format(format);
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::ExportModelResponse response;
-  grpc::Status status = stub_->ExportModel(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
+  return UnaryCall(*stub_, &v1::TrainingService::Stub::ExportModel, request, options_.rpc_timeout);
 }
 
 absl::StatusOr<v1::PredictResponse> DescentClient::Predict(
@@ -166,23 +130,16 @@ absl::StatusOr<v1::PredictResponse> DescentClient::Predict(
   request.set_job_id(std::string(job_id));
   *request.mutable_inputs() = inputs;
   request.mutable_column_names()->Add(column_names.begin(), column_names.end());
-  grpc::ClientContext context;
-  SetDeadline(context);
-  v1::PredictResponse response;
-  grpc::Status status = stub_->Predict(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
+  return UnaryCall(*stub_, &v1::TrainingService::Stub::Predict, request, options_.rpc_timeout);
 }
 
 absl::StatusOr<HealthCheckResponse::ServingStatus> DescentClient::CheckHealth(
     const std::string& service) {
   HealthCheckRequest request;
   request.set_service(service);
-  grpc::ClientContext context;
-  SetDeadline(context);
-  HealthCheckResponse response;
-  grpc::Status status = health_stub_->Check(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  ASSIGN_OR_RETURN(const HealthCheckResponse response,
+                   UnaryCall(*health_stub_, &grpc::health::v1::Health::Stub::Check, request,
+                             options_.rpc_timeout));
   return response.status();
 }
 

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/channel.h"
+#include "client/unary_call.h"
 #include "descent/v1/training.grpc.pb.h"
 #include "descent/v1/training.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -30,9 +31,6 @@ struct ClientOptions {
   // TLS and bearer token of the channel Connect() opens (default: plaintext, no token).
   ChannelOptions channel;
 };
-
-// The gRPC status as an absl::Status: same code, same message.
-absl::Status FromGrpcStatus(const grpc::Status& status);
 
 class DescentClient {
  public:
@@ -74,8 +72,6 @@ class DescentClient {
                         const std::function<bool(const v1::WatchJobResponse&)>& on_event);
 
  private:
-  void SetDeadline(grpc::ClientContext& context) const;
-
   std::shared_ptr<grpc::Channel> channel_;
   ClientOptions options_;
   std::unique_ptr<v1::TrainingService::Stub> stub_;
