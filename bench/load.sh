@@ -12,21 +12,10 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build}
 descentd="$build_dir/server/descentd"
 load="$build_dir/bench/load_bench"
-for binary in "$descentd" "$load"; do
-  if [ ! -x "$binary" ]; then
-    echo "bench/load.sh: $binary not found; build first (make bench)" >&2
-    exit 1
-  fi
-done
-
 . scripts/descentd-lib.sh
-scratch=$(mktemp -d)
-cleanup() {
-  stop_descentd
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-start_descentd "$descentd" "$scratch/descentd.log" --metrics-listen= --data-dir "$scratch/data"
+require_binaries bench/load.sh "make bench" 1 "$descentd" "$load"
+make_scratch
+start_descentd "$descentd" "$SCRATCH/descentd.log" --metrics-listen= --data-dir "$SCRATCH/data"
 echo "# descentd pid $DESCENTD_PID on 127.0.0.1:$DESCENTD_PORT; ${LOAD_CLIENTS:-50} clients for" \
   "${LOAD_SECONDS:-30}s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$load" --target="127.0.0.1:$DESCENTD_PORT" --server_pid="$DESCENTD_PID" \

@@ -16,20 +16,10 @@ build_dir=${1:-build}
 descentd="$build_dir/server/descentd"
 cli="$build_dir/client/descent"
 fill="$build_dir/bench/fill_store"
-for binary in "$descentd" "$cli" "$fill"; do
-  if [ ! -x "$binary" ]; then
-    echo "bench/memory.sh: $binary not found; build first (ninja descentd descent fill_store)" >&2
-    exit 1
-  fi
-done
-
 . scripts/descentd-lib.sh
-scratch=$(mktemp -d)
-cleanup() {
-  stop_descentd
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
+require_binaries bench/memory.sh "ninja descentd descent fill_store" 1 "$descentd" "$cli" "$fill"
+make_scratch
+scratch=$SCRATCH
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 now_ms() { date +%s%3N; }
@@ -38,17 +28,8 @@ now_ms() { date +%s%3N; }
 timed_start() {
   local begin
   begin=$(now_ms)
-  "$descentd" --listen 127.0.0.1:0 --metrics-listen= --data-dir "$1" >"$scratch/descentd.log" 2>&1 &
-  DESCENTD_PID=$!
-  DESCENTD_PORT=
-  for _ in $(seq 1 3000); do
-    DESCENTD_PORT=$(sed -n 's/.*serving gRPC on [^ ]* (port \([0-9][0-9]*\)).*/\1/p' \
-      "$scratch/descentd.log" | head -n 1)
-    [ -n "$DESCENTD_PORT" ] && break
-    kill -0 "$DESCENTD_PID" 2>/dev/null || { cat "$scratch/descentd.log" >&2; exit 1; }
-    sleep 0.01
-  done
-  [ -n "$DESCENTD_PORT" ] || { cat "$scratch/descentd.log" >&2; exit 1; }
+  DESCENTD_START_SECONDS=30 start_descentd "$descentd" "$scratch/descentd.log" \
+    --metrics-listen= --data-dir "$1"
   START_MS=$(($(now_ms) - begin))
 }
 

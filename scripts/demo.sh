@@ -11,24 +11,14 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build}
 descentd="$build_dir/server/descentd"
 descent="$build_dir/client/descent"
-for binary in "$descentd" "$descent"; do
-  if [ ! -x "$binary" ]; then
-    echo "demo: $binary is missing; build first (make build BUILD_DIR=$build_dir)" >&2
-    exit 2
-  fi
-done
-
 . scripts/descentd-lib.sh
+require_binaries demo "make build BUILD_DIR=$build_dir" 2 "$descentd" "$descent"
 data_dir=${DESCENT_DEMO_DATA_DIR:-demo-data}
 mkdir -p "$data_dir"
-log=$(mktemp -t descentd-demo.XXXXXX)
-cleanup() {
-  stop_descentd
-  rm -f "$log"
-}
-trap cleanup EXIT
+make_scratch
 trap 'exit 130' INT TERM
-start_descentd "$descentd" "$log" --metrics-listen 127.0.0.1:0 --data-dir "$data_dir"
+start_descentd "$descentd" "$SCRATCH/descentd.log" --metrics-listen 127.0.0.1:0 \
+  --data-dir "$data_dir"
 export DESCENT_SERVER="127.0.0.1:$DESCENTD_PORT"
 
 for _ in $(seq 1 50); do
