@@ -10,27 +10,25 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
-#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "base/cores.h"
 #include "base/status_macros.h"
 #include "engine/blas.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/conversion/engine_to_proto.h"
+#include "server/jobs/finished_jobs.h"
 #include "server/jobs/job_ids.h"
 #include "server/jobs/job_recovery.h"
 #include "server/jobs/job_record.h"
+#include "server/jobs/list_page_token.h"
 #include "server/jobs/job_runner.h"
 #include "server/jobs/model_cache.h"
 #include "server/jobs/store_conversion.h"
 #include "server/jobs/watch_stream.h"
+#include "server/jobs/watcher_slots.h"
 #include "server/store/job_store.h"
 
 namespace descent::server {
@@ -38,39 +36,7 @@ namespace {
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
-constexpr char kPageTokenVersion[] = "v1";
 constexpr int64_t kMaxAfterStep = int64_t{1} << 62;
-
-// A page token names the filter it was issued for and the position to resume from: jobs
-// with a submission sequence below `bound` are still to be listed.
-std::string EncodePageToken(v1::JobState state, int64_t bound) {
-  return absl::WebSafeBase64Escape(absl::StrCat(kPageTokenVersion, ":", state, ":", bound));
-}
-
-absl::StatusOr<int64_t> DecodePageToken(std::string_view token, v1::JobState state, int64_t jobs) {
-  const absl::Status malformed = absl::InvalidArgumentError(
-      "page_token is not a token from a previous ListJobs response; omit it to start from "
-      "the first page");
-  std::string decoded;
-  if (!absl::WebSafeBase64Unescape(absl::string_view(token.data(), token.size()), &decoded)) {
-    return malformed;
-  }
-  std::vector<std::string> parts = absl::StrSplit(decoded, ':');
-  int token_state = 0;
-  int64_t bound = 0;
-  if (parts.size() != 3 || parts[0] != kPageTokenVersion ||
-      !absl::SimpleAtoi(parts[1], &token_state) || !absl::SimpleAtoi(parts[2], &bound) ||
-      bound <= 0 || bound > jobs) {
-    return malformed;
-  }
-  if (token_state != state) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_token was issued for state ",
-                     v1::JobState_Name(static_cast<v1::JobState>(token_state)), ", not ",
-                     v1::JobState_Name(state), "; keep the same state filter while paging"));
-  }
-  return bound;
-}
 
 absl::Status JobNotFound(std::string_view job_id) {
   return absl::NotFoundError(
@@ -97,66 +63,15 @@ v1::Job WithSpec(StoredJob stored) {
   return std::move(stored.job);
 }
 
-// Jobs deleted by retention per store transaction, so training's checkpoints never wait
-// long for the store.
-constexpr size_t kDeletesPerTransaction = 256;
-
 }  // namespace
-
-absl::Status ValidateJobManagerOptions(const JobManagerOptions& options) {
-  struct Bound {
-    const char* name;
-    int64_t value;
-    int64_t least;
-    const char* rule;  // `least` as users read it: sizes "> 0", counts ">= 1"
-    const char* hint = "";
-  };
-  for (const Bound& bound : {
-           Bound{"--workers", options.workers, 0, ">= 0"},
-           Bound{"--max-queued-jobs", options.max_queued_jobs, 1, ">= 1"},
-           Bound{"--max-watchers-per-job", options.max_watchers_per_job, 1, "> 0"},
-           Bound{"--checkpoint-every-steps", options.checkpoint_every_steps, 1, ">= 1"},
-           Bound{"--retain-finished-jobs", options.retain_finished_jobs, 0, ">= 0",
-                 "; 0 keeps every job"},
-           Bound{"blas_threads", options.blas_threads, 0, ">= 0"},
-           Bound{"max_points_per_message", options.max_points_per_message, 1, ">= 1"},
-           Bound{"watcher_fell_behind_steps", options.watcher_fell_behind_steps, 0, ">= 0"},
-           Bound{"watch_page_steps", options.watch_page_steps, 1, ">= 1"},
-       }) {
-    if (bound.value < bound.least) {
-      return absl::InvalidArgumentError(absl::StrCat(bound.name, " must be ", bound.rule,
-                                                     " (got ", bound.value, ")", bound.hint));
-    }
-  }
-  for (const auto& [flag, duration] :
-       {std::pair{"--heartbeat-interval", options.heartbeat_interval},
-        std::pair{"--checkpoint-every-seconds", options.checkpoint_every}}) {
-    if (duration <= absl::ZeroDuration()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(flag, " must be > 0 (got ", absl::FormatDuration(duration), ")"));
-    }
-  }
-  if (options.retain_finished_for < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--retain-finished-for must be >= 0 (got ",
-        absl::FormatDuration(options.retain_finished_for), "); 0 keeps jobs forever"));
-  }
-  if (options.store != nullptr && options.prepare == nullptr) {
-    return absl::InvalidArgumentError("prepare must be set with a store");
-  }
-  return absl::OkStatus();
-}
-
-int BlasThreadsFor(const JobManagerOptions& options) {
-  if (options.blas_threads > 0) return options.blas_threads;
-  return std::max(1, base::AvailableCores() / std::max(1, options.workers));
-}
 
 struct JobManager::Impl {
   Impl(JobManagerOptions options_in, JobEventListener* listener_in)
       : options(std::move(options_in)),
         listener(listener_in),
-        models(options.model_cache_bytes) {}
+        models(options.model_cache_bytes),
+        watchers(options.max_watchers_per_job),
+        finished(options.retain_finished_jobs, options.retain_finished_for) {}
 
   // Where a job is: its record while the manager holds one, else a finished job's state.
   struct Slot {
@@ -201,7 +116,6 @@ struct JobManager::Impl {
   bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return !queue.empty() || shutting_down;
   }
-  bool NoWatches() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return active_watches == 0; }
   bool ShuttingDown() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return shutting_down; }
 
   // A worker thread: takes the oldest queued job (resumed jobs come first), trains it,
@@ -248,7 +162,7 @@ struct JobManager::Impl {
     if (!IsTerminal(snapshot.state())) return;
     auto slot = by_sequence.find(job.sequence());
     if (slot == by_sequence.end()) return;  // deleted already
-    finished.emplace(FromTimestamp(snapshot.end_time()), job.sequence());
+    finished.Add(FromTimestamp(snapshot.end_time()), job.sequence());
     if (job.FullyStored()) {
       slot->second = Slot{nullptr, snapshot.state(), job.resumed_at()};
       jobs.erase(job.id());
@@ -258,28 +172,9 @@ struct JobManager::Impl {
 
   // Deletes the finished jobs retention no longer keeps, oldest end time first.
   void ApplyRetentionLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    std::vector<int64_t> doomed;
-    while (!finished.empty()) {
-      const auto& [end_time, sequence] = *finished.begin();
-      const bool too_many = options.retain_finished_jobs > 0 &&
-                            finished.size() > static_cast<size_t>(options.retain_finished_jobs);
-      const bool too_old = options.retain_finished_for > absl::ZeroDuration() &&
-                           end_time < now - options.retain_finished_for;
-      if (!too_many && !too_old) break;
-      doomed.push_back(sequence);
-      finished.erase(finished.begin());
-    }
-    for (int64_t sequence : doomed) ForgetLocked(sequence);
-    for (size_t first = 0; first < doomed.size() && options.store != nullptr;
-         first += kDeletesPerTransaction) {
-      const size_t last = std::min(doomed.size(), first + kDeletesPerTransaction);
-      const std::vector<int64_t> batch(doomed.begin() + first, doomed.begin() + last);
-      if (absl::Status deleted = options.store->Delete(batch); !deleted.ok()) {
-        // They are gone from this process; the next start deletes them again.
-        std::fprintf(stderr, "descentd: could not delete %zu finished jobs from the store: %s\n",
-                     batch.size(), std::string(deleted.message()).c_str());
-      }
-    }
+    const std::vector<int64_t> expired = finished.TakeExpired(now);
+    for (int64_t sequence : expired) ForgetLocked(sequence);
+    if (options.store != nullptr) DeleteFromStore(*options.store, expired);
   }
 
   // Drops a deleted job from every table in memory.
@@ -303,9 +198,8 @@ struct JobManager::Impl {
 
   // Applies the age limit while the manager runs; returns once shutting down.
   void RetentionLoop() {
-    const absl::Duration every =
-        std::clamp(options.retain_finished_for / 10, absl::Milliseconds(100), absl::Minutes(1));
     absl::MutexLock lock(&mu);
+    const absl::Duration every = finished.CheckInterval();
     while (!mu.AwaitWithTimeout(absl::Condition(this, &Impl::ShuttingDown), every)) {
       ApplyRetentionLocked(absl::Now());
     }
@@ -314,6 +208,7 @@ struct JobManager::Impl {
   const JobManagerOptions options;
   JobEventListener* const listener;
   mutable ModelCache models;
+  WatcherSlots watchers;  // open Watch calls
 
   mutable absl::Mutex mu;  // acquired before any JobRecord's mutex, never after
   // Jobs held in memory (unfinished ones, and finished ones the store does not hold whole).
@@ -322,13 +217,9 @@ struct JobManager::Impl {
   absl::btree_map<int64_t, Slot> by_sequence ABSL_GUARDED_BY(mu);
   int64_t next_sequence ABSL_GUARDED_BY(mu) = 0;
   absl::flat_hash_map<std::string, int64_t> by_request_id ABSL_GUARDED_BY(mu);
-  // Finished jobs by end time, then sequence: retention deletes from the front.
-  absl::btree_set<std::pair<absl::Time, int64_t>> finished ABSL_GUARDED_BY(mu);
+  FinishedJobs finished ABSL_GUARDED_BY(mu);  // retention's order
   std::deque<std::shared_ptr<JobRecord>> queue ABSL_GUARDED_BY(mu);  // QUEUED jobs, oldest first
   bool shutting_down ABSL_GUARDED_BY(mu) = false;
-  int active_watches ABSL_GUARDED_BY(mu) = 0;
-  // Open Watch calls per job id; a job without any has no entry.
-  absl::flat_hash_map<std::string, int> watches_per_job ABSL_GUARDED_BY(mu);
   absl::BitGen random ABSL_GUARDED_BY(mu);
 
   absl::Mutex shutdown_mu;  // serializes Shutdown(), so every caller returns once it is done
@@ -354,8 +245,7 @@ JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
 
 JobManager::~JobManager() {
   Shutdown();
-  absl::MutexLock lock(&impl_->mu);
-  impl_->mu.Await(absl::Condition(impl_.get(), &Impl::NoWatches));
+  impl_->watchers.AwaitNone();
 }
 
 absl::StatusOr<int> JobManager::Recover() {
@@ -378,7 +268,7 @@ absl::StatusOr<int> JobManager::Recover() {
     if (!IsTerminal(job.state)) continue;
     impl.by_sequence[job.sequence] = Impl::Slot{nullptr, job.state, {}};
     impl.next_sequence = std::max(impl.next_sequence, job.sequence + 1);
-    impl.finished.emplace(job.end_time, job.sequence);
+    impl.finished.Add(job.end_time, job.sequence);
     if (!job.request_id.empty()) impl.by_request_id[job.request_id] = job.sequence;
   }
   for (const std::shared_ptr<JobRecord>& record : records) {
@@ -453,7 +343,7 @@ absl::StatusOr<JobPage> JobManager::List(v1::JobState state, int page_size,
   absl::MutexLock lock(&impl.mu);
   int64_t bound = impl.next_sequence;
   if (!page_token.empty()) {
-    ASSIGN_OR_RETURN(bound, DecodePageToken(page_token, state, bound));
+    ASSIGN_OR_RETURN(bound, DecodeListPageToken(page_token, state, bound));
   }
   JobPage page;
   // Newest first: from the last job below `bound` backwards.
@@ -467,7 +357,7 @@ absl::StatusOr<JobPage> JobManager::List(v1::JobState state, int page_size,
     if (state != v1::JOB_STATE_UNSPECIFIED && snapshot.state() != state) continue;
     page.jobs.push_back(std::move(snapshot));
   }
-  if (it != impl.by_sequence.rend()) page.next_page_token = EncodePageToken(state, it->first + 1);
+  if (it != impl.by_sequence.rend()) page.next_page_token = EncodeListPageToken(state, it->first + 1);
   return page;
 }
 
@@ -510,21 +400,12 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
   after_step = std::min(after_step, kMaxAfterStep);
   Impl& impl = *impl_;
   Impl::Found found;
-  std::string id;
   {
     absl::MutexLock lock(&impl.mu);
     ASSIGN_OR_RETURN(found, impl.FindLocked(job_id));
-    id = std::string(job_id);
-    int& watches = impl.watches_per_job[id];
-    if (watches >= impl.options.max_watchers_per_job) {
-      if (watches == 0) impl.watches_per_job.erase(id);
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "job ", id, " already has the most watchers --max-watchers-per-job allows (",
-          watches, "); retry once one has ended, or raise --max-watchers-per-job"));
-    }
-    ++watches;
-    ++impl.active_watches;
   }
+  const std::string id(job_id);
+  RETURN_IF_ERROR(impl.watchers.Acquire(id));
   if (impl.listener != nullptr) impl.listener->OnWatchersChanged(+1);
   const WatchStreamOptions options{
       .heartbeat_interval = impl.options.heartbeat_interval,
@@ -549,10 +430,7 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
     }
   }
   if (impl.listener != nullptr) impl.listener->OnWatchersChanged(-1);
-  absl::MutexLock lock(&impl.mu);
-  --impl.active_watches;
-  auto watches = impl.watches_per_job.find(id);
-  if (--watches->second == 0) impl.watches_per_job.erase(watches);
+  impl.watchers.Release(id);
   return status;
 }
 
