@@ -414,7 +414,8 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
       .page_steps = impl.options.watch_page_steps,
   };
   absl::Status status;
-  WatchedJob watched{found.slot.record.get(), impl.options.store, id, found.sequence};
+  WatchedJob watched{.record = found.slot.record.get(), .store = impl.options.store, .id = id,
+                     .sequence = found.sequence};
   if (found.slot.record != nullptr) {
     watched.spec = &found.slot.record->spec();
     status = ServeWatch(watched, after_step, options, impl.listener, send);

@@ -1,6 +1,8 @@
 #include "server/observability/metrics_http_server.h"
 
 #include <microhttpd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -10,9 +12,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "prometheus/text_serializer.h"
 #include "server/observability/gzip.h"
+#include "server/observability/http_gate.h"
 #include "server/observability/listen_socket.h"
 
 namespace descent::server {
@@ -123,10 +127,11 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   // nothing or half a request only holds a connection slot until the idle timeout. poll(2)
   // rather than epoll: with edge-triggered epoll this version can miss an end of stream that
   // arrives with a client's last bytes, and holds the slot of a client long gone until then.
+  // Connections come from the HttpGate (MHD_add_connection, hence MHD_USE_ITC to wake the
+  // thread), which keeps what cannot be HTTP away from libmicrohttpd.
   server->daemon_ = MHD_start_daemon(
-      MHD_USE_POLL_INTERNAL_THREAD, /*port=*/0, /*apc=*/nullptr, /*apc_cls=*/nullptr,
-      &Callbacks::Answer, server.get(),
-      MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(socket.fd),
+      MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET, /*port=*/0,
+      /*apc=*/nullptr, /*apc_cls=*/nullptr, &Callbacks::Answer, server.get(),
       MHD_OPTION_CONNECTION_LIMIT, limits.max_connections,
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, limits.max_connections_per_ip,
       MHD_OPTION_CONNECTION_TIMEOUT, limits.idle_timeout_seconds,
@@ -134,16 +139,28 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
       MHD_OPTION_THREAD_STACK_SIZE, kThreadStackBytes,
       MHD_OPTION_UNESCAPE_CALLBACK, &KeepEscapes, nullptr, MHD_OPTION_END);
   if (server->daemon_ == nullptr) {
-    // The listening socket is not closed here: libmicrohttpd closes it on some of its failure
-    // paths, and a descriptor leaked on this rare path is harmless where a double close is not.
+    close(socket.fd);
     return absl::UnavailableError(
         absl::StrCat("cannot start the HTTP server for ", address,
                      " (out of threads or memory?)"));
   }
+  MHD_Daemon* const daemon = server->daemon_;
+  ASSIGN_OR_RETURN(
+      server->gate_,
+      HttpGate::Start(
+          socket.fd,
+          [daemon](int fd, const sockaddr* peer, socklen_t peer_length) {
+            // Closes `fd` itself when it cannot take it (connection limits, memory).
+            MHD_add_connection(daemon, fd, peer, peer_length);
+          },
+          HttpGateLimits{.max_waiting = static_cast<int>(limits.max_connections),
+                         .max_waiting_per_peer = static_cast<int>(limits.max_connections_per_ip),
+                         .idle_timeout = absl::Seconds(limits.idle_timeout_seconds)}));
   return server;
 }
 
 MetricsHttpServer::~MetricsHttpServer() {
+  gate_.reset();  // no connection is handed to the daemon once it stops
   if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
 }
 

@@ -6,7 +6,8 @@
 // own error pages: any request but GET /metrics crashed the process. Here one polling thread,
 // on a stack of a size we choose, serves every connection without blocking on any of them, and
 // connections are bounded in number, idle time and memory, so stalled or hostile clients cannot
-// starve scrapes for longer than the idle timeout or grow the process.
+// starve scrapes for longer than the idle timeout or grow the process. An HttpGate in front
+// answers at once what cannot be HTTP (http_gate.h).
 #ifndef DESCENT_SERVER_OBSERVABILITY_METRICS_HTTP_SERVER_H_
 #define DESCENT_SERVER_OBSERVABILITY_METRICS_HTTP_SERVER_H_
 
@@ -21,6 +22,7 @@
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
 #include "prometheus/summary.h"
+#include "server/observability/http_gate.h"
 
 struct MHD_Connection;
 struct MHD_Daemon;
@@ -29,7 +31,8 @@ namespace descent::server {
 
 struct MetricsHttpLimits {
   // Open connections at once, and from one client address. Connections past either limit are
-  // closed as soon as they are accepted.
+  // closed as soon as they are accepted. Connections that have sent nothing yet are counted
+  // apart (HttpGate), against the same numbers.
   unsigned max_connections = 256;
   unsigned max_connections_per_ip = 32;
   // A connection with no traffic for this long is closed (whole seconds, > 0).
@@ -47,6 +50,7 @@ class MetricsHttpServer {
   //                                 families (gzip when the client accepts it)
   //   any method on another path    404
   //   other methods on /metrics     405 with Allow: GET, HEAD
+  //   input that cannot start HTTP  400 at once (a TLS ClientHello, binary bytes: HttpGate)
   //   malformed or oversized input  400 / 413 / 414 / 431 from libmicrohttpd, or the connection
   //                                 is closed
   // `collect` is called on the server's thread, one scrape at a time, until the destructor
@@ -80,6 +84,7 @@ class MetricsHttpServer {
   prometheus::Counter& scrapes_;
   prometheus::Summary& request_latencies_;
   MHD_Daemon* daemon_ = nullptr;
+  std::unique_ptr<HttpGate> gate_;  // accepts connections and hands them to daemon_
 };
 
 }  // namespace descent::server

@@ -15,6 +15,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 #include "server/observability/gzip.h"
+#include "server/observability/http_gate.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/tcp_connection.h"
@@ -165,6 +166,38 @@ TEST_F(MetricsHttpServerTest, MalformedAndOversizedRequestsGetClientErrors) {
   absl::StatusOr<HttpResponse> after = HttpGet(server_->port(), "/metrics");
   ASSERT_OK(after);
   EXPECT_EQ(after->status, 200);
+}
+
+// A TLS client on the plaintext port, or bytes that cannot begin a request, hear "400" as
+// soon as their first byte arrives, not after the idle timeout (600 s here) closes them.
+TEST_F(MetricsHttpServerTest, InputThatCannotStartARequestIsAnswered400AtOnce) {
+  MetricsHttpLimits limits;
+  limits.idle_timeout_seconds = 600;
+  Start(limits);
+  for (const std::string& start :
+       {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11),
+        std::string("\x00binary", 7), std::string(" GET /metrics", 13)}) {
+    absl::StatusOr<std::unique_ptr<TcpConnection>> connection =
+        TcpConnection::Open(server_->port());
+    ASSERT_OK(connection);
+    ASSERT_TRUE((*connection)->Send(start));
+    const std::string raw =
+        (*connection)->Receive(absl::Now() + absl::Seconds(60), IsCompleteHttpResponse);
+    EXPECT_THAT(raw, ::testing::StartsWith("HTTP/1.1 400 ")) << start;
+    EXPECT_TRUE((*connection)->WaitForClose(absl::Now() + absl::Seconds(60))) << start;
+  }
+  absl::StatusOr<HttpResponse> scrape = HttpGet(server_->port(), "/metrics");
+  ASSERT_OK(scrape);
+  EXPECT_EQ(scrape->status, 200);
+}
+
+TEST(HttpGateTest, ARequestStartsWithAMethodCharacterOrAnEmptyLine) {
+  for (const char byte : std::string("GPHDOTCgp0!#$%&'*+-.^_`|~\r\n")) {
+    EXPECT_TRUE(HttpGate::CanStartRequest(static_cast<unsigned char>(byte))) << int{byte};
+  }
+  for (const int byte : {0x16, 0x00, 0x80, 0xff, 0x20, 0x28, 0x3a, 0x2f, 0x22, 0x09}) {
+    EXPECT_FALSE(HttpGate::CanStartRequest(static_cast<unsigned char>(byte))) << byte;
+  }
 }
 
 TEST_F(MetricsHttpServerTest, CompressesForClientsThatAcceptGzip) {
