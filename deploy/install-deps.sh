@@ -9,26 +9,30 @@
 #   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC,
 #            OpenCV's Python dnn module (runs exported ONNX models; onnx.checker is python3-onnx), and
 #            scripts/ci-sanitizers.sh's clang with its sanitizer and libFuzzer runtimes
-#            (libclang-rt-14-dev) and llvm-symbolizer for readable reports (llvm-14)
+#            (libclang-rt-14-dev) and llvm-symbolizer for readable reports (llvm-14), and the
+#            PostgreSQL 15 server the PostgreSQL job store's tests start in a temp dir
+#            (tests/testing/postgres_server.h; its package creates the unprivileged `postgres`
+#            user the tests run it as when they run as root)
 set -euo pipefail
 profile=${1:-test}
 
+# libpq (libpq-dev, libpq5): descentd's client for a PostgreSQL job store (--store=postgresql://...).
 # /metrics is served by libmicrohttpd from prometheus-cpp's core (server/observability/metrics_http_server.h);
 # prometheus-cpp's pull library and its civetweb are not needed at run time. prometheus-cpp-dev
 # still brings them into the build profile: Debian's package depends on them.
 runtime_pkgs=(
   libgrpc++1.51 libprotobuf32 libabsl20220623 libopenblas0-pthread libprometheus-cpp-core1.0
-  libmicrohttpd12 zlib1g libsqlite3-0 ca-certificates
+  libmicrohttpd12 zlib1g libsqlite3-0 libpq5 ca-certificates
 )
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  libopenblas-dev prometheus-cpp-dev libmicrohttpd-dev zlib1g-dev libsqlite3-dev libcli11-dev
+  libopenblas-dev prometheus-cpp-dev libmicrohttpd-dev zlib1g-dev libsqlite3-dev libpq-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev libssl-dev openssl python3-onnx
 )
 test_pkgs=(
   clang libclang-rt-14-dev llvm-14 prometheus python3 python3-grpcio python3-numpy python3-sklearn
-  python3-opencv
+  python3-opencv postgresql-15
   jq curl procps
 )
 
