@@ -18,7 +18,7 @@
 #include "absl/time/time.h"
 #include "server/conversion/engine_to_proto.h"
 #include "server/jobs/store_conversion.h"
-#include "server/store/job_store.h"
+#include "server/store/sqlite_job_store.h"
 
 ABSL_FLAG(std::string, store, "", "the database to create or extend, e.g. DATA_DIR/descent.db");
 ABSL_FLAG(int64_t, jobs, 100'000, "finished jobs to add");
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: fill_store --store=PATH [--jobs=N] [--long_every=K]\n");
     return 2;
   }
-  absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(path);
+  absl::StatusOr<std::unique_ptr<JobStore>> store = SqliteJobStore::Open(path);
   if (!store.ok()) {
     std::fprintf(stderr, "fill_store: %s\n", std::string(store.status().message()).c_str());
     return 1;

@@ -57,7 +57,7 @@
 #include "engine/trainer.h"
 #include "server/conversion/engine_to_proto.h"
 #include "server/jobs/job_manager.h"
-#include "server/store/job_store.h"
+#include "server/store/sqlite_job_store.h"
 #include "server/observability/training_metrics.h"
 
 namespace descent::server {
@@ -181,7 +181,7 @@ class TemporaryStore {
     std::string pattern = (std::filesystem::temp_directory_path() / "job_manager_bench.XXXXXX");
     if (mkdtemp(pattern.data()) == nullptr) std::exit(1);
     dir_ = pattern;
-    absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(dir_ + "/descent.db");
+    absl::StatusOr<std::unique_ptr<JobStore>> store = SqliteJobStore::Open(dir_ + "/descent.db");
     if (!store.ok()) {
       std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
       std::exit(1);

@@ -90,11 +90,13 @@ fuzz() {
 }
 
 # The server_tests suites run under TSan (see tsan above): a new suite that exercises
-# descent's threads without a gRPC server belongs here.
-threaded_suites='^(JobManagerTest|JobManagerWatchTest|LossHistoryTest|LossHistoryDeathTest|'
+# descent's threads without a gRPC server belongs here. A parameterized suite's tests are
+# named Prefix/Suite.Test/Param (the store suites run once per job store implementation).
+threaded_suites='^([A-Za-z]+/)?(JobManagerTest|JobManagerWatchTest|LossHistoryTest|LossHistoryDeathTest|'
 threaded_suites+='DatasetStoreTest|ReceiveUploadTest|ServiceMetricsTest|ExposerTest|'
 threaded_suites+='MetricsHttpServerTest|JobEventLogTest|LogTest|'
-threaded_suites+='BearerTokensTest|JobStoreTest|JobManagerRestartTest|JobManagerStoreTest|ModelCacheTest)\.'
+threaded_suites+='BearerTokensTest|JobStoreTest|PostgresJobStoreTest|JobManagerRestartTest|JobManagerStoreTest|'
+threaded_suites+='ModelCacheTest)\.'
 
 tsan() {
   configure "$tsan_dir" -DDESCENT_SANITIZE=thread

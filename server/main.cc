@@ -87,7 +87,7 @@ void LogStarted(const descent::server::Server& server, const DescentdConfig& con
   Log(LogLevel::kInfo, "started",
       absl::StrCat("descentd ", DESCENT_VERSION, ": serving gRPC on ", server.address(),
                    " (port ", server.port(), "), ", metrics, ", data dir ", config.data_dir,
-                   ", ", options.jobs.workers, " workers, up to ", options.jobs.max_queued_jobs,
+                   ", jobs in ", server.job_store_location(), ", ", options.jobs.workers, " workers, up to ", options.jobs.max_queued_jobs,
                    " queued jobs, ", server.recovered_jobs(), " stored jobs resumed or queued"),
       {{"version", DESCENT_VERSION},
        {"grpc_address", server.address()},
@@ -95,6 +95,7 @@ void LogStarted(const descent::server::Server& server, const DescentdConfig& con
        {"metrics_address", server.metrics_address()},
        {"metrics_port", server.metrics_port()},
        {"data_dir", config.data_dir},
+       {"job_store", server.job_store_location()},
        {"workers", options.jobs.workers},
        {"max_queued_jobs", options.jobs.max_queued_jobs},
        {"recovered_jobs", server.recovered_jobs()}});

@@ -22,7 +22,8 @@
 #include "server/observability/grpc_log.h"
 #include "server/jobs/job_event_fanout.h"
 #include "server/observability/job_event_log.h"
-#include "server/store/job_store.h"
+#include "server/store/postgres/postgres_job_store.h"
+#include "server/store/sqlite_job_store.h"
 #include "server/observability/metrics.h"
 #include "server/conversion/spec_conversion.h"
 #include "server/rpc/training_service.h"
@@ -92,6 +93,10 @@ Server::Server(const ServerOptions& options) : options_(options) {}
 
 Server::~Server() { Shutdown(); }
 
+std::string Server::job_store_location() const {
+  return job_store_ != nullptr ? job_store_->location() : std::string();
+}
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   RETURN_IF_ERROR(ValidateServerOptions(options));
   std::unique_ptr<Server> server(new Server(options));
@@ -108,8 +113,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->metrics_address_ = WithPort(options.metrics_listen_address, server->metrics_port_);
   }
   JobManagerOptions jobs = options.jobs;
-  if (!options.job_store_path.empty()) {
-    ASSIGN_OR_RETURN(server->job_store_, JobStore::Open(options.job_store_path));
+  if (!options.job_store_url.empty()) {
+    ASSIGN_OR_RETURN(server->job_store_, PostgresJobStore::Open(options.job_store_url));
+  } else if (!options.job_store_path.empty()) {
+    ASSIGN_OR_RETURN(server->job_store_, SqliteJobStore::Open(options.job_store_path));
+  }
+  if (server->job_store_ != nullptr) {
     jobs.store = server->job_store_.get();
     jobs.prepare = [datasets = server->datasets_.get(),
                     limits = options.limits](const v1::SubmitJobRequest& request) {

@@ -41,7 +41,7 @@ class Server {
  public:
   // Starts serving. UNAVAILABLE naming the address if the gRPC or the metrics address
   // cannot be bound (in use, bad host); ValidateServerOptions' INVALID_ARGUMENT for an
-  // option out of range; the job store's errors (JobStore::Open, JobManager::Recover)
+  // option out of range; the job store's errors (SqliteJobStore::Open, JobManager::Recover)
   // naming the database. Nothing keeps running after a failed start.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
 
@@ -78,6 +78,9 @@ class Server {
 
   // Jobs loaded from the job store at start that were queued or resumed.
   int recovered_jobs() const { return recovered_jobs_; }
+  // Where jobs are stored (the SQLite file, or the PostgreSQL URL without its password); ""
+  // when they live in memory only.
+  std::string job_store_location() const;
 
   // For in-process tests and benchmarks that need the manager directly.
   JobManager& job_manager() { return *jobs_; }

@@ -32,6 +32,11 @@ ABSL_FLAG(std::string, data_dir, "./descent-data",
           "uploaded datasets (datasets/) and the job store (descent.db: jobs, every step's "
           "loss, checkpoints, trained models), so a restart on the same directory resumes "
           "unfinished jobs and serves finished ones. One descentd per directory.");
+ABSL_FLAG(std::string, store, "",
+          "Where jobs are kept: empty = SQLite in --data-dir (descent.db); "
+          "postgresql://USER@HOST:PORT/DB = that PostgreSQL database, which descentd creates "
+          "its tables in (and migrates) and several descentd may share. A password goes in "
+          "PGPASSWORD or ~/.pgpass rather than the URL. Uploaded datasets stay in --data-dir.");
 ABSL_FLAG(int, workers, 0,
           "Jobs trained at the same time; 0 = one per available CPU core. OpenBLAS threads per "
           "job are cores / workers, so concurrent jobs never oversubscribe the cores.");
@@ -99,6 +104,7 @@ namespace {
 constexpr const char* kFlagNames[] = {"listen",
                                       "metrics_listen",
                                       "data_dir",
+                                      "store",
                                       "workers",
                                       "max_queued_jobs",
                                       "heartbeat_interval",
@@ -196,7 +202,10 @@ absl::StatusOr<DescentdConfig> ParseDescentdFlags(const std::vector<std::string>
   options.metrics_listen_address = absl::GetFlag(FLAGS_metrics_listen);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.dataset_dir = (std::filesystem::path(config.data_dir) / "datasets").string();
-  options.job_store_path = (std::filesystem::path(config.data_dir) / "descent.db").string();
+  options.job_store_url = absl::GetFlag(FLAGS_store);
+  if (options.job_store_url.empty()) {
+    options.job_store_path = (std::filesystem::path(config.data_dir) / "descent.db").string();
+  }
   options.limits.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   options.limits.max_model_parameters = absl::GetFlag(FLAGS_max_model_parameters);
   options.limits.max_steps_per_job = absl::GetFlag(FLAGS_max_steps_per_job);

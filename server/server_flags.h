@@ -18,7 +18,8 @@ namespace descent::server {
 // What descentd's command line asks for. The files it names are not read yet: reading them
 // can fail for reasons a usage message cannot fix (LoadServerSecrets).
 struct DescentdConfig {
-  // Validated (ValidateServerOptions), with dataset_dir and job_store_path under data_dir;
+  // Validated (ValidateServerOptions), with dataset_dir under data_dir, and job_store_path
+  // there too unless --store names a PostgreSQL job_store_url;
   // tls and bearer_tokens are left unset.
   ServerOptions options;
   std::string data_dir;        // --data-dir, as given

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
@@ -26,6 +27,18 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         "--auth-token-file holds no token; add one token per line, or leave the flag out to "
         "run without authentication");
+  }
+  if (!options.job_store_url.empty()) {
+    if (!absl::StartsWith(options.job_store_url, "postgresql://") &&
+        !absl::StartsWith(options.job_store_url, "postgres://")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--store must be a PostgreSQL URL, postgresql://USER@HOST:PORT/DB (got '",
+          options.job_store_url, "'); leave it out to keep jobs in --data-dir"));
+    }
+    if (!options.job_store_path.empty()) {
+      return absl::InvalidArgumentError(
+          "--store and a job store file were both given; a descentd keeps its jobs in one store");
+    }
   }
   return ValidateJobManagerOptions(options.jobs);
 }

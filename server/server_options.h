@@ -42,6 +42,10 @@ struct ServerOptions {
   // The job store's database file (job_store.h); empty = jobs live in memory only. Its
   // directory must exist. Start loads the stored jobs and resumes the unfinished ones.
   std::string job_store_path;
+  // A PostgreSQL job store instead (postgres/postgres_job_store.h):
+  // postgresql://USER@HOST:PORT/DB, shared by replicas; empty = job_store_path decides.
+  // Setting both is an error.
+  std::string job_store_url;
 };
 
 // OK, or INVALID_ARGUMENT for the first option out of range, named by its descentd flag with

@@ -1,14 +1,12 @@
-// Durable job state: one SQLite database (<data-dir>/descent.db) holding every job's row
-// (spec, state, timestamps, results), its loss history in chunks, its events (state
-// changes, epoch summaries, resumptions), the latest trainer checkpoint of a running job
-// and the model of a SUCCEEDED one. Checkpoints and models are the store's own messages
-// (proto/descent/store/v1/store.proto); the database carries its schema version in
-// PRAGMA user_version (store_migration.h), and an older store is migrated when opened. Every write is one transaction, so what a reopened store
-// shows is always a state the server was in: a checkpoint and the losses up to its step
-// land together, never one without the other.
-//
-// The database is opened in exclusive locking mode: a second descentd on the same data dir
-// fails at start instead of interleaving writes. Thread-safe (one connection, one mutex).
+// Durable job state, behind one interface with two implementations: SQLite in one file under
+// --data-dir (sqlite_job_store.h, the embedded default) and PostgreSQL
+// (postgres/postgres_job_store.h, shared by several descentd replicas). A store holds every
+// job's row (spec, state, timestamps, results), its loss history in chunks, its events (state
+// changes, epoch summaries, resumptions), the latest trainer checkpoint of a running job and
+// the model of a SUCCEEDED one, as the store's own messages
+// (proto/descent/store/v1/store.proto). Every write is one transaction, so what a reopened
+// store shows is always a state the server was in: a checkpoint and the losses up to its step
+// land together, never one without the other. Implementations are thread-safe.
 #ifndef DESCENT_SERVER_STORE_JOB_STORE_H_
 #define DESCENT_SERVER_STORE_JOB_STORE_H_
 
@@ -18,15 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "descent/store/v1/store.pb.h"
 #include "descent/v1/training.pb.h"
-
-struct sqlite3;
 
 namespace descent::server {
 
@@ -79,48 +73,42 @@ struct StoredJobSummary {
 
 class JobStore {
  public:
-  // Opens or creates the database at `path` (its directory must exist), in WAL mode. A
-  // store of an older version is migrated to kStoreVersion in one transaction first.
-  // UNAVAILABLE naming the path when it cannot be opened or written, or when another
-  // process holds it; FAILED_PRECONDITION naming both versions for a store newer than this
-  // descentd reads (left untouched); DATA_LOSS when it is not a descent store, an older
-  // store's blob cannot be migrated (the store stays as it was), or the tables start-up
-  // reads fail SQLite's quick check.
-  static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& path);
-  ~JobStore();
-  JobStore(const JobStore&) = delete;
-  JobStore& operator=(const JobStore&) = delete;
+  virtual ~JobStore() = default;
 
-  const std::string& path() const { return path_; }
+  // Where the store lives, for messages: the SQLite file's path, or the PostgreSQL URL
+  // without its password.
+  virtual const std::string& location() const = 0;
 
-  // Adds a job: its spec and row, with `write`'s events. ALREADY_EXISTS for a sequence or
-  // id that is stored already. Write errors as for Write().
-  absl::Status Insert(const v1::JobSpec& spec, const JobWrite& write) ABSL_LOCKS_EXCLUDED(mu_);
+  // Adds a job: its spec and row, with `write`'s events, durably (it survives a power cut once
+  // this returns). ALREADY_EXISTS for a sequence or id that is stored already. Write errors
+  // as for Write().
+  virtual absl::Status Insert(const v1::JobSpec& spec, const JobWrite& write) = 0;
 
   // Updates a stored job in one transaction (row, losses, events, checkpoint, model).
-  // RESOURCE_EXHAUSTED when the disk is full, UNAVAILABLE for another write error, both
-  // naming the database path; the store is unchanged then. NOT_FOUND for an unknown sequence.
-  absl::Status Write(const JobWrite& write) ABSL_LOCKS_EXCLUDED(mu_);
+  // RESOURCE_EXHAUSTED when the disk is full, UNAVAILABLE for another write error (or a lost
+  // connection), both naming the store; the store is unchanged then. NOT_FOUND for an unknown
+  // sequence.
+  virtual absl::Status Write(const JobWrite& write) = 0;
 
   // Drops the losses after `step` and the epoch summaries of epochs after `epochs`, so a job
   // resumed from a checkpoint at that position records them again exactly once.
-  absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs) ABSL_LOCKS_EXCLUDED(mu_);
+  virtual absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs) = 0;
 
   // Every stored job's summary in sequence order, parsed from the rows alone (no history, no
   // model, no checkpoint is read). DATA_LOSS naming the job for a row that cannot be parsed.
-  absl::StatusOr<std::vector<StoredJobSummary>> LoadSummaries() const ABSL_LOCKS_EXCLUDED(mu_);
+  virtual absl::StatusOr<std::vector<StoredJobSummary>> LoadSummaries() const = 0;
 
   // One job's row, spec and checkpoint. NOT_FOUND for a sequence that is not stored (never
   // was, or was deleted); DATA_LOSS for a row that cannot be parsed.
-  absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const ABSL_LOCKS_EXCLUDED(mu_);
+  virtual absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const = 0;
   // The sequence of the job with this id; NOT_FOUND when there is none.
-  absl::StatusOr<int64_t> FindSequence(const std::string& id) const ABSL_LOCKS_EXCLUDED(mu_);
+  virtual absl::StatusOr<int64_t> FindSequence(const std::string& id) const = 0;
   // A SUCCEEDED job's model; NOT_FOUND without one, DATA_LOSS when it does not parse.
-  absl::StatusOr<store::v1::Model> ReadModel(int64_t sequence) const ABSL_LOCKS_EXCLUDED(mu_);
+  virtual absl::StatusOr<store::v1::Model> ReadModel(int64_t sequence) const = 0;
   // The stored epoch summaries of epochs 1 .. up_to_epoch, in order (a resumed trainer's
   // early-stopping and diagnosis state).
-  absl::StatusOr<std::vector<v1::EpochSummary>> ReadEpochs(int64_t sequence, int up_to_epoch) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  virtual absl::StatusOr<std::vector<v1::EpochSummary>> ReadEpochs(int64_t sequence,
+                                                                   int up_to_epoch) const = 0;
 
   // One page of a job's history: after `after_step` steps, the stored losses of steps
   // after_step + 1 .. after_step + max_steps (fewer at the end of what is stored; whole
@@ -128,35 +116,16 @@ class JobStore {
   // stored event placed from after_step through the page's last step. An empty page (no
   // step, no event) means nothing is stored there: the end of a finished job's history, or
   // a job that was deleted. DATA_LOSS for a malformed chunk or event.
-  absl::StatusOr<StoredHistory> ReadHistory(int64_t sequence, int64_t after_step,
-                                            int64_t max_steps) const ABSL_LOCKS_EXCLUDED(mu_);
+  virtual absl::StatusOr<StoredHistory> ReadHistory(int64_t sequence, int64_t after_step,
+                                                    int64_t max_steps) const = 0;
 
   // Deletes the jobs with these sequences and everything stored for them (row, spec,
   // history, checkpoint, model), in one transaction. Write errors as for Write().
-  absl::Status Delete(const std::vector<int64_t>& sequences) ABSL_LOCKS_EXCLUDED(mu_);
+  virtual absl::Status Delete(const std::vector<int64_t>& sequences) = 0;
 
   // Losses are stored in chunks of at most this many steps (512 KiB), so a page read never
   // loads more than that beyond what it asked for.
   static constexpr int64_t kMaxStepsPerChunk = 65536;
-  // SQLite's page cache for this connection, shared by every reader of stored histories
-  // (least recently used pages go first).
-  static constexpr int64_t kPageCacheKib = 8192;
-
- private:
-  JobStore(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
-  int WriteLocked(const JobWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // an SQLite code
-  // DATA_LOSS naming the job and what of it cannot be parsed.
-  absl::Status Corrupt(int64_t sequence, const char* what) const;
-  // Runs `body` (returning an SQLite code) inside BEGIN IMMEDIATE .. COMMIT, rolling back
-  // when it or the commit fails; the error is `*problem` when the body set one, else the
-  // SQLite error (WriteError).
-  template <typename Body>
-  absl::Status InTransaction(Body body, const absl::Status* problem = nullptr)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  const std::string path_;
-  mutable absl::Mutex mu_;
-  sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
 };
 
 }  // namespace descent::server

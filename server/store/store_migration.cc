@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/store/legacy_blobs.h"
 #include "server/store/sqlite_statement.h"
+#include "server/store/stored_rows.h"
 
 namespace descent::server {
 namespace {
@@ -21,11 +22,6 @@ int Abort(absl::Status* problem, int64_t sequence, const absl::Status& status) {
 }
 
 }  // namespace
-
-std::optional<int64_t> EndTimeColumn(const v1::Job& job) {
-  if (!job.has_end_time()) return std::nullopt;
-  return job.end_time().seconds() * 1'000'000'000 + job.end_time().nanos();
-}
 
 int MigrateFromVersion1(sqlite3* db, const char* schema, absl::Status* problem) {
   for (const char* sql : {"ALTER TABLE jobs RENAME TO jobs_version1", schema}) {

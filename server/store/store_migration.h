@@ -1,5 +1,5 @@
 // Store versions (PRAGMA user_version) and the step from each older one to the next. A
-// migration runs inside JobStore::Open's transaction: it either completes, with the new
+// migration runs inside SqliteJobStore::Open's transaction: it either completes, with the new
 // version set, or leaves the store exactly as it was.
 #ifndef DESCENT_SERVER_STORE_STORE_MIGRATION_H_
 #define DESCENT_SERVER_STORE_STORE_MIGRATION_H_
@@ -19,9 +19,6 @@ namespace descent::server {
 // models in their own table, and the jobs table led by the columns start-up reads (state,
 // request_id, end time), so that loading 100,000 finished jobs reads a few megabytes.
 inline constexpr int64_t kStoreVersion = 2;
-
-// The end_time column of a job row: unix nanoseconds, nullopt until the job ended.
-std::optional<int64_t> EndTimeColumn(const v1::Job& job);
 
 // Rewrites a version-1 store as version 2 in the open transaction of `db`: the jobs table
 // is renamed aside, `schema` (version 2's, IF NOT EXISTS throughout) creates the new tables,

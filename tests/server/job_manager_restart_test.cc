@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/jobs/job_manager.h"
-#include "server/store/job_store.h"
+#include "server/store/sqlite_job_store.h"
 #include "server/observability/metrics.h"
 #include "server/conversion/spec_conversion.h"
 #include "tests/server/job_test_helpers.h"
@@ -66,7 +66,7 @@ class JobManagerRestartTest : public ::testing::Test {
   JobManager& Restart(int workers, int64_t checkpoint_every_steps = 5, int* recovered = nullptr) {
     manager_.reset();
     store_.reset();
-    absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(dir_ + "/descent.db");
+    absl::StatusOr<std::unique_ptr<JobStore>> store = SqliteJobStore::Open(dir_ + "/descent.db");
     EXPECT_OK(store);
     store_ = *std::move(store);
     JobManagerOptions options;

@@ -14,7 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/jobs/job_manager.h"
-#include "server/store/job_store.h"
+#include "server/store/sqlite_job_store.h"
 #include "tests/server/job_test_helpers.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
@@ -42,7 +42,7 @@ class JobManagerStoreTest : public ::testing::Test {
   JobManager& Restart(JobManagerOptions options) {
     manager_.reset();
     store_.reset();
-    absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(dir_ + "/descent.db");
+    absl::StatusOr<std::unique_ptr<JobStore>> store = SqliteJobStore::Open(dir_ + "/descent.db");
     EXPECT_OK(store);
     store_ = *std::move(store);
     options.blas_threads = 1;

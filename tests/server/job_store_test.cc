@@ -1,6 +1,6 @@
+// The job store's behaviour, the same for both implementations (a test per implementation:
+// .../SQLite, .../PostgreSQL), then what only the SQLite file store does.
 #include "server/store/job_store.h"
-
-#include <sqlite3.h>
 
 #include <cstdio>
 #include <memory>
@@ -13,22 +13,27 @@
 #include "absl/strings/str_cat.h"
 #include "server/conversion/engine_to_proto.h"
 #include "server/jobs/store_conversion.h"
+#include "tests/server/store_under_test.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 
 namespace descent::server {
 namespace {
 
+using ::descent::server::testing::SqliteUnderTest;
+using ::descent::server::testing::StoreKind;
+using ::descent::server::testing::StoreUnderTest;
 using ::descent::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-class JobStoreTest : public ::testing::Test {
+class JobStoreTest : public ::testing::TestWithParam<StoreKind> {
  protected:
+  void SetUp() override { DESCENT_START_STORE_OR_SKIP(under_test_); }
 
   std::unique_ptr<JobStore> Open() {
-    absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(path_);
+    absl::StatusOr<std::unique_ptr<JobStore>> store = under_test_->Open();
     EXPECT_OK(store);
     return store.ok() ? *std::move(store) : nullptr;
   }
@@ -66,10 +71,12 @@ class JobStoreTest : public ::testing::Test {
     return event;
   }
 
-  const descent::testing::ScratchDir scratch_{"job_store_test"};
-  const std::string dir_ = scratch_.path();
-  const std::string path_ = dir_ + "/descent.db";
+  std::unique_ptr<StoreUnderTest> under_test_;
 };
+
+INSTANTIATE_TEST_SUITE_P(Stores, JobStoreTest,
+                         ::testing::Values(StoreKind::kSqlite, StoreKind::kPostgres),
+                         ::descent::server::testing::StoreKindName);
 
 // A job's whole stored history, read in pages of `page_steps`: the losses and the events
 // with their positions, each exactly once.
@@ -99,7 +106,7 @@ History ReadWholeHistory(const JobStore& store, int64_t sequence, int64_t page_s
   }
 }
 
-TEST_F(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
+TEST_P(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
   {
     std::unique_ptr<JobStore> store = Open();
     ASSERT_NE(store, nullptr);
@@ -168,7 +175,7 @@ TEST_F(JobStoreTest, JobsRoundTripInSequenceOrderAcrossReopen) {
               StatusIs(absl::StatusCode::kNotFound, ::testing::_));
 }
 
-TEST_F(JobStoreTest, PagesOfHistoryCrossChunksAndStartInsideThem) {
+TEST_P(JobStoreTest, PagesOfHistoryCrossChunksAndStartInsideThem) {
   std::unique_ptr<JobStore> store = Open();
   ASSERT_NE(store, nullptr);
   ASSERT_OK(store->Insert(v1::JobSpec(), Row(0, "job-000000000001", v1::RUNNING)));
@@ -207,7 +214,7 @@ TEST_F(JobStoreTest, PagesOfHistoryCrossChunksAndStartInsideThem) {
   EXPECT_EQ(page->events_end(), page->first_event() + 1);  // epoch 7 at step 21
 }
 
-TEST_F(JobStoreTest, DeleteRemovesTheJobAndEverythingStoredForIt) {
+TEST_P(JobStoreTest, DeleteRemovesTheJobAndEverythingStoredForIt) {
   std::unique_ptr<JobStore> store = Open();
   ASSERT_NE(store, nullptr);
   for (int64_t sequence : {0, 1}) {
@@ -228,9 +235,7 @@ TEST_F(JobStoreTest, DeleteRemovesTheJobAndEverythingStoredForIt) {
   EXPECT_TRUE(gone.losses.empty());
   EXPECT_TRUE(gone.events.empty());
   // Row by row, nothing is left behind in any table.
-  sqlite3* db = nullptr;
   store.reset();
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   for (const char* sql : {"SELECT COUNT(*) FROM losses WHERE job = 0",
                           "SELECT COUNT(*) FROM events WHERE job = 0",
                           "SELECT COUNT(*) FROM checkpoints WHERE job = 0",
@@ -239,16 +244,11 @@ TEST_F(JobStoreTest, DeleteRemovesTheJobAndEverythingStoredForIt) {
                           "SELECT COUNT(*) FROM jobs WHERE sequence = 0",
                           "SELECT 1 - COUNT(*) FROM jobs WHERE sequence = 1",
                           "SELECT 24 - SUM(length(losses)) FROM losses WHERE job = 1"}) {
-    sqlite3_stmt* statement = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &statement, nullptr), SQLITE_OK) << sql;
-    ASSERT_EQ(sqlite3_step(statement), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int64(statement, 0), 0) << sql;
-    sqlite3_finalize(statement);
+    EXPECT_EQ(under_test_->QueryInt(sql), 0) << sql;
   }
-  sqlite3_close(db);
 }
 
-TEST_F(JobStoreTest, TruncateAfterDropsLaterLossesAndEpochsOnly) {
+TEST_P(JobStoreTest, TruncateAfterDropsLaterLossesAndEpochsOnly) {
   std::unique_ptr<JobStore> store = Open();
   ASSERT_NE(store, nullptr);
   ASSERT_OK(store->Insert(v1::JobSpec(), Row(0, "job-000000000001", v1::RUNNING)));
@@ -282,7 +282,7 @@ TEST_F(JobStoreTest, TruncateAfterDropsLaterLossesAndEpochsOnly) {
   EXPECT_THAT(ReadWholeHistory(*store, 0, 1).losses, ElementsAre(4, 3, 2.5, 1.5));
 }
 
-TEST_F(JobStoreTest, DuplicatesAndUnknownJobsAreRejected) {
+TEST_P(JobStoreTest, DuplicatesAndUnknownJobsAreRejected) {
   std::unique_ptr<JobStore> store = Open();
   ASSERT_NE(store, nullptr);
   ASSERT_OK(store->Insert(v1::JobSpec(), Row(0, "job-000000000001", v1::QUEUED)));
@@ -294,38 +294,18 @@ TEST_F(JobStoreTest, DuplicatesAndUnknownJobsAreRejected) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("5")));
 }
 
-TEST_F(JobStoreTest, ASecondOpenOfTheSameFileIsRefused) {
-  std::unique_ptr<JobStore> store = Open();
-  ASSERT_NE(store, nullptr);
-  EXPECT_THAT(JobStore::Open(path_).status(),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr(path_)));
+TEST_P(JobStoreTest, AStoreOfANewerFormatVersionIsRefused) {
+  ASSERT_NE(Open(), nullptr);
+  ASSERT_TRUE(under_test_->SetVersion(under_test_->CurrentVersion() + 5));
+  const absl::Status refused = under_test_->Open().status();
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                HasSubstr(absl::StrCat("version ",
+                                                       under_test_->CurrentVersion() + 5))));
+  EXPECT_THAT(refused.message(),
+              HasSubstr(absl::StrCat("(version ", under_test_->CurrentVersion(), ")")));
 }
 
-TEST_F(JobStoreTest, AFileThatIsNotADatabaseIsAnError) {
-  {
-    FILE* file = fopen(path_.c_str(), "w");
-    ASSERT_NE(file, nullptr);
-    fputs("this is not an SQLite database, just some text long enough to be a header....\n",
-          file);
-    fclose(file);
-  }
-  absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(path_);
-  EXPECT_FALSE(store.ok());
-  EXPECT_THAT(store.status().message(), HasSubstr(path_));
-}
-
-TEST_F(JobStoreTest, AStoreOfANewerFormatVersionIsRefused) {
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 7", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  }
-  EXPECT_THAT(JobStore::Open(path_).status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("format version 7")));
-}
-
-TEST_F(JobStoreTest, ACheckpointOrModelThatDoesNotParseIsDataLossNamingTheJob) {
+TEST_P(JobStoreTest, ACheckpointOrModelThatDoesNotParseIsDataLossNamingTheJob) {
   {
     std::unique_ptr<JobStore> store = Open();
     ASSERT_NE(store, nullptr);
@@ -334,12 +314,10 @@ TEST_F(JobStoreTest, ACheckpointOrModelThatDoesNotParseIsDataLossNamingTheJob) {
     write.model = ModelNamed("x");
     ASSERT_OK(store->Insert(v1::JobSpec(), write));
   }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE checkpoints SET checkpoint = x'ffffffff'; "
-                             "UPDATE models SET model = x'0a'", nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  ASSERT_TRUE(under_test_->Execute(
+      absl::StrCat("UPDATE checkpoints SET checkpoint = ", under_test_->BytesLiteral("ffffffff"))));
+  ASSERT_TRUE(under_test_->Execute(
+      absl::StrCat("UPDATE models SET model = ", under_test_->BytesLiteral("0a"))));
   std::unique_ptr<JobStore> store = Open();
   ASSERT_NE(store, nullptr);
   EXPECT_THAT(store->ReadJob(0).status(),
@@ -348,8 +326,36 @@ TEST_F(JobStoreTest, ACheckpointOrModelThatDoesNotParseIsDataLossNamingTheJob) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("model for job sequence 0")));
 }
 
-TEST_F(JobStoreTest, AMissingDirectoryIsUnavailableNamingThePath) {
-  EXPECT_THAT(JobStore::Open(dir_ + "/missing/descent.db").status(),
+// What only the SQLite store does: a file, held by one process.
+class SqliteJobStoreTest : public ::testing::Test {
+ protected:
+  SqliteUnderTest file_;
+  const std::string path_ = file_.path();
+  const std::string dir_ = path_.substr(0, path_.rfind('/'));
+};
+
+TEST_F(SqliteJobStoreTest, ASecondOpenOfTheSameFileIsRefused) {
+  absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(path_);
+  ASSERT_OK(store);
+  EXPECT_THAT(SqliteJobStore::Open(path_).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr(path_)));
+}
+
+TEST_F(SqliteJobStoreTest, AFileThatIsNotADatabaseIsAnError) {
+  {
+    FILE* file = fopen(path_.c_str(), "w");
+    ASSERT_NE(file, nullptr);
+    fputs("this is not an SQLite database, just some text long enough to be a header....\n",
+          file);
+    fclose(file);
+  }
+  absl::StatusOr<std::unique_ptr<SqliteJobStore>> store = SqliteJobStore::Open(path_);
+  EXPECT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr(path_));
+}
+
+TEST_F(SqliteJobStoreTest, AMissingDirectoryIsUnavailableNamingThePath) {
+  EXPECT_THAT(SqliteJobStore::Open(dir_ + "/missing/descent.db").status(),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("missing/descent.db")));
 }
 

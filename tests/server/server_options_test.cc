@@ -21,7 +21,7 @@ using ::testing::HasSubstr;
 // absl flags are process-wide: every parse starts from the values these set, so a flag an
 // earlier parse broke does not shadow the one under test.
 absl::StatusOr<DescentdConfig> Parse(std::vector<std::string> args) {
-  std::vector<std::string> all = {"--data-dir=d", "--checkpoint-every-seconds=30",
+  std::vector<std::string> all = {"--data-dir=d", "--store=", "--checkpoint-every-seconds=30",
                                   "--retain-finished-for=0", "--tls-key=", "--tls-cert="};
   all.insert(all.end(), args.begin(), args.end());
   return ParseDescentdFlags(all);
@@ -86,6 +86,24 @@ TEST(ServerOptionsTest, FlagsBecomeOptionsUnderTheDataDir) {
   EXPECT_EQ(config->options.jobs.retain_finished_for, absl::Hours(24 * 30));
   EXPECT_EQ(config->log_format, LogFormat::kJson);
   EXPECT_FALSE(config->options.tls.has_value());
+}
+
+TEST(ServerOptionsTest, AStoreUrlKeepsJobsInPostgresqlAndDatasetsUnderTheDataDir) {
+  absl::StatusOr<DescentdConfig> config =
+      Parse({"--data-dir=/srv/descent", "--store=postgresql://descent@db:5432/jobs"});
+  ASSERT_OK(config);
+  EXPECT_EQ(config->options.job_store_url, "postgresql://descent@db:5432/jobs");
+  EXPECT_EQ(config->options.job_store_path, "");
+  EXPECT_EQ(config->options.dataset_dir, "/srv/descent/datasets");
+
+  EXPECT_THAT(Parse({"--store=/srv/descent/descent.db"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--store must be a PostgreSQL URL, postgresql://")));
+  ServerOptions both;
+  both.job_store_path = "/srv/descent/descent.db";
+  both.job_store_url = "postgresql://descent@db/jobs";
+  EXPECT_THAT(ValidateServerOptions(both),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--store")));
 }
 
 TEST(ServerOptionsTest, FlagErrorsAreUsageErrors) {

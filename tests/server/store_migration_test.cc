@@ -19,7 +19,7 @@
 #include "gtest/gtest.h"
 #include "server/jobs/job_manager.h"
 #include "server/jobs/store_conversion.h"
-#include "server/store/job_store.h"
+#include "server/store/sqlite_job_store.h"
 #include "server/store/legacy_blobs.h"
 #include "server/conversion/spec_conversion.h"
 #include "tests/testing/files.h"
@@ -158,7 +158,7 @@ TEST_F(StoreMigrationTest, AVersion1StoreIsMigratedWithEveryJobAndEveryBit) {
   ASSERT_FALSE(old_model.empty());
   ASSERT_FALSE(old_checkpoint.empty());
 
-  absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(path_);
+  absl::StatusOr<std::unique_ptr<JobStore>> store = SqliteJobStore::Open(path_);
   ASSERT_OK(store);
   absl::StatusOr<std::vector<StoredJobSummary>> jobs = (*store)->LoadSummaries();
   ASSERT_OK(jobs);
@@ -192,13 +192,13 @@ TEST_F(StoreMigrationTest, AVersion1StoreIsMigratedWithEveryJobAndEveryBit) {
   store->reset();
   EXPECT_EQ(Query("PRAGMA user_version"), absl::StrCat(kStoreVersion));
   EXPECT_EQ(Query("SELECT count(*) FROM sqlite_master WHERE name = 'jobs_version1'"), "0");
-  ASSERT_OK(JobStore::Open(path_));  // a migrated store opens as it is
+  ASSERT_OK(SqliteJobStore::Open(path_));  // a migrated store opens as it is
 }
 
 // The migrated store resumes its jobs: the RUNNING one from its checkpoint (which the
 // trainer accepts), the QUEUED one after it; the finished one serves its model.
 TEST_F(StoreMigrationTest, AMigratedStoreResumesItsJobs) {
-  absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(path_);
+  absl::StatusOr<std::unique_ptr<JobStore>> store = SqliteJobStore::Open(path_);
   ASSERT_OK(store);
   const int64_t checkpoint_step = (*(*store)->ReadJob(1)).checkpoint->step();
   JobManagerOptions options;
@@ -232,7 +232,7 @@ TEST_F(StoreMigrationTest, AMigratedStoreResumesItsJobs) {
 
 TEST_F(StoreMigrationTest, AnUnreadableVersion1BlobIsDataLossAndTheStoreStaysVersion1) {
   Execute("UPDATE checkpoints SET checkpoint = substr(checkpoint, 1, 40) WHERE job = 1");
-  EXPECT_THAT(JobStore::Open(path_).status(),
+  EXPECT_THAT(SqliteJobStore::Open(path_).status(),
               StatusIs(absl::StatusCode::kDataLoss,
                        AllOf(HasSubstr("job sequence 1"), HasSubstr("store version 1"))));
   EXPECT_EQ(Query("PRAGMA user_version"), "1");
@@ -243,7 +243,7 @@ TEST_F(StoreMigrationTest, AStoreNewerThanThisDescentdIsRefusedAndLeftUntouched)
   std::filesystem::remove(path_);
   Execute("CREATE TABLE future (x); PRAGMA user_version = 9");
   const std::string before = descent::testing::ReadWholeFile(path_);
-  EXPECT_THAT(JobStore::Open(path_).status(),
+  EXPECT_THAT(SqliteJobStore::Open(path_).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        AllOf(HasSubstr(path_), HasSubstr("format version 9"),
                              HasSubstr(absl::StrCat("version ", kStoreVersion)))));

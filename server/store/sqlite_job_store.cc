@@ -1,4 +1,4 @@
-#include "server/store/job_store.h"
+#include "server/store/sqlite_job_store.h"
 
 #include <sqlite3.h>
 
@@ -12,6 +12,7 @@
 #include "base/status_macros.h"
 #include "server/store/sqlite_statement.h"
 #include "server/store/store_migration.h"
+#include "server/store/stored_rows.h"
 
 namespace descent::server {
 namespace {
@@ -93,13 +94,9 @@ absl::Status WriteError(sqlite3* db, int code, const std::string& path) {
       "); the --data-dir volume may be full or failing"));
 }
 
-std::string_view LossesBlob(const double* losses, size_t count) {
-  return std::string_view(reinterpret_cast<const char*>(losses), count * sizeof(double));
-}
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
   const int code = sqlite3_open_v2(path.c_str(), &db,
                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
@@ -110,7 +107,7 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
         absl::StrCat("cannot open the job store ", path, ": ", detail,
                      "; check that --data-dir is writable"));
   }
-  std::unique_ptr<JobStore> store(new JobStore(path, db));
+  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(path, db));
   absl::MutexLock lock(&store->mu_);
   sqlite3_extended_result_codes(db, 1);
   // Exclusive locking: the first write below takes the lock for the process's lifetime, so
@@ -174,10 +171,10 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& path
   return store;
 }
 
-JobStore::~JobStore() { sqlite3_close(db_); }
+SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
 
 template <typename Body>
-absl::Status JobStore::InTransaction(Body body, const absl::Status* problem) {
+absl::Status SqliteJobStore::InTransaction(Body body, const absl::Status* problem) {
   int code = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
   if (code == SQLITE_OK) code = body();
   if (code == SQLITE_OK) code = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
@@ -192,7 +189,7 @@ absl::Status JobStore::InTransaction(Body body, const absl::Status* problem) {
   return error;
 }
 
-absl::Status JobStore::Insert(const v1::JobSpec& spec, const JobWrite& write) {
+absl::Status SqliteJobStore::Insert(const v1::JobSpec& spec, const JobWrite& write) {
   absl::MutexLock lock(&mu_);
   {
     Statement exists(db_, "SELECT 1 FROM jobs WHERE sequence = ?1 OR id = ?2");
@@ -218,7 +215,7 @@ absl::Status JobStore::Insert(const v1::JobSpec& spec, const JobWrite& write) {
   return inserted;
 }
 
-absl::Status JobStore::Write(const JobWrite& write) {
+absl::Status SqliteJobStore::Write(const JobWrite& write) {
   absl::MutexLock lock(&mu_);
   {
     Statement exists(db_, "SELECT 1 FROM jobs WHERE sequence = ?1");
@@ -232,7 +229,7 @@ absl::Status JobStore::Write(const JobWrite& write) {
 
 // The statements of one Write, inside the caller's transaction: SQLITE_OK, or the code of
 // the first statement that failed.
-int JobStore::WriteLocked(const JobWrite& write) {
+int SqliteJobStore::WriteLocked(const JobWrite& write) {
   const int64_t job = write.sequence;
   {
     Statement update(db_,
@@ -256,7 +253,7 @@ int JobStore::WriteLocked(const JobWrite& write) {
       const size_t count = std::min<size_t>(kMaxStepsPerChunk, write.losses.size() - first);
       insert.Bind(1, job)
           .Bind(2, write.first_step + static_cast<int64_t>(first))
-          .BindBlob(3, LossesBlob(write.losses.data() + first, count));
+          .BindBlob(3, LossChunkBytes(write.losses.data() + first, count));
       if (const int code = insert.Run(); code != SQLITE_OK) return code;
     }
   }
@@ -289,7 +286,7 @@ int JobStore::WriteLocked(const JobWrite& write) {
   return SQLITE_OK;
 }
 
-absl::Status JobStore::TruncateAfter(int64_t sequence, int64_t step, int epochs) {
+absl::Status SqliteJobStore::TruncateAfter(int64_t sequence, int64_t step, int epochs) {
   absl::MutexLock lock(&mu_);
   return InTransaction([&] {
     // Chunks are written whole up to a checkpoint's step, so none straddles `step`.
@@ -302,13 +299,13 @@ absl::Status JobStore::TruncateAfter(int64_t sequence, int64_t step, int epochs)
   });
 }
 
-absl::Status JobStore::Corrupt(int64_t sequence, const char* what) const {
+absl::Status SqliteJobStore::Corrupt(int64_t sequence, const char* what) const {
   return absl::DataLossError(absl::StrCat("the job store ", path_, " holds a malformed ", what,
                                           " for job sequence ", sequence,
                                           "; move the file aside to start afresh"));
 }
 
-absl::StatusOr<std::vector<StoredJobSummary>> JobStore::LoadSummaries() const {
+absl::StatusOr<std::vector<StoredJobSummary>> SqliteJobStore::LoadSummaries() const {
   absl::MutexLock lock(&mu_);
   std::vector<StoredJobSummary> jobs;
   {
@@ -333,7 +330,7 @@ absl::StatusOr<std::vector<StoredJobSummary>> JobStore::LoadSummaries() const {
   return jobs;
 }
 
-absl::StatusOr<StoredJob> JobStore::ReadJob(int64_t sequence) const {
+absl::StatusOr<StoredJob> SqliteJobStore::ReadJob(int64_t sequence) const {
   absl::MutexLock lock(&mu_);
   Statement row(db_,
                 "SELECT jobs.spec, jobs.job, checkpoints.checkpoint, "
@@ -364,7 +361,7 @@ absl::StatusOr<StoredJob> JobStore::ReadJob(int64_t sequence) const {
   return job;
 }
 
-absl::StatusOr<int64_t> JobStore::FindSequence(const std::string& id) const {
+absl::StatusOr<int64_t> SqliteJobStore::FindSequence(const std::string& id) const {
   absl::MutexLock lock(&mu_);
   Statement row(db_, "SELECT sequence FROM jobs WHERE id = ?1");
   row.Bind(1, id);
@@ -373,7 +370,7 @@ absl::StatusOr<int64_t> JobStore::FindSequence(const std::string& id) const {
   return absl::NotFoundError(absl::StrCat("job ", id, " is not stored"));
 }
 
-absl::StatusOr<store::v1::Model> JobStore::ReadModel(int64_t sequence) const {
+absl::StatusOr<store::v1::Model> SqliteJobStore::ReadModel(int64_t sequence) const {
   absl::MutexLock lock(&mu_);
   Statement row(db_, "SELECT model FROM models WHERE job = ?1");
   row.Bind(1, sequence);
@@ -389,7 +386,7 @@ absl::StatusOr<store::v1::Model> JobStore::ReadModel(int64_t sequence) const {
   return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " has no stored model"));
 }
 
-absl::StatusOr<std::vector<v1::EpochSummary>> JobStore::ReadEpochs(int64_t sequence,
+absl::StatusOr<std::vector<v1::EpochSummary>> SqliteJobStore::ReadEpochs(int64_t sequence,
                                                                    int up_to_epoch) const {
   absl::MutexLock lock(&mu_);
   std::vector<v1::EpochSummary> epochs;
@@ -410,7 +407,7 @@ absl::StatusOr<std::vector<v1::EpochSummary>> JobStore::ReadEpochs(int64_t seque
   return epochs;
 }
 
-absl::StatusOr<StoredHistory> JobStore::ReadHistory(int64_t sequence, int64_t after_step,
+absl::StatusOr<StoredHistory> SqliteJobStore::ReadHistory(int64_t sequence, int64_t after_step,
                                                     int64_t max_steps) const {
   DESCENT_CHECK(after_step >= 0 && max_steps >= 0);
   absl::MutexLock lock(&mu_);
@@ -430,19 +427,9 @@ absl::StatusOr<StoredHistory> JobStore::ReadHistory(int64_t sequence, int64_t af
     chunks.Bind(1, sequence).Bind(2, after_step + 1).Bind(3, after_step + max_steps);
     int64_t next_step = after_step + 1;
     while (chunks.Next()) {
-      const int64_t first_step = chunks.Int(0);
-      const std::string_view bytes = chunks.Blob(1);
-      const int64_t count = static_cast<int64_t>(bytes.size() / sizeof(double));
-      if (bytes.size() % sizeof(double) != 0 || first_step > next_step) {
+      if (!AppendLossChunk(chunks.Int(0), chunks.Blob(1), &next_step, &losses)) {
         return Corrupt(sequence, "loss history");
       }
-      if (first_step + count <= next_step) continue;  // a chunk that ends before the page
-      const size_t skip = static_cast<size_t>(next_step - first_step);
-      const size_t old = losses.size();
-      losses.resize(old + static_cast<size_t>(count) - skip);
-      std::memcpy(losses.data() + old, bytes.data() + skip * sizeof(double),
-                  (static_cast<size_t>(count) - skip) * sizeof(double));
-      next_step = first_step + count;
     }
     if (!chunks.ok()) return WriteError(db_, chunks.code(), path_);
   }
@@ -453,18 +440,14 @@ absl::StatusOr<StoredHistory> JobStore::ReadHistory(int64_t sequence, int64_t af
       .Bind(3, after_step + static_cast<int64_t>(losses.size()));
   while (events.Next()) {
     v1::WatchJobResponse message;
-    const std::string_view bytes = events.Blob(1);
-    if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-        !(message.has_state() || message.has_epoch() || message.has_resumed())) {
-      return Corrupt(sequence, "event");
-    }
+    if (!ParseStoredEvent(events.Blob(1), &message)) return Corrupt(sequence, "event");
     page.events.push_back(StoredEvent{events.Int(0), std::move(message)});
   }
   if (!events.ok()) return WriteError(db_, events.code(), path_);
   return page;
 }
 
-absl::Status JobStore::Delete(const std::vector<int64_t>& sequences) {
+absl::Status SqliteJobStore::Delete(const std::vector<int64_t>& sequences) {
   absl::MutexLock lock(&mu_);
   return InTransaction([&] {
     for (const char* sql : {"DELETE FROM losses WHERE job = ?1", "DELETE FROM events WHERE job = ?1",

@@ -1,0 +1,76 @@
+// The job store (job_store.h) in PostgreSQL, for descentd replicas sharing one database
+// (--store=postgresql://USER@HOST:PORT/DB). Tables and blobs as the SQLite store's (bytea for
+// blobs), versioned by postgres_schema.h. One connection, one mutex; a connection lost (the
+// server restarted, the network cut) fails the call in flight with UNAVAILABLE and is
+// re-established by the next call.
+//
+// Durability as the SQLite store's: Insert commits synchronously (a job SubmitJob
+// acknowledged survives a crash of the database server), other writes with
+// synchronous_commit off (the newest checkpoints of a crashed database server may be lost,
+// which means training those steps again).
+#ifndef DESCENT_SERVER_STORE_POSTGRES_POSTGRES_JOB_STORE_H_
+#define DESCENT_SERVER_STORE_POSTGRES_POSTGRES_JOB_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/store/job_store.h"
+#include "server/store/postgres/pg_connection.h"
+
+namespace descent::server {
+
+class PostgresJobStore final : public JobStore {
+ public:
+  // Connects to `url` and creates or migrates the schema (postgres_schema.h). UNAVAILABLE
+  // naming the database (never its password) when it cannot connect; FAILED_PRECONDITION
+  // naming both versions for a database newer than this descentd reads (left untouched).
+  static absl::StatusOr<std::unique_ptr<PostgresJobStore>> Open(const std::string& url);
+
+  const std::string& location() const override { return location_; }
+
+  // JobStore's operations; the connection's errors as described in pg_connection.h.
+  absl::Status Insert(const v1::JobSpec& spec, const JobWrite& write) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Write(const JobWrite& write) override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<StoredJobSummary>> LoadSummaries() const override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<int64_t> FindSequence(const std::string& id) const override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<store::v1::Model> ReadModel(int64_t sequence) const override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<v1::EpochSummary>> ReadEpochs(int64_t sequence, int up_to_epoch) const
+      override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<StoredHistory> ReadHistory(int64_t sequence, int64_t after_step,
+                                            int64_t max_steps) const override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Delete(const std::vector<int64_t>& sequences) override ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Events are inserted this many to a statement (four parameters each, of PostgreSQL's
+  // 65,535 per statement).
+  static constexpr size_t kEventsPerStatement = 1000;
+
+ private:
+  explicit PostgresJobStore(std::unique_ptr<PgConnection> db)
+      : location_(db->location()), db_(std::move(db)) {}
+  // The statements of one Write inside the caller's transaction. NOT_FOUND for an unknown job.
+  absl::Status WriteLocked(const JobWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // DATA_LOSS naming the job and what of it cannot be parsed.
+  absl::Status Corrupt(int64_t sequence, const char* what) const;
+
+  const std::string location_;
+  mutable absl::Mutex mu_;
+  const std::unique_ptr<PgConnection> db_ ABSL_PT_GUARDED_BY(mu_);
+};
+
+}  // namespace descent::server
+
+#endif  // DESCENT_SERVER_STORE_POSTGRES_POSTGRES_JOB_STORE_H_

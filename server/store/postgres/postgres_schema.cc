@@ -1,0 +1,94 @@
+#include "server/store/postgres/postgres_schema.h"
+
+#include <iterator>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace descent::server {
+namespace {
+
+// kMigrations[i] takes the schema from version i to version i + 1.
+constexpr const char* kMigrations[] = {
+    // Version 1. The columns start-up reads come first, the spec (which can be large) last.
+    R"sql(
+CREATE TABLE jobs (
+  sequence bigint PRIMARY KEY,    -- submission order; List pages by it
+  id text NOT NULL UNIQUE,
+  state integer NOT NULL,         -- descent.v1.JobState
+  request_id text NOT NULL,       -- the submit's idempotency key; '' without
+  end_time bigint,                -- unix nanoseconds once the job ended, else NULL
+  job bytea NOT NULL,             -- descent.v1.Job without the spec, as of the last write
+  spec bytea NOT NULL             -- descent.v1.JobSpec as echoed to clients
+);
+CREATE TABLE checkpoints (        -- a running job's latest trainer checkpoint
+  job bigint PRIMARY KEY,
+  checkpoint bytea NOT NULL       -- descent.store.v1.Checkpoint
+);
+CREATE TABLE models (             -- a SUCCEEDED job's model
+  job bigint PRIMARY KEY,
+  model bytea NOT NULL            -- descent.store.v1.Model
+);
+CREATE TABLE losses (             -- consecutive steps' losses as little-endian doubles
+  job bigint NOT NULL,
+  first_step bigint NOT NULL,
+  losses bytea NOT NULL,
+  PRIMARY KEY (job, first_step)
+);
+CREATE TABLE events (
+  ordinal bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- write order
+  job bigint NOT NULL,
+  after_step bigint NOT NULL,
+  epoch integer NOT NULL,         -- the summary's epoch; 0 for other events
+  message bytea NOT NULL          -- descent.v1.WatchJobResponse
+);
+CREATE INDEX events_by_step ON events (job, after_step, ordinal);
+)sql",
+};
+static_assert(std::size(kMigrations) == kPostgresSchemaVersion);
+
+// Taken for the migration's transaction: a second descentd starting at the same time waits,
+// then finds the schema current.
+constexpr char kLock[] = "SELECT pg_advisory_xact_lock(7306916376098108468)";  // "descent" + 't'
+
+}  // namespace
+
+absl::Status PrepareSchema(PgConnection& db) {
+  return db.InTransaction([&]() -> absl::Status {
+    RETURN_IF_ERROR(db.Run(kLock, {}, "lock the schema").status());
+    ASSIGN_OR_RETURN(PgResult exists,
+                     db.Run("SELECT to_regclass('schema_version') IS NOT NULL", {},
+                            "read the schema version"));
+    int64_t version = 0;
+    if (exists.Bytes(0, 0) == std::string_view("\1", 1)) {
+      ASSIGN_OR_RETURN(PgResult row,
+                       db.Run("SELECT version FROM schema_version", {}, "read the schema version"));
+      if (row.rows() != 1) {
+        return absl::DataLossError(absl::StrCat(
+            "the job store ", db.location(), " has ", row.rows(),
+            " rows in schema_version instead of one; restore the database from a backup"));
+      }
+      version = row.Int(0, 0);
+    } else {
+      RETURN_IF_ERROR(db.RunScript(
+          "CREATE TABLE schema_version (version bigint NOT NULL); "
+          "INSERT INTO schema_version VALUES (0)",
+          "create the schema version"));
+    }
+    if (version > kPostgresSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the job store ", db.location(), " has schema version ", version,
+          ", newer than this descentd reads (version ", kPostgresSchemaVersion,
+          "); run the descentd that wrote it, or point --store at another database"));
+    }
+    for (int64_t next = version; next < kPostgresSchemaVersion; ++next) {
+      RETURN_IF_ERROR(db.RunScript(kMigrations[next], "create the tables"));
+    }
+    if (version == kPostgresSchemaVersion) return absl::OkStatus();
+    return db.Run("UPDATE schema_version SET version = $1",
+                  PgParams().Int(kPostgresSchemaVersion), "set the schema version")
+        .status();
+  });
+}
+
+}  // namespace descent::server

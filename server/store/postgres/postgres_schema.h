@@ -1,0 +1,27 @@
+// The PostgreSQL job store's schema, created and versioned by descentd: the version lives in
+// a one-row table schema_version, and each version's migration runs in one transaction under
+// an advisory lock, so replicas starting together migrate once. Versions here are this
+// store's own, independent of the SQLite store's.
+#ifndef DESCENT_SERVER_STORE_POSTGRES_POSTGRES_SCHEMA_H_
+#define DESCENT_SERVER_STORE_POSTGRES_POSTGRES_SCHEMA_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "server/store/postgres/pg_connection.h"
+
+namespace descent::server {
+
+// The version this descentd writes. 1: jobs, checkpoints, models, losses and events, the
+// rows and blobs (bytea) as the SQLite store's version 2.
+inline constexpr int64_t kPostgresSchemaVersion = 1;
+
+// Brings the database to kPostgresSchemaVersion: creates the tables in an empty database, or
+// runs the migrations from its version. FAILED_PRECONDITION naming both versions for a
+// database newer than this descentd reads (left untouched); the connection's errors otherwise
+// (nothing changes then).
+absl::Status PrepareSchema(PgConnection& db);
+
+}  // namespace descent::server
+
+#endif  // DESCENT_SERVER_STORE_POSTGRES_POSTGRES_SCHEMA_H_
