@@ -29,6 +29,7 @@ namespace {
 namespace v1 = descent::v1;
 using descent::server::JobStore;
 using descent::server::JobWrite;
+using descent::server::SqliteJobStore;
 using descent::server::StoredEvent;
 using descent::server::ToTimestamp;
 

@@ -1,6 +1,7 @@
-// descentd restarted on the same --data-dir: after kill -9 mid-training the job resumes
-// from its checkpoint and finishes with every step once and the losses of an uninterrupted
-// run, and a `descent watch` started before the kill carries on by itself; a data dir that
+// descentd restarted on the same job store (its --data-dir, or a PostgreSQL database): after
+// kill -9 mid-training the job resumes from its checkpoint and finishes with every step once
+// and the losses of an uninterrupted run, and a `descent watch` started before the kill
+// carries on by itself; a data dir that
 // runs out of space fails submissions cleanly and keeps what it stored; a job cancelled
 // while it checkpoints every step stays cancelled across a kill -9.
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "tests/integration/cli_runner.h"
 #include "tests/integration/descentd_process.h"
+#include "tests/testing/postgres_server.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 
@@ -93,10 +95,27 @@ int64_t JsonStepsOnce(const std::string& printed, int* resumed) {
   return last_step;
 }
 
-TEST(RestartTest, AfterKillNineTheJobResumesAndEveryWatcherSeesEveryStepOnce) {
-  const std::string data_dir = DescentdProcess::NewDataDir();
+// The job store the restarted descentd finds its jobs in: SQLite in its --data-dir, or a
+// PostgreSQL database (--store), where the restart uses a new, empty data dir, so everything
+// it serves comes from the database.
+enum class Store { kSqlite, kPostgres };
+
+class KillNineRestartTest : public ::testing::TestWithParam<Store> {};
+
+INSTANTIATE_TEST_SUITE_P(Stores, KillNineRestartTest,
+                         ::testing::Values(Store::kSqlite, Store::kPostgres),
+                         [](const ::testing::TestParamInfo<Store>& info) {
+                           return info.param == Store::kSqlite ? "SQLite" : "PostgreSQL";
+                         });
+
+TEST_P(KillNineRestartTest, TheJobResumesAndEveryWatcherSeesEveryStepOnce) {
+  std::string data_dir = DescentdProcess::NewDataDir();
   const std::string listen = absl::StrCat("127.0.0.1:", testing::PickFreePort());
-  const std::vector<std::string> flags = {"--workers", "1", "--checkpoint-every-steps", "500"};
+  std::vector<std::string> flags = {"--workers", "1", "--checkpoint-every-steps", "500"};
+  if (GetParam() == Store::kPostgres) {
+    DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
+    flags.insert(flags.end(), {"--store", url});
+  }
   absl::StatusOr<std::unique_ptr<DescentdProcess>> server =
       DescentdProcess::StartWith(data_dir, listen, flags);
   ASSERT_OK(server);
@@ -136,8 +155,9 @@ TEST(RestartTest, AfterKillNineTheJobResumesAndEveryWatcherSeesEveryStepOnce) {
   ASSERT_GE(step_at_kill, 1700);
   ASSERT_LT(step_at_kill, kRestartSteps) << "the job ended before the kill; make it longer";
 
-  // Same data dir and port: the job resumes, the CLI watchers reconnect by themselves.
+  // Same store and port: the job resumes, the CLI watchers reconnect by themselves.
   server->reset();
+  if (GetParam() == Store::kPostgres) data_dir = DescentdProcess::NewDataDir();
   server = DescentdProcess::StartWith(data_dir, listen, flags);
   ASSERT_OK(server);
   EXPECT_THAT((*server)->process().Stderr(), HasSubstr("1 stored jobs resumed or queued"));

@@ -11,10 +11,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/jobs/job_manager.h"
-#include "server/store/sqlite_job_store.h"
 #include "server/observability/metrics.h"
 #include "server/conversion/spec_conversion.h"
 #include "tests/server/job_test_helpers.h"
+#include "tests/server/store_under_test.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/text_proto.h"
@@ -24,6 +24,8 @@ namespace descent::server {
 namespace {
 
 using ::descent::server::testing::CheckStream;
+using ::descent::server::testing::StoreKind;
+using ::descent::server::testing::StoreUnderTest;
 using ::descent::server::testing::StreamSummary;
 using ::descent::server::testing::WaitForStep;
 using ::descent::server::testing::WatchAll;
@@ -58,15 +60,16 @@ bool SameBits(const std::vector<double>& a, const std::vector<double>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
-class JobManagerRestartTest : public ::testing::Test {
+class JobManagerRestartTest : public ::testing::TestWithParam<StoreKind> {
  protected:
+  void SetUp() override { DESCENT_START_STORE_OR_SKIP(under_test_); }
 
-  // A manager on the store in dir_ (closing the previous one first), with its stored jobs
+  // A manager on the store under test (closing the previous one first), with its stored jobs
   // recovered; *recovered receives how many were queued or resumed.
   JobManager& Restart(int workers, int64_t checkpoint_every_steps = 5, int* recovered = nullptr) {
     manager_.reset();
     store_.reset();
-    absl::StatusOr<std::unique_ptr<JobStore>> store = SqliteJobStore::Open(dir_ + "/descent.db");
+    absl::StatusOr<std::unique_ptr<JobStore>> store = under_test_->Open();
     EXPECT_OK(store);
     store_ = *std::move(store);
     JobManagerOptions options;
@@ -82,9 +85,9 @@ class JobManagerRestartTest : public ::testing::Test {
     return *manager_;
   }
 
-  // Destroyed bottom-up: the manager before its store, both before the directory.
-  const descent::testing::ScratchDir scratch_{"job_manager_restart_test"};
-  const std::string dir_ = scratch_.path();
+  // Destroyed bottom-up: the manager before its store, both before the store's file or
+  // database.
+  std::unique_ptr<StoreUnderTest> under_test_;
   // How Restart's manager prepares stored jobs again.
   std::function<absl::StatusOr<PreparedJob>(const v1::SubmitJobRequest&)> prepare_ =
       [](const v1::SubmitJobRequest& request) { return PrepareJob(request); };
@@ -93,6 +96,10 @@ class JobManagerRestartTest : public ::testing::Test {
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<JobManager> manager_;
 };
+
+INSTANTIATE_TEST_SUITE_P(Stores, JobManagerRestartTest,
+                         ::testing::Values(StoreKind::kSqlite, StoreKind::kPostgres),
+                         ::descent::server::testing::StoreKindName);
 
 // The losses of a run of `request` that nothing interrupts (a manager without a store).
 std::vector<double> UninterruptedLosses(const v1::SubmitJobRequest& request) {
@@ -104,7 +111,7 @@ std::vector<double> UninterruptedLosses(const v1::SubmitJobRequest& request) {
   return CheckStream(WatchAll(manager, job->id()), 0, 4096).losses;
 }
 
-TEST_F(JobManagerRestartTest, ARunningJobResumesFromItsCheckpointOnTheSameTrajectory) {
+TEST_P(JobManagerRestartTest, ARunningJobResumesFromItsCheckpointOnTheSameTrajectory) {
   // 48 training rows (a quarter is validation): 3 steps an epoch, 60000 steps.
   const v1::SubmitJobRequest request = Request(/*epochs=*/20000);
   const std::vector<double> expected = UninterruptedLosses(request);
@@ -167,7 +174,7 @@ TEST_F(JobManagerRestartTest, ARunningJobResumesFromItsCheckpointOnTheSameTrajec
   EXPECT_EQ(replay.epochs, all_epochs);
 }
 
-TEST_F(JobManagerRestartTest, QueuedJobsStayQueuedInTheirOrderWithTheirIdsAndTimes) {
+TEST_P(JobManagerRestartTest, QueuedJobsStayQueuedInTheirOrderWithTheirIdsAndTimes) {
   std::vector<v1::Job> submitted;
   {
     JobManager& manager = Restart(/*workers=*/0);
@@ -212,7 +219,7 @@ TEST_F(JobManagerRestartTest, QueuedJobsStayQueuedInTheirOrderWithTheirIdsAndTim
                                 third.start_time().nanos()));
 }
 
-TEST_F(JobManagerRestartTest, FinishedJobsAreServedAsTheyEnded) {
+TEST_P(JobManagerRestartTest, FinishedJobsAreServedAsTheyEnded) {
   std::string id;
   v1::Job done;
   std::vector<v1::WatchJobResponse> stream;
@@ -256,7 +263,7 @@ TEST_F(JobManagerRestartTest, FinishedJobsAreServedAsTheyEnded) {
   EXPECT_EQ(restored->feature_names, model.feature_names);
 }
 
-TEST_F(JobManagerRestartTest, ACancelWhileCheckpointingEveryStepStaysCancelled) {
+TEST_P(JobManagerRestartTest, ACancelWhileCheckpointingEveryStepStaysCancelled) {
   std::string id;
   {
     JobManager& manager = Restart(/*workers=*/1, /*checkpoint_every_steps=*/1);
@@ -278,7 +285,7 @@ TEST_F(JobManagerRestartTest, ACancelWhileCheckpointingEveryStepStaysCancelled) 
   EXPECT_TRUE(replay.resumed_at.empty());
 }
 
-TEST_F(JobManagerRestartTest, AJobThatCannotBePreparedAgainFailsWithTheReasonAndStaysFailed) {
+TEST_P(JobManagerRestartTest, AJobThatCannotBePreparedAgainFailsWithTheReasonAndStaysFailed) {
   std::string id;
   {
     JobManager& manager = Restart(/*workers=*/0);
@@ -332,7 +339,7 @@ struct JobCounts {
 // Counters count what happened in their own process. A job accepted before a restart and
 // finished after it is recovered (not submitted) in the second process, so both processes'
 // counters add up, though the second finishes jobs it never accepted.
-TEST_F(JobManagerRestartTest, JobCountersAddUpInEachProcessAcrossARestart) {
+TEST_P(JobManagerRestartTest, JobCountersAddUpInEachProcessAcrossARestart) {
   ServiceMetrics first_process;
   listener_ = &first_process;
   JobManager& first = Restart(/*workers=*/1);
@@ -375,7 +382,7 @@ TEST_F(JobManagerRestartTest, JobCountersAddUpInEachProcessAcrossARestart) {
 
 // A stored job that cannot continue is recovered and fails in the same process: counted
 // both ways, so the identity holds.
-TEST_F(JobManagerRestartTest, AJobFailingAtRecoveryIsCountedRecoveredAndFinished) {
+TEST_P(JobManagerRestartTest, AJobFailingAtRecoveryIsCountedRecoveredAndFinished) {
   {
     JobManager& manager = Restart(/*workers=*/0);
     ASSERT_OK(manager.Submit(Prepared(Request(2))));

@@ -14,8 +14,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/jobs/job_manager.h"
-#include "server/store/sqlite_job_store.h"
 #include "tests/server/job_test_helpers.h"
+#include "tests/server/store_under_test.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 
@@ -25,6 +25,8 @@ namespace {
 using ::descent::server::testing::CheckStream;
 using ::descent::server::testing::EndlessJob;
 using ::descent::server::testing::RecordingListener;
+using ::descent::server::testing::StoreKind;
+using ::descent::server::testing::StoreUnderTest;
 using ::descent::server::testing::StreamSummary;
 using ::descent::server::testing::TinyJob;
 using ::descent::server::testing::WaitForStep;
@@ -35,14 +37,15 @@ using ::testing::_;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
 
-class JobManagerStoreTest : public ::testing::Test {
+class JobManagerStoreTest : public ::testing::TestWithParam<StoreKind> {
  protected:
-  // A manager on the store in dir_ (closing the previous one first) with `options` (store
+  void SetUp() override { DESCENT_START_STORE_OR_SKIP(under_test_); }
+  // A manager on the store under test (closing the previous one first) with `options` (store
   // and prepare filled in), its stored jobs recovered.
   JobManager& Restart(JobManagerOptions options) {
     manager_.reset();
     store_.reset();
-    absl::StatusOr<std::unique_ptr<JobStore>> store = SqliteJobStore::Open(dir_ + "/descent.db");
+    absl::StatusOr<std::unique_ptr<JobStore>> store = under_test_->Open();
     EXPECT_OK(store);
     store_ = *std::move(store);
     options.blas_threads = 1;
@@ -61,15 +64,19 @@ class JobManagerStoreTest : public ::testing::Test {
     return options;
   }
 
-  // Destroyed bottom-up: the manager before its store, both before the directory.
-  const descent::testing::ScratchDir scratch_{"job_manager_store_test"};
-  const std::string dir_ = scratch_.path();
+  // Destroyed bottom-up: the manager before its store, both before the store's file or
+  // database.
+  std::unique_ptr<StoreUnderTest> under_test_;
   RecordingListener listener_;
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<JobManager> manager_;
 };
 
-TEST_F(JobManagerStoreTest, AFinishedJobsReplayAfterARestartIsEveryStepOnceAcrossPages) {
+INSTANTIATE_TEST_SUITE_P(Stores, JobManagerStoreTest,
+                         ::testing::Values(StoreKind::kSqlite, StoreKind::kPostgres),
+                         ::descent::server::testing::StoreKindName);
+
+TEST_P(JobManagerStoreTest, AFinishedJobsReplayAfterARestartIsEveryStepOnceAcrossPages) {
   // 50 epochs of 4 steps, written in chunks of 7 steps (the checkpoint interval).
   JobManagerOptions first = Options(1);
   first.checkpoint_every_steps = 7;
@@ -111,7 +118,7 @@ TEST_F(JobManagerStoreTest, AFinishedJobsReplayAfterARestartIsEveryStepOnceAcros
   }
 }
 
-TEST_F(JobManagerStoreTest, AWatcherThatFallsBehindARunningJobGetsEveryStep) {
+TEST_P(JobManagerStoreTest, AWatcherThatFallsBehindARunningJobGetsEveryStep) {
   JobManagerOptions options = Options(1);
   options.checkpoint_every_steps = 10;  // memory holds at most the last 10 steps
   options.max_points_per_message = 4;
@@ -155,7 +162,7 @@ TEST_F(JobManagerStoreTest, AWatcherThatFallsBehindARunningJobGetsEveryStep) {
 // After a crash a job resumes from its last checkpoint, before steps its watchers saw: a
 // watcher reconnecting from its own last step hears of the resumption first, then gets
 // every step after its own once.
-TEST_F(JobManagerStoreTest, AWatcherAheadOfTheResumedCheckpointHearsOfTheResumptionFirst) {
+TEST_P(JobManagerStoreTest, AWatcherAheadOfTheResumedCheckpointHearsOfTheResumptionFirst) {
   std::string id;
   int64_t stopped_at = 0;
   {
@@ -180,7 +187,7 @@ TEST_F(JobManagerStoreTest, AWatcherAheadOfTheResumedCheckpointHearsOfTheResumpt
   EXPECT_TRUE(rest.resumed_at.empty());
 }
 
-TEST_F(JobManagerStoreTest, OnceAJobEndedTheStoreIsWhereItIsServedFrom) {
+TEST_P(JobManagerStoreTest, OnceAJobEndedTheStoreIsWhereItIsServedFrom) {
   JobManager& manager = Restart(Options(1));
   absl::StatusOr<v1::Job> job = manager.Submit(TinyJob(5));
   ASSERT_OK(job);
@@ -229,7 +236,7 @@ std::vector<std::string> ListedIds(const JobManager& manager) {
   return ids;
 }
 
-TEST_F(JobManagerStoreTest, RetentionByCountDeletesExactlyTheOldestFinishedJobs) {
+TEST_P(JobManagerStoreTest, RetentionByCountDeletesExactlyTheOldestFinishedJobs) {
   const std::vector<std::string> ids = CancelSome(Restart(Options(0)));
   JobManagerOptions keep_two = Options(0);
   keep_two.retain_finished_jobs = 2;
@@ -255,7 +262,7 @@ TEST_F(JobManagerStoreTest, RetentionByCountDeletesExactlyTheOldestFinishedJobs)
   EXPECT_EQ(ListedIds(manager).front(), next->id());
 }
 
-TEST_F(JobManagerStoreTest, RetentionByAgeDeletesFinishedJobsOnlyAndKeepsQueuedOnes) {
+TEST_P(JobManagerStoreTest, RetentionByAgeDeletesFinishedJobsOnlyAndKeepsQueuedOnes) {
   const std::vector<std::string> ids = CancelSome(Restart(Options(0)));
   JobManagerOptions young = Options(0);
   young.retain_finished_for = absl::Nanoseconds(1);  // every finished job is too old
