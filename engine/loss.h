@@ -35,16 +35,26 @@ class Loss {
   // shape as logits, already divided for the mean) into *grad, which is resized without
   // allocating once a batch shape was seen. Accumulates in double. `targets` must have passed
   // OutputUnits() for this loss and match logits' batch (a mismatch is a bug: CHECK-fails).
-  virtual double Compute(const Matrix& logits, const Matrix& targets, Matrix* grad) const = 0;
+  double Compute(const Matrix& logits, const Matrix& targets, Matrix* grad) const {
+    grad->Resize(logits.rows(), logits.cols());
+    return MeanLoss(logits, targets, grad);
+  }
 
   // Mean loss only (evaluation; no gradient).
-  virtual double Evaluate(const Matrix& logits, const Matrix& targets) const = 0;
+  double Evaluate(const Matrix& logits, const Matrix& targets) const {
+    return MeanLoss(logits, targets, nullptr);
+  }
 
   // Maps logits to what a user reads: identity, sigmoid probabilities or softmax rows.
   virtual void OutputTransform(Matrix* logits) const = 0;
 
   // The output activation the loss implies (for export and diagnostics).
   virtual OutputActivation output_activation() const = 0;
+
+ protected:
+  // Each loss's one computation behind Compute and Evaluate: the mean loss, and, when `grad`
+  // is not null (already shaped like `logits`), dLoss/dLogits written into it.
+  virtual double MeanLoss(const Matrix& logits, const Matrix& targets, Matrix* grad) const = 0;
 };
 
 // The number of network outputs the loss needs for these targets: MSE and BCE one per target

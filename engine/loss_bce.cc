@@ -25,15 +25,6 @@ class BinaryCrossEntropy final : public Loss {
  public:
   explicit BinaryCrossEntropy(std::vector<float> pos_weight) : pos_weight_(std::move(pos_weight)) {}
 
-  double Compute(const Matrix& logits, const Matrix& targets, Matrix* grad) const override {
-    grad->Resize(logits.rows(), logits.cols());
-    return Run(logits, targets, grad);
-  }
-
-  double Evaluate(const Matrix& logits, const Matrix& targets) const override {
-    return Run(logits, targets, nullptr);
-  }
-
   void OutputTransform(Matrix* logits) const override {
     for (float& v : logits->span()) v = static_cast<float>(StableSigmoid(v));
   }
@@ -41,7 +32,7 @@ class BinaryCrossEntropy final : public Loss {
   OutputActivation output_activation() const override { return OutputActivation::kSigmoid; }
 
  private:
-  double Run(const Matrix& logits, const Matrix& targets, Matrix* grad) const {
+  double MeanLoss(const Matrix& logits, const Matrix& targets, Matrix* grad) const override {
     CheckSameBatch(logits, targets);
     DESCENT_CHECK(targets.cols() == logits.cols());
     DESCENT_CHECK(pos_weight_.empty() || pos_weight_.size() == static_cast<size_t>(logits.cols()));

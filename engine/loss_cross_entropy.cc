@@ -44,15 +44,6 @@ class CrossEntropy final : public Loss {
   CrossEntropy(std::vector<float> class_weights, float label_smoothing)
       : class_weights_(std::move(class_weights)), label_smoothing_(label_smoothing) {}
 
-  double Compute(const Matrix& logits, const Matrix& targets, Matrix* grad) const override {
-    grad->Resize(logits.rows(), logits.cols());
-    return Run(logits, targets, grad);
-  }
-
-  double Evaluate(const Matrix& logits, const Matrix& targets) const override {
-    return Run(logits, targets, nullptr);
-  }
-
   void OutputTransform(Matrix* logits) const override {
     for (int r = 0; r < logits->rows(); ++r) {
       float* z = logits->row(r);
@@ -73,7 +64,7 @@ class CrossEntropy final : public Loss {
  private:
   double Weight(int c) const { return class_weights_.empty() ? 1.0 : class_weights_[c]; }
 
-  double Run(const Matrix& logits, const Matrix& targets, Matrix* grad) const {
+  double MeanLoss(const Matrix& logits, const Matrix& targets, Matrix* grad) const override {
     CheckSameBatch(logits, targets);
     DESCENT_CHECK(class_weights_.empty() ||
                   class_weights_.size() == static_cast<size_t>(logits.cols()));

@@ -11,22 +11,14 @@ namespace {
 
 class MeanSquaredError final : public Loss {
  public:
-  double Compute(const Matrix& logits, const Matrix& targets, Matrix* grad) const override {
-    grad->Resize(logits.rows(), logits.cols());
-    return Run(logits, targets, grad->data());
-  }
-
-  double Evaluate(const Matrix& logits, const Matrix& targets) const override {
-    return Run(logits, targets, nullptr);
-  }
-
   void OutputTransform(Matrix* /*logits*/) const override {}
 
   OutputActivation output_activation() const override { return OutputActivation::kIdentity; }
 
  private:
   // Writes d(mean)/dx = 2 (x - y) / n into grad when it is not null.
-  static double Run(const Matrix& logits, const Matrix& targets, float* grad) {
+  double MeanLoss(const Matrix& logits, const Matrix& targets, Matrix* grad_matrix) const override {
+    float* const grad = grad_matrix != nullptr ? grad_matrix->data() : nullptr;
     CheckSameBatch(logits, targets);
     DESCENT_CHECK(targets.cols() == logits.cols());
     const size_t n = logits.size();
