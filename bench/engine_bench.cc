@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "bench/bench_configs.h"
 #include "engine/blas.h"
 #include "engine/denormals.h"
 #include "engine/loss.h"
@@ -45,21 +46,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Config {
-  std::string name;
-  std::vector<int> sizes;  // inputs, hidden..., outputs
-  int batch;
-  LossKind loss;
-  OptimizerKind optimizer;
-};
-
-// Must match CONFIGS in pytorch_peer.py.
-const Config kConfigs[] = {
-    {"tiny", {13, 64, 1}, 32, LossKind::kMeanSquaredError, OptimizerKind::kAdam},
-    {"small", {64, 128, 128, 10}, 64, LossKind::kCategoricalCrossEntropy, OptimizerKind::kAdam},
-    {"medium", {784, 256, 256, 10}, 128, LossKind::kCategoricalCrossEntropy, OptimizerKind::kAdam},
-    {"large", {1024, 2048, 2048, 1024}, 256, LossKind::kMeanSquaredError, OptimizerKind::kSgd},
-};
+using bench::Config;
 
 // The multiply-adds of a step, times two: per layer the forward product and dW, and dX for
 // every layer but the first (the network's input needs no gradient).
@@ -303,7 +290,7 @@ int Main(int argc, char** argv) {
       continue;
     }
     const Config* config = nullptr;
-    for (const Config& c : kConfigs) {
+    for (const Config& c : bench::Configs()) {
       if (c.name == name) config = &c;
     }
     if (config == nullptr) {

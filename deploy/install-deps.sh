@@ -5,6 +5,8 @@
 #   build    compilers, CMake, the -dev packages the code links against, python3-onnx (for
 #            onnx/onnx.proto, the schema of ONNX exports) and openssl (the unit tests, which the
 #            Docker build stage runs too, make TLS certificates with it)
+#            and libxsmm-dev (the engine's small matrix products: static libraries only, so
+#            nothing of it is needed at run time)
 #   runtime  only the shared libraries descentd and descent need to run (the Docker runtime stage)
 #   test     build + what the tests and benchmarks drive: prometheus/promtool, python3 gRPC,
 #            OpenCV's Python dnn module (runs exported ONNX models; onnx.checker is python3-onnx), and
@@ -29,6 +31,7 @@ build_pkgs=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libopenblas-dev prometheus-cpp-dev libmicrohttpd-dev zlib1g-dev libsqlite3-dev libpq-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev libssl-dev openssl python3-onnx
+  libxsmm-dev
 )
 test_pkgs=(
   clang libclang-rt-14-dev llvm-14 prometheus python3 python3-grpcio python3-numpy python3-sklearn

@@ -14,7 +14,7 @@
 namespace descent {
 namespace {
 
-enum class GemmRoute { kDirect, kBlocked, kOpenBlas };
+enum class GemmRoute { kLibxsmm, kDirect, kBlocked, kOpenBlas };
 
 CBLAS_TRANSPOSE ToCblas(Transpose t) { return t == Transpose::kYes ? CblasTrans : CblasNoTrans; }
 
@@ -48,24 +48,45 @@ bool OpenBlasHasAvx512Kernels() {
   return has;
 }
 
-// Above this many multiply-adds OpenBLAS's AVX-512 kernels beat the blocked path (by 5-10% on
-// 256 x 2048 x 2048); below it the blocked path is level or ahead (measured on the shapes of
-// the benchmark nets).
-constexpr int64_t kMaxBlockedMultiplyAdds = int64_t{1} << 26;
-
-GemmRoute ChooseRoute(Transpose trans_a, Transpose trans_b, int m, int n, int k) {
-  if (!internal::GemmKernelsAvailable()) return GemmRoute::kOpenBlas;
-  if (internal::PreferDirectGemm(trans_a, trans_b, m, n, k)) return GemmRoute::kDirect;
-  if (!OpenBlasHasAvx512Kernels()) return GemmRoute::kBlocked;
-  // The blocked kernels are single-threaded: with several OpenBLAS threads, large products
-  // are OpenBLAS's.
-  if (BlasThreads() > 1 || int64_t{m} * n * k > kMaxBlockedMultiplyAdds) {
+// The routes kept, each where bench/gemm_shapes.sh measured it ahead (blas.h lists them).
+// The small products take the single-threaded routes whatever OpenBLAS's thread count: a
+// second thread gains little on them and then spins on its core after each product.
+GemmRoute ChooseRoute(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
+                      float beta) {
+  const bool own_kernels = OpenBlasHasAvx512Kernels();
+  if (internal::GemmKernelsAvailable() && (m == 1 || (n == 1 && !own_kernels)) &&
+      internal::PreferDirectGemm(trans_a, trans_b, m, n, k)) {
+    return GemmRoute::kDirect;
+  }
+  if (alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && k > 0 &&
+      internal::PreferLibxsmm(trans_a, trans_b, m, n, k)) {
+    return GemmRoute::kLibxsmm;
+  }
+  if (!internal::GemmKernelsAvailable() || own_kernels || BlasThreads() > 1) {
     return GemmRoute::kOpenBlas;
   }
   return GemmRoute::kBlocked;
 }
 
 }  // namespace
+
+namespace internal {
+
+const char* SgemmRouteName(Transpose trans_a, Transpose trans_b, int m, int n, int k) {
+  switch (ChooseRoute(trans_a, trans_b, m, n, k, 1.0f, 0.0f)) {
+    case GemmRoute::kLibxsmm:
+      return "libxsmm";
+    case GemmRoute::kDirect:
+      return "direct";
+    case GemmRoute::kBlocked:
+      return "blocked";
+    case GemmRoute::kOpenBlas:
+      return "openblas";
+  }
+  return "";
+}
+
+}  // namespace internal
 
 void BlasSgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
                const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
@@ -79,7 +100,12 @@ void Sgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alph
            int lda, const float* b, int ldb, float beta, float* c, int ldc) {
   CheckShapes(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
-  switch (ChooseRoute(trans_a, trans_b, m, n, k)) {
+  switch (ChooseRoute(trans_a, trans_b, m, n, k, alpha, beta)) {
+    case GemmRoute::kLibxsmm:
+      if (internal::LibxsmmSgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) {
+        return;
+      }
+      break;  // no kernel for this product: OpenBLAS
     case GemmRoute::kDirect:
       internal::DirectSgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
       return;
@@ -87,10 +113,10 @@ void Sgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alph
       internal::BlockedSgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
       return;
     case GemmRoute::kOpenBlas:
-      cblas_sgemm(CblasRowMajor, ToCblas(trans_a), ToCblas(trans_b), m, n, k, alpha, a, lda, b, ldb,
-                  beta, c, ldc);
-      return;
+      break;
   }
+  cblas_sgemm(CblasRowMajor, ToCblas(trans_a), ToCblas(trans_b), m, n, k, alpha, a, lda, b, ldb,
+              beta, c, ldc);
 }
 
 void MatMul(Transpose trans_a, const Matrix& a, Transpose trans_b, const Matrix& b, float alpha,

@@ -1,14 +1,28 @@
 // The engine's matrix products. blas.cc is the only file that includes <cblas.h>. Every
-// product goes through Sgemm, which picks one of three routes (gemm_kernels.h has the why):
-//   direct   hand-written AVX-512 tiles on the operands as stored: small products, where
-//            OpenBLAS's call, dispatch and packing overhead outweighs the arithmetic;
-//   blocked  the same tiles with cache blocking and packing: medium products, and every
+// product goes through Sgemm, which picks a route by the table bench/gemm_routes.md
+// (bench/gemm_shapes.sh: every product of the benchmark networks on every implementation, one
+// pinned core). A hand-written kernel stays only where it beats the libraries by >= 10%:
+//   libxsmm  libxsmm 1.17's JIT kernels (single-threaded, like the direct ones, whatever
+//            OpenBLAS's thread count: a second thread gains little on products this small and
+//            spins on its core after each): the small and medium products
+//            (more than one output column, up to 2^25 multiply-adds; 2^19 for X·Wᵀ, whose
+//            transposed W it copies first). Ahead of the direct kernels there (or within 8%),
+//            which it replaced, and up to 2x OpenBLAS's own kernels.
+//   direct   hand-written AVX-512 kernels on the operands as stored, kept for a single row of
+//            C (the weight gradient of a one-output layer: 1.2x libxsmm and OpenBLAS) and, when
+//            OpenBLAS runs a fallback, a single column (X·Wᵀ of a one-output layer: 1.9x
+//            libxsmm and OpenBLAS's AVX2 kernels; OpenBLAS's own kernels take it otherwise).
+//   blocked  the same tiles with cache blocking and packing, kept for every larger
 //            single-threaded product when OpenBLAS runs without its AVX-512 kernels on an
-//            AVX-512 CPU, either because OPENBLAS_CORETYPE in the environment forces a core
-//            type without them (Haswell: AVX2) or because OpenBLAS's detection does not know
-//            the CPU model (0.3.21 then picks SSE3 kernels); BlasKernelWarning says which;
-//   OpenBLAS large products, and all of them on CPUs without AVX-512 or with several
-//            OpenBLAS threads.
+//            AVX-512 CPU (1.1-1.6x its AVX2 kernels and libxsmm), either because
+//            OPENBLAS_CORETYPE in the environment forces a core type without them (Haswell:
+//            AVX2) or because OpenBLAS's detection does not know the CPU model (0.3.21 then
+//            picks SSE3 kernels);
+//            BlasKernelWarning says which. Within 7% of OpenBLAS's own kernels, so dropped
+//            where those run.
+//   OpenBLAS the larger products on its own AVX-512 kernels or with several OpenBLAS
+//            threads (the blocked kernels are single-threaded), and all products beyond
+//            libxsmm's on CPUs without AVX-512.
 #ifndef DESCENT_ENGINE_BLAS_H_
 #define DESCENT_ENGINE_BLAS_H_
 

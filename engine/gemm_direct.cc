@@ -16,7 +16,7 @@ namespace {
 constexpr int kPanelVectors = 4;  // a tile is at most 4 vectors = 64 columns wide
 
 // Up to this many multiply-adds the direct kernels beat packing: their operands stay in L1/L2
-// without it. Above it the blocked path wins (measured on the shapes of the benchmark nets).
+// without it. Sgemm takes them only for a single row or column of C (bench/gemm_routes.md).
 constexpr int64_t kMaxDirectMultiplyAdds = int64_t{1} << 21;
 
 int RoundUp(int value, int multiple) { return (value + multiple - 1) / multiple * multiple; }
@@ -142,7 +142,11 @@ void PackColumns(int n, int k, const float* b, int ldb, float* bt) {
 bool GemmKernelsAvailable() { return CpuHasAvx512(); }
 
 bool PreferDirectGemm(Transpose trans_a, Transpose trans_b, int m, int n, int k) {
-  if (int64_t{m} * n * k > kMaxDirectMultiplyAdds) return false;
+  return (m == 1 || n == 1) && int64_t{m} * n * k <= kMaxDirectMultiplyAdds &&
+         DirectGemmFits(trans_a, trans_b, m, n, k);
+}
+
+bool DirectGemmFits(Transpose trans_a, Transpose trans_b, int /*m*/, int n, int k) {
   if (PreferDotProduct(trans_a, n, k)) {
     return trans_b == Transpose::kYes || int64_t{n} * k <= kMaxPackedB;
   }

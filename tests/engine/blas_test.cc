@@ -1,5 +1,6 @@
 // The matrix products against a naive double-precision triple loop, over every transpose
-// combination and every route: the direct kernels (tiny tiles with ragged edges, few-column
+// combination and every route: libxsmm's JIT kernels (transpose flags, transposed copies,
+// single rows and columns), the direct kernels (tiny tiles with ragged edges, few-column
 // products in dot-product form, repacked transposed operands), the blocked kernels (several
 // blocks in each of m, n and k) and OpenBLAS.
 #include "engine/blas.h"
@@ -158,16 +159,54 @@ TEST(SgemmTest, BlockedKernelsMatchNaive) {
                      2.0f, 5);
 }
 
+// libxsmm takes alpha 1 and beta 0 or 1 (what the network's products use); every other
+// product must be refused with C untouched, and Sgemm then takes another route.
+void LibxsmmOrCheckFail(Transpose ta, Transpose tb, int m, int n, int k, float alpha,
+                        const float* a, int lda, const float* b, int ldb, float beta, float* c,
+                        int ldc) {
+  ASSERT_TRUE(internal::LibxsmmSgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
+}
+
+TEST(SgemmTest, LibxsmmKernelsMatchNaive) {
+  for (const Shape& s : kShapes) {
+    if (s.k == 0) continue;  // refused: Sgemm's other routes zero C
+    for (Transpose ta : kBoth) {
+      for (Transpose tb : kBoth) {
+        ExpectMatchesNaive(&LibxsmmOrCheckFail, ta, tb, s.m, s.n, s.k, 1.0f, 0.0f, 0);
+        ExpectMatchesNaive(&LibxsmmOrCheckFail, ta, tb, s.m, s.n, s.k, 1.0f, 1.0f, 2);
+      }
+    }
+  }
+  std::vector<float> c = {7};
+  const std::vector<float> one = {1};
+  EXPECT_FALSE(internal::LibxsmmSgemm(Transpose::kNo, Transpose::kNo, 1, 1, 1, 2.0f, one.data(), 1,
+                                      one.data(), 1, 0.0f, c.data(), 1));
+  EXPECT_FALSE(internal::LibxsmmSgemm(Transpose::kNo, Transpose::kNo, 1, 1, 1, 1.0f, one.data(), 1,
+                                      one.data(), 1, 0.5f, c.data(), 1));
+  EXPECT_EQ(c, std::vector<float>{7});
+}
+
 TEST(SgemmTest, EveryRouteMatchesNaive) {
-  // Direct, blocked, and (above 2^26 multiply-adds, with OpenBLAS's AVX-512 kernels) OpenBLAS.
-  ExpectMatchesNaive(&Sgemm, Transpose::kNo, Transpose::kYes, 96, 160, 192, 1.0f, 0.0f, 0);
-  ExpectMatchesNaive(&Sgemm, Transpose::kYes, Transpose::kNo, 96, 160, 192, 1.0f, 1.0f, 0);
+  // libxsmm for small products, the engine's or OpenBLAS's for larger ones (which depends on
+  // the kernels OpenBLAS runs), and alpha/beta libxsmm does not take.
+  for (Transpose ta : kBoth) {
+    for (Transpose tb : kBoth) {
+      ExpectMatchesNaive(&Sgemm, ta, tb, 96, 160, 192, 1.0f, 0.0f, 0);
+      ExpectMatchesNaive(&Sgemm, ta, tb, 130, 300, 260, 1.0f, 1.0f, 1);
+      ExpectMatchesNaive(&Sgemm, ta, tb, 32, 64, 13, -0.5f, 0.25f, 0);
+    }
+  }
+  EXPECT_TRUE(internal::PreferLibxsmm(Transpose::kNo, Transpose::kYes, 32, 64, 13));
+  EXPECT_FALSE(internal::PreferLibxsmm(Transpose::kNo, Transpose::kYes, 128, 256, 256));
+  EXPECT_FALSE(internal::PreferLibxsmm(Transpose::kNo, Transpose::kYes, 32, 1, 64));
+  EXPECT_TRUE(internal::PreferLibxsmm(Transpose::kYes, Transpose::kNo, 256, 784, 128));
   EXPECT_FALSE(internal::PreferDirectGemm(Transpose::kNo, Transpose::kYes, 96, 160, 192));
-  EXPECT_TRUE(internal::PreferDirectGemm(Transpose::kNo, Transpose::kYes, 32, 64, 13));
+  EXPECT_FALSE(internal::PreferDirectGemm(Transpose::kNo, Transpose::kYes, 32, 64, 13));
+  EXPECT_TRUE(internal::PreferDirectGemm(Transpose::kYes, Transpose::kNo, 1, 64, 32));
 }
 
 TEST(SgemmTest, BetaZeroOverwritesNanInOutput) {
-  std::vector<GemmFunction> routes = {&Sgemm, &BlasSgemm};
+  std::vector<GemmFunction> routes = {&Sgemm, &BlasSgemm, &LibxsmmOrCheckFail};
   if (internal::GemmKernelsAvailable()) {
     routes.push_back(&internal::DirectSgemm);
     routes.push_back(&internal::BlockedSgemm);
