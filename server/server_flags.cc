@@ -38,8 +38,9 @@ ABSL_FLAG(std::string, store, "",
           "its tables in (and migrates) and several descentd may share. A password goes in "
           "PGPASSWORD or ~/.pgpass rather than the URL. Uploaded datasets stay in --data-dir.");
 ABSL_FLAG(int, workers, 0,
-          "Jobs trained at the same time; 0 = one per available CPU core. OpenBLAS threads per "
-          "job are cores / workers, so concurrent jobs never oversubscribe the cores.");
+          "Jobs trained at the same time; 0 = one per available CPU core. The cores are divided "
+          "among the jobs running at the moment (one job alone uses them all through OpenBLAS's "
+          "threads, as many jobs as cores one each), so jobs never oversubscribe the cores.");
 ABSL_FLAG(int, max_queued_jobs, 1000,
           "Jobs allowed to wait in the queue; SubmitJob beyond that fails with "
           "RESOURCE_EXHAUSTED.");

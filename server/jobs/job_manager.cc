@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/cores.h"
 #include "base/status_macros.h"
 #include "engine/blas.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -118,6 +119,14 @@ struct JobManager::Impl {
   }
   bool ShuttingDown() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return shutting_down; }
 
+  // Divides the available cores among the running jobs' OpenBLAS threads. The setting is
+  // process-wide and takes effect at each job's next product (one in flight keeps the threads
+  // it started with). Under mu, so the count and the setting change together.
+  void ShareCoresLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    SetBlasThreads(
+        BlasThreadsForRunningJobs(base::AvailableCores(), running_jobs, options.blas_threads));
+  }
+
   // A worker thread: takes the oldest queued job (resumed jobs come first), trains it,
   // repeats; exits once shutting down.
   void WorkerLoop() {
@@ -131,6 +140,8 @@ struct JobManager::Impl {
         if (queue.empty() || shutting_down) return;
         job = std::move(queue.front());
         queue.pop_front();
+        ++running_jobs;
+        ShareCoresLocked();
         // Under mu, so Cancel sees a job either in the queue or taken by a worker. A resumed
         // job is RUNNING already.
         if (job->state() == v1::QUEUED) started = job->Start(absl::Now(), listener);
@@ -143,6 +154,8 @@ struct JobManager::Impl {
         RunJob(*job, listener, checkpoints);
       }
       absl::MutexLock lock(&mu);
+      --running_jobs;
+      ShareCoresLocked();
       SettleLocked(*job);
     }
   }
@@ -217,6 +230,7 @@ struct JobManager::Impl {
   absl::btree_map<int64_t, Slot> by_sequence ABSL_GUARDED_BY(mu);
   int64_t next_sequence ABSL_GUARDED_BY(mu) = 0;
   absl::flat_hash_map<std::string, int64_t> by_request_id ABSL_GUARDED_BY(mu);
+  int running_jobs ABSL_GUARDED_BY(mu) = 0;  // taken by a worker, not yet settled
   FinishedJobs finished ABSL_GUARDED_BY(mu);  // retention's order
   std::deque<std::shared_ptr<JobRecord>> queue ABSL_GUARDED_BY(mu);  // QUEUED jobs, oldest first
   bool shutting_down ABSL_GUARDED_BY(mu) = false;
@@ -232,7 +246,7 @@ JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
     std::fprintf(stderr, "JobManagerOptions: %s\n", std::string(valid.message()).c_str());
     DESCENT_CHECK(valid.ok());
   }
-  SetBlasThreads(BlasThreadsFor(options));
+  SetBlasThreads(BlasThreadsForRunningJobs(base::AvailableCores(), 0, options.blas_threads));
   impl_ = std::make_unique<Impl>(std::move(options), listener);
   absl::MutexLock lock(&impl_->shutdown_mu);
   for (int i = 0; i < impl_->options.workers; ++i) {

@@ -57,8 +57,8 @@ class JobManager {
   // `listener` (may be null) must outlive the manager. It hears of every transition before
   // the new state is visible to Get/List/Watch, and is called with internal locks held, so
   // it must never call back into the manager (job_events.h). Sets the OpenBLAS thread count
-  // (BlasThreadsFor) and starts the worker threads. Options ValidateJobManagerOptions
-  // refuses are a bug: CHECK-fails.
+  // (BlasThreadsForRunningJobs, again whenever a job starts or ends) and starts the workers.
+  // Options ValidateJobManagerOptions refuses are a bug: CHECK-fails.
   JobManager(JobManagerOptions options, JobEventListener* listener);
   // Shutdown(), then waits until every Watch call has returned: the owner must make their
   // `send` callbacks return (e.g. by shutting the gRPC server down first).

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "base/cores.h"
 
 namespace descent::server {
 
@@ -52,9 +51,9 @@ absl::Status ValidateJobManagerOptions(const JobManagerOptions& options) {
   return absl::OkStatus();
 }
 
-int BlasThreadsFor(const JobManagerOptions& options) {
-  if (options.blas_threads > 0) return options.blas_threads;
-  return std::max(1, base::AvailableCores() / std::max(1, options.workers));
+int BlasThreadsForRunningJobs(int cores, int running, int fixed) {
+  if (fixed > 0) return fixed;
+  return std::max(1, cores / std::max(1, running));
 }
 
 }  // namespace descent::server

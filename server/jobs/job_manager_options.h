@@ -18,9 +18,10 @@ struct JobManagerOptions {
   // cancelled (for tests of the queue).
   int workers = 1;
   int max_queued_jobs = 1000;  // QUEUED jobs beyond this: RESOURCE_EXHAUSTED
-  // OpenBLAS threads per training job; 0 = max(1, cores / workers), so concurrent jobs
-  // never oversubscribe the cores. OpenBLAS's setting is process-wide: the constructor sets
-  // it once.
+  // OpenBLAS threads per training job; 0 = the available cores divided among the jobs
+  // training at the moment (BlasThreadsForRunningJobs): one job alone uses every core, as
+  // many jobs as cores one each, so concurrent jobs never oversubscribe the cores. OpenBLAS's
+  // setting is process-wide: the manager changes it as jobs start and end.
   int blas_threads = 0;
   absl::Duration heartbeat_interval = absl::Seconds(5);  // quiet watch streams
   int max_points_per_message = 4096;  // loss points batched into one WatchJobResponse
@@ -57,9 +58,12 @@ struct JobManagerOptions {
 // ("max_points_per_message must be >= 1 (got 0)"), with the value given.
 absl::Status ValidateJobManagerOptions(const JobManagerOptions& options);
 
-// The OpenBLAS thread count the manager sets for `options` (cores = the CPUs this process
-// may run on).
-int BlasThreadsFor(const JobManagerOptions& options);
+// OpenBLAS threads for each of `running` training jobs on `cores` available cores (the CPUs
+// this process may run on): max(1, cores / running), or `fixed` when it is > 0. OpenBLAS
+// serialises calls from several threads that each ask for more than one of its threads (two
+// jobs with two threads each on two cores train at about half the speed of one), so the
+// cores are divided, not shared.
+int BlasThreadsForRunningJobs(int cores, int running, int fixed);
 
 }  // namespace descent::server
 

@@ -2,9 +2,12 @@
 // models and shutdown, on tiny builtin datasets. Watch streams: job_manager_watch_test.cc.
 #include "server/jobs/job_manager.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "engine/blas.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/conversion/engine_to_proto.h"
@@ -384,17 +387,36 @@ TEST(JobManagerTest, WorkersTrainJobsConcurrently) {
   EXPECT_EQ(running->jobs.size(), 2u);
 }
 
-TEST(JobManagerTest, BlasThreadsShareTheCoresAmongWorkers) {
-  JobManagerOptions options;
-  options.workers = 1;
-  const int all_cores = BlasThreadsFor(options);
-  EXPECT_GE(all_cores, 1);
-  options.workers = 1000;
-  EXPECT_EQ(BlasThreadsFor(options), 1);
-  options.workers = 2;
-  EXPECT_EQ(BlasThreadsFor(options), std::max(1, all_cores / 2));
-  options.blas_threads = 3;
-  EXPECT_EQ(BlasThreadsFor(options), 3);
+TEST(JobManagerTest, BlasThreadsDivideTheCoresAmongRunningJobs) {
+  EXPECT_EQ(BlasThreadsForRunningJobs(2, 0, 0), 2);
+  EXPECT_EQ(BlasThreadsForRunningJobs(2, 1, 0), 2);
+  EXPECT_EQ(BlasThreadsForRunningJobs(2, 2, 0), 1);
+  EXPECT_EQ(BlasThreadsForRunningJobs(8, 3, 0), 2);
+  EXPECT_EQ(BlasThreadsForRunningJobs(2, 5, 0), 1);
+  EXPECT_EQ(BlasThreadsForRunningJobs(2, 1, 3), 3);
+}
+
+// What a manager sets while jobs run: a job alone gets every core, two jobs share them.
+TEST(JobManagerTest, OneJobAloneUsesEveryCoreAndTwoShareThem) {
+  JobManager manager(Options(2), nullptr);
+  const int cores = BlasThreads();  // set for no running job: every available core
+  ASSERT_GE(cores, 1);
+  absl::StatusOr<v1::Job> first = manager.Submit(EndlessJob("first"));
+  ASSERT_OK(first);
+  WaitForStep(manager, first->id(), 1);
+  EXPECT_EQ(BlasThreads(), cores);
+  absl::StatusOr<v1::Job> second = manager.Submit(EndlessJob("second"));
+  ASSERT_OK(second);
+  WaitForStep(manager, second->id(), 1);
+  EXPECT_EQ(BlasThreads(), std::max(1, cores / 2));
+  ASSERT_OK(manager.Cancel(second->id()));
+  EXPECT_EQ(WaitUntilDone(manager, second->id()).state(), v1::CANCELLED);
+  // The second job's worker settles after the job reads CANCELLED; then the first job has
+  // every core again.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (BlasThreads() != cores && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(BlasThreads(), cores);
+  manager.Shutdown();
 }
 
 TEST(JobManagerTest, ShutdownCancelsEverythingAndRefusesNewJobs) {
