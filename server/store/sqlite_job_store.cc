@@ -397,8 +397,7 @@ absl::StatusOr<std::vector<v1::EpochSummary>> SqliteJobStore::ReadEpochs(int64_t
   v1::WatchJobResponse message;
   while (rows.Next()) {
     const std::string_view bytes = rows.Blob(0);
-    if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-        !message.has_epoch()) {
+    if (!ParseStoredEvent(bytes, &message) || !message.has_epoch()) {
       return Corrupt(sequence, "epoch summary");
     }
     epochs.push_back(std::move(*message.mutable_epoch()));

@@ -224,8 +224,7 @@ absl::StatusOr<std::vector<v1::EpochSummary>> PostgresJobStore::ReadEpochs(int64
   v1::WatchJobResponse message;
   for (int i = 0; i < rows.rows(); ++i) {
     const std::string_view bytes = rows.Bytes(i, 0);
-    if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-        !message.has_epoch()) {
+    if (!ParseStoredEvent(bytes, &message) || !message.has_epoch()) {
       return Corrupt(sequence, "epoch summary");
     }
     epochs.push_back(std::move(*message.mutable_epoch()));
