@@ -5,6 +5,9 @@
 # this run. A benchmark, not a test: run by `make bench`, never by ctest.
 #
 # Usage: bench/run.sh [build-dir]        (default: build)
+# The PyTorch peer needs Debian's python3-torch, a benchmark-only dependency:
+# `deploy/install-deps.sh bench` installs it (never the test profile or CI). Without it the
+# engine's figures are printed alone, with no ratios.
 # Environment: BENCH_CPU (core to pin, default 0), BENCH_CONFIGS (default
 #   tiny,small,medium,large), BENCH_SECONDS (one timed run, default 1), BENCH_REPEATS (5),
 #   BENCH_FLUSH_DENORMALS (default 1: both sides flush denormals to zero, the engine with
@@ -81,7 +84,8 @@ peer=(/usr/bin/python3 bench/pytorch_peer.py "${peer_flags[@]}")
 have_torch=1
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   have_torch=0
-  echo "# /usr/bin/python3 cannot import torch (Debian: python3-torch): engine only, no ratios"
+  echo "# /usr/bin/python3 cannot import torch (Debian: python3-torch; deploy/install-deps.sh bench):" \
+    "engine only, no ratios"
 fi
 
 results=$(mktemp)

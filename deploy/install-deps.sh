@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one list of system packages descent needs, all from Debian 12's archive.
 # Idempotent: installs only what is missing and prints nothing when everything is present.
-# Usage: deploy/install-deps.sh [build|runtime|test]   (default: test = build + test tools)
+# Usage: deploy/install-deps.sh [build|runtime|test|bench]   (default: test = build + test tools)
 #   build    compilers, CMake, the -dev packages the code links against, python3-onnx (for
 #            onnx/onnx.proto, the schema of ONNX exports) and openssl (the unit tests, which the
 #            Docker build stage runs too, make TLS certificates with it)
@@ -15,6 +15,9 @@
 #            PostgreSQL 15 server the PostgreSQL job store's tests start in a temp dir
 #            (tests/testing/postgres_server.h; its package creates the unprivileged `postgres`
 #            user the tests run it as when they run as root)
+#   bench    test + python3-torch, the PyTorch peer bench/run.sh times the engine against
+#            (bench/pytorch_peer.py). Benchmarks only: never in the test profile, CI or images,
+#            so no test depends on torch at run time (bench/run.sh runs without it, engine only)
 set -euo pipefail
 profile=${1:-test}
 
@@ -38,12 +41,14 @@ test_pkgs=(
   python3-opencv postgresql-15
   jq curl procps
 )
+bench_pkgs=(python3-torch)
 
 case "$profile" in
   runtime) wanted=("${runtime_pkgs[@]}") ;;
   build) wanted=("${build_pkgs[@]}") ;;
   test) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|runtime|test]" >&2; exit 2 ;;
+  bench) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|runtime|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=()
