@@ -88,6 +88,13 @@ const char* SgemmRouteName(Transpose trans_a, Transpose trans_b, int m, int n, i
 
 }  // namespace internal
 
+bool SgemmFoldsScaledAccumulation(Transpose trans_a, Transpose trans_b, int m, int n, int k) {
+  // Any alpha other than 1 stands for all of them: no route looks at its value.
+  const GemmRoute route = ChooseRoute(trans_a, trans_b, m, n, k, 1.0f, 0.0f);
+  return (route == GemmRoute::kOpenBlas || route == GemmRoute::kBlocked) &&
+         ChooseRoute(trans_a, trans_b, m, n, k, 0.5f, 1.0f) == route;
+}
+
 void BlasSgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha,
                const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
   CheckShapes(trans_a, trans_b, m, n, k, lda, ldb, ldc);

@@ -42,6 +42,13 @@ enum class Transpose { kNo, kYes };
 void Sgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha, const float* a,
            int lda, const float* b, int ldb, float beta, float* c, int ldc);
 
+// True when the plain product op(A) · op(B) runs on OpenBLAS or the blocked kernels (the
+// large products) and C = alpha * op(A) · op(B) + C (beta 1, any alpha) on the same route, so
+// a caller can fold a scaling and an accumulation into the product instead of a separate pass
+// over C at no cost to the product itself. False for the small products: libxsmm's kernels
+// take alpha 1 only, and a separate pass over a small C runs from cache.
+bool SgemmFoldsScaledAccumulation(Transpose trans_a, Transpose trans_b, int m, int n, int k);
+
 // The same on Matrix operands: *c = alpha * op(a) · op(b) + beta * *c. *c must already have
 // the product's shape (callers size their buffers once); mismatched shapes CHECK-fail.
 void MatMul(Transpose trans_a, const Matrix& a, Transpose trans_b, const Matrix& b, float alpha,

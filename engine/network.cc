@@ -9,6 +9,7 @@
 #include "base/status_macros.h"
 #include "engine/blas.h"
 #include "engine/dense_kernels.h"
+#include "engine/descend.h"
 #include "engine/field_error.h"
 #include "engine/initialization.h"
 
@@ -185,6 +186,17 @@ const Matrix& Network::Forward(const Matrix& x) {
 }
 
 void Network::Backward(const Matrix& x, const Matrix& grad_logits) {
+  BackwardPass(x, grad_logits, nullptr);
+}
+
+void Network::BackwardAndDescend(const Matrix& x, const Matrix& grad_logits,
+                                 double learning_rate) {
+  // Rounded as the SGD optimizer rounds it.
+  const float neg_lr = static_cast<float>(-learning_rate);
+  BackwardPass(x, grad_logits, &neg_lr);
+}
+
+void Network::BackwardPass(const Matrix& x, const Matrix& grad_logits, const float* neg_lr) {
   const int batch = x.rows();
   DESCENT_CHECK(x.cols() == inputs());
   // Backward must follow a Forward of this same batch.
@@ -203,14 +215,27 @@ void Network::Backward(const Matrix& x, const Matrix& grad_logits) {
           layer.output, &layer.delta, absl::MakeSpan(layer.bias_grad));
       dz = &layer.delta;
     }
-    const Matrix& input = i == 0 ? x : layers_[i - 1].output;
-    // dW = dZᵀ · X  ([out, batch] · [batch, in]).
-    MatMul(Transpose::kYes, *dz, Transpose::kNo, input, 1.0f, 0.0f, &layer.weight_grad);
-    // dX = dZ · W  ([batch, out] · [out, in]); the network's input needs no gradient.
+    // dX = dZ · W  ([batch, out] · [out, in]); the network's input needs no gradient. First,
+    // because a descent step below changes W.
     if (i > 0) {
       Matrix& input_grad = layers_[i - 1].delta;
       input_grad.Resize(batch, layer.inputs);
       MatMul(Transpose::kNo, *dz, Transpose::kNo, layer.weight, 1.0f, 0.0f, &input_grad);
+    }
+    const Matrix& input = i == 0 ? x : layers_[i - 1].output;
+    // dW = dZᵀ · X  ([out, batch] · [batch, in]); descending, W += -lr · dW in the product
+    // itself where that costs the product nothing.
+    if (neg_lr != nullptr && SgemmFoldsScaledAccumulation(Transpose::kYes, Transpose::kNo,
+                                                          layer.outputs, layer.inputs, batch)) {
+      MatMul(Transpose::kYes, *dz, Transpose::kNo, input, *neg_lr, 1.0f, &layer.weight);
+    } else {
+      MatMul(Transpose::kYes, *dz, Transpose::kNo, input, 1.0f, 0.0f, &layer.weight_grad);
+      if (neg_lr != nullptr) {
+        internal::Descend(*neg_lr, layer.weight_grad.span(), layer.weight.span());
+      }
+    }
+    if (neg_lr != nullptr) {
+      internal::Descend(*neg_lr, layer.bias_grad, absl::MakeSpan(layer.bias));
     }
   }
 }

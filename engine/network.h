@@ -53,6 +53,20 @@ class Network {
   // (overwriting, not accumulating). Allocation-free once a batch size was seen.
   void Backward(const Matrix& x, const Matrix& grad_logits);
 
+  // Backward and one step of plain gradient descent in one: every weight and bias becomes
+  // p − learning_rate · dLoss/dp, the same update as the SGD optimizer without momentum or
+  // weight decay (Optimizer::IsPlainDescent). Where the matrix product route allows it
+  // (SgemmFoldsScaledAccumulation: the large products, on OpenBLAS or the blocked kernels),
+  // a weight's update is folded into the product that computes its gradient, accumulated
+  // into the weights (beta 1, alpha −lr), which saves the gradient's store and a pass over
+  // weights and gradient that costs as much as ~5% of a large network's step. The weight
+  // gradients are then not stored: Parameters()' gradients are unspecified after this call.
+  // Elsewhere the gradient is computed and the update applied as the optimizer would, to the
+  // same bits. Folded, a weight gets one fused multiply-add per block of the batch in which
+  // the product sums (one block for batches up to a few hundred rows), so it can differ
+  // from the separate update in the last bit. Allocation-free once a batch size was seen.
+  void BackwardAndDescend(const Matrix& x, const Matrix& grad_logits, double learning_rate);
+
   // Parameters and gradients in a fixed order: layer 0 weight, layer 0 bias, layer 1 weight...
   std::vector<ParameterRef> Parameters();
 
@@ -72,6 +86,8 @@ class Network {
   Network();
   // Layers of the right shapes with zero parameters; the checks of Create.
   static absl::StatusOr<Network> Shaped(int inputs, int outputs, const ModelSpec& model);
+  // Backward; with `neg_lr`, BackwardAndDescend with learning rate -*neg_lr.
+  void BackwardPass(const Matrix& x, const Matrix& grad_logits, const float* neg_lr);
   std::vector<Layer> layers_;
 };
 

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "base/status_macros.h"
 #include "engine/network.h"
 #include "engine/train_spec.h"
 
@@ -31,6 +32,15 @@ class Optimizer {
   // Applies one update to every parameter with learning rate `lr` (the schedule's value for
   // this step). `params` must be the same tensors, in the same order, on every call.
   virtual void Step(absl::Span<const ParameterRef> params, double lr) = 0;
+
+  // True when Step is plain gradient descent, p ← p − lr·g for every parameter and nothing
+  // else (SGD without momentum or weight decay). The caller may then apply the update itself
+  // while it computes the gradients (Network::BackwardAndDescend, which folds it into the
+  // weight-gradient products) and report it with CountAppliedStep instead of calling Step.
+  virtual bool IsPlainDescent() const { return false; }
+  // Counts one step the caller applied itself, as Step would have; CHECK-fails unless
+  // IsPlainDescent().
+  virtual void CountAppliedStep() { DESCENT_CHECK(false && "not plain descent"); }
 
   virtual OptimizerState SaveState() const = 0;
   // INVALID_ARGUMENT if the state's buffer count or sizes do not fit `params`.

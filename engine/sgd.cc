@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "base/status_macros.h"
+#include "engine/descend.h"
 #include "engine/optimizer_kinds.h"
 
 namespace descent::internal {
@@ -44,6 +45,7 @@ void SgdKernel(const SgdCoefficients k, size_t n, float* __restrict p, const flo
   }
 }
 
+// Step gives plain descent (no decay, no momentum) to Descend (descend.h), shared with Network.
 template <bool kDecay>
 void SgdDispatch(const SgdCoefficients& k, bool momentum, bool first, bool nesterov, size_t n,
                  float* p, const float* g, float* buf) {
@@ -65,6 +67,13 @@ class Sgd final : public StatefulOptimizer {
         dampening_(spec.dampening),
         nesterov_(spec.nesterov) {}
 
+  bool IsPlainDescent() const override { return momentum_ == 0 && weight_decay_ == 0; }
+
+  void CountAppliedStep() override {
+    DESCENT_CHECK(IsPlainDescent());
+    BeginStep();
+  }
+
   void Step(absl::Span<const ParameterRef> params, double lr) override {
     CheckParams(params);
     // PyTorch creates the momentum buffer as a copy of the first step's gradient.
@@ -80,7 +89,9 @@ class Sgd final : public StatefulOptimizer {
       const size_t n = params[i].value.size();
       float* p = params[i].value.data();
       const float* g = params[i].grad.data();
-      if (weight_decay_ != 0) {
+      if (IsPlainDescent()) {
+        Descend(k.neg_lr, params[i].grad, params[i].value);
+      } else if (weight_decay_ != 0) {
         SgdDispatch<true>(k, momentum, first, nesterov_, n, p, g, buf);
       } else {
         SgdDispatch<false>(k, momentum, first, nesterov_, n, p, g, buf);

@@ -78,12 +78,19 @@ bool Trainer::Impl::TrainStep(int epoch_number, int64_t batch_index, TrainingObs
   const Matrix& logits = network->Forward(batch_x);
   const double batch_loss = loss->Compute(logits, batch_y, &grad_logits);
   train_metrics.Add(logits, batch_y);
-  network->Backward(batch_x, grad_logits);
-  if (spec.training.clip_grad_norm > 0) {
-    ClipGradientNorm(params, spec.training.clip_grad_norm);
-  }
   const double lr = ScheduledLearningRate(spec.schedule, base_learning_rate, step, total_steps());
-  optimizer->Step(params, lr);
+  // Plain SGD folds its update into the gradient products (Network::BackwardAndDescend);
+  // clipping needs every gradient before any update, so it takes the separate step.
+  if (spec.training.clip_grad_norm <= 0 && optimizer->IsPlainDescent()) {
+    network->BackwardAndDescend(batch_x, grad_logits, lr);
+    optimizer->CountAppliedStep();
+  } else {
+    network->Backward(batch_x, grad_logits);
+    if (spec.training.clip_grad_norm > 0) {
+      ClipGradientNorm(params, spec.training.clip_grad_norm);
+    }
+    optimizer->Step(params, lr);
+  }
 
   ++step;
   epoch_loss_sum += batch_loss;
