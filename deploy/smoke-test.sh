@@ -14,6 +14,8 @@
 #                          bridge cannot reach the apt mirror (default: Docker's default)
 #   SMOKE_EXAMPLES         example specs to run (default: the three tasks under examples/)
 #   SMOKE_JOB_TIMEOUT      seconds each job may take (default 300)
+#   SMOKE_IMAGE_UNIT_TESTS the image build's UNIT_TEST_LABELS (default: the Dockerfile's, all unit
+#                          tests); empty when the caller has just run the suite on this tree
 # Exit codes: 0 passed, 1 failed, 77 skipped because no Docker daemon can be had (it prints a line
 # starting "SKIPPED: docker smoke test").
 set -euo pipefail
@@ -60,6 +62,7 @@ trap 'exit 130' INT TERM
 # ---- the image ----
 build_args=()
 [ -n "${DOCKER_BUILD_NETWORK:-}" ] && build_args+=(--network "$DOCKER_BUILD_NETWORK")
+[ -n "${SMOKE_IMAGE_UNIT_TESTS+set}" ] && build_args+=(--build-arg "UNIT_TEST_LABELS=$SMOKE_IMAGE_UNIT_TESTS")
 log "building $image from $repo"
 started=$SECONDS
 build_failed() {  # the end of the build log; for failed unit tests, their names and output
