@@ -207,6 +207,51 @@ v1::Verdict ToProto(Verdict verdict) {
   return v1::VERDICT_UNSPECIFIED;
 }
 
+v1::SuggestionRule ToProto(LrRule rule) {
+  switch (rule) {
+    case LrRule::kValley:
+      return v1::VALLEY;
+    case LrRule::kSteepest:
+      return v1::STEEPEST_DESCENT;
+    case LrRule::kMinimum:
+      return v1::MINIMUM_OVER_TEN;
+  }
+  DESCENT_CHECK(false && "unhandled LrRule");
+  return v1::SUGGESTION_RULE_UNSPECIFIED;
+}
+
+namespace {
+
+v1::LrFindCandidate CandidateToProto(const LrCandidate& candidate) {
+  v1::LrFindCandidate out;
+  out.set_rule(ToProto(candidate.rule));
+  out.set_learning_rate(candidate.learning_rate);
+  out.set_step(candidate.step);
+  out.set_reason(candidate.reason);
+  return out;
+}
+
+}  // namespace
+
+v1::LrFindResult ToProto(const LrFindRun& run, const LrSuggestion& suggestion) {
+  v1::LrFindResult out;
+  out.set_suggested_learning_rate(suggestion.suggestion.learning_rate);
+  *out.mutable_suggestion() = CandidateToProto(suggestion.suggestion);
+  for (const LrCandidate& candidate : suggestion.candidates) {
+    *out.add_candidates() = CandidateToProto(candidate);
+  }
+  out.mutable_points()->Reserve(static_cast<int>(run.points.size()));
+  for (const LrFindPoint& point : run.points) {
+    v1::LrFindPoint& wire = *out.add_points();
+    wire.set_step(point.step);
+    wire.set_learning_rate(point.learning_rate);
+    wire.set_loss(point.loss);
+    wire.set_smoothed_loss(point.smoothed_loss);
+  }
+  out.set_diverged(run.reason == StopReason::kDiverged);
+  return out;
+}
+
 v1::Diagnosis ToProto(const Diagnosis& diagnosis) {
   v1::Diagnosis out;
   out.set_verdict(ToProto(diagnosis.verdict));

@@ -15,6 +15,7 @@
 #include "engine/activation.h"
 #include "engine/diagnosis.h"
 #include "engine/loss.h"
+#include "engine/lr_finder.h"
 #include "engine/matrix.h"
 #include "engine/train_spec.h"
 #include "engine/trainer.h"
@@ -56,6 +57,9 @@ v1::Metrics ToProto(const EvalMetrics& metrics);
 v1::Diagnosis ToProto(const Diagnosis& diagnosis);
 // `validation` is set only when the engine validated.
 v1::EpochSummary ToProto(const EpochSummary& summary);
+v1::SuggestionRule ToProto(LrRule rule);
+// A range test's points, its suggestion and the other candidates.
+v1::LrFindResult ToProto(const LrFindRun& run, const LrSuggestion& suggestion);
 // Back, exactly (every field is a double or an integer on both sides), for the epoch
 // summaries a resumed job's trainer needs from the store.
 EpochSummary FromProto(const v1::EpochSummary& summary);

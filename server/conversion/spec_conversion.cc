@@ -1,5 +1,7 @@
 #include "server/conversion/spec_conversion.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -8,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/dataset.h"
 #include "engine/loss.h"
+#include "engine/lr_finder.h"
 #include "engine/network.h"
 #include "base/status_macros.h"
 #include "engine/trainer.h"
@@ -130,6 +133,21 @@ absl::StatusOr<OptimizerSpec> ToOptimizerSpec(const v1::Optimizer& optimizer) {
   }
   return result;
 }
+
+}  // namespace
+
+LrFindSpec ToLrFindSpec(const v1::LrFind& lr_find) {
+  LrFindSpec result;
+  if (lr_find.has_min_learning_rate()) result.min_learning_rate = lr_find.min_learning_rate();
+  if (lr_find.has_max_learning_rate()) result.max_learning_rate = lr_find.max_learning_rate();
+  if (lr_find.has_steps()) result.steps = lr_find.steps();
+  if (lr_find.has_divergence_multiple()) {
+    result.divergence_multiple = lr_find.divergence_multiple();
+  }
+  return result;
+}
+
+namespace {
 
 absl::StatusOr<ScheduleSpec> ToScheduleSpec(const v1::LearningRateSchedule& schedule) {
   ScheduleSpec result;
@@ -263,6 +281,12 @@ absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request,
   ASSIGN_OR_RETURN(train.model, ToModelSpec(spec.model()));
   ASSIGN_OR_RETURN(train.schedule, ToScheduleSpec(spec.schedule()));
   train.training = ToTrainingOptions(spec.training());
+  if (spec.has_lr_find()) {
+    job.lr_find = ToLrFindSpec(spec.lr_find());
+    RETURN_IF_ERROR(AsSpecError(Validate(*job.lr_find), "spec"));
+    // The range sets the rate: an SGD job file need not name one.
+    train.optimizer.learning_rate = job.lr_find->min_learning_rate;
+  }
   RETURN_IF_ERROR(AsSpecError(Validate(train), "spec"));
 
   RETURN_IF_ERROR(CheckInlineDatasetSize(spec.dataset(), limits));
@@ -270,6 +294,12 @@ absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request,
   job.dataset = std::move(data.dataset);
   const int outputs = data.outputs;
   const std::string& dataset_id = data.id;
+  if (job.lr_find) {
+    TrainingOptions one_epoch = train.training;
+    one_epoch.epochs = 1;
+    train = LrFindTrainSpec(std::move(train), *job.lr_find,
+                            std::max<int64_t>(1, PlannedSteps(one_epoch, job.dataset.samples())));
+  }
   // Built only to check the loss options against the output count, as training will.
   RETURN_IF_ERROR(AsSpecError(MakeLoss(train.loss, outputs).status(), "spec.loss_options"));
   RETURN_IF_ERROR(CheckLimits(train, job.dataset, outputs, limits));

@@ -45,6 +45,10 @@ absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request);
 absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request,
                                        const DatasetStore* datasets, const SpecLimits& limits = {});
 
+// A range test's options with fastai's defaults for the unset ones; not validated (PrepareJob
+// does that, descent::Validate(LrFindSpec)).
+LrFindSpec ToLrFindSpec(const v1::LrFind& lr_find);
+
 // INVALID_ARGUMENT "job_id must be set" for an empty id (`field` names it, e.g. "job_id").
 absl::Status ValidateJobId(absl::string_view job_id, absl::string_view field = "job_id");
 

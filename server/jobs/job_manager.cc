@@ -461,6 +461,7 @@ absl::StatusOr<TrainedModel> JobManager::Model(std::string_view job_id) const {
     return *cached;
   }
   ASSIGN_OR_RETURN(const StoredJob stored, impl.options.store->ReadJob(found.sequence));
+  if (stored.spec.has_lr_find()) return RangeTestModelError(stored.job.id());
   if (stored.job.state() != v1::SUCCEEDED) {
     return NoModelError(stored.job.id(), stored.job.state(), stored.job.error());
   }

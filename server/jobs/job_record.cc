@@ -34,6 +34,13 @@ JobOutcome JobOutcome::Cancelled(std::optional<Diagnosis> diagnosis) {
   return outcome;
 }
 
+JobOutcome JobOutcome::RangeTested(v1::LrFindResult result) {
+  JobOutcome outcome;
+  outcome.state = v1::SUCCEEDED;
+  outcome.lr_find = std::move(result);
+  return outcome;
+}
+
 JobRecord::JobRecord(std::string id, int64_t sequence, const v1::JobSpec& spec,
                      std::string request_id, absl::Time create_time, int total_epochs,
                      JobStore* store)
@@ -51,9 +58,12 @@ JobRecord::JobRecord(std::string id, int64_t sequence, PreparedJob job, absl::Ti
                 job.train_spec.training.epochs, store) {
   absl::MutexLock lock(&mu_);
   // Known before training starts, so QUEUED and RUNNING snapshots carry it too.
-  total_steps_ = PlannedSteps(job.train_spec.training, job.dataset.samples());
+  // A range test stops at its last step, inside its last epoch.
+  total_steps_ = job.lr_find ? job.lr_find->steps
+                             : PlannedSteps(job.train_spec.training, job.dataset.samples());
   input_ = TrainingInput{std::move(job.train_spec), std::move(job.dataset),
-                         std::move(job.initial_parameters), false, std::nullopt};
+                         std::move(job.initial_parameters), false, std::nullopt,
+                         std::move(job.lr_find)};
   AppendEventLocked(StateEventLocked(create_time));
 }
 
@@ -123,6 +133,7 @@ v1::Job JobRecord::SnapshotLocked(absl::Time now, bool include_spec) const {
   if (train_metrics_) *job.mutable_train_metrics() = *train_metrics_;
   if (validation_metrics_) *job.mutable_validation_metrics() = *validation_metrics_;
   if (diagnosis_) *job.mutable_diagnosis() = *diagnosis_;
+  if (lr_find_) *job.mutable_lr_find() = *lr_find_;
   job.set_error(error_);
   job.set_request_id(request_id_);
   return job;
@@ -215,6 +226,7 @@ void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* lis
   end_time_ = now;
   error_ = std::move(outcome.error);
   if (outcome.diagnosis) diagnosis_ = ToProto(*outcome.diagnosis);
+  lr_find_ = std::move(outcome.lr_find);
   model_ = std::move(outcome.model);
   input_.reset();
   if (store_ != nullptr) {
@@ -331,7 +343,14 @@ absl::Status NoModelError(const std::string& id, v1::JobState state, const std::
   return absl::FailedPreconditionError(why);
 }
 
+absl::Status RangeTestModelError(const std::string& id) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "job ", id, " is a learning-rate range test (lr-find), which keeps no model; submit the "
+      "job file with the suggested learning rate to train one"));
+}
+
 absl::StatusOr<TrainedModel> JobRecord::Model() const {
+  if (spec_.has_lr_find()) return RangeTestModelError(labels_.id);
   absl::MutexLock lock(&mu_);
   if (state_ != v1::SUCCEEDED) return NoModelError(labels_.id, state_, error_);
   DESCENT_CHECK(model_ != nullptr);

@@ -29,6 +29,7 @@
 #include "descent/v1/training.pb.h"
 #include "engine/dataset.h"
 #include "engine/diagnosis.h"
+#include "engine/lr_finder.h"
 #include "engine/network.h"
 #include "engine/train_spec.h"
 #include "engine/trainer.h"
@@ -43,6 +44,8 @@ namespace descent::server {
 
 // FAILED_PRECONDITION for the model of a job in `state` (not SUCCEEDED), with its `error`.
 absl::Status NoModelError(const std::string& id, v1::JobState state, const std::string& error);
+// FAILED_PRECONDITION for the model of a range test (spec.lr_find), which keeps none.
+absl::Status RangeTestModelError(const std::string& id);
 
 // What a worker needs to train the job; handed over once, then released by the record.
 struct TrainingInput {
@@ -53,6 +56,8 @@ struct TrainingInput {
   // 0 without one), after a Resumed event.
   bool resumed = false;
   std::optional<TrainerCheckpoint> checkpoint;
+  // A range test (spec.lr_find): train_spec is LrFindTrainSpec's, and the run is RunLrFind.
+  std::optional<LrFindSpec> lr_find;
 };
 
 // What ReadOrWait found.
@@ -68,11 +73,14 @@ struct JobOutcome {
   static JobOutcome Succeeded(Diagnosis diagnosis, std::shared_ptr<const TrainedModel> model);
   static JobOutcome Failed(std::string error, std::optional<Diagnosis> diagnosis = std::nullopt);
   static JobOutcome Cancelled(std::optional<Diagnosis> diagnosis = std::nullopt);
+  // A range test that suggested a rate: SUCCEEDED without a model or a diagnosis.
+  static JobOutcome RangeTested(v1::LrFindResult result);
 
   v1::JobState state = v1::JOB_STATE_UNSPECIFIED;  // SUCCEEDED, FAILED or CANCELLED
   std::string error;                               // FAILED only
   std::optional<Diagnosis> diagnosis;
   std::shared_ptr<const TrainedModel> model;  // SUCCEEDED only
+  std::optional<v1::LrFindResult> lr_find;    // a range test's, SUCCEEDED only
 };
 
 class JobRecord {
@@ -166,7 +174,8 @@ class JobRecord {
   // (ReadResult::kSuspended) instead of waiting.
   void MarkSuspended() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The trained model of a SUCCEEDED job; FAILED_PRECONDITION naming the state otherwise.
+  // The trained model of a SUCCEEDED job; FAILED_PRECONDITION naming the state otherwise,
+  // or saying that a range test keeps no model.
   absl::StatusOr<TrainedModel> Model() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // For watchers. A cursor placed after `after_step` (see LossHistory::Cursor::After).
@@ -227,6 +236,7 @@ class JobRecord {
   std::optional<v1::Metrics> train_metrics_ ABSL_GUARDED_BY(mu_);
   std::optional<v1::Metrics> validation_metrics_ ABSL_GUARDED_BY(mu_);
   std::optional<v1::Diagnosis> diagnosis_ ABSL_GUARDED_BY(mu_);
+  std::optional<v1::LrFindResult> lr_find_ ABSL_GUARDED_BY(mu_);
   std::string error_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const TrainedModel> model_ ABSL_GUARDED_BY(mu_);
   LossHistory history_ ABSL_GUARDED_BY(mu_);

@@ -82,7 +82,8 @@ absl::StatusOr<std::shared_ptr<JobRecord>> LoadUnfinishedJob(JobStore& store, in
   }
   record->SetTrainingInput(TrainingInput{
       std::move(prepared->train_spec), std::move(prepared->dataset),
-      std::move(prepared->initial_parameters), running, std::move(checkpoint)});
+      std::move(prepared->initial_parameters), running, std::move(checkpoint),
+      std::move(prepared->lr_find)});
   return record;
 }
 

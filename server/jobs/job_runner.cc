@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,7 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/denormals.h"
+#include "engine/lr_finder.h"
 #include "engine/trainer.h"
+#include "server/conversion/engine_to_proto.h"
 #include "server/jobs/store_conversion.h"
 
 namespace descent::server {
@@ -111,6 +115,19 @@ class JobObserver : public TrainingObserver {
   absl::Status checkpoint_error_;
 };
 
+// How a range test ended; nullopt when it was suspended (the job stays RUNNING, without a
+// checkpoint: the next start runs it again from step 0, on the same trajectory).
+std::optional<JobOutcome> RangeTestOutcome(const JobRecord& job, const LrFindSpec& find,
+                                           LrFindRun run) {
+  if (run.reason == StopReason::kCancelled) {
+    if (!job.cancel_requested() && job.suspend_requested()) return std::nullopt;
+    return JobOutcome::Cancelled();
+  }
+  absl::StatusOr<LrSuggestion> suggestion = SuggestLearningRate(run.points, find.steps);
+  if (!suggestion.ok()) return JobOutcome::Failed(std::string(suggestion.status().message()));
+  return JobOutcome::RangeTested(ToProto(run, *suggestion));
+}
+
 // How a run ended; nullopt when it was suspended (the job stays RUNNING).
 std::optional<JobOutcome> Train(JobRecord& job, JobEventListener* listener,
                                 const CheckpointPolicy& checkpoints) {
@@ -140,8 +157,15 @@ std::optional<JobOutcome> Train(JobRecord& job, JobEventListener* listener,
     job.RecordResumed();
     if (listener != nullptr) listener->OnResumed(job.labels(), first_step);
   }
-  job.SetTotalSteps(trainer.total_steps());
+  job.SetTotalSteps(input.lr_find ? input.lr_find->steps : trainer.total_steps());
   if (job.cancel_requested()) return JobOutcome::Cancelled();
+  if (input.lr_find) {
+    // A range test writes no checkpoint: it is short, and the stop rule's state would have
+    // to be stored with it.
+    const CheckpointPolicy never{std::numeric_limits<int64_t>::max(), absl::InfiniteDuration()};
+    JobObserver observer(job, listener, trainer, batch_size, first_step, never);
+    return RangeTestOutcome(job, *input.lr_find, RunLrFind(trainer, *input.lr_find, &observer));
+  }
 
   JobObserver observer(job, listener, trainer, batch_size, first_step, checkpoints);
   TrainResult result = trainer.Run(&observer);

@@ -6,7 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "engine/lr_finder.h"
 #include "server/conversion/engine_to_proto.h"
+#include "server/conversion/spec_conversion.h"
 #include "server/jobs/store_conversion.h"
 
 namespace descent::server {
@@ -15,6 +17,16 @@ namespace {
 // Messages taken from the history per lock hold: enough to amortise the lock when epochs are
 // a few steps long, few enough to keep the hold (and the trainer's wait) short.
 constexpr int kMaxMessagesPerRead = 64;
+
+// A range test's rates are a function of the step (engine/lr_finder.h), so the history does
+// not keep them: each loss message gets its rates as it is sent.
+void AddLearningRates(const LrFindSpec& find, v1::LossPoints* points) {
+  points->clear_learning_rates();
+  points->mutable_learning_rates()->Reserve(points->losses_size());
+  for (int i = 0; i < points->losses_size(); ++i) {
+    points->add_learning_rates(LrFindLearningRate(find, points->first_step() + i));
+  }
+}
 
 absl::Status StoppedReading(const WatchedJob& job) {
   return absl::CancelledError(
@@ -50,6 +62,10 @@ absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
   absl::Time last_sent = absl::Now();
   int64_t steps_recorded = job.ended_at.value_or(0);
   std::vector<v1::WatchJobResponse> messages;
+  const std::optional<LrFindSpec> range_test =
+      job.spec != nullptr && job.spec->has_lr_find()
+          ? std::optional<LrFindSpec>(ToLrFindSpec(job.spec->lr_find()))
+          : std::nullopt;
   while (true) {
     messages.clear();
     ReadResult read = ReadResult::kBehind;
@@ -98,7 +114,10 @@ absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
         resumption_pending = false;
       }
     }
-    for (const v1::WatchJobResponse& message : messages) {
+    for (v1::WatchJobResponse& message : messages) {
+      if (range_test && message.has_losses()) {
+        AddLearningRates(*range_test, message.mutable_losses());
+      }
       if (!send(message)) return StoppedReading(job);
       if (message.has_losses() && listener != nullptr) {
         listener->OnLossPointsSent(message.losses().losses_size());

@@ -17,7 +17,8 @@
 namespace descent::testing {
 
 // The stream's events in order, one string each, naming everything the event carries: a
-// step as "step 7 loss 0.52..." (the loss to the last bit), an epoch summary, a state change
+// step as "step 7 loss 0.52..." (the loss to the last bit, with " rate ..." in a range
+// test's stream), an epoch summary, a state change
 // (its whole Job) and a resumption as their text form. Heartbeats are left out; an empty
 // message shows as "empty message" so it cannot go unnoticed. Two streams promised the same
 // thing exactly when their StreamEvents are equal, and gMock prints where they part.
@@ -29,6 +30,10 @@ inline std::vector<std::string> StreamEvents(const std::vector<v1::WatchJobRespo
         for (int i = 0; i < message.losses().losses_size(); ++i) {
           events.push_back(absl::StrFormat("step %d loss %.17g", message.losses().first_step() + i,
                                            message.losses().losses(i)));
+          // A range test's rates go with their steps.
+          if (i < message.losses().learning_rates_size()) {
+            absl::StrAppendFormat(&events.back(), " rate %.17g", message.losses().learning_rates(i));
+          }
         }
         break;
       case v1::WatchJobResponse::kEpoch:
