@@ -19,6 +19,8 @@ constexpr const char* kAxis = "\u2502";    // │
 constexpr const char* kTick = "\u2524";    // ┤
 constexpr const char* kCorner = "\u2514";  // └
 constexpr const char* kRule = "\u2500";    // ─
+constexpr const char* kMarked = "\u250a";  // ┊  the marked step's column
+constexpr const char* kArrow = "\u25b2";   // ▲  under it, with its label
 
 std::string Label(double value) { return absl::StrFormat("%9.3g ", value); }
 
@@ -31,7 +33,8 @@ int DisplayWidth(const std::string& text) {
 
 // What a column's marks mean, e.g. "● mean  · min..max of the 12-13 steps in each column".
 // The longest wording that fits `width`.
-std::string Legend(const std::vector<LossBucket>& buckets, int non_finite, int width) {
+std::string Legend(const std::vector<LossBucket>& buckets, const std::string& series,
+                   int non_finite, int width) {
   int64_t fewest = buckets.front().last_step - buckets.front().first_step + 1, most = fewest;
   for (const LossBucket& bucket : buckets) {
     const int64_t steps = bucket.last_step - bucket.first_step + 1;
@@ -41,7 +44,7 @@ std::string Legend(const std::vector<LossBucket>& buckets, int non_finite, int w
   const std::string nan = non_finite > 0 ? absl::StrCat("  ! NaN or infinite") : "";
   std::vector<std::string> wordings;
   if (most == 1) {
-    wordings = {absl::StrCat(kMean, " one step's minibatch loss per column", nan),
+    wordings = {absl::StrCat(kMean, " one step's ", series, " per column", nan),
                 absl::StrCat(kMean, " one step per column", nan),
                 absl::StrCat(kMean, " one step", nan), absl::StrCat(kMean, " one step")};
   } else {
@@ -57,6 +60,9 @@ std::string Legend(const std::vector<LossBucket>& buckets, int non_finite, int w
   }
   return "";  // narrower than any wording (charts are at least 13 plot columns wide)
 }
+
+// An x value as a tick label: short, in the units the value has ("1e-07", "0.003", "10").
+std::string XLabel(double x) { return absl::StrFormat("%.2g", x); }
 
 }  // namespace
 
@@ -136,8 +142,20 @@ std::string RenderLossChart(const std::vector<double>& losses, int64_t first_ste
     return std::clamp(static_cast<int>(std::lround(t * (height - 1))), 0, height - 1);
   };
 
+  const bool has_x = options.log_x.size() == losses.size();
+  auto x_at = [&](int64_t step) { return options.log_x[static_cast<size_t>(step - first_step)]; };
+  int marked_column = -1;
+  for (size_t c = 0; c < buckets.size(); ++c) {
+    if (buckets[c].first_step <= options.marked_step && options.marked_step <= buckets[c].last_step) {
+      marked_column = static_cast<int>(c);
+    }
+  }
+
   std::vector<std::vector<const char*>> cells(static_cast<size_t>(height),
                                               std::vector<const char*>(buckets.size(), " "));
+  if (marked_column >= 0) {
+    for (std::vector<const char*>& row : cells) row[static_cast<size_t>(marked_column)] = kMarked;
+  }
   for (size_t c = 0; c < buckets.size(); ++c) {
     const LossBucket& bucket = buckets[c];
     if (bucket.finite > 0) {
@@ -151,10 +169,11 @@ std::string RenderLossChart(const std::vector<double>& losses, int64_t first_ste
   const double last = losses.back();
   // Each step's loss is one minibatch's, not an epoch mean: say so, next to the epoch means
   // the rest of the CLI shows.
-  std::string header = absl::StrCat("minibatch loss", log_scale ? " (log scale)" : "", "   last ",
+  std::string header = absl::StrCat(options.series, log_scale ? " (log scale)" : "", "   last ",
                                     absl::StrFormat("%.4g", last));
   if (any_finite) {
     absl::StrAppend(&header, "   min ", absl::StrFormat("%.4g", lo), " at step ", min_step);
+    if (has_x) absl::StrAppend(&header, " (", XLabel(x_at(min_step)), ")");
   }
   int non_finite = 0;
   for (const LossBucket& bucket : buckets) non_finite += bucket.non_finite;
@@ -189,13 +208,15 @@ std::string RenderLossChart(const std::vector<double>& losses, int64_t first_ste
     if (at + text.size() > ticks.size()) ticks.resize(at + text.size(), ' ');
     ticks.replace(static_cast<size_t>(at), text.size(), text);
   };
-  const std::string first_label = absl::StrCat(buckets.front().first_step);
-  const std::string last_label = absl::StrCat(buckets.back().last_step);
+  const std::string first_label = has_x ? XLabel(x_at(buckets.front().first_step))
+                                        : absl::StrCat(buckets.front().first_step);
+  const std::string last_label = has_x ? XLabel(x_at(buckets.back().last_step))
+                                       : absl::StrCat(buckets.back().last_step);
   place(0, first_label);
   const int last_at = std::max(columns - static_cast<int>(last_label.size()),
                                static_cast<int>(first_label.size()) + 1);
   place(last_at, last_label);
-  const std::string axis_name = "step";
+  const std::string axis_name = has_x ? options.x_name : "step";
   const int name_at = (columns - static_cast<int>(axis_name.size())) / 2;
   if (name_at > static_cast<int>(first_label.size()) + 1 &&
       name_at + static_cast<int>(axis_name.size()) + 1 < last_at) {
@@ -204,8 +225,22 @@ std::string RenderLossChart(const std::vector<double>& losses, int64_t first_ste
   while (!ticks.empty() && ticks.back() == ' ') ticks.pop_back();
   absl::StrAppend(&out, std::string(kLabelWidth + 1, ' '), ticks.substr(0, width - kLabelWidth - 1),
                   "\n");
+  if (marked_column >= 0 && !options.mark_label.empty()) {
+    // "▲ label" from the marked column, or "label ▲" ending there when it would overflow.
+    const int label_width = DisplayWidth(options.mark_label);
+    std::string mark;
+    if (marked_column + 2 + label_width <= columns) {
+      mark = absl::StrCat(std::string(static_cast<size_t>(marked_column), ' '), kArrow, " ",
+                          options.mark_label);
+    } else {
+      mark = absl::StrCat(
+          std::string(static_cast<size_t>(std::max(0, marked_column - label_width - 1)), ' '),
+          options.mark_label, " ", kArrow);
+    }
+    absl::StrAppend(&out, std::string(kLabelWidth + 1, ' '), mark, "\n");
+  }
   absl::StrAppend(&out, std::string(kLabelWidth + 1, ' '),
-                  Legend(buckets, non_finite, width - kLabelWidth - 1), "\n");
+                  Legend(buckets, options.series, non_finite, width - kLabelWidth - 1), "\n");
   return out;
 }
 

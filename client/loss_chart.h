@@ -21,6 +21,17 @@ struct LossChartOptions {
   int width = 80;   // total columns, labels included; at least 24
   int height = 16;  // plot rows; at least 4
   ChartScale scale = ChartScale::kAuto;
+  std::string series = "minibatch loss";  // what the losses are, for the header
+  // The x axis. Empty: the step. Otherwise one value per loss (e.g. a range test's learning
+  // rates), labelled under the columns on a log scale and named `x_name`. The values must
+  // grow geometrically with the step, as a range test's rates do: then the columns, buckets
+  // of equally many consecutive steps, are equally wide on the log axis.
+  std::vector<double> log_x;
+  std::string x_name = "learning rate (log scale)";
+  // A step to mark (0 = none), e.g. a suggestion: a dotted column through the plot and,
+  // under the axis, an arrow with `mark_label`.
+  int64_t marked_step = 0;
+  std::string mark_label;
 };
 
 // One bucket of consecutive steps (one chart column).
@@ -40,8 +51,8 @@ std::vector<LossBucket> BucketLosses(const std::vector<double>& losses, int64_t 
                                      int columns);
 
 // The chart as text lines ending in '\n', none wider than options.width terminal columns:
-// a header ("minibatch loss", the last and the lowest loss), the plot, the step
-// axis, and a legend of the marks. Steps whose loss is NaN or infinite are marked with '!'
+// a header (options.series, the last and the lowest loss), the plot, the step axis (or
+// options.log_x's), the marked step's label, and a legend of the marks. Steps whose loss is NaN or infinite are marked with '!'
 // on the top row. An empty history renders a one-line "no steps yet" note.
 std::string RenderLossChart(const std::vector<double>& losses, int64_t first_step,
                             const LossChartOptions& options);

@@ -18,6 +18,7 @@
 #include "client/dataset_commands.h"
 #include "client/descent_client.h"
 #include "client/fail_on.h"
+#include "client/lr_find_command.h"
 #include "client/nearest_name.h"
 #include "client/predict_command.h"
 #include "client/server_address.h"
@@ -176,6 +177,33 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(4, 200))
       ->capture_default_str();
 
+  descent::client::LrFindOptions lr_find_options;
+  CLI::App* lr_find = app.add_subcommand(
+      "lr-find", "find a learning rate: a range test of a job file's model (loss against rate)");
+  lr_find->add_option("SPEC", spec_path, "job spec file; - reads standard input")->required();
+  lr_find->add_option("--min", lr_find_options.min_learning_rate,
+                      "the rate of the first step (default 1e-7)")
+      ->check(CLI::PositiveNumber);
+  lr_find->add_option("--max", lr_find_options.max_learning_rate,
+                      "the rate of the last step (default 10)")
+      ->check(CLI::PositiveNumber);
+  lr_find->add_option("--steps", lr_find_options.steps,
+                      "optimizer steps, the rate growing exponentially from --min to --max "
+                      "(default 100; 10 .. 1000)");
+  lr_find->add_option("--height", lr_find_options.chart_height, "rows of the chart")
+      ->check(CLI::Range(4, 200))
+      ->capture_default_str();
+  lr_find->add_option("--reconnect-timeout", reconnect_seconds,
+                      "give up on a dropped stream after this many seconds without the server")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  lr_find->footer(
+      "The learning rate grows exponentially from --min to --max, one rate per optimizer step,\n"
+      "on the job's model, data and batches, and the test stops once the smoothed loss passes\n"
+      "4x its best. The suggestion is fastai's valley rule (halfway along the longest fall of\n"
+      "the smoothed loss); steepest descent and minimum/10 are shown as candidates. -o json\n"
+      "prints suggestedLearningRate, the suggestion, the candidates and every point.");
+
   CLI::App* health = app.add_subcommand("health", "check that descentd is serving");
 
   for (CLI::App* cmd : app.get_subcommands({})) cmd->fallthrough();
@@ -271,6 +299,7 @@ int main(int argc, char** argv) {
                                               : descent::client::ChartScale::kAuto;
     return RunPlot(ctx, job_id, options);
   }
+  if (lr_find->parsed()) return RunLrFind(ctx, spec_path, lr_find_options);
   if (health->parsed()) return RunHealth(ctx);
   return descent::client::kExitUsage;
 }

@@ -119,6 +119,11 @@ void WatchPrinter::OnReconnecting(const absl::Status& why, absl::Duration delay)
   err_ << absl::FormatDuration(delay) << "\n" << std::flush;
 }
 
+void WatchPrinter::EndLiveLine() {
+  if (display_ == WatchDisplay::kLive) live_line_.Clear();
+  out_ << std::flush;
+}
+
 void WatchPrinter::Finish(const v1::Job& final_job) {
   switch (display_) {
     case WatchDisplay::kJson:

@@ -50,6 +50,10 @@ class WatchPrinter : public WatchSink {
   // the outcome; in JSON, a final state event if the stream's own was not seen.
   void Finish(const v1::Job& final_job);
 
+  // For a command that prints its own ending: clears the live line (other displays print
+  // nothing).
+  void EndLiveLine();
+
   // Losses of steps first_step() .. first_step() + losses().size() - 1.
   const std::vector<double>& losses() const { return losses_; }
   int64_t first_step() const { return first_step_; }

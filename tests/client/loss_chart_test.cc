@@ -214,6 +214,63 @@ TEST(LossChartTest, FlatLossIsDrawnInTheMiddle) {
   EXPECT_EQ(MarkerRow(rows, 2), 4);
 }
 
+// A range test's chart: the x axis is the learning rate, growing tenfold every 10 steps.
+LossChartOptions RateAxis(int steps, int64_t marked_step) {
+  LossChartOptions options;
+  options.series = "smoothed loss";
+  for (int i = 0; i < steps; ++i) options.log_x.push_back(1e-7 * std::pow(10.0, i / 10.0));
+  options.marked_step = marked_step;
+  options.mark_label = "suggested 1e-03";
+  return options;
+}
+
+TEST(LossChartTest, ALogRateAxisIsLabelledWithTheRatesAtItsEnds) {
+  const std::vector<double> losses(81, 1.0);
+  const std::string chart = RenderLossChart(losses, 1, RateAxis(81, 0));
+  const std::vector<std::string> lines = Lines(chart);
+  // The axis labels: the first and last rate and the axis name, instead of step numbers.
+  const std::string& ticks = lines[lines.size() - 2];
+  EXPECT_THAT(ticks, HasSubstr("1e-07"));
+  EXPECT_THAT(ticks, HasSubstr("10"));
+  EXPECT_THAT(ticks, HasSubstr("learning rate (log scale)"));
+  EXPECT_THAT(ticks, Not(HasSubstr("81")));
+  EXPECT_THAT(lines.front(), HasSubstr("smoothed loss"));
+}
+
+TEST(LossChartTest, TheMarkedStepGetsADottedColumnAndItsLabelBelow) {
+  std::vector<double> losses;
+  for (int i = 0; i < 50; ++i) losses.push_back(2.0 - i / 50.0);
+  LossChartOptions options = RateAxis(50, /*marked_step=*/41);
+  options.width = 61;  // 50 plot columns: one step each
+  options.height = 8;
+  const std::string chart = RenderLossChart(losses, 1, options);
+  const std::vector<std::string> rows = PlotRows(chart, 8);
+  // Column 40 (step 41) holds the mean marker in one row and the dotted mark in all others.
+  int marked = 0;
+  for (const std::string& row : rows) {
+    std::string cell;
+    int column = 0;
+    for (size_t i = 0; i < row.size() && column <= 40;) {
+      const unsigned char c = static_cast<unsigned char>(row[i]);
+      const size_t length = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+      if (column == 40) cell = row.substr(i, length);
+      ++column;
+      i += length;
+    }
+    marked += cell == "\u250a";
+  }
+  EXPECT_EQ(marked, 7) << chart;
+  EXPECT_GE(MarkerRow(rows, 40), 0);
+  // The label is under the axis, its arrow under the marked column when it fits there, else
+  // ending at it; the chart stays within its width.
+  const std::vector<std::string> lines = Lines(chart);
+  const std::string& mark = lines[lines.size() - 2];
+  EXPECT_THAT(lines.back(), HasSubstr("one step's smoothed loss per column"));
+  EXPECT_THAT(mark, HasSubstr("suggested 1e-03"));
+  EXPECT_THAT(mark, HasSubstr("\u25b2"));
+  for (const std::string& line : lines) EXPECT_LE(Columns(line), 61) << line;
+}
+
 TEST(LossChartTest, EmptyHistorySaysSo) {
   EXPECT_EQ(RenderLossChart({}, 1, {}), "loss: no steps yet\n");
 }
