@@ -12,19 +12,6 @@
 namespace descent::client {
 namespace {
 
-std::string RuleName(v1::SuggestionRule rule) {
-  switch (rule) {
-    case v1::VALLEY:
-      return "valley";
-    case v1::STEEPEST_DESCENT:
-      return "steepest descent";
-    case v1::MINIMUM_OVER_TEN:
-      return "minimum / 10";
-    default:
-      return "unknown rule";
-  }
-}
-
 std::string Rate(double learning_rate) { return absl::StrFormat("%.3g", learning_rate); }
 
 }  // namespace
@@ -47,8 +34,9 @@ std::string FormatLrFindReport(const v1::LrFindResult& result, const LossChartOp
                   " (", result.suggestion().reason(), ")\n");
   if (result.candidates_size() > 0) absl::StrAppend(&out, "other candidates:\n");
   for (const v1::LrFindCandidate& candidate : result.candidates()) {
+    // The reason starts with the rule's name.
     absl::StrAppend(&out, "  ", absl::StrFormat("%-9s", Rate(candidate.learning_rate())), " ",
-                    RuleName(candidate.rule()), " (", candidate.reason(), ")\n");
+                    candidate.reason(), "\n");
   }
   if (!result.points().empty()) {
     const v1::LrFindPoint& last = *result.points().rbegin();
