@@ -9,7 +9,7 @@
 #include "gtest/gtest.h"
 #include "server/conversion/spec_conversion.h"
 #include "server/jobs/job_manager.h"
-#include "server/store/job_store.h"
+#include "server/store/sqlite_job_store.h"
 #include "tests/server/job_test_helpers.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
@@ -127,9 +127,10 @@ TEST(LrFindJobTest, SurvivesARestartAndIsServedFromTheStore) {
       RangeTest("min_learning_rate: 1e-9 max_learning_rate: 1e-7 steps: 1000",
                 "hidden_layers { units: 256 } hidden_layers { units: 256 }");
   const auto open = [&] {
-    absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(scratch.path() + "/descent.db");
+    absl::StatusOr<std::unique_ptr<SqliteJobStore>> store =
+        SqliteJobStore::Open(scratch.path() + "/descent.db");
     EXPECT_OK(store);
-    return *std::move(store);
+    return std::unique_ptr<JobStore>(*std::move(store));
   };
   std::string id;
   std::vector<double> before;
