@@ -14,12 +14,20 @@ namespace {
 
 std::string Rate(double learning_rate) { return absl::StrFormat("%.3g", learning_rate); }
 
+constexpr int kLrFindPointsNotPlotted = 5;  // engine/lr_finder.h: the rules skip them too
+
 }  // namespace
 
 std::string FormatLrFindReport(const v1::LrFindResult& result, const LossChartOptions& chart) {
   std::vector<double> smoothed, rates;
   int64_t first_step = 1;
-  for (const v1::LrFindPoint& point : result.points()) {
+  // As fastai plots it: without the last points the rules skip too, where the loss shoots
+  // up by orders of magnitude and would flatten the rest of the curve.
+  const int shown = result.points_size() > 2 * kLrFindPointsNotPlotted
+                        ? result.points_size() - kLrFindPointsNotPlotted
+                        : result.points_size();
+  for (int i = 0; i < shown; ++i) {
+    const v1::LrFindPoint& point = result.points(i);
     if (smoothed.empty()) first_step = point.step();
     smoothed.push_back(point.smoothed_loss());
     rates.push_back(point.learning_rate());

@@ -28,7 +28,8 @@ struct LrFindOptions {
 int RunLrFind(const CommandContext& ctx, const std::string& spec_path,
               const LrFindOptions& options);
 
-// The text report of a finished range test: chart, suggestion, candidates.
+// The text report of a finished range test: chart (without the last five points, as
+// fastai's plot), suggestion, candidates.
 std::string FormatLrFindReport(const v1::LrFindResult& result, const LossChartOptions& chart);
 
 }  // namespace descent::client

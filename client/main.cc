@@ -200,9 +200,9 @@ int main(int argc, char** argv) {
   lr_find->footer(
       "The learning rate grows exponentially from --min to --max, one rate per optimizer step,\n"
       "on the job's model, data and batches, and the test stops once the smoothed loss passes\n"
-      "4x its best. The suggestion is fastai's valley rule (halfway along the longest fall of\n"
-      "the smoothed loss); steepest descent and minimum/10 are shown as candidates. -o json\n"
-      "prints suggestedLearningRate, the suggestion, the candidates and every point.");
+      "4x its best. The suggestion is the middle of the decade of rates over which the smoothed\n"
+      "loss falls most; fastai's valley, steepest slope and minimum/10 are shown as candidates.\n"
+      "-o json prints suggestedLearningRate, the suggestion, the candidates and every point.");
 
   CLI::App* health = app.add_subcommand("health", "check that descentd is serving");
 

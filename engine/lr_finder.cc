@@ -29,6 +29,12 @@ constexpr int64_t kIgnoredLastPoints = 5;
 
 std::string Rate(double learning_rate) { return absl::StrFormat("%.3g", learning_rate); }
 
+// "step 37 (rate 8.11e-05, loss 15.16)", for the reasons.
+std::string At(const LrFindPoint& point) {
+  return absl::StrFormat("step %d (rate %s, loss %.4g)", point.step, Rate(point.learning_rate),
+                         point.smoothed_loss);
+}
+
 // The longest valley of fastai's `valley` (fastai/callback/schedule.py), literally: lds[i]
 // is the length of the longest strictly falling subsequence ending at point i.
 LrCandidate Valley(absl::Span<const LrFindPoint> points) {
@@ -49,17 +55,42 @@ LrCandidate Valley(absl::Span<const LrFindPoint> points) {
   const double sections = static_cast<double>(max_end - max_start) / 3.0;
   const size_t index = max_start + static_cast<size_t>(sections) +
                        static_cast<size_t>(sections / 2.0);
-  const LrFindPoint& start = points[max_start];
-  const LrFindPoint& end = points[max_end];
   const LrFindPoint& chosen = points[index];
+  return LrCandidate{LrRule::kValley, chosen.learning_rate, chosen.step,
+                     absl::StrCat("valley: the smoothed loss falls longest between ",
+                                  At(points[max_start]), " and ", At(points[max_end]),
+                                  "; fastai's default takes the rate halfway along that fall")};
+}
+
+// The suggestion: the decade of rates (k consecutive points spanning a tenfold rise, or
+// all of them when they span less) over which the smoothed loss falls by the largest
+// factor, and the rate in its middle (on the log scale).
+LrCandidate SteepestDecade(absl::Span<const LrFindPoint> points) {
+  const size_t n = points.size();
+  const double log_step = std::log(points[1].learning_rate / points[0].learning_rate);
+  const size_t k = std::clamp<size_t>(
+      static_cast<size_t>(std::lround(std::log(10.0) / log_step)), 1, n - 1);
+  // The fall over a window as on a log plot (a ratio); a difference where a smoothed loss
+  // is not positive (no log), which no loss of the engine's produces.
+  const auto fall = [&](size_t i) {
+    const double from = points[i].smoothed_loss, to = points[i + k].smoothed_loss;
+    return from > 0 && to > 0 ? std::log(to / from) : to - from;
+  };
+  size_t start = 0;
+  for (size_t i = 1; i + k < n; ++i) {
+    if (fall(i) < fall(start)) start = i;
+  }
+  const LrFindPoint& from = points[start];
+  const LrFindPoint& to = points[start + k];
+  const LrFindPoint& chosen = points[start + k / 2];
+  const double percent = from.smoothed_loss > 0
+                             ? 100.0 * (1.0 - to.smoothed_loss / from.smoothed_loss)
+                             : 0.0;
   return LrCandidate{
-      LrRule::kValley, chosen.learning_rate, chosen.step,
-      absl::StrFormat("valley: the smoothed loss falls longest between step %d (rate %s, "
-                      "loss %.4g) and step %d (rate %s, loss %.4g); the suggestion is halfway "
-                      "along that fall, where the loss still drops fast and is far from "
-                      "diverging",
-                      start.step, Rate(start.learning_rate), start.smoothed_loss, end.step,
-                      Rate(end.learning_rate), end.smoothed_loss)};
+      LrRule::kSteepestDecade, chosen.learning_rate, chosen.step,
+      absl::StrCat("steepest decade: the smoothed loss falls most over a tenfold rise of the "
+                   "rate between ", At(from), " and ", At(to), ", by ",
+                   absl::StrFormat("%.0f%%", percent), "; the suggestion is its middle")};
 }
 
 // fastai's `steep`: the left point of the segment where the smoothed loss falls fastest
@@ -76,12 +107,11 @@ LrCandidate Steepest(absl::Span<const LrFindPoint> points) {
     }
   }
   const LrFindPoint& chosen = points[steepest];
-  return LrCandidate{
-      LrRule::kSteepest, chosen.learning_rate, chosen.step,
-      absl::StrFormat("steepest descent: the smoothed loss falls fastest at step %d (rate %s, "
-                      "loss %.4g), %.4g per tenfold rise of the rate",
-                      chosen.step, Rate(chosen.learning_rate), chosen.smoothed_loss,
-                      best_slope * std::log(10.0))};
+  return LrCandidate{LrRule::kSteepest, chosen.learning_rate, chosen.step,
+                     absl::StrCat("steepest slope: the smoothed loss falls fastest at ",
+                                  At(chosen), ", ",
+                                  absl::StrFormat("%.4g", best_slope * std::log(10.0)),
+                                  " per tenfold rise of the rate")};
 }
 
 // fastai's `minimum`: a tenth of the rate at the lowest smoothed loss.
@@ -90,11 +120,9 @@ LrCandidate MinimumOverTen(absl::Span<const LrFindPoint> points) {
       points.begin(), points.end(), [](const LrFindPoint& a, const LrFindPoint& b) {
         return a.smoothed_loss < b.smoothed_loss;
       });
-  return LrCandidate{
-      LrRule::kMinimum, lowest.learning_rate / 10.0, lowest.step,
-      absl::StrFormat("minimum / 10: the smoothed loss is lowest at step %d (rate %s, loss "
-                      "%.4g); a tenth of that rate",
-                      lowest.step, Rate(lowest.learning_rate), lowest.smoothed_loss)};
+  return LrCandidate{LrRule::kMinimum, lowest.learning_rate / 10.0, lowest.step,
+                     absl::StrCat("minimum / 10: the smoothed loss is lowest at ", At(lowest),
+                                  "; a tenth of that rate")};
 }
 
 }  // namespace
@@ -180,8 +208,8 @@ absl::StatusOr<LrSuggestion> SuggestLearningRate(absl::Span<const LrFindPoint> p
   }
   const absl::Span<const LrFindPoint> read = points.subspan(skipped, usable);
   LrSuggestion suggestion;
-  suggestion.suggestion = Valley(read);
-  suggestion.candidates = {Steepest(read), MinimumOverTen(read)};
+  suggestion.suggestion = SteepestDecade(read);
+  suggestion.candidates = {Valley(read), Steepest(read), MinimumOverTen(read)};
   return suggestion;
 }
 

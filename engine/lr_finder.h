@@ -12,15 +12,23 @@
 //   stop       after `steps` steps, or as soon as the smoothed loss exceeds
 //              divergence_multiple (default 4) times the lowest smoothed loss so far, or a
 //              loss is not finite.
-//   suggestion fastai's valley rule (its default since fastai 2.5): the longest stretch
-//              over which the smoothed loss keeps falling, and the rate halfway along it.
-//              The steepest descent (fastai's `steep`) and a tenth of the minimum
-//              (`minimum`) are reported as candidates. As fastai does, the rules skip the
-//              first tenth of the requested steps (the smoothing has barely started) and
-//              the last five points recorded (where the loss shoots up).
-// The valley rule was chosen over the steepest descent because a single noisy dip in a
-// minibatch curve can make the steepest slope land anywhere, while the longest falling
-// stretch is a property of the whole curve.
+//   suggestion the steepest decade: the tenfold range of rates over which the smoothed loss
+//              falls by the largest factor, and the rate in its middle (log scale). Three
+//              of fastai's rules are reported as candidates: `valley` (its default since
+//              fastai 2.5: halfway along the longest falling stretch), `steep` (the steepest
+//              slope between neighbouring points) and `minimum` (a tenth of the rate at the
+//              lowest loss). As fastai does, the rules skip the first tenth of the requested
+//              steps (the smoothing has barely started) and the last five points recorded
+//              (where the loss shoots up).
+// Why the steepest decade: on a noisy minibatch curve (a regression with heavy-tailed
+// targets and small batches), a single noisy pair of neighbours makes fastai's `steep` land
+// anywhere, and the longest falling subsequence of `valley` starts in the noise of the flat
+// beginning, so its middle falls well before the real drop: on examples/lr-too-low.json
+// (SGD) valley suggests 2.5e-4, which trains to three times the validation loss of the
+// rates around 3e-3 the steepest decade suggests. `minimum` divides a lagging minimum by ten
+// and overshoots Adam's curves (0.23 diverges on examples/house-prices.json). A fall
+// measured over a whole decade is a property of the curve, not of one minibatch; README.md
+// ("Finding a learning rate") has each rule's rate for every example and how it trains.
 #ifndef DESCENT_ENGINE_LR_FINDER_H_
 #define DESCENT_ENGINE_LR_FINDER_H_
 
@@ -102,18 +110,18 @@ class LrRangeTest {
   std::vector<LrFindPoint> points_;
 };
 
-enum class LrRule { kValley, kSteepest, kMinimum };
+enum class LrRule { kSteepestDecade, kValley, kSteepest, kMinimum };
 
 struct LrCandidate {
-  LrRule rule = LrRule::kValley;
+  LrRule rule = LrRule::kSteepestDecade;
   double learning_rate = 0.0;
   int64_t step = 0;    // the point the rule picked (for kMinimum, the minimum's step)
   std::string reason;  // one sentence quoting the curve's numbers
 };
 
 struct LrSuggestion {
-  LrCandidate suggestion;               // the valley rule's
-  std::vector<LrCandidate> candidates;  // steepest descent, then minimum / 10
+  LrCandidate suggestion;               // the steepest decade's
+  std::vector<LrCandidate> candidates;  // valley, steepest slope, then minimum / 10
 };
 
 // Reads the rate off a range test's points (see the file comment). `requested_steps` is

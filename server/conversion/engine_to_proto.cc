@@ -209,10 +209,12 @@ v1::Verdict ToProto(Verdict verdict) {
 
 v1::SuggestionRule ToProto(LrRule rule) {
   switch (rule) {
+    case LrRule::kSteepestDecade:
+      return v1::STEEPEST_DECADE;
     case LrRule::kValley:
       return v1::VALLEY;
     case LrRule::kSteepest:
-      return v1::STEEPEST_DESCENT;
+      return v1::STEEPEST_SLOPE;
     case LrRule::kMinimum:
       return v1::MINIMUM_OVER_TEN;
   }

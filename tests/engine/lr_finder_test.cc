@@ -125,27 +125,46 @@ TEST(LrRangeTestTest, AFallingCurveRunsEveryStep) {
   EXPECT_FALSE(diverged);
 }
 
-TEST(SuggestLearningRateTest, TheValleySitsInsideTheFallAndTheCandidatesFollowTheirRules) {
+TEST(SuggestLearningRateTest, TheSteepestDecadeSitsInsideTheFallAndTheCandidatesFollowTheirRules) {
   const LrFindSpec find{.min_learning_rate = 1e-7, .max_learning_rate = 10, .steps = 100};
   const std::vector<LrFindPoint> points = Feed(find, CurveLosses(find));
   absl::StatusOr<LrSuggestion> suggestion = SuggestLearningRate(points, find.steps);
   ASSERT_OK(suggestion);
-  const LrCandidate& valley = suggestion->suggestion;
+  const int64_t first_read = find.steps / 10;                          // 0-based
+  const int64_t end_read = static_cast<int64_t>(points.size()) - 5;  // exclusive
+
+  const LrCandidate& decade = suggestion->suggestion;
+  EXPECT_EQ(decade.rule, LrRule::kSteepestDecade);
+  // By hand: 100 steps over 8 decades are 12.4 steps a decade, so windows of 12 points; the
+  // one whose smoothed loss falls by the largest factor, and its middle point.
+  double best_ratio = std::numeric_limits<double>::infinity();
+  int64_t best_start = 0;
+  for (int64_t i = first_read; i + 12 < end_read; ++i) {
+    const double ratio = points[i + 12].smoothed_loss / points[i].smoothed_loss;
+    if (ratio < best_ratio) best_ratio = ratio, best_start = i;
+  }
+  EXPECT_EQ(decade.step, points[best_start + 6].step);
+  EXPECT_EQ(decade.learning_rate, points[best_start + 6].learning_rate);
+  // The smoothed curve lags the scripted one a little; the rate is inside the fall (1e-4 ..
+  // 1e-2), far below the explosion.
+  EXPECT_GT(decade.learning_rate, 3e-4);
+  EXPECT_LT(decade.learning_rate, 3e-2);
+  EXPECT_THAT(decade.reason, HasSubstr("steepest decade"));
+
+  ASSERT_EQ(suggestion->candidates.size(), 3u);
+  const LrCandidate& valley = suggestion->candidates[0];
   EXPECT_EQ(valley.rule, LrRule::kValley);
-  // The smoothed curve lags the scripted one a little; the valley's rate is well inside the
-  // fall, away from both ends (1e-4 .. 1e-1) and far below the explosion.
   EXPECT_GT(valley.learning_rate, 3e-4);
   EXPECT_LT(valley.learning_rate, 3e-2);
   EXPECT_EQ(valley.learning_rate, points[valley.step - 1].learning_rate);
   EXPECT_THAT(valley.reason, HasSubstr("falls longest"));
 
-  ASSERT_EQ(suggestion->candidates.size(), 2u);
-  const LrCandidate& steepest = suggestion->candidates[0];
+  const LrCandidate& steepest = suggestion->candidates[1];
   EXPECT_EQ(steepest.rule, LrRule::kSteepest);
   // By hand: the largest fall per log-rate between neighbours, among the points read.
   double best_slope = std::numeric_limits<double>::infinity();
   int64_t best_step = 0;
-  for (int64_t i = find.steps / 10; i + 1 < static_cast<int64_t>(points.size()) - 5; ++i) {
+  for (int64_t i = first_read; i + 1 < end_read; ++i) {
     const double slope = (points[i + 1].smoothed_loss - points[i].smoothed_loss) /
                          std::log(points[i + 1].learning_rate / points[i].learning_rate);
     if (slope < best_slope) best_slope = slope, best_step = points[i].step;
@@ -153,16 +172,16 @@ TEST(SuggestLearningRateTest, TheValleySitsInsideTheFallAndTheCandidatesFollowTh
   EXPECT_EQ(steepest.step, best_step);
   EXPECT_EQ(steepest.learning_rate, points[best_step - 1].learning_rate);
 
-  const LrCandidate& minimum = suggestion->candidates[1];
+  const LrCandidate& minimum = suggestion->candidates[2];
   EXPECT_EQ(minimum.rule, LrRule::kMinimum);
   const LrFindPoint& lowest = points[minimum.step - 1];
-  for (int64_t i = find.steps / 10; i < static_cast<int64_t>(points.size()) - 5; ++i) {
+  for (int64_t i = first_read; i < end_read; ++i) {
     EXPECT_LE(lowest.smoothed_loss, points[i].smoothed_loss);
   }
   EXPECT_DOUBLE_EQ(minimum.learning_rate, lowest.learning_rate / 10);
 }
 
-TEST(SuggestLearningRateTest, ValleyIgnoresANoisyDipThatFoolsTheSteepestSlope) {
+TEST(SuggestLearningRateTest, TheSteepestDecadeIgnoresANoisyDipThatFoolsTheSteepestSlope) {
   const LrFindSpec find{.min_learning_rate = 1e-7, .max_learning_rate = 10, .steps = 100};
   std::vector<double> losses = CurveLosses(find);
   // One wild minibatch on the plateau, early in the range: a sharp drop right after it.
@@ -170,8 +189,26 @@ TEST(SuggestLearningRateTest, ValleyIgnoresANoisyDipThatFoolsTheSteepestSlope) {
   const std::vector<LrFindPoint> points = Feed(find, losses);
   absl::StatusOr<LrSuggestion> suggestion = SuggestLearningRate(points, find.steps);
   ASSERT_OK(suggestion);
-  EXPECT_LT(suggestion->candidates[0].learning_rate, 1e-4);  // steepest: on the plateau
-  EXPECT_GT(suggestion->suggestion.learning_rate, 3e-4);     // valley: still in the fall
+  EXPECT_LT(suggestion->candidates[1].learning_rate, 1e-4);  // steepest slope: on the plateau
+  EXPECT_GT(suggestion->suggestion.learning_rate, 3e-4);     // steepest decade: in the fall
+  EXPECT_LT(suggestion->suggestion.learning_rate, 3e-2);
+}
+
+// A minibatch curve whose flat start is noisy (as the SGD examples' are): the steepest decade
+// still lies in the fall.
+TEST(SuggestLearningRateTest, ANoisyFlatStartLeavesTheSteepestDecadeInTheFall) {
+  const LrFindSpec find{.min_learning_rate = 1e-7, .max_learning_rate = 10, .steps = 100};
+  std::vector<double> losses = CurveLosses(find);
+  // Alternating noise of +-30% on the plateau below 1e-4 (the first 37 steps).
+  for (size_t i = 0; i < losses.size(); ++i) {
+    if (LrFindLearningRate(find, static_cast<int64_t>(i) + 1) < 1e-4) {
+      losses[i] *= i % 2 == 0 ? 1.3 : 0.7;
+    }
+  }
+  const std::vector<LrFindPoint> points = Feed(find, losses);
+  absl::StatusOr<LrSuggestion> suggestion = SuggestLearningRate(points, find.steps);
+  ASSERT_OK(suggestion);
+  EXPECT_GT(suggestion->suggestion.learning_rate, 3e-4);
   EXPECT_LT(suggestion->suggestion.learning_rate, 3e-2);
 }
 

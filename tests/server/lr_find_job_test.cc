@@ -91,14 +91,15 @@ TEST(LrFindJobTest, StreamsEachStepsRateAndEndsWithASuggestionAndNoModel) {
     EXPECT_EQ(result.points(i).learning_rate(), rates[static_cast<size_t>(i)]);
   }
   EXPECT_EQ(result.diverged(), result.points_size() < 60);
-  EXPECT_EQ(result.suggestion().rule(), v1::VALLEY);
+  EXPECT_EQ(result.suggestion().rule(), v1::STEEPEST_DECADE);
   EXPECT_EQ(result.suggested_learning_rate(), result.suggestion().learning_rate());
   EXPECT_EQ(result.suggested_learning_rate(),
             result.points(static_cast<int>(result.suggestion().step()) - 1).learning_rate());
-  EXPECT_THAT(result.suggestion().reason(), HasSubstr("valley"));
-  ASSERT_EQ(result.candidates_size(), 2);
-  EXPECT_EQ(result.candidates(0).rule(), v1::STEEPEST_DESCENT);
-  EXPECT_EQ(result.candidates(1).rule(), v1::MINIMUM_OVER_TEN);
+  EXPECT_THAT(result.suggestion().reason(), HasSubstr("steepest decade"));
+  ASSERT_EQ(result.candidates_size(), 3);
+  EXPECT_EQ(result.candidates(0).rule(), v1::VALLEY);
+  EXPECT_EQ(result.candidates(1).rule(), v1::STEEPEST_SLOPE);
+  EXPECT_EQ(result.candidates(2).rule(), v1::MINIMUM_OVER_TEN);
 
   EXPECT_THAT(manager.Model(submitted->id()),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("lr-find")));
