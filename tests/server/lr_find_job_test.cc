@@ -2,12 +2,18 @@
 // each step's rate, ended with a suggestion instead of a model, recovered after a restart.
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 
 #include "engine/lr_finder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/conversion/spec_conversion.h"
+#include "server/jobs/job_events.h"
 #include "server/jobs/job_manager.h"
 #include "server/store/sqlite_job_store.h"
 #include "tests/server/job_test_helpers.h"
@@ -118,45 +124,84 @@ TEST(LrFindJobTest, TheRangeIsCheckedAtSubmitNamingTheField) {
                                              HasSubstr("spec.optimizer.sgd.learning_rate")));
 }
 
+// Holds the training thread inside one step's OnStep until released, so a job cannot run
+// past that step however long the test's own thread takes to stop the server.
+class HoldAtStep : public JobEventListener {
+ public:
+  explicit HoldAtStep(int64_t step) : step_(step) {}
+  void OnStep(const JobLabels& /*job*/, int64_t step, double /*loss*/, int /*examples*/,
+              absl::Duration /*step_time*/, double /*steps_per_second*/) override {
+    if (step != step_) return;
+    held_.Notify();
+    released_.WaitForNotification();
+  }
+  bool WaitUntilHeld() { return held_.WaitForNotificationWithTimeout(absl::Minutes(2)); }
+  void Release() {
+    if (!released_.HasBeenNotified()) released_.Notify();
+  }
+
+ private:
+  const int64_t step_;
+  absl::Notification held_;
+  absl::Notification released_;
+};
+
 // A range test that was running when the server stopped runs again from step 0 at the next
 // start, on the same trajectory, and its finished result is served from the store.
 TEST(LrFindJobTest, SurvivesARestartAndIsServedFromTheStore) {
   const descent::testing::ScratchDir scratch("lr_find_job_test");
-  // 192 training rows through 256-256 units: slow enough steps that 1000 of them outlast the
-  // stop below by far, and rates low enough that the test runs all of them.
-  const v1::SubmitJobRequest request =
-      RangeTest("min_learning_rate: 1e-9 max_learning_rate: 1e-7 steps: 1000",
-                "hidden_layers { units: 256 } hidden_layers { units: 256 }");
+  // Rates low enough that the test runs all its steps.
+  v1::SubmitJobRequest request = RangeTest(
+      "min_learning_rate: 1e-9 max_learning_rate: 1e-7 steps: 100", "hidden_layers { units: 16 }");
+  request.set_request_id("range-test-before-the-restart");
   const auto open = [&] {
     absl::StatusOr<std::unique_ptr<SqliteJobStore>> store =
         SqliteJobStore::Open(scratch.path() + "/descent.db");
     EXPECT_OK(store);
     return std::unique_ptr<JobStore>(*std::move(store));
   };
+  constexpr int64_t kStopAt = 30;
   std::string id;
   std::vector<double> before;
   {
     std::unique_ptr<JobStore> store = open();
+    HoldAtStep hold(kStopAt);
     JobManagerOptions options;
     options.blas_threads = 1;
     options.store = store.get();
     options.prepare = [](const v1::SubmitJobRequest& r) { return PrepareJob(r); };
     options.checkpoint_every_steps = 10;  // a training job would checkpoint; a range test not
-    JobManager manager(options, nullptr);
-    absl::StatusOr<v1::Job> job = manager.Submit(Prepared(request));
+    JobManager manager(options, &hold);
+    // Released before the manager is destroyed, whatever fails below.
+    absl::Cleanup release = [&hold] { hold.Release(); };
+    const PreparedJob prepared = Prepared(request);
+    absl::StatusOr<v1::Job> job = manager.Submit(prepared);
     ASSERT_OK(job);
     id = job->id();
-    // The first 30 steps or more, then the server stops mid-test.
+    ASSERT_TRUE(hold.WaitUntilHeld()) << "the range test never reached step " << kStopAt;
+    // Shutdown asks the running jobs to stop in the same critical section that makes Submit
+    // refuse; once the same submission again (the request_id's job, nothing new) is refused,
+    // the held job stops right after step kStopAt.
+    std::thread stopper([&manager] { manager.Shutdown(); });
+    const absl::Time deadline = absl::Now() + absl::Minutes(2);
+    while (manager.Submit(prepared).status().code() != absl::StatusCode::kUnavailable &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    hold.Release();
+    stopper.join();
+    const v1::Job stopped = *manager.Get(id);
+    ASSERT_EQ(stopped.state(), v1::RUNNING) << "the test ended before the server stopped";
+    EXPECT_EQ(stopped.progress().step(), kStopAt);
     const absl::Status watched = manager.Watch(id, 0, [&](const v1::WatchJobResponse& message) {
       if (message.has_losses()) {
         before.insert(before.end(), message.losses().losses().begin(),
                       message.losses().losses().end());
       }
-      return before.size() < 30;
+      return true;
     });
-    EXPECT_EQ(watched.code(), absl::StatusCode::kCancelled) << watched;
-    manager.Shutdown();
-    ASSERT_EQ(manager.Get(id)->state(), v1::RUNNING) << "the test ended before the server stopped";
+    EXPECT_EQ(watched.code(), absl::StatusCode::kUnavailable) << watched;
+    ASSERT_EQ(before.size(), static_cast<size_t>(kStopAt));
   }
 
   std::unique_ptr<JobStore> store = open();
@@ -171,13 +216,13 @@ TEST(LrFindJobTest, SurvivesARestartAndIsServedFromTheStore) {
   const std::vector<v1::WatchJobResponse> stream = WatchAll(*manager, id);
   const StreamSummary rerun = CheckStream(stream, 0, 4096);
   EXPECT_THAT(rerun.resumed_at, ElementsAre(0));  // no checkpoint: from the start
-  ASSERT_EQ(rerun.losses.size(), 1000u);
+  ASSERT_EQ(rerun.losses.size(), 100u);
   for (size_t i = 0; i < before.size(); ++i) {
     EXPECT_EQ(rerun.losses[i], before[i]) << "step " << i + 1 << " left the trajectory";
   }
   const v1::Job done = *manager->Get(id);
   ASSERT_EQ(done.state(), v1::SUCCEEDED) << done.error();
-  EXPECT_EQ(done.lr_find().points_size(), 1000);
+  EXPECT_EQ(done.lr_find().points_size(), 100);
 
   // Served from the store by the next process as it ended, still without a model.
   manager.reset();
