@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/dataset.h"
@@ -272,6 +274,15 @@ absl::StatusOr<PreparedJob> PrepareJob(const v1::SubmitJobRequest& request,
   if (spec.name().size() > kMaxNameLength) {
     return InvalidArgumentError(StrCat("spec.name must be at most ", kMaxNameLength,
                                        " characters (got ", spec.name().size(), ")"));
+  }
+  if (spec.group().size() > kMaxGroupLength ||
+      !std::all_of(spec.group().begin(), spec.group().end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+               c == '-';
+      })) {
+    return InvalidArgumentError(StrCat("spec.group must be at most ", kMaxGroupLength,
+                                       " letters, digits, '.', '_' or '-' (got \"",
+                                       absl::CHexEscape(spec.group().substr(0, 80)), "\")"));
   }
 
   PreparedJob job;

@@ -24,6 +24,7 @@ class DatasetStore;
 
 // Fixed limits of the job file's shape.
 inline constexpr int kMaxNameLength = 128;       // JobSpec.name
+inline constexpr int kMaxGroupLength = 64;       // JobSpec.group
 inline constexpr int kMaxRequestIdLength = 128;  // SubmitJobRequest.request_id
 inline constexpr int kMaxHiddenLayers = 64;
 inline constexpr int kMaxLayerUnits = 65536;
