@@ -96,7 +96,7 @@ TEST_F(LrFindTest, TheSuggestionTrainsTheTooLowExampleAndStaysClearOfTheTooHighR
 
 TEST_F(LrFindTest, TextShowsTheChartAgainstTheRateAndTheSuggestionsReason) {
   const testing::ProcessResult found =
-      Cli({"lr-find", Example("spam.json"), "--min", "1e-5", "--max", "1", "--steps", "40"});
+      Cli({"lr-find", Example("spam.json"), "--min", "1e-5", "--max", "1", "--steps", "60"});
   ASSERT_EQ(found.exit_code, 0) << found.err;
   EXPECT_THAT(found.out, HasSubstr("smoothed loss"));
   EXPECT_THAT(found.out, HasSubstr("learning rate (log scale)"));
