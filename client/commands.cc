@@ -135,7 +135,7 @@ int RunGet(const CommandContext& ctx, const std::string& job_id) {
   return kExitOk;
 }
 
-int RunList(const CommandContext& ctx, const std::string& state_name) {
+int RunList(const CommandContext& ctx, const std::string& state_name, const std::string& group) {
   absl::StatusOr<v1::JobState> state = ParseState(state_name);
   if (!state.ok()) {
     *ctx.err << "descent: " << state.status().message() << "\n";
@@ -143,10 +143,14 @@ int RunList(const CommandContext& ctx, const std::string& state_name) {
   }
   absl::StatusOr<std::vector<v1::Job>> jobs = ctx.client->ListAllJobs(*state);
   if (!jobs.ok()) return ReportError(ctx, jobs.status());
+  if (!group.empty()) {
+    // ListJobs has no group filter: the listing is filtered here.
+    std::erase_if(*jobs, [&group](const v1::Job& job) { return job.spec().group() != group; });
+  }
   if (ctx.format == OutputFormat::kJson) {
     for (const v1::Job& job : *jobs) *ctx.out << ToJson(job) << "\n";  // one per line, as datasets
   } else if (jobs->empty()) {
-    *ctx.out << "no jobs" << (state_name.empty() ? "" : " in that state") << "\n";
+    *ctx.out << "no jobs" << (state_name.empty() && group.empty() ? "" : " like that") << "\n";
   } else {
     *ctx.out << FormatJobTable(*jobs);
   }

@@ -74,7 +74,16 @@ std::optional<double> StepRate::PerSecond() const {
 
 void LiveLine::Update(const LiveStatus& status, absl::Time now, bool force) {
   if (!force && drawn_ && now - last_draw_ < min_interval_) return;
-  out_ << kEraseLine << FormatLiveLine(status, width_) << std::flush;
+  Draw(FormatLiveLine(status, width_), now);
+}
+
+void LiveLine::UpdateText(const std::string& text, absl::Time now, bool force) {
+  if (!force && drawn_ && now - last_draw_ < min_interval_) return;
+  Draw(text.substr(0, static_cast<size_t>(std::max(width_ - 1, 1))), now);  // ASCII text
+}
+
+void LiveLine::Draw(const std::string& line, absl::Time now) {
+  out_ << kEraseLine << line << std::flush;
   last_draw_ = now;
   drawn_ = true;
 }

@@ -56,10 +56,14 @@ class LiveLine {
       : out_(out), width_(width), min_interval_(min_interval) {}
   // Draws `status` unless the last draw was less than min_interval ago (or `force`).
   void Update(const LiveStatus& status, absl::Time now, bool force = false);
+  // The same for a line of the caller's (cut to the width), e.g. a race's runs.
+  void UpdateText(const std::string& text, absl::Time now, bool force = false);
   // Erases the line (before printing anything else); a later Update draws it again.
   void Clear();
 
  private:
+  void Draw(const std::string& line, absl::Time now);
+
   std::ostream& out_;
   int width_;
   absl::Duration min_interval_;

@@ -1,7 +1,8 @@
 // The terminal loss-over-steps chart: y = loss, x = optimizer step, as in the seed's
 // "Tracking loss" pictures. Every step counts even when there are far more steps than
 // columns: each column is one bucket of consecutive steps, drawn as the bucket's min..max
-// span with a dot at its mean, so a single spike stays visible.
+// span with a dot at its mean, so a single spike stays visible. Several curves (a race of
+// optimizers) share one chart: each draws its buckets' means with a glyph of its own.
 #ifndef DESCENT_CLIENT_LOSS_CHART_H_
 #define DESCENT_CLIENT_LOSS_CHART_H_
 
@@ -47,8 +48,11 @@ struct LossBucket {
 
 // Splits losses[i] (step first_step + i) into `columns` buckets of as equal a size as
 // possible (fewer when there are fewer steps), in step order; every step is in exactly one.
+// `grid_steps` > losses.size() lays the buckets out for that many steps (a longer curve
+// drawn beside this one) and leaves the buckets past losses' end empty (finite and
+// non_finite 0).
 std::vector<LossBucket> BucketLosses(const std::vector<double>& losses, int64_t first_step,
-                                     int columns);
+                                     int columns, int64_t grid_steps = 0);
 
 // The chart as text lines ending in '\n', none wider than options.width terminal columns:
 // a header (options.series, the last and the lowest loss), the plot, the step axis (or
@@ -56,6 +60,23 @@ std::vector<LossBucket> BucketLosses(const std::vector<double>& losses, int64_t 
 // on the top row. An empty history renders a one-line "no steps yet" note.
 std::string RenderLossChart(const std::vector<double>& losses, int64_t first_step,
                             const LossChartOptions& options);
+
+// One curve of an overlay chart.
+struct ChartSeries {
+  std::string name;            // in the legend, e.g. "adam:0.001"
+  std::vector<double> losses;  // losses[i] is step first_step + i
+};
+
+// Several curves on shared axes, as RenderLossChart draws one, with these differences: each
+// column shows each curve's mean over the column's steps in the curve's own glyph (a later
+// curve covers an earlier one where they share a cell; no min..max spans, which would hide
+// each other), the columns bucket the steps of the longest curve (a shorter one ends where
+// its steps do), the header names the lowest loss's curve, and the legend names each glyph's
+// curve. At most kMaxChartSeries curves are drawn (the first ones). options.log_x and
+// marked_step are not used.
+inline constexpr int kMaxChartSeries = 8;
+std::string RenderOverlayChart(const std::vector<ChartSeries>& series, int64_t first_step,
+                               const LossChartOptions& options);
 
 }  // namespace descent::client
 

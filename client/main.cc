@@ -21,6 +21,7 @@
 #include "client/lr_find_command.h"
 #include "client/nearest_name.h"
 #include "client/predict_command.h"
+#include "client/race_command.h"
 #include "client/server_address.h"
 
 namespace {
@@ -136,6 +137,8 @@ int main(int argc, char** argv) {
 
   CLI::App* list = app.add_subcommand("list", "list jobs, newest first");
   list->add_option("--state", state, "only jobs in this state (QUEUED, RUNNING, SUCCEEDED, ...)");
+  std::string group;
+  list->add_option("--group", group, "only the jobs of this group (a race's id: race-...)");
 
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a queued or running job");
   cancel->add_option("JOB", job_id, "job id")->required();
@@ -203,6 +206,32 @@ int main(int argc, char** argv) {
       "4x its best. The suggestion is the middle of the decade of rates over which the smoothed\n"
       "loss falls most; fastai's valley, steepest slope and minimum/10 are shown as candidates.\n"
       "-o json prints suggestedLearningRate, the suggestion, the candidates and every point.");
+
+  std::vector<std::string> racers;
+  descent::client::RaceOptions race_options;
+  CLI::App* race = app.add_subcommand(
+      "race", "train a job file once per optimizer, overlay their loss curves and rank them");
+  race->add_option("SPEC", spec_path, "job spec file; - reads standard input");
+  race->add_option("OPTIMIZERS", racers,
+                   "two or more of sgd, adam, rmsprop, adagrad, each optionally with :RATE");
+  race->add_option("--watch", group,
+                   "follow (or show) the race with this id instead of starting one");
+  race->add_option("--height", race_options.chart_height, "rows of the chart")
+      ->check(CLI::Range(4, 200))
+      ->capture_default_str();
+  race->add_option("--reconnect-timeout", reconnect_seconds,
+                   "give up on a dropped stream after this many seconds without the server")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  race->footer(
+      "descent race examples/house-prices.json sgd:0.01 adam rmsprop:0.001\n"
+      "Each optimizer trains the job file as an ordinary job (same data, initial weights and\n"
+      "batches: the file's training.seed), tagged with the race's id. An optimizer without a\n"
+      "rate keeps the file's when it is the file's optimizer, else takes PyTorch's default\n"
+      "(Adam 0.001, RMSprop and Adagrad 0.01; SGD has none). When every run has ended, one\n"
+      "chart overlays their minibatch losses and a table ranks them by final loss (validation\n"
+      "when the file holds some out), with the step each came within 10% of the best.\n"
+      "--watch RACE follows a race again, e.g. after a restart. -o json prints one object.");
 
   CLI::App* health = app.add_subcommand("health", "check that descentd is serving");
 
@@ -277,7 +306,7 @@ int main(int argc, char** argv) {
   if (submit->parsed()) return RunSubmit(ctx, spec_path, watch, request_id);
   if (watch_cmd->parsed()) return RunWatch(ctx, job_id);
   if (get->parsed()) return RunGet(ctx, job_id);
-  if (list->parsed()) return RunList(ctx, state);
+  if (list->parsed()) return RunList(ctx, state, group);
   if (cancel->parsed()) return RunCancel(ctx, job_id);
   if (export_cmd->parsed()) return RunExport(ctx, job_id, output == "onnx", out_file);
   if (predict->parsed()) {
@@ -300,6 +329,22 @@ int main(int argc, char** argv) {
     return RunPlot(ctx, job_id, options);
   }
   if (lr_find->parsed()) return RunLrFind(ctx, spec_path, lr_find_options);
+  if (race->parsed()) {
+    if (!group.empty()) {
+      if (!spec_path.empty() || !racers.empty()) {
+        std::cerr << "descent: race --watch " << group
+                  << " follows a race that exists; leave out the job file and optimizers\n";
+        return descent::client::kExitUsage;
+      }
+      return descent::client::RunRaceWatch(ctx, group, race_options);
+    }
+    if (spec_path.empty()) {
+      std::cerr << "descent: race needs a job file and two or more optimizers, e.g. descent "
+                   "race examples/house-prices.json sgd:0.01 adam rmsprop (or --watch RACE)\n";
+      return descent::client::kExitUsage;
+    }
+    return descent::client::RunRace(ctx, spec_path, racers, race_options);
+  }
   if (health->parsed()) return RunHealth(ctx);
   return descent::client::kExitUsage;
 }

@@ -1,5 +1,6 @@
 #include "client/loss_chart.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -273,6 +274,73 @@ TEST(LossChartTest, TheMarkedStepGetsADottedColumnAndItsLabelBelow) {
 
 TEST(LossChartTest, EmptyHistorySaysSo) {
   EXPECT_EQ(RenderLossChart({}, 1, {}), "loss: no steps yet\n");
+}
+
+// Plot columns (0-based) holding `glyph` in any row.
+std::vector<int> ColumnsWith(const std::vector<std::string>& rows, const std::string& glyph) {
+  std::vector<int> columns;
+  for (const std::string& row : rows) {
+    int col = 0;
+    for (size_t i = 0; i < row.size(); ++col) {
+      const unsigned char c = static_cast<unsigned char>(row[i]);
+      const size_t length = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+      if (row.compare(i, length, glyph) == 0) columns.push_back(col);
+      i += length;
+    }
+  }
+  std::sort(columns.begin(), columns.end());
+  columns.erase(std::unique(columns.begin(), columns.end()), columns.end());
+  return columns;
+}
+
+TEST(OverlayChartTest, EachCurveGetsItsGlyphAndTheLegendNamesThem) {
+  std::vector<double> falling, level;
+  for (int i = 0; i < 400; ++i) {
+    falling.push_back(10.0 - 0.02 * i);
+    level.push_back(5.0);
+  }
+  LossChartOptions options;
+  options.width = 70;
+  options.height = 9;
+  const std::string chart =
+      RenderOverlayChart({{"adam:0.001", falling}, {"sgd:0.01", level}}, 1, options);
+  for (const std::string& line : Lines(chart)) EXPECT_LE(Columns(line), 70) << line;
+  EXPECT_THAT(chart, HasSubstr("\u25cf adam:0.001  \u25a0 sgd:0.01"));
+  // The lowest loss is the falling curve's last step.
+  EXPECT_THAT(chart, HasSubstr("min 2.02 at step 400 (adam:0.001)"));
+  const std::vector<std::string> rows = PlotRows(chart, 9);
+  // The level curve: one glyph in every column, all on one row; the falling one from the top
+  // row (10, the highest loss) to the bottom row.
+  EXPECT_EQ(ColumnsWith(rows, "\u25a0").size(), 59u);
+  int level_rows = 0;
+  for (const std::string& row : rows) level_rows += row.find("\u25a0") != std::string::npos;
+  EXPECT_EQ(level_rows, 1);
+  EXPECT_NE(rows.front().find("\u25cf"), std::string::npos);
+  EXPECT_NE(rows.back().find("\u25cf"), std::string::npos);
+  EXPECT_THAT(chart, Not(HasSubstr("\u00b7")));  // no min..max spans when overlaid
+}
+
+TEST(OverlayChartTest, AShorterCurveEndsWhereItsStepsDo) {
+  const std::vector<double> whole(100, 1.0), half(50, 2.0);
+  LossChartOptions options;
+  options.width = 111;  // 100 plot columns: one step each
+  options.height = 6;
+  const std::string chart = RenderOverlayChart({{"long", whole}, {"short", half}}, 1, options);
+  const std::vector<std::string> rows = PlotRows(chart, 6);
+  const std::vector<int> short_columns = ColumnsWith(rows, "\u25a0");
+  ASSERT_EQ(short_columns.size(), 50u);
+  EXPECT_EQ(short_columns.back(), 49);
+  EXPECT_EQ(ColumnsWith(rows, "\u25cf").size(), 100u);
+  EXPECT_THAT(chart, HasSubstr("each mark: one step of a run"));
+}
+
+TEST(OverlayChartTest, OneCurveIsDrawnAsRenderLossChartDrawsIt) {
+  std::vector<double> losses;
+  for (int i = 0; i < 300; ++i) losses.push_back(1.0 + (i % 7) * 0.1);
+  LossChartOptions options;
+  options.series = "minibatch loss";
+  EXPECT_EQ(RenderOverlayChart({{"minibatch loss", losses}}, 1, options),
+            RenderLossChart(losses, 1, options));
 }
 
 }  // namespace

@@ -1,0 +1,146 @@
+// `descent race` with the real binaries: one ordinary job per optimizer, tagged with the
+// race's group, starting from the same weights on the same batches; descentd and the CLI
+// killed once the race is under way (submitted and followed), the runs carried out after the
+// restart and the CLI finding them again by the group (`descent race --watch`) to chart and
+// rank them.
+#include <signal.h>
+
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/job_watcher.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "tests/integration/cli_runner.h"
+#include "tests/integration/descentd_process.h"
+#include "tests/testing/process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace descent::integration {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kCliTimeout = absl::Seconds(120);
+
+// 13-32-1 on 1000 house_prices rows, a quarter held out, batches of 25: 30 steps an epoch,
+// 900 steps a run.
+constexpr const char* kRaceSpec = R"json({
+  "name": "race-test",
+  "dataset": { "builtin": { "name": "house_prices", "samples": 1000, "seed": 7 } },
+  "model": { "hiddenLayers": [ { "units": 32 } ] },
+  "loss": "MEAN_SQUARED_ERROR",
+  "optimizer": { "adam": { "learningRate": 0.003 } },
+  "training": { "epochs": 30, "batchSize": 25, "seed": 42, "validationFraction": 0.25 }
+})json";
+constexpr int64_t kRunSteps = 900;
+
+// Every loss of a run, step 1 first.
+std::vector<double> Losses(client::DescentClient& client, const std::string& id) {
+  class Collect : public client::WatchSink {
+   public:
+    void OnLosses(int64_t, const double* losses, int count) override {
+      all.insert(all.end(), losses, losses + count);
+    }
+    std::vector<double> all;
+  } collect;
+  EXPECT_OK(client::WatchUntilDone(client, id, {}, collect).status());
+  return collect.all;
+}
+
+TEST(RaceTest, RunsEachOptimizerFromTheSameStartAndSurvivesARestart) {
+  const std::string data_dir = DescentdProcess::NewDataDir();
+  const std::string listen = absl::StrCat("127.0.0.1:", testing::PickFreePort());
+  // One worker: the runs train in turn. How far the race got before the kill depends on the
+  // machine's speed (usually the first run or two); nothing below depends on it.
+  const std::vector<std::string> flags = {"--workers", "1"};
+  absl::StatusOr<std::unique_ptr<DescentdProcess>> server =
+      DescentdProcess::StartWith(data_dir, listen, flags);
+  ASSERT_OK(server);
+  const std::string spec = testing::WriteTempFile("race_test.json", kRaceSpec);
+
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> racing = testing::Subprocess::Start(
+      {DESCENT_CLI_PATH, "--server", listen, "race", spec, "sgd:0.01", "adam", "rmsprop:0.001"},
+      CliProcessOptions());
+  ASSERT_OK(racing);
+  ASSERT_TRUE((*racing)->WaitForOutput("rmsprop:0.001\n", absl::Seconds(60)))
+      << (*racing)->Stdout() << (*racing)->Stderr();
+  std::smatch match;
+  const std::string announced = (*racing)->Stdout();
+  ASSERT_TRUE(std::regex_search(announced, match, std::regex(R"(race (race-[0-9a-f]{12}): 3 runs)")))
+      << announced;
+  const std::string group = match[1].str();
+  std::vector<std::string> ids;
+  const std::regex run_line(R"(  (\S+)  \S+:)");
+  for (std::sregex_iterator it(announced.begin(), announced.end(), run_line);
+       it != std::sregex_iterator(); ++it) {
+    ids.push_back((*it)[1].str());
+  }
+  ASSERT_EQ(ids.size(), 3u) << announced;
+
+  (*server)->Kill();
+  (*racing)->Signal(SIGKILL);
+  server->reset();
+  server = DescentdProcess::StartWith(data_dir, listen, flags);
+  ASSERT_OK(server);
+
+  // Found again by its group, followed to the end and ranked.
+  const testing::ProcessResult watched =
+      RunCli(listen, {"-o", "json", "race", "--watch", group}, kCliTimeout);
+  ASSERT_EQ(watched.exit_code, 0) << watched.err;
+  google::protobuf::Struct race;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(watched.out, &race).ok()) << watched.out;
+  EXPECT_EQ(race.fields().at("group").string_value(), group);
+  EXPECT_EQ(race.fields().at("metric").string_value(), "VALIDATION_LOSS");
+  const google::protobuf::ListValue& runs = race.fields().at("runs").list_value();
+  ASSERT_EQ(runs.values_size(), 3);
+  std::vector<std::string> optimizers;
+  double previous = 0;
+  for (int i = 0; i < runs.values_size(); ++i) {
+    const auto& run = runs.values(i).struct_value().fields();
+    optimizers.push_back(run.at("optimizer").string_value());
+    EXPECT_EQ(run.at("rank").number_value(), i + 1);
+    EXPECT_EQ(run.at("state").string_value(), "SUCCEEDED");
+    EXPECT_EQ(run.at("steps").number_value(), kRunSteps);
+    const double final_loss = run.at("finalLoss").number_value();
+    EXPECT_GE(final_loss, previous) << "ranked by final loss";
+    previous = final_loss;
+  }
+  // The winner is within 10% of the best by definition.
+  EXPECT_TRUE(runs.values(0).struct_value().fields().at("stepsToWithin10PercentOfBest").has_number_value());
+  EXPECT_THAT(optimizers, ::testing::UnorderedElementsAre("sgd:0.01", "adam:0.003", "rmsprop:0.001"));
+
+  // The same start: step 1's loss (before any update) is the same for every optimizer, so
+  // the weights and the first batch were; each run has every step once.
+  auto client = (*server)->NewClient();
+  std::vector<std::vector<double>> losses;
+  for (const std::string& id : ids) {
+    losses.push_back(Losses(*client, id));
+    ASSERT_EQ(losses.back().size(), static_cast<size_t>(kRunSteps)) << id;
+  }
+  EXPECT_EQ(losses[1][0], losses[0][0]);
+  EXPECT_EQ(losses[2][0], losses[0][0]);
+  EXPECT_NE(losses[1][1], losses[0][1]);  // and then they part
+
+  // The finished race in text: one chart with a legend per optimizer, and the ranking.
+  const testing::ProcessResult shown = RunCli(listen, {"race", "--watch", group}, kCliTimeout);
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("\u25cf sgd:0.01  \u25a0 adam:0.003  \u25c6 rmsprop:0.001"));
+  EXPECT_THAT(shown.out, HasSubstr("FINAL VAL LOSS"));
+  EXPECT_THAT(shown.out, HasSubstr("WITHIN 10% OF BEST"));
+  const testing::ProcessResult listed = RunCli(listen, {"list", "--group", group}, kCliTimeout);
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  for (const std::string& id : ids) EXPECT_THAT(listed.out, HasSubstr(id));
+
+  const testing::ProcessResult unknown =
+      RunCli(listen, {"race", "--watch", "race-000000000000"}, kCliTimeout);
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("no jobs in race race-000000000000"));
+}
+
+}  // namespace
+}  // namespace descent::integration
