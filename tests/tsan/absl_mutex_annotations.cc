@@ -1,4 +1,4 @@
-// Makes absl::Mutex and absl::CondVar visible to ThreadSanitizer when Abseil itself is not
+// Makes absl::Mutex, absl::CondVar and absl::Notification visible to ThreadSanitizer when Abseil itself is not
 // instrumented (Debian's libabsl is built without -fsanitize=thread, so its lock words are
 // plain atomics TSan never sees, and every member guarded by an absl::Mutex would be
 // reported as a race). Preloaded (LD_PRELOAD) into ThreadSanitizer-built test processes by
@@ -17,6 +17,7 @@
 #include <cstdlib>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 
 namespace {
@@ -54,6 +55,8 @@ bool EvalGuarded(GuardedCondition* guarded) {
 
 // The mangled names below are those of absl::debian3 (Debian 12's libabsl 20220623).
 #define DESCENT_ABSL_NS "N4absl7debian3"
+// The namespace alone, for const members (their names start "_ZNK" instead of "_ZN").
+#define DESCENT_ABSL_NS_BARE "4absl7debian3"
 
 namespace absl {
 ABSL_NAMESPACE_BEGIN
@@ -192,6 +195,38 @@ bool CondVar::WaitWithTimeout(Mutex* mu, absl::Duration timeout) {
   const bool result = real(this, mu, timeout);
   __tsan_acquire(mu);
   return result;
+}
+
+// A waiter that finds the notification already given returns on Abseil's own atomic load,
+// without the mutex: what the notifier did before Notify() is published through the
+// notification's address itself.
+void Notification::Notify() {
+  static auto real = Next<void (*)(Notification*)>("_Z" DESCENT_ABSL_NS "12Notification6NotifyEv");
+  __tsan_release(this);
+  real(this);
+}
+
+void Notification::WaitForNotification() const {
+  static auto real = Next<void (*)(const Notification*)>(
+      "_ZNK" DESCENT_ABSL_NS_BARE "12Notification19WaitForNotificationEv");
+  real(this);
+  __tsan_acquire(const_cast<Notification*>(this));
+}
+
+bool Notification::WaitForNotificationWithTimeout(absl::Duration timeout) const {
+  static auto real = Next<bool (*)(const Notification*, absl::Duration)>(
+      "_ZNK" DESCENT_ABSL_NS_BARE "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE");
+  const bool notified = real(this, timeout);
+  if (notified) __tsan_acquire(const_cast<Notification*>(this));
+  return notified;
+}
+
+bool Notification::WaitForNotificationWithDeadline(absl::Time deadline) const {
+  static auto real = Next<bool (*)(const Notification*, absl::Time)>(
+      "_ZNK" DESCENT_ABSL_NS_BARE "12Notification31WaitForNotificationWithDeadlineENS0_4TimeE");
+  const bool notified = real(this, deadline);
+  if (notified) __tsan_acquire(const_cast<Notification*>(this));
+  return notified;
 }
 
 ABSL_NAMESPACE_END
