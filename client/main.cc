@@ -108,6 +108,18 @@ int main(int argc, char** argv) {
   std::string spec_path, job_id, request_id, state, out_file, input_file, scale = "auto";
   bool watch = false, follow = false;
   int height = 16;
+  // Options that several commands take, declared once.
+  const auto add_reconnect_timeout = [&reconnect_seconds](CLI::App* cmd) {
+    cmd->add_option("--reconnect-timeout", reconnect_seconds,
+                    "give up on a dropped stream after this many seconds without the server")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+  };
+  const auto add_height = [](CLI::App* cmd, int& rows) {
+    cmd->add_option("--height", rows, "rows of the chart")
+        ->check(CLI::Range(4, 200))
+        ->capture_default_str();
+  };
 
   CLI::App* submit = app.add_subcommand("submit", "submit a job spec (JSON JobSpec)");
   submit->add_option("SPEC", spec_path,
@@ -122,10 +134,7 @@ int main(int argc, char** argv) {
   watch_cmd->add_option("JOB", job_id, "job id")->required();
   std::string fail_on(descent::client::kDefaultFailOn);
   for (CLI::App* cmd : {submit, watch_cmd}) {
-    cmd->add_option("--reconnect-timeout", reconnect_seconds,
-                    "give up on a dropped stream after this many seconds without the server")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
+    add_reconnect_timeout(cmd);
     cmd->add_option("--fail-on", fail_on,
                     "exit 4 when the job succeeds with one of these diagnosis verdicts: "
                     "diverged, stalled, learning, converged, comma-separated, or none")
@@ -176,9 +185,7 @@ int main(int argc, char** argv) {
   plot->add_option("--scale", scale, "y axis: auto (log when the loss spans decades), linear, log")
       ->check(CLI::IsMember({"auto", "linear", "log"}))
       ->capture_default_str();
-  plot->add_option("--height", height, "rows of the chart")
-      ->check(CLI::Range(4, 200))
-      ->capture_default_str();
+  add_height(plot, height);
 
   descent::client::LrFindOptions lr_find_options;
   CLI::App* lr_find = app.add_subcommand(
@@ -193,13 +200,8 @@ int main(int argc, char** argv) {
   lr_find->add_option("--steps", lr_find_options.steps,
                       "optimizer steps, the rate growing exponentially from --min to --max "
                       "(default 100; 10 .. 1000)");
-  lr_find->add_option("--height", lr_find_options.chart_height, "rows of the chart")
-      ->check(CLI::Range(4, 200))
-      ->capture_default_str();
-  lr_find->add_option("--reconnect-timeout", reconnect_seconds,
-                      "give up on a dropped stream after this many seconds without the server")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_height(lr_find, lr_find_options.chart_height);
+  add_reconnect_timeout(lr_find);
   lr_find->footer(
       "The learning rate grows exponentially from --min to --max, one rate per optimizer step,\n"
       "on the job's model, data and batches, and the test stops once the smoothed loss passes\n"
@@ -216,13 +218,8 @@ int main(int argc, char** argv) {
                    "two or more of sgd, adam, rmsprop, adagrad, each optionally with :RATE");
   race->add_option("--watch", group,
                    "follow (or show) the race with this id instead of starting one");
-  race->add_option("--height", race_options.chart_height, "rows of the chart")
-      ->check(CLI::Range(4, 200))
-      ->capture_default_str();
-  race->add_option("--reconnect-timeout", reconnect_seconds,
-                   "give up on a dropped stream after this many seconds without the server")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  add_height(race, race_options.chart_height);
+  add_reconnect_timeout(race);
   race->footer(
       "descent race examples/house-prices.json sgd:0.01 adam rmsprop:0.001\n"
       "Each optimizer trains the job file as an ordinary job (same data, initial weights and\n"
