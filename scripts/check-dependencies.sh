@@ -22,6 +22,8 @@ declare -A WING_MAY_USE=(
   [store]=""
   [datasets]=""
   [security]=""
+  # Sweeps run their trials as ordinary jobs (jobs/) and keep their own state in the store.
+  [sweeps]="jobs store conversion"
 )
 # Of jobs/, observability/ may include only the event interface.
 OBSERVABILITY_MAY_USE_OF_JOBS="server/jobs/job_events.h"
