@@ -15,7 +15,7 @@ cd "${1:-$(dirname "$0")/..}"
 
 # The server's wings and the wings each may include (besides itself).
 declare -A WING_MAY_USE=(
-  [rpc]="jobs datasets conversion security observability"
+  [rpc]="jobs datasets conversion security observability sweeps"
   [jobs]="store conversion"
   [conversion]="datasets"
   [observability]="jobs"

@@ -18,6 +18,7 @@
 #include "server/security/bearer_tokens.h"
 #include "server/observability/call_log_interceptor.h"
 #include "server/rpc/dataset_service.h"
+#include "server/rpc/sweep_service.h"
 #include "server/datasets/dataset_store.h"
 #include "server/observability/grpc_log.h"
 #include "server/jobs/job_event_fanout.h"
@@ -135,6 +136,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   server->dataset_service_ = std::make_unique<DatasetService>(
       server->datasets_.get(), server->jobs_.get(), options.limits.max_dataset_bytes,
       server->tokens_.get());
+  server->sweeps_ = std::make_unique<SweepManager>(
+      server->jobs_.get(), [datasets = server->datasets_.get(),
+                            limits = options.limits](const v1::JobSpec& spec) {
+        v1::SubmitJobRequest request;
+        *request.mutable_spec() = spec;
+        return PrepareJob(request, datasets, limits);
+      });
+  server->sweep_service_ =
+      std::make_unique<SweepService>(server->sweeps_.get(), server->tokens_.get());
 
   // Both are process-wide switches read when a builder is created.
   grpc::EnableDefaultHealthCheckService(true);
@@ -147,6 +157,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.AddListeningPort(options.listen_address, Credentials(options.tls), &server->port_);
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->dataset_service_.get());
+  builder.RegisterService(server->sweep_service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
@@ -183,6 +194,8 @@ void Server::Shutdown() {
   // Jobs first: every watch stream then ends on its own with the terminal event, so the
   // gRPC shutdown below rarely has to cancel anything.
   if (jobs_ != nullptr) jobs_->Shutdown();
+  // Then the sweeps, whose trial followers' watch streams the job manager has just ended.
+  if (sweeps_ != nullptr) sweeps_->Shutdown();
   if (grpc_server_ != nullptr) {
     grpc_server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
     grpc_server_->Wait();

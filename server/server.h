@@ -32,6 +32,8 @@ class JobEventLog;
 class DatasetStore;
 class JobStore;
 class ServiceMetrics;
+class SweepManager;
+class SweepService;
 class TrainingService;
 
 // The name the health service reports SERVING for while the server accepts jobs.
@@ -100,6 +102,8 @@ class Server {
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<TrainingService> service_;
   std::unique_ptr<DatasetService> dataset_service_;
+  std::unique_ptr<SweepManager> sweeps_;  // after jobs_: its followers watch jobs_
+  std::unique_ptr<SweepService> sweep_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;
   std::string address_;

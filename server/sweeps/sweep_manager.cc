@@ -1,0 +1,262 @@
+#include "server/sweeps/sweep_manager.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/status_macros.h"
+#include "server/sweeps/sweep_spec.h"
+#include "server/sweeps/trial_sampling.h"
+
+namespace descent::server {
+namespace {
+
+constexpr int kMaxJobNameLength = 128;
+
+std::string TrialJobName(const v1::SweepSpec& spec, int trial) {
+  const std::string& base = spec.base().name().empty() ? spec.name() : spec.base().name();
+  const std::string suffix = absl::StrCat(" trial ", trial);
+  return base.substr(0, kMaxJobNameLength - suffix.size()) + suffix;
+}
+
+absl::StatusOr<v1::JobSpec> TrialJobSpec(const v1::SweepSpec& spec, const TrialValues& values,
+                                         int trial, absl::string_view id) {
+  ASSIGN_OR_RETURN(v1::JobSpec job, TrialSpec(spec, values, trial, id));
+  job.set_name(TrialJobName(spec, trial));
+  return job;
+}
+
+TrialValues ValuesOf(const v1::Trial& trial) {
+  TrialValues values;
+  for (const v1::TrialParameter& parameter : trial.parameters()) values.push_back(parameter.value());
+  return values;
+}
+
+}  // namespace
+
+SweepManager::SweepManager(JobManager* jobs, TrialPreparer prepare)
+    : jobs_(jobs), prepare_(std::move(prepare)) {}
+
+SweepManager::~SweepManager() { Shutdown(); }
+
+absl::StatusOr<v1::Sweep> SweepManager::Create(const v1::SweepSpec& spec) {
+  ReapFollowers();
+  RETURN_IF_ERROR(ValidateSweepSpec(spec));
+  ASSIGN_OR_RETURN(const std::vector<TrialValues> trials, SampleTrials(spec));
+  // Every trial's job is checked now, so a sweep never fails half-way on a spec it accepted.
+  for (size_t t = 0; t < trials.size(); ++t) {
+    ASSIGN_OR_RETURN(const v1::JobSpec job, TrialJobSpec(spec, trials[t], t, "sweep-check"));
+    const auto prepared = prepare_(job);
+    if (!prepared.ok()) {
+      return absl::Status(prepared.status().code(),
+                          absl::StrCat("trial ", t, ": ", prepared.status().message()));
+    }
+  }
+  std::string id;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (shutting_down_) return absl::UnavailableError("the server is shutting down; retry");
+    do {
+      id = absl::StrFormat("sweep-%012x", absl::Uniform<uint64_t>(random_, 0, uint64_t{1} << 48));
+    } while (sweeps_.contains(id));
+    sweeps_[id] = std::make_unique<SweepRun>(id, spec, trials, absl::Now());
+    order_.push_back(id);
+  }
+  StartTrials(id);
+  return Get(id);
+}
+
+absl::StatusOr<v1::Sweep> SweepManager::Get(absl::string_view id) const {
+  absl::MutexLock lock(&mutex_);
+  const auto found = sweeps_.find(std::string(id));
+  if (found == sweeps_.end()) {
+    return absl::NotFoundError(absl::StrCat("no sweep ", id, "; descent sweep list shows them"));
+  }
+  return found->second->sweep();
+}
+
+std::vector<v1::Sweep> SweepManager::List() const {
+  absl::MutexLock lock(&mutex_);
+  std::vector<v1::Sweep> sweeps;
+  for (auto id = order_.rbegin(); id != order_.rend(); ++id) {
+    v1::Sweep sweep = sweeps_.at(*id)->sweep();
+    for (v1::Trial& trial : *sweep.mutable_trials()) trial.clear_reports();
+    sweeps.push_back(std::move(sweep));
+  }
+  return sweeps;
+}
+
+absl::StatusOr<v1::Sweep> SweepManager::Cancel(absl::string_view id) {
+  std::vector<std::string> running;
+  {
+    absl::MutexLock lock(&mutex_);
+    const auto found = sweeps_.find(std::string(id));
+    if (found == sweeps_.end()) return absl::NotFoundError(absl::StrCat("no sweep ", id));
+    if (found->second->state().state() != v1::SWEEP_RUNNING) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sweep ", id, " has already ended (", v1::SweepState_Name(found->second->state().state()),
+          ")"));
+    }
+    running = found->second->Cancel(absl::Now());
+    changed_.SignalAll();
+  }
+  for (const std::string& job_id : running) {
+    // A job that ended meanwhile is FAILED_PRECONDITION: its end reaches the sweep anyway.
+    (void)jobs_->Cancel(job_id);
+  }
+  return Get(id);
+}
+
+void SweepManager::StartTrials(const std::string& id) {
+  for (;;) {
+    int trial;
+    v1::SweepSpec spec;
+    TrialValues values;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (shutting_down_) return;
+      SweepRun& run = *sweeps_.at(id);
+      const std::optional<int> next = run.ClaimNextTrial();
+      if (!next.has_value()) return;
+      trial = *next;
+      spec = run.state().spec();
+      values = ValuesOf(run.state().trials(trial));
+    }
+    absl::StatusOr<v1::Job> job = [&]() -> absl::StatusOr<v1::Job> {
+      ASSIGN_OR_RETURN(v1::JobSpec job_spec, TrialJobSpec(spec, values, trial, id));
+      ASSIGN_OR_RETURN(PreparedJob prepared, prepare_(job_spec));
+      return jobs_->Submit(std::move(prepared));
+    }();
+    absl::MutexLock lock(&mutex_);
+    SweepRun& run = *sweeps_.at(id);
+    if (!job.ok() && (shutting_down_ || job.status().code() == absl::StatusCode::kUnavailable)) {
+      run.Unclaim(trial);
+      return;
+    }
+    if (!job.ok()) {
+      run.StartFailed(trial, job.status());
+    } else {
+      run.Started(trial, *job);
+      Follower& follower = followers_.emplace_back();
+      follower.thread = std::thread(&SweepManager::FollowTrial, this, id, trial, job->id(),
+                                    &follower);
+    }
+    changed_.SignalAll();
+  }
+}
+
+void SweepManager::FollowTrial(const std::string& id, int trial, const std::string& job_id,
+                               Follower* follower) {
+  // The watch goes on after the rule stops the trial, to its job's end: a stopped trial's
+  // steps are the steps its job really ran.
+  const absl::Status watched =
+      jobs_->Watch(job_id, 0, [&](const v1::WatchJobResponse& message) {
+        bool stop = false;
+        {
+          absl::MutexLock lock(&mutex_);
+          SweepRun& run = *sweeps_.at(id);
+          if (message.has_losses() && message.losses().losses_size() > 0) {
+            run.Progress(trial,
+                         message.losses().first_step() + message.losses().losses_size() - 1);
+          } else if (message.has_epoch()) {
+            stop = run.Epoch(trial, message.epoch());
+            changed_.SignalAll();
+          } else if (message.has_state() && (message.state().state() == v1::SUCCEEDED ||
+                                             message.state().state() == v1::FAILED ||
+                                             message.state().state() == v1::CANCELLED)) {
+            run.Finished(trial, message.state().job(), absl::Now());
+            changed_.SignalAll();
+          }
+        }
+        // Not under the lock: the job manager calls its listeners. A job that has just ended
+        // is FAILED_PRECONDITION, and its end arrives next anyway.
+        if (stop) (void)jobs_->Cancel(job_id);
+        return true;
+      });
+  if (watched.code() == absl::StatusCode::kNotFound) {
+    absl::MutexLock lock(&mutex_);
+    sweeps_.at(id)->Finished(trial, v1::Job(), absl::Now());  // deleted by retention
+  }
+  // UNAVAILABLE: the server stops, and the trial's job continues at its next start.
+  if (watched.ok()) StartTrials(id);
+  absl::MutexLock lock(&mutex_);
+  follower->done = true;
+  changed_.SignalAll();
+}
+
+void SweepManager::ReapFollowers() {
+  std::list<Follower> done;
+  {
+    absl::MutexLock lock(&mutex_);
+    for (auto it = followers_.begin(); it != followers_.end();) {
+      if (it->done) {
+        auto next = std::next(it);
+        done.splice(done.end(), followers_, it);
+        it = next;
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (Follower& follower : done) follower.thread.join();
+}
+
+absl::Status SweepManager::Watch(absl::string_view id, int64_t after_event,
+                                 const std::function<bool(const v1::WatchSweepResponse&)>& send,
+                                 const std::function<bool()>& alive) {
+  ReapFollowers();
+  v1::WatchSweepResponse first;
+  {
+    absl::MutexLock lock(&mutex_);
+    const auto found = sweeps_.find(std::string(id));
+    if (found == sweeps_.end()) return absl::NotFoundError(absl::StrCat("no sweep ", id));
+    *first.mutable_sweep() = found->second->sweep();
+  }
+  if (!send(first)) return absl::CancelledError("the watcher went away");
+  int64_t sent = std::max<int64_t>(after_event, 0);
+  for (;;) {
+    std::vector<v1::WatchSweepResponse> batch;
+    bool ended = false;
+    bool stopping = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      const SweepRun& run = *sweeps_.at(std::string(id));
+      const absl::Time deadline = absl::Now() + absl::Seconds(1);
+      while (static_cast<int64_t>(run.events().size()) <= sent && !run.ended() &&
+             !shutting_down_ && !changed_.WaitWithDeadline(&mutex_, deadline)) {
+      }
+      for (int64_t i = sent; i < static_cast<int64_t>(run.events().size()); ++i) {
+        *batch.emplace_back().mutable_trial() = run.events()[i];
+      }
+      sent = std::max<int64_t>(sent, run.events().size());
+      ended = run.ended();
+      stopping = shutting_down_;
+      if (ended) *batch.emplace_back().mutable_sweep() = run.sweep();
+    }
+    for (const v1::WatchSweepResponse& message : batch) {
+      if (!send(message)) return absl::CancelledError("the watcher went away");
+    }
+    if (ended) return absl::OkStatus();
+    if (stopping) return absl::UnavailableError("the server is shutting down; watch again");
+    if (batch.empty() && !alive()) return absl::CancelledError("the watcher went away");
+  }
+}
+
+void SweepManager::Shutdown() {
+  {
+    absl::MutexLock lock(&mutex_);
+    shutting_down_ = true;
+    changed_.SignalAll();
+  }
+  for (;;) {
+    std::list<Follower> all;
+    {
+      absl::MutexLock lock(&mutex_);
+      if (followers_.empty()) return;
+      all.swap(followers_);
+    }
+    for (Follower& follower : all) follower.thread.join();
+  }
+}
+
+}  // namespace descent::server
