@@ -98,14 +98,15 @@ std::string FormatJobTable(const std::vector<v1::Job>& jobs) {
   // EPOCH_LOSS: the last finished epoch's mean training loss, the figure the diagnosis and the
   // epoch lines use; a single minibatch's loss jumps around too much to compare jobs by.
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "NAME", "STATE", "STEP", "EPOCH_LOSS", "VAL_LOSS", "VERDICT", "CREATED"}};
+      {"ID", "NAME", "STATE", "STEP", "EPOCH_LOSS", "VAL_LOSS", "VERDICT", "CREATED", "RUNNER"}};
   for (const v1::Job& job : jobs) {
     rows.push_back({job.id(), job.name().empty() ? "-" : job.name(), StateName(job.state()),
                     Progress(job),
                     job.has_train_metrics() ? Number(job.train_metrics().loss()) : "-",
                     job.has_validation_loss() ? Number(job.validation_loss()) : "-",
                     VerdictName(job.diagnosis().verdict()),
-                    job.has_create_time() ? FormatTimestamp(job.create_time()) : "-"});
+                    job.has_create_time() ? FormatTimestamp(job.create_time()) : "-",
+                    job.runner().empty() ? "-" : job.runner()});
   }
   return Table(rows);
 }
@@ -115,6 +116,7 @@ std::string FormatJobDetails(const v1::Job& job) {
   rows.push_back({"id:", job.id()});
   rows.push_back({"name:", job.name()});
   rows.push_back({"state:", StateName(job.state())});
+  if (!job.runner().empty()) rows.push_back({"runner:", job.runner()});
   if (job.has_create_time()) rows.push_back({"created:", FormatTimestamp(job.create_time())});
   if (job.has_start_time()) rows.push_back({"started:", FormatTimestamp(job.start_time())});
   if (job.has_end_time()) {

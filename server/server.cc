@@ -114,6 +114,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->metrics_address_ = WithPort(options.metrics_listen_address, server->metrics_port_);
   }
   JobManagerOptions jobs = options.jobs;
+  jobs.runner = options.advertise_address.empty() ? options.listen_address
+                                                   : options.advertise_address;
   if (!options.job_store_url.empty()) {
     ASSIGN_OR_RETURN(server->job_store_, PostgresJobStore::Open(options.job_store_url));
   } else if (!options.job_store_path.empty()) {
@@ -174,6 +176,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     }
   }
   server->address_ = WithPort(options.listen_address, server->port_);
+  if (options.advertise_address.empty()) server->jobs_->SetRunner(server->address_);
   server->grpc_server_->GetHealthCheckService()->SetServingStatus(kTrainingServiceName, true);
   return server;
 }

@@ -24,6 +24,10 @@
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "gRPC address, host:port. Port 0 picks a free port; the start-up log line names it.");
+ABSL_FLAG(std::string, advertise, "",
+          "host:port clients reach this descentd at, shown as the runner of the jobs it runs "
+          "(`descent get`, `descent list`); replicas sharing a --store tell each other apart by "
+          "it. Empty = the --listen address.");
 ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
           "Prometheus /metrics address, host:port (port 0 picks one). Empty turns the endpoint "
           "off.");
@@ -103,6 +107,7 @@ namespace {
 
 // The flags --help documents, in this order.
 constexpr const char* kFlagNames[] = {"listen",
+                                      "advertise",
                                       "metrics_listen",
                                       "data_dir",
                                       "store",
@@ -200,6 +205,7 @@ absl::StatusOr<DescentdConfig> ParseDescentdFlags(const std::vector<std::string>
 
   ServerOptions& options = config.options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.advertise_address = absl::GetFlag(FLAGS_advertise);
   options.metrics_listen_address = absl::GetFlag(FLAGS_metrics_listen);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.dataset_dir = (std::filesystem::path(config.data_dir) / "datasets").string();

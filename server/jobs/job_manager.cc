@@ -72,7 +72,8 @@ struct JobManager::Impl {
         listener(listener_in),
         models(options.model_cache_bytes),
         watchers(options.max_watchers_per_job),
-        finished(options.retain_finished_jobs, options.retain_finished_for) {}
+        finished(options.retain_finished_jobs, options.retain_finished_for),
+        runner(options.runner) {}
 
   // Where a job is: its record while the manager holds one, else a finished job's state.
   struct Slot {
@@ -142,6 +143,7 @@ struct JobManager::Impl {
         queue.pop_front();
         ++running_jobs;
         ShareCoresLocked();
+        job->SetRunner(runner);
         // Under mu, so Cancel sees a job either in the queue or taken by a worker. A resumed
         // job is RUNNING already.
         if (job->state() == v1::QUEUED) started = job->Start(absl::Now(), listener);
@@ -234,6 +236,7 @@ struct JobManager::Impl {
   FinishedJobs finished ABSL_GUARDED_BY(mu);  // retention's order
   std::deque<std::shared_ptr<JobRecord>> queue ABSL_GUARDED_BY(mu);  // QUEUED jobs, oldest first
   bool shutting_down ABSL_GUARDED_BY(mu) = false;
+  std::string runner ABSL_GUARDED_BY(mu);  // Job.runner of the jobs this manager starts
   absl::BitGen random ABSL_GUARDED_BY(mu);
 
   absl::Mutex shutdown_mu;  // serializes Shutdown(), so every caller returns once it is done
@@ -469,6 +472,11 @@ absl::StatusOr<TrainedModel> JobManager::Model(std::string_view job_id) const {
                    StoredModel(*impl.options.store, stored));
   impl.models.Add(found.sequence, model);
   return *model;
+}
+
+void JobManager::SetRunner(std::string runner) {
+  absl::MutexLock lock(&impl_->mu);
+  impl_->runner = std::move(runner);
 }
 
 void JobManager::Shutdown() {

@@ -122,6 +122,10 @@ class JobManager {
   // job's model comes from the store (decoded once, then from the ModelCache).
   absl::StatusOr<TrainedModel> Model(std::string_view job_id) const;
 
+  // Replaces JobManagerOptions::runner for the jobs started from now on (a server listening
+  // on port 0 learns its address only once it listens).
+  void SetRunner(std::string runner);
+
   // Stops accepting submissions (UNAVAILABLE) and stops the workers. Without a store, queued
   // and running jobs are cancelled and end CANCELLED. With a store nothing is lost: running
   // jobs write a checkpoint and stop, staying RUNNING, queued jobs stay QUEUED, and both

@@ -4,6 +4,7 @@
 #define DESCENT_SERVER_JOBS_JOB_MANAGER_OPTIONS_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -31,6 +32,9 @@ struct JobManagerOptions {
   // Watch streams served at once for one job; Watch beyond that is RESOURCE_EXHAUSTED. A
   // stream frees its slot when Watch returns.
   int max_watchers_per_job = 64;
+  // This replica as clients reach it (descentd --advertise, by default its listen address):
+  // recorded as Job.runner of every job it starts or resumes.
+  std::string runner;
   // Durable state (may be null: jobs live in memory only). Must outlive the manager.
   JobStore* store = nullptr;
   // With a store: turns a stored job's submission back into what a worker trains (the

@@ -88,6 +88,7 @@ std::unique_ptr<JobRecord> JobRecord::FromStore(const StoredJob& stored, LossHis
   if (job.has_validation_metrics()) r.validation_metrics_ = job.validation_metrics();
   if (job.has_diagnosis()) r.diagnosis_ = job.diagnosis();
   r.error_ = job.error();
+  r.runner_ = job.runner();
   r.history_ = std::move(window);
   r.stored_steps_ = r.history_.steps();
   r.stored_events_ = r.history_.events_end();
@@ -136,6 +137,7 @@ v1::Job JobRecord::SnapshotLocked(absl::Time now, bool include_spec) const {
   if (lr_find_) *job.mutable_lr_find() = *lr_find_;
   job.set_error(error_);
   job.set_request_id(request_id_);
+  job.set_runner(runner_);
   return job;
 }
 
@@ -257,6 +259,11 @@ void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* lis
     listener->OnFinished(SnapshotLocked(now, /*include_spec=*/false));
   }
   AppendEventLocked(StateEventLocked(now));
+}
+
+void JobRecord::SetRunner(std::string runner) {
+  absl::MutexLock lock(&mu_);
+  runner_ = std::move(runner);
 }
 
 void JobRecord::SetTrainingInput(TrainingInput input) {

@@ -125,6 +125,10 @@ class JobRecord {
   void Finish(JobOutcome outcome, absl::Time now, JobEventListener* listener)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The replica about to run the job (Job.runner, JobManagerOptions::runner), shown from now
+  // on and stored with the job's next write.
+  void SetRunner(std::string runner) ABSL_LOCKS_EXCLUDED(mu_);
+
   // For a job loaded from the store: the input its next run trains from.
   void SetTrainingInput(TrainingInput input) ABSL_LOCKS_EXCLUDED(mu_);
   // The training input, exactly once per SetTrainingInput or construction (CHECK-fails
@@ -238,6 +242,7 @@ class JobRecord {
   std::optional<v1::Diagnosis> diagnosis_ ABSL_GUARDED_BY(mu_);
   std::optional<v1::LrFindResult> lr_find_ ABSL_GUARDED_BY(mu_);
   std::string error_ ABSL_GUARDED_BY(mu_);
+  std::string runner_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const TrainedModel> model_ ABSL_GUARDED_BY(mu_);
   LossHistory history_ ABSL_GUARDED_BY(mu_);
   bool suspended_ ABSL_GUARDED_BY(mu_) = false;

@@ -91,6 +91,22 @@ TEST(FormatJobTableTest, TheLossColumnIsTheEpochMeanNotTheLastMinibatch) {
   EXPECT_THAT(FormatJobTable({job}), Not(HasSubstr("0.0123")));
 }
 
+TEST(FormatJobTableTest, TheRunnerColumnNamesTheReplicaOrADashBeforeAnyRan) {
+  v1::Job job = SampleJob();
+  job.set_runner("10.0.0.7:50051");
+  v1::Job queued = SampleJob();
+  queued.set_state(v1::QUEUED);
+  const std::vector<std::string> lines =
+      absl::StrSplit(FormatJobTable({job, queued}), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  const size_t column = lines[0].find("RUNNER");
+  ASSERT_NE(column, std::string::npos);
+  EXPECT_EQ(lines[1].substr(column, 14), "10.0.0.7:50051");
+  EXPECT_EQ(lines[2].substr(column, 1), "-");
+  EXPECT_THAT(FormatJobDetails(job), HasSubstr("runner:          10.0.0.7:50051"));
+  EXPECT_THAT(FormatJobDetails(queued), Not(HasSubstr("runner:")));
+}
+
 TEST(FormatJobDetailsTest, ShowsProgressLossesDiagnosisAndError) {
   v1::Job job = SampleJob();
   job.set_error("dataset.builtin.name must be one of ... (got 'nope')");

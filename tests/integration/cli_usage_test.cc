@@ -150,6 +150,8 @@ TEST_F(CliOutputTest, ListShowsTheEpochMeanAndGetAndPlotSayWhichLossIsWhich) {
 
   testing::ProcessResult get = Cli({"get", id});
   EXPECT_THAT(get.out, ContainsRegex("minibatch loss: +" + minibatch + " \\(step 130\\)"));
+  // The replica that ran it: the address this descentd listens on (no --advertise).
+  EXPECT_THAT(get.out, ContainsRegex("runner: +127\\.0\\.0\\.1:[1-9][0-9]*\n"));
   EXPECT_THAT(get.out, ContainsRegex("train, epoch mean: +loss " + epoch_mean));
 
   testing::ProcessResult plot = Cli({"plot", id});

@@ -78,6 +78,7 @@ class JobManagerRestartTest : public ::testing::TestWithParam<StoreKind> {
     options.store = store_.get();
     options.prepare = prepare_;
     options.checkpoint_every_steps = checkpoint_every_steps;
+    options.runner = "replica-a:50051";
     manager_ = std::make_unique<JobManager>(options, listener_);
     absl::StatusOr<int> count = manager_->Recover();
     EXPECT_OK(count);
@@ -233,6 +234,7 @@ TEST_P(JobManagerRestartTest, FinishedJobsAreServedAsTheyEnded) {
     CheckStream(stream, 0, 4096);
     done = *manager.Get(id);
     ASSERT_EQ(done.state(), v1::SUCCEEDED);
+    EXPECT_EQ(done.runner(), "replica-a:50051");
     absl::StatusOr<TrainedModel> trained = manager.Model(id);
     ASSERT_OK(trained);
     model = *trained;
