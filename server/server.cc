@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <utility>
 #include <vector>
@@ -36,6 +38,19 @@ namespace {
 std::string WithPort(const std::string& address, int port) {
   const size_t colon = address.rfind(':');
   return absl::StrCat(colon == std::string::npos ? address : address.substr(0, colon), ":", port);
+}
+
+// How clients reach a server listening on `listen_address` at `port`, by default: the listen
+// host, or this machine's hostname when that is a wildcard (0.0.0.0, [::]), which names no
+// one machine.
+std::string AdvertisedAddress(const std::string& listen_address, int port) {
+  const size_t colon = listen_address.rfind(':');
+  std::string host = colon == std::string::npos ? listen_address : listen_address.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char name[256] = {};
+    if (gethostname(name, sizeof(name) - 1) == 0 && name[0] != '\0') host = name;
+  }
+  return absl::StrCat(host, ":", port);
 }
 
 // Drops gRPC's reflection plugin from one builder. The plugin is a process-wide switch, and
@@ -114,8 +129,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->metrics_address_ = WithPort(options.metrics_listen_address, server->metrics_port_);
   }
   JobManagerOptions jobs = options.jobs;
-  jobs.runner = options.advertise_address.empty() ? options.listen_address
-                                                   : options.advertise_address;
+  jobs.start_workers = false;  // once the address they record as Job.runner is known
   if (!options.job_store_url.empty()) {
     ASSIGN_OR_RETURN(server->job_store_, PostgresJobStore::Open(options.job_store_url));
   } else if (!options.job_store_path.empty()) {
@@ -176,7 +190,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     }
   }
   server->address_ = WithPort(options.listen_address, server->port_);
-  if (options.advertise_address.empty()) server->jobs_->SetRunner(server->address_);
+  server->jobs_->StartWorkers(options.advertise_address.empty()
+                                  ? AdvertisedAddress(options.listen_address, server->port_)
+                                  : options.advertise_address);
   server->grpc_server_->GetHealthCheckService()->SetServingStatus(kTrainingServiceName, true);
   return server;
 }

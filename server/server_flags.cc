@@ -27,7 +27,8 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
 ABSL_FLAG(std::string, advertise, "",
           "host:port clients reach this descentd at, shown as the runner of the jobs it runs "
           "(`descent get`, `descent list`); replicas sharing a --store tell each other apart by "
-          "it. Empty = the --listen address.");
+          "it. Empty = the --listen address (a wildcard host such as 0.0.0.0 replaced by this "
+          "machine's hostname).");
 ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
           "Prometheus /metrics address, host:port (port 0 picks one). Empty turns the endpoint "
           "off.");

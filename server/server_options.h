@@ -20,7 +20,8 @@ namespace descent::server {
 struct ServerOptions {
   std::string listen_address = "0.0.0.0:50051";  // host:port; port 0 picks a free one
   // host:port clients reach this replica at, recorded as Job.runner of the jobs it runs;
-  // empty = listen_address (with the port it got, for port 0).
+  // empty = listen_address (with the port it got, for port 0; a wildcard host becomes the
+  // hostname).
   std::string advertise_address;
   // host:port of the Prometheus /metrics endpoint; empty = no endpoint (metrics are still
   // collected).

@@ -241,6 +241,12 @@ struct JobManager::Impl {
 
   absl::Mutex shutdown_mu;  // serializes Shutdown(), so every caller returns once it is done
   std::vector<std::thread> workers ABSL_GUARDED_BY(shutdown_mu);
+
+  void StartWorkersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shutdown_mu) {
+    for (int i = 0; i < options.workers; ++i) {
+      workers.emplace_back([this] { WorkerLoop(); });
+    }
+  }
   std::thread retention ABSL_GUARDED_BY(shutdown_mu);
 };
 
@@ -252,9 +258,7 @@ JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
   SetBlasThreads(BlasThreadsForRunningJobs(base::AvailableCores(), 0, options.blas_threads));
   impl_ = std::make_unique<Impl>(std::move(options), listener);
   absl::MutexLock lock(&impl_->shutdown_mu);
-  for (int i = 0; i < impl_->options.workers; ++i) {
-    impl_->workers.emplace_back([impl = impl_.get()] { impl->WorkerLoop(); });
-  }
+  if (impl_->options.start_workers) impl_->StartWorkersLocked();
   if (impl_->options.retain_finished_for > absl::ZeroDuration()) {
     impl_->retention = std::thread([impl = impl_.get()] { impl->RetentionLoop(); });
   }
@@ -474,9 +478,14 @@ absl::StatusOr<TrainedModel> JobManager::Model(std::string_view job_id) const {
   return *model;
 }
 
-void JobManager::SetRunner(std::string runner) {
-  absl::MutexLock lock(&impl_->mu);
-  impl_->runner = std::move(runner);
+void JobManager::StartWorkers(std::string runner) {
+  absl::MutexLock shutdown_lock(&impl_->shutdown_mu);
+  DESCENT_CHECK(impl_->workers.empty());
+  {
+    absl::MutexLock lock(&impl_->mu);
+    impl_->runner = std::move(runner);
+  }
+  impl_->StartWorkersLocked();
 }
 
 void JobManager::Shutdown() {

@@ -57,7 +57,8 @@ class JobManager {
   // `listener` (may be null) must outlive the manager. It hears of every transition before
   // the new state is visible to Get/List/Watch, and is called with internal locks held, so
   // it must never call back into the manager (job_events.h). Sets the OpenBLAS thread count
-  // (BlasThreadsForRunningJobs, again whenever a job starts or ends) and starts the workers.
+  // (BlasThreadsForRunningJobs, again whenever a job starts or ends) and starts the workers
+  // (unless options.start_workers is false: StartWorkers).
   // Options ValidateJobManagerOptions refuses are a bug: CHECK-fails.
   JobManager(JobManagerOptions options, JobEventListener* listener);
   // Shutdown(), then waits until every Watch call has returned: the owner must make their
@@ -122,9 +123,9 @@ class JobManager {
   // job's model comes from the store (decoded once, then from the ModelCache).
   absl::StatusOr<TrainedModel> Model(std::string_view job_id) const;
 
-  // Replaces JobManagerOptions::runner for the jobs started from now on (a server listening
-  // on port 0 learns its address only once it listens).
-  void SetRunner(std::string runner);
+  // With JobManagerOptions::start_workers false: sets the runner (Job.runner of the jobs this
+  // manager starts) and starts the workers. Once only, before Shutdown.
+  void StartWorkers(std::string runner);
 
   // Stops accepting submissions (UNAVAILABLE) and stops the workers. Without a store, queued
   // and running jobs are cancelled and end CANCELLED. With a store nothing is lost: running

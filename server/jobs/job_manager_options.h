@@ -35,6 +35,10 @@ struct JobManagerOptions {
   // This replica as clients reach it (descentd --advertise, by default its listen address):
   // recorded as Job.runner of every job it starts or resumes.
   std::string runner;
+  // false: the workers start only at JobManager::StartWorkers, which names the runner then
+  // (a server listening on port 0 learns its address only once it listens, after the
+  // manager exists; no job starts before it is known).
+  bool start_workers = true;
   // Durable state (may be null: jobs live in memory only). Must outlive the manager.
   JobStore* store = nullptr;
   // With a store: turns a stored job's submission back into what a worker trains (the
