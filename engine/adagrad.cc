@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "base/status_macros.h"
+#include "engine/cpu_features.h"
 #include "engine/optimizer_kinds.h"
 
 namespace descent::internal {
@@ -43,11 +44,14 @@ class Adagrad final : public StatefulOptimizer {
       const size_t n = params[i].value.size();
       float* p = params[i].value.data();
       const float* g = params[i].grad.data();
-      if (weight_decay_ != 0) {
-        AdagradKernel<true>(weight_decay, eps, neg_clr, n, p, g, slot(i, 0));
-      } else {
-        AdagradKernel<false>(weight_decay, eps, neg_clr, n, p, g, slot(i, 0));
-      }
+      float* sum = slot(i, 0);
+      RunVectorized([&] {
+        if (weight_decay_ != 0) {
+          AdagradKernel<true>(weight_decay, eps, neg_clr, n, p, g, sum);
+        } else {
+          AdagradKernel<false>(weight_decay, eps, neg_clr, n, p, g, sum);
+        }
+      });
     }
   }
 

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "base/status_macros.h"
+#include "engine/cpu_features.h"
 #include "engine/optimizer_kinds.h"
 
 namespace descent::internal {
@@ -48,8 +49,10 @@ void AdamKernel(const AdamCoefficients k, size_t n, float* __restrict p,
 template <bool kDecoupled, bool kCoupledDecay>
 void AdamDispatch(const AdamCoefficients& k, bool amsgrad, size_t n, float* p, const float* g,
                   float* m, float* v, float* v_max) {
-  if (amsgrad) return AdamKernel<kDecoupled, kCoupledDecay, true>(k, n, p, g, m, v, v_max);
-  AdamKernel<kDecoupled, kCoupledDecay, false>(k, n, p, g, m, v, v_max);
+  RunVectorized([&] {
+    if (amsgrad) return AdamKernel<kDecoupled, kCoupledDecay, true>(k, n, p, g, m, v, v_max);
+    AdamKernel<kDecoupled, kCoupledDecay, false>(k, n, p, g, m, v, v_max);
+  });
 }
 
 class Adam final : public StatefulOptimizer {

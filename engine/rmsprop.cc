@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "base/status_macros.h"
+#include "engine/cpu_features.h"
 #include "engine/optimizer_kinds.h"
 
 namespace descent::internal {
@@ -51,12 +52,14 @@ void RmspropKernel(const RmspropCoefficients k, size_t n, float* __restrict p,
 template <bool kDecay>
 void RmspropDispatch(const RmspropCoefficients& k, bool centered, bool momentum, size_t n, float* p,
                      const float* g, float* sq, float* ga, float* buf) {
-  if (centered) {
-    return momentum ? RmspropKernel<kDecay, true, true>(k, n, p, g, sq, ga, buf)
-                    : RmspropKernel<kDecay, true, false>(k, n, p, g, sq, ga, buf);
-  }
-  return momentum ? RmspropKernel<kDecay, false, true>(k, n, p, g, sq, ga, buf)
-                  : RmspropKernel<kDecay, false, false>(k, n, p, g, sq, ga, buf);
+  RunVectorized([&] {
+    if (centered) {
+      return momentum ? RmspropKernel<kDecay, true, true>(k, n, p, g, sq, ga, buf)
+                      : RmspropKernel<kDecay, true, false>(k, n, p, g, sq, ga, buf);
+    }
+    return momentum ? RmspropKernel<kDecay, false, true>(k, n, p, g, sq, ga, buf)
+                    : RmspropKernel<kDecay, false, false>(k, n, p, g, sq, ga, buf);
+  });
 }
 
 class Rmsprop final : public StatefulOptimizer {

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "base/status_macros.h"
+#include "engine/cpu_features.h"
 #include "engine/descend.h"
 #include "engine/optimizer_kinds.h"
 
@@ -49,13 +50,15 @@ void SgdKernel(const SgdCoefficients k, size_t n, float* __restrict p, const flo
 template <bool kDecay>
 void SgdDispatch(const SgdCoefficients& k, bool momentum, bool first, bool nesterov, size_t n,
                  float* p, const float* g, float* buf) {
-  if (!momentum) return SgdKernel<kDecay, false, false, false>(k, n, p, g, buf);
-  if (first) {
-    return nesterov ? SgdKernel<kDecay, true, true, true>(k, n, p, g, buf)
-                    : SgdKernel<kDecay, true, true, false>(k, n, p, g, buf);
-  }
-  return nesterov ? SgdKernel<kDecay, true, false, true>(k, n, p, g, buf)
-                  : SgdKernel<kDecay, true, false, false>(k, n, p, g, buf);
+  RunVectorized([&] {
+    if (!momentum) return SgdKernel<kDecay, false, false, false>(k, n, p, g, buf);
+    if (first) {
+      return nesterov ? SgdKernel<kDecay, true, true, true>(k, n, p, g, buf)
+                      : SgdKernel<kDecay, true, true, false>(k, n, p, g, buf);
+    }
+    return nesterov ? SgdKernel<kDecay, true, false, true>(k, n, p, g, buf)
+                    : SgdKernel<kDecay, true, false, false>(k, n, p, g, buf);
+  });
 }
 
 class Sgd final : public StatefulOptimizer {
