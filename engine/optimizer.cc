@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "engine/huge_pages.h"
 #include "engine/optimizer_kinds.h"
 
 namespace descent {
@@ -19,7 +20,9 @@ StatefulOptimizer::StatefulOptimizer(absl::Span<const ParameterRef> params, int 
   for (const ParameterRef& param : params) {
     DESCENT_CHECK(param.value.size() == param.grad.size());
     sizes_.push_back(param.value.size());
-    for (int s = 0; s < slots; ++s) buffers_.emplace_back(param.value.size(), initial_value);
+    for (int s = 0; s < slots; ++s) {
+      buffers_.push_back(AdvisedVector(param.value.size(), initial_value));
+    }
   }
 }
 
