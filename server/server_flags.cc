@@ -42,6 +42,11 @@ ABSL_FLAG(std::string, store, "",
           "postgresql://USER@HOST:PORT/DB = that PostgreSQL database, which descentd creates "
           "its tables in (and migrates) and several descentd may share. A password goes in "
           "PGPASSWORD or ~/.pgpass rather than the URL. Uploaded datasets stay in --data-dir.");
+ABSL_FLAG(absl::Duration, lease_timeout, absl::Seconds(30),
+          "With a PostgreSQL --store shared by several descentd: a replica holds a lease on each "
+          "job it trains and renews it every third of this; a replica that dies (kill -9, a lost "
+          "machine or network) loses its jobs to the others this long after its last renewal, "
+          "and they resume them from the last checkpoint. E.g. 30s or 10s.");
 ABSL_FLAG(int, workers, 0,
           "Jobs trained at the same time; 0 = one per available CPU core. The cores are divided "
           "among the jobs running at the moment (one job alone uses them all through OpenBLAS's "
@@ -112,6 +117,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "metrics_listen",
                                       "data_dir",
                                       "store",
+                                      "lease_timeout",
                                       "workers",
                                       "max_queued_jobs",
                                       "heartbeat_interval",
@@ -222,6 +228,7 @@ absl::StatusOr<DescentdConfig> ParseDescentdFlags(const std::vector<std::string>
   jobs.workers = workers == 0 ? base::AvailableCores() : workers;
   jobs.max_queued_jobs = absl::GetFlag(FLAGS_max_queued_jobs);
   jobs.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  jobs.lease_timeout = absl::GetFlag(FLAGS_lease_timeout);
   jobs.max_watchers_per_job = absl::GetFlag(FLAGS_max_watchers_per_job);
   jobs.checkpoint_every_steps = absl::GetFlag(FLAGS_checkpoint_every_steps);
   // NaN is no interval either (absl would make it an infinite one).

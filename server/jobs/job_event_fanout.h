@@ -23,6 +23,9 @@ class JobEventFanout : public JobEventListener {
   void OnRecovered(const JobLabels& job, v1::JobState state) override {
     for (JobEventListener* l : listeners_) l->OnRecovered(job, state);
   }
+  void OnHandedOver(const JobLabels& job, v1::JobState state) override {
+    for (JobEventListener* l : listeners_) l->OnHandedOver(job, state);
+  }
   void OnStateChange(const JobLabels& job, v1::JobState from, v1::JobState to,
                      absl::Duration time_in_from) override {
     for (JobEventListener* l : listeners_) l->OnStateChange(job, from, to, time_in_from);

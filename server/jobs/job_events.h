@@ -40,6 +40,10 @@ class JobEventListener {
   // before that job's OnStateChange.
   virtual void OnEndNotStored(const JobLabels& /*job*/, v1::JobState /*state*/,
                               const absl::Status& /*error*/) {}
+  // A job this process counted as QUEUED or RUNNING (`state`) is another replica's now (a
+  // shared job store: the replica claimed it, or this one lost its lease); it is no longer
+  // counted here and hears of no further transition here.
+  virtual void OnHandedOver(const JobLabels& /*job*/, v1::JobState /*state*/) {}
   // A job that was RUNNING when the server stopped continues training at `step` (its last
   // checkpoint; 0 without one).
   virtual void OnResumed(const JobLabels& /*job*/, int64_t /*step*/) {}

@@ -26,6 +26,7 @@
 #include "server/jobs/job_record.h"
 #include "server/jobs/list_page_token.h"
 #include "server/jobs/job_runner.h"
+#include "server/jobs/lease_renewer.h"
 #include "server/jobs/model_cache.h"
 #include "server/jobs/store_conversion.h"
 #include "server/jobs/watch_stream.h"
@@ -38,6 +39,12 @@ namespace {
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr int64_t kMaxAfterStep = int64_t{1} << 62;
+
+absl::Status AlreadyEnded(std::string_view job_id, v1::JobState state) {
+  return absl::FailedPreconditionError(absl::StrCat("job ", std::string(job_id), " already ended ",
+                                                    v1::JobState_Name(state),
+                                                    "; only QUEUED or RUNNING jobs can be cancelled"));
+}
 
 absl::Status JobNotFound(std::string_view job_id) {
   return absl::NotFoundError(
@@ -73,7 +80,13 @@ struct JobManager::Impl {
         models(options.model_cache_bytes),
         watchers(options.max_watchers_per_job),
         finished(options.retain_finished_jobs, options.retain_finished_for),
-        runner(options.runner) {}
+        runner(options.runner) {
+    if (shared()) renewer = std::make_unique<LeaseRenewer>(*options.store, options.lease_timeout);
+  }
+
+  // Whether this manager shares its store with other replicas: its workers then claim jobs
+  // from the store (with leases) instead of taking them from the local queue alone.
+  bool shared() const { return options.store != nullptr && options.store->shared(); }
 
   // Where a job is: its record while the manager holds one, else a finished job's state.
   struct Slot {
@@ -101,6 +114,8 @@ struct JobManager::Impl {
         if (auto it = by_sequence.find(*sequence); it != by_sequence.end()) {
           return Found{*sequence, it->second};
         }
+        // Submitted to another replica since this one started: served from the store.
+        if (shared()) return Found{*sequence, Slot{}};
       } else if (!absl::IsNotFound(sequence.status())) {
         return sequence.status();
       }
@@ -110,7 +125,10 @@ struct JobManager::Impl {
 
   // The job as Get shows it, from its record or the store.
   absl::StatusOr<v1::Job> SnapshotOf(int64_t sequence, const Slot& slot) const {
-    if (slot.record != nullptr) return slot.record->Snapshot();
+    // A job queued here may have been claimed by another replica since: the store knows.
+    if (slot.record != nullptr && !(shared() && slot.record->state() == v1::QUEUED)) {
+      return slot.record->Snapshot();
+    }
     ASSIGN_OR_RETURN(StoredJob stored, options.store->ReadJob(sequence));
     return WithSpec(std::move(stored));
   }
@@ -162,9 +180,224 @@ struct JobManager::Impl {
     }
   }
 
+  // Who claims, for the store: this replica's address and this process.
+  LeaseHolder Holder() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return LeaseHolder{runner, instance, options.lease_timeout};
+  }
+  // How long an idle worker of a shared manager waits before it looks for claimable jobs
+  // again (jobs submitted elsewhere, leases that expired); a local submission wakes it.
+  absl::Duration ClaimPollInterval() const {
+    return std::min(absl::Seconds(1), options.lease_timeout / 3);
+  }
+
+  // A shared manager's worker: claims a job from the store (those submitted here first, as
+  // their training input is prepared already), trains it under its lease, repeats; exits
+  // once shutting down.
+  void SharedWorkerLoop() {
+    const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every};
+    while (true) {
+      {
+        absl::MutexLock lock(&mu);
+        if (shutting_down) return;
+      }
+      absl::StatusOr<std::shared_ptr<JobRecord>> claimed = ClaimNext();
+      if (!claimed.ok() || *claimed == nullptr) {
+        // Nothing claimable (a local submission wakes the worker), or the store is away
+        // (then only the interval does): look again after a while.
+        absl::MutexLock lock(&mu);
+        mu.AwaitWithTimeout(claimed.ok() ? absl::Condition(this, &Impl::HasWorkOrStopping)
+                                         : absl::Condition(this, &Impl::ShuttingDown),
+                            ClaimPollInterval());
+        continue;
+      }
+      std::shared_ptr<JobRecord> job = *std::move(claimed);
+      renewer->Add(job);
+      absl::Status started;
+      {
+        absl::MutexLock lock(&mu);
+        ++running_jobs;
+        ShareCoresLocked();
+        job->SetRunner(runner);
+        if (job->state() == v1::QUEUED) started = job->Start(absl::Now(), listener);
+      }
+      if (!started.ok() && !job->lease_lost()) {
+        job->Finish(JobOutcome::Failed(absl::StrCat("could not record the job's start: ",
+                                                    started.message())),
+                    absl::Now(), listener);
+      } else if (started.ok()) {
+        RunJob(*job, listener, checkpoints);
+      }
+      renewer->Remove(job.get());
+      absl::MutexLock lock(&mu);
+      --running_jobs;
+      ShareCoresLocked();
+      if (job->lease_lost()) {
+        HandOverLocked(*job);
+      } else if (!IsTerminal(job->state())) {
+        // Stopping: the job checkpointed and stays RUNNING; the next replica may take it now.
+        (void)options.store->ReleaseLease(job->sequence(), job->lease_token());
+      }
+      SettleLocked(*job);
+    }
+  }
+
+  // The next job this replica may train, with its lease: the first claimable job of the
+  // store (resumed ones first, then by submission, whichever replica took it), its record
+  // here if it was submitted here (its training input is prepared already), else loaded from
+  // the store (its submission prepared again, a RUNNING one from its checkpoint). When none is
+  // claimable, the jobs queued here were taken by other replicas and leave this one, but for
+  // one submitted since, which is claimed. nullptr when there is nothing to train.
+  absl::StatusOr<std::shared_ptr<JobRecord>> ClaimNext() {
+    LeaseHolder holder;
+    {
+      absl::MutexLock lock(&mu);
+      holder = Holder();
+    }
+    ASSIGN_OR_RETURN(std::optional<Lease> lease, options.store->Claim(holder, std::nullopt));
+    if (lease) {
+      {
+        absl::MutexLock lock(&mu);
+        if (std::shared_ptr<JobRecord> local = TakeQueuedLocked(lease->sequence)) {
+          local->SetLease(lease->token);
+          return local;
+        }
+      }
+      ASSIGN_OR_RETURN(std::shared_ptr<JobRecord> record,
+                       LoadUnfinishedJob(*options.store, lease->sequence, options.prepare,
+                                         listener, lease->token));
+      absl::MutexLock lock(&mu);
+      if (listener != nullptr && !IsTerminal(record->state())) {
+        listener->OnRecovered(record->labels(), record->state());
+      }
+      AddLocked(record);
+      if (IsTerminal(record->state())) {  // it could not be prepared again: FAILED, with why
+        SettleLocked(*record);
+        return nullptr;
+      }
+      return record;
+    }
+    std::vector<std::shared_ptr<JobRecord>> local;
+    {
+      absl::MutexLock lock(&mu);
+      local.assign(queue.begin(), queue.end());
+    }
+    for (const std::shared_ptr<JobRecord>& job : local) {
+      ASSIGN_OR_RETURN(std::optional<Lease> mine, options.store->Claim(holder, job->sequence()));
+      absl::MutexLock lock(&mu);
+      if (TakeQueuedLocked(job->sequence()) == nullptr) continue;  // cancelled meanwhile
+      if (mine) {
+        job->SetLease(mine->token);
+        return job;
+      }
+      HandOverLocked(*job);
+    }
+    return nullptr;
+  }
+
+  // Removes the job with this sequence from the local queue and returns it; nullptr when it
+  // is not there.
+  std::shared_ptr<JobRecord> TakeQueuedLocked(int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    for (auto it = queue.begin(); it != queue.end(); ++it) {
+      if ((*it)->sequence() != sequence) continue;
+      std::shared_ptr<JobRecord> job = std::move(*it);
+      queue.erase(it);
+      return job;
+    }
+    return nullptr;
+  }
+
+  // For Watch: whether job `sequence` has a record here, has ended, or the manager stops.
+  struct ClaimWait {
+    const Impl* impl;
+    int64_t sequence;
+  };
+  static bool ClaimedHereOrEnded(ClaimWait* wait) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    // Called by Await with mu held.
+    const Impl& impl = *wait->impl;
+    auto slot = impl.by_sequence.find(wait->sequence);
+    return impl.shutting_down || (slot != impl.by_sequence.end() &&
+                                  (slot->second.record != nullptr ||
+                                   IsTerminal(slot->second.state)));
+  }
+
+  // Cancel() of a shared manager, for a job that does not train here: claims it (so no
+  // replica starts it meanwhile) and ends it CANCELLED; a job another replica trains is
+  // FAILED_PRECONDITION naming that replica.
+  absl::StatusOr<v1::Job> CancelElsewhereLocked(std::string_view job_id, const Found& found)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::shared_ptr<JobRecord> job;
+    auto queued = std::find(queue.begin(), queue.end(), found.slot.record);
+    if (found.slot.record != nullptr && queued != queue.end()) {
+      job = found.slot.record;
+      queue.erase(queued);
+    }
+    absl::StatusOr<std::optional<Lease>> lease = options.store->Claim(Holder(), found.sequence);
+    if (!lease.ok()) {
+      if (job != nullptr) queue.push_front(job);
+      return lease.status();
+    }
+    if (*lease) {
+      if (job == nullptr) {
+        ASSIGN_OR_RETURN(job, LoadUnfinishedJob(*options.store, found.sequence, options.prepare,
+                                                listener, (*lease)->token));
+        if (listener != nullptr && !IsTerminal(job->state())) {
+          listener->OnRecovered(job->labels(), job->state());
+        }
+        AddLocked(job);
+      } else {
+        job->SetLease((*lease)->token);
+      }
+      if (!IsTerminal(job->state())) job->Finish(JobOutcome::Cancelled(), absl::Now(), listener);
+      v1::Job cancelled = job->Snapshot();
+      SettleLocked(*job);
+      return cancelled;
+    }
+    if (job != nullptr) HandOverLocked(*job);
+    ASSIGN_OR_RETURN(const StoredJob stored, options.store->ReadJob(found.sequence));
+    if (IsTerminal(stored.job.state())) return AlreadyEnded(job_id, stored.job.state());
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", std::string(job_id), " is ", v1::JobState_Name(stored.job.state()),
+        " on the replica ", stored.job.runner(),
+        ", which alone can cancel it; send the cancel there (descent --server ",
+        stored.job.runner(), " cancel ", std::string(job_id), ")"));
+  }
+
+  // A job this process held that another replica has now: it leaves memory (Get and List
+  // read it from the store), its watchers end as for a stopping server, and the listener
+  // stops counting it here.
+  void HandOverLocked(JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    job.MarkSuspended();
+    if (listener != nullptr) listener->OnHandedOver(job.labels(), job.state());
+    jobs.erase(job.id());
+    if (auto slot = by_sequence.find(job.sequence()); slot != by_sequence.end()) {
+      slot->second = Slot{nullptr, job.state(), job.resumed_at()};
+    }
+  }
+
+  // Recover() of a shared manager: every stored job is known by its summary and served from
+  // the store; unfinished ones are claimed by the workers like any other (a RUNNING one only
+  // once its lease expired, or at once if this replica's previous process held it).
+  int RecoverShared(const std::vector<StoredJobSummary>& stored) {
+    absl::MutexLock lock(&mu);
+    int unfinished = 0;
+    for (const StoredJobSummary& job : stored) {
+      // The workers run already: a job one of them claimed keeps its record.
+      by_sequence.try_emplace(job.sequence, Slot{nullptr, job.state, {}});
+      next_sequence = std::max(next_sequence, job.sequence + 1);
+      if (!job.request_id.empty()) by_request_id[job.request_id] = job.sequence;
+      if (IsTerminal(job.state)) {
+        finished.Add(job.end_time, job.sequence);
+      } else {
+        ++unfinished;
+      }
+    }
+    ApplyRetentionLocked(absl::Now());
+    return unfinished;
+  }
+
   // Publishes a job in the lookup tables. Under mu.
   void AddLocked(const std::shared_ptr<JobRecord>& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    jobs.emplace(record->id(), record);
+    jobs.insert_or_assign(record->id(), record);
     by_sequence[record->sequence()] = Slot{record, v1::JOB_STATE_UNSPECIFIED, {}};
     next_sequence = std::max(next_sequence, record->sequence() + 1);
     if (!record->request_id().empty()) by_request_id[record->request_id()] = record->sequence();
@@ -237,6 +470,9 @@ struct JobManager::Impl {
   std::deque<std::shared_ptr<JobRecord>> queue ABSL_GUARDED_BY(mu);  // QUEUED jobs, oldest first
   bool shutting_down ABSL_GUARDED_BY(mu) = false;
   std::string runner ABSL_GUARDED_BY(mu);  // Job.runner of the jobs this manager starts
+  // This process among the replicas that ever ran at `runner` (lease_instance).
+  const int64_t instance = absl::Uniform<int64_t>(absl::BitGen(), 1, INT64_MAX);
+  std::unique_ptr<LeaseRenewer> renewer;  // with a shared store only
   absl::BitGen random ABSL_GUARDED_BY(mu);
 
   absl::Mutex shutdown_mu;  // serializes Shutdown(), so every caller returns once it is done
@@ -244,7 +480,13 @@ struct JobManager::Impl {
 
   void StartWorkersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shutdown_mu) {
     for (int i = 0; i < options.workers; ++i) {
-      workers.emplace_back([this] { WorkerLoop(); });
+      workers.emplace_back([this] {
+        if (shared()) {
+          SharedWorkerLoop();
+        } else {
+          WorkerLoop();
+        }
+      });
     }
   }
   std::thread retention ABSL_GUARDED_BY(shutdown_mu);
@@ -273,6 +515,7 @@ absl::StatusOr<int> JobManager::Recover() {
   Impl& impl = *impl_;
   if (impl.options.store == nullptr) return 0;
   ASSIGN_OR_RETURN(std::vector<StoredJobSummary> stored, impl.options.store->LoadSummaries());
+  if (impl.shared()) return impl.RecoverShared(stored);
   std::vector<std::shared_ptr<JobRecord>> records;
   std::vector<std::shared_ptr<JobRecord>> resumed;
   std::vector<std::shared_ptr<JobRecord>> queued;
@@ -329,6 +572,10 @@ absl::StatusOr<v1::Job> JobManager::Submit(PreparedJob job) {
         "the job queue is full (", impl.options.max_queued_jobs,
         " jobs queued, the limit set by --max-queued-jobs); retry once jobs have started, or "
         "raise --max-queued-jobs"));
+  }
+  if (impl.shared()) {
+    // Other replicas submit too: the store hands out the sequences.
+    ASSIGN_OR_RETURN(impl.next_sequence, impl.options.store->NextSequence());
   }
   std::string id;
   do {
@@ -389,10 +636,10 @@ absl::StatusOr<v1::Job> JobManager::Cancel(std::string_view job_id) {
     absl::MutexLock lock(&impl.mu);
     ASSIGN_OR_RETURN(const Impl::Found found, impl.FindLocked(job_id));
     const v1::JobState state = found.slot.current();
-    if (IsTerminal(state)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("job ", std::string(job_id), " already ended ", v1::JobState_Name(state),
-                       "; only QUEUED or RUNNING jobs can be cancelled"));
+    if (IsTerminal(state)) return AlreadyEnded(job_id, state);
+    // A shared manager cancels at once only the jobs it trains; others through the store.
+    if (impl.shared() && (found.slot.record == nullptr || found.slot.record->lease_token() == 0)) {
+      return impl.CancelElsewhereLocked(job_id, found);
     }
     job = found.slot.record;
     DESCENT_CHECK(job != nullptr);  // unfinished jobs stay in memory
@@ -424,6 +671,14 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
   {
     absl::MutexLock lock(&impl.mu);
     ASSIGN_OR_RETURN(found, impl.FindLocked(job_id));
+    if (impl.shared() && found.slot.record == nullptr && !IsTerminal(found.slot.current())) {
+      // An unfinished job this replica does not hold: if it is claimable, a worker here
+      // claims it within a few poll intervals (right after a restart, say).
+      Impl::ClaimWait wait{&impl, found.sequence};
+      impl.mu.AwaitWithTimeout(absl::Condition(&Impl::ClaimedHereOrEnded, &wait),
+                               impl.ClaimPollInterval() * 3);
+      ASSIGN_OR_RETURN(found, impl.FindLocked(job_id));
+    }
   }
   const std::string id(job_id);
   RETURN_IF_ERROR(impl.watchers.Acquire(id));
@@ -442,7 +697,15 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
     status = ServeWatch(watched, after_step, options, impl.listener, send);
   } else {
     absl::StatusOr<StoredJob> stored = impl.options.store->ReadJob(found.sequence);
-    if (stored.ok()) {
+    if (stored.ok() && !IsTerminal(stored->job.state())) {
+      // A shared store's job that another replica trains (or will): UNAVAILABLE, as for a
+      // stopping server, so a client retries (this replica may claim it yet).
+      status = absl::UnavailableError(absl::StrCat(
+          "job ", id, " is ", v1::JobState_Name(stored->job.state()),
+          stored->job.runner().empty() ? std::string(" and not claimed by any replica yet")
+                                       : absl::StrCat(" on the replica ", stored->job.runner()),
+          "; watch it on the replica that trains it (descent --server REPLICA watch ", id, ")"));
+    } else if (stored.ok()) {
       watched.spec = &stored->spec;
       watched.ended_at = stored->job.progress().step();
       watched.resumed_at = found.slot.resumed_at;

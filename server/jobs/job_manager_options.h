@@ -39,6 +39,10 @@ struct JobManagerOptions {
   // (a server listening on port 0 learns its address only once it listens, after the
   // manager exists; no job starts before it is known).
   bool start_workers = true;
+  // With a shared store (JobStore::shared): how long a claimed job's lease lasts unless
+  // renewed (every third of it, while the job trains). A replica that dies loses its jobs to
+  // the others this long after its last renewal (--lease-timeout).
+  absl::Duration lease_timeout = absl::Seconds(30);
   // Durable state (may be null: jobs live in memory only). Must outlive the manager.
   JobStore* store = nullptr;
   // With a store: turns a stored job's submission back into what a worker trains (the

@@ -158,6 +158,7 @@ void JobRecord::AppendEventLocked(v1::WatchJobResponse event) {
 JobWrite JobRecord::PendingWriteLocked(const v1::WatchJobResponse* next_event) const {
   JobWrite write;
   write.sequence = sequence_;
+  write.lease_token = lease_token_;
   write.job = SnapshotLocked(absl::Now(), /*include_spec=*/false);
   write.first_step = stored_steps_ + 1;
   write.losses.reserve(static_cast<size_t>(history_.steps() - stored_steps_));
@@ -173,7 +174,10 @@ JobWrite JobRecord::PendingWriteLocked(const v1::WatchJobResponse* next_event) c
 }
 
 absl::Status JobRecord::WriteLocked(const JobWrite& write) {
-  RETURN_IF_ERROR(store_->Write(write));
+  if (lease_lost()) return LeaseLostError(sequence_);
+  const absl::Status written = store_->Write(write);
+  if (IsLeaseLost(written)) LoseLease();
+  RETURN_IF_ERROR(written);
   // An event passed to PendingWriteLocked is recorded right after this, under the same lock.
   stored_steps_ = write.first_step - 1 + static_cast<int64_t>(write.losses.size());
   stored_events_ += write.events.size();
@@ -222,6 +226,9 @@ void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* lis
   absl::MutexLock lock(&mu_);
   DESCENT_CHECK(state_ == v1::QUEUED || state_ == v1::RUNNING);
   const v1::JobState from = state_;
+  // What a write refused for a lost lease puts back.
+  std::string error_before = error_;
+  std::optional<v1::Diagnosis> diagnosis_before = diagnosis_;
   // Results first, so the terminal row and event carry them; the listener hears of the
   // transition once the outcome is final.
   state_ = outcome.state;
@@ -237,6 +244,16 @@ void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* lis
     write.clear_checkpoint = true;
     if (model_ != nullptr) write.model = ToStored(*model_);
     absl::Status stored = WriteLocked(write);
+    if (IsLeaseLost(stored)) {
+      state_ = from;
+      end_time_ = absl::InfinitePast();
+      error_ = std::move(error_before);
+      diagnosis_ = std::move(diagnosis_before);
+      model_.reset();
+      suspended_ = true;
+      changed_.SignalAll();
+      return;
+    }
     if (!stored.ok() && state_ == v1::SUCCEEDED) {
       state_ = v1::FAILED;
       error_ = absl::StrCat("training completed but its model could not be stored: ",
@@ -259,6 +276,16 @@ void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* lis
     listener->OnFinished(SnapshotLocked(now, /*include_spec=*/false));
   }
   AppendEventLocked(StateEventLocked(now));
+}
+
+void JobRecord::SetLease(int64_t token) {
+  absl::MutexLock lock(&mu_);
+  lease_token_ = token;
+}
+
+int64_t JobRecord::lease_token() const {
+  absl::MutexLock lock(&mu_);
+  return lease_token_;
 }
 
 void JobRecord::SetRunner(std::string runner) {

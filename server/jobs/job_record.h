@@ -121,7 +121,8 @@ class JobRecord {
   // results and the terminal event, releases the training input, wakes every watcher. With
   // a store, the terminal row, the remaining losses and the model are written first; when
   // that fails a SUCCEEDED outcome becomes FAILED naming the store error (the model could
-  // not be kept), and that is written if the store allows.
+  // not be kept), and that is written if the store allows. When the store refuses it for a
+  // lost lease, the job stays as it was (another replica runs it now), marked suspended.
   void Finish(JobOutcome outcome, absl::Time now, JobEventListener* listener)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -173,7 +174,18 @@ class JobRecord {
   // resumes at the next start). Polled like cancellation, which wins when both are asked.
   void RequestSuspend() { suspend_requested_.store(true, std::memory_order_relaxed); }
   bool suspend_requested() const { return suspend_requested_.load(std::memory_order_relaxed); }
-  bool stop_requested() const { return cancel_requested() || suspend_requested(); }
+  bool stop_requested() const {
+    return cancel_requested() || suspend_requested() || lease_lost();
+  }
+
+  // With a shared store (JobStore::shared): the lease this process holds on the job; every
+  // write carries its token. A write the store refuses for a lost lease (or LoseLease, when a
+  // renewal finds it lost) stops the job here: training stops before its next step, nothing
+  // more is written, and the job is left to the replica that claimed it.
+  void SetLease(int64_t token) ABSL_LOCKS_EXCLUDED(mu_);
+  int64_t lease_token() const ABSL_LOCKS_EXCLUDED(mu_);
+  void LoseLease() { lease_lost_.store(true, std::memory_order_relaxed); }
+  bool lease_lost() const { return lease_lost_.load(std::memory_order_relaxed); }
   // The job stays unfinished in this process: watchers that have read everything end
   // (ReadResult::kSuspended) instead of waiting.
   void MarkSuspended() ABSL_LOCKS_EXCLUDED(mu_);
@@ -224,6 +236,7 @@ class JobRecord {
   JobStore* const store_;  // may be null
   std::atomic<bool> cancel_requested_{false};
   std::atomic<bool> suspend_requested_{false};
+  std::atomic<bool> lease_lost_{false};
 
   mutable absl::Mutex mu_;
   // Signalled when history_ has grown (batched by the training thread) and on every state
@@ -243,6 +256,7 @@ class JobRecord {
   std::optional<v1::LrFindResult> lr_find_ ABSL_GUARDED_BY(mu_);
   std::string error_ ABSL_GUARDED_BY(mu_);
   std::string runner_ ABSL_GUARDED_BY(mu_);
+  int64_t lease_token_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const TrainedModel> model_ ABSL_GUARDED_BY(mu_);
   LossHistory history_ ABSL_GUARDED_BY(mu_);
   bool suspended_ ABSL_GUARDED_BY(mu_) = false;

@@ -33,7 +33,8 @@ v1::SubmitJobRequest Resubmission(const v1::JobSpec& spec, const std::string& re
 
 absl::StatusOr<std::shared_ptr<JobRecord>> LoadUnfinishedJob(JobStore& store, int64_t sequence,
                                                             const PrepareJobFn& prepare,
-                                                            JobEventListener* listener) {
+                                                            JobEventListener* listener,
+                                                            int64_t lease_token) {
   ASSIGN_OR_RETURN(const StoredJob stored, store.ReadJob(sequence));
   const bool running = stored.job.state() == v1::RUNNING;
   std::optional<TrainerCheckpoint> checkpoint;
@@ -58,7 +59,8 @@ absl::StatusOr<std::shared_ptr<JobRecord>> LoadUnfinishedJob(JobStore& store, in
     position = stored.stored_steps;
   }
   if (running && problem.empty()) {
-    RETURN_IF_ERROR(store.TruncateAfter(sequence, position, checkpoint ? checkpoint->epoch : 0));
+    RETURN_IF_ERROR(store.TruncateAfter(sequence, position, checkpoint ? checkpoint->epoch : 0,
+                                        lease_token));
   }
   ASSIGN_OR_RETURN(LossHistory window, ReadStoredHistory(store, sequence, position, 0));
   std::optional<double> last_loss;
@@ -68,6 +70,7 @@ absl::StatusOr<std::shared_ptr<JobRecord>> LoadUnfinishedJob(JobStore& store, in
   }
   std::shared_ptr<JobRecord> record =
       JobRecord::FromStore(stored, std::move(window), last_loss, &store);
+  record->SetLease(lease_token);
   absl::StatusOr<PreparedJob> prepared =
       problem.empty() ? prepare(Resubmission(stored.spec, stored.job.request_id()))
                       : absl::StatusOr<PreparedJob>(absl::FailedPreconditionError(problem));

@@ -27,10 +27,12 @@ using PrepareJobFn = std::function<absl::StatusOr<PreparedJob>(const v1::SubmitJ
 // is dropped from the store, to be recorded again. A job that can no longer be prepared or
 // whose checkpoint cannot be read comes back FAILED with the reason (`listener`, which may
 // be null, hears of its recovery and its end). The store's errors (UNAVAILABLE, DATA_LOSS)
-// when its row or history cannot be read.
+// when its row or history cannot be read. Every write is fenced by `lease_token` (the
+// claim's, on a shared store; 0 otherwise), and a lost lease is the store's error.
 absl::StatusOr<std::shared_ptr<JobRecord>> LoadUnfinishedJob(JobStore& store, int64_t sequence,
                                                               const PrepareJobFn& prepare,
-                                                              JobEventListener* listener);
+                                                              JobEventListener* listener,
+                                                              int64_t lease_token = 0);
 
 }  // namespace descent::server
 

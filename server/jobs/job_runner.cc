@@ -132,6 +132,7 @@ std::optional<JobOutcome> RangeTestOutcome(const JobRecord& job, const LrFindSpe
 std::optional<JobOutcome> Train(JobRecord& job, JobEventListener* listener,
                                 const CheckpointPolicy& checkpoints) {
   TrainingInput input = job.TakeTrainingInput();
+  if (job.lease_lost()) return std::nullopt;  // another replica runs it now
   if (job.cancel_requested()) return JobOutcome::Cancelled();
   if (job.suspend_requested()) return std::nullopt;  // its stored state is where it resumes
 
@@ -169,6 +170,8 @@ std::optional<JobOutcome> Train(JobRecord& job, JobEventListener* listener,
 
   JobObserver observer(job, listener, trainer, batch_size, first_step, checkpoints);
   TrainResult result = trainer.Run(&observer);
+  // Another replica claimed the job: it resumes from the last checkpoint this one wrote.
+  if (job.lease_lost()) return std::nullopt;
   if (!observer.checkpoint_error().ok()) {
     return JobOutcome::Failed(
         absl::StrCat("stopped at step ", result.steps,

@@ -37,6 +37,8 @@ struct CheckpointPolicy {
 //   - a checkpoint that cannot be written: FAILED, error naming the store;
 //   - suspended (RequestSuspend, the server is stopping): a final checkpoint is written and
 //     the job stays RUNNING, marked suspended, to resume at the next start.
+//   - its lease lost (a shared store gave the job to another replica): stops before the next
+//     step and writes nothing more; the job stays as the store has it, marked suspended.
 void RunJob(JobRecord& job, JobEventListener* listener, const CheckpointPolicy& checkpoints);
 
 }  // namespace descent::server

@@ -44,6 +44,14 @@ void JobEventLog::OnRecovered(const JobLabels& job, v1::JobState state) {
       {{"job_id", job.id}, {"job_name", job.name}, {"state", v1::JobState_Name(state)}});
 }
 
+void JobEventLog::OnHandedOver(const JobLabels& job, v1::JobState state) {
+  const std::string what = state == v1::RUNNING
+                               ? " lost its lease: another replica resumes it from its checkpoint"
+                               : " was claimed by another replica";
+  Log(LogLevel::kInfo, "job_handed_over", absl::StrCat(Named(job.id, job.name), what),
+      {{"job_id", job.id}, {"job_name", job.name}, {"state", v1::JobState_Name(state)}});
+}
+
 void JobEventLog::OnStateChange(const JobLabels& job, v1::JobState from, v1::JobState to,
                                 absl::Duration time_in_from) {
   // Terminal states are logged by OnFinished, with the outcome.

@@ -15,6 +15,7 @@ class JobEventLog : public JobEventListener {
  public:
   void OnSubmitted(const JobLabels& job) override;
   void OnRecovered(const JobLabels& job, v1::JobState state) override;
+  void OnHandedOver(const JobLabels& job, v1::JobState state) override;
   void OnStateChange(const JobLabels& job, v1::JobState from, v1::JobState to,
                      absl::Duration time_in_from) override;
   void OnFinished(const v1::Job& job) override;

@@ -38,7 +38,8 @@ const prometheus::Histogram::BucketBoundaries kJobDurationBuckets = {
 // The identity the job counters keep, in every scrape (ServiceMetrics::lifecycle_mu_).
 constexpr char kJobIdentity[] =
     " In every scrape: sum(descent_jobs_submitted_total) + sum(descent_jobs_recovered_total) "
-    "== sum(descent_jobs_finished_total) + descent_jobs_running + descent_jobs_queued.";
+    "== sum(descent_jobs_finished_total) + descent_jobs_handed_over_total + descent_jobs_running "
+    "+ descent_jobs_queued.";
 
 // The terminal states, as values of the `state` label (a fixed, bounded set).
 const char* TerminalStateLabel(v1::JobState state) {
@@ -82,6 +83,15 @@ struct ServiceMetrics::Families {
                          "state, by state (succeeded, failed, cancelled).",
                          kJobIdentity))
                      .Register(*registry)),
+        handed_over(prometheus::BuildCounter()
+                        .Name("descent_jobs_handed_over_total")
+                        .Help(absl::StrCat(
+                            "Queued or running jobs of this process that another replica "
+                            "sharing the job store took over (it claimed them, or this "
+                            "process lost their lease).",
+                            kJobIdentity))
+                        .Register(*registry)
+                        .Add({})),
         queued(prometheus::BuildGauge()
                    .Name("descent_jobs_queued")
                    .Help("Jobs waiting in the queue for a worker.")
@@ -143,6 +153,7 @@ struct ServiceMetrics::Families {
   prometheus::Counter* recovered_queued = nullptr;
   prometheus::Counter* recovered_running = nullptr;
   prometheus::Family<prometheus::Counter>& finished;
+  prometheus::Counter& handed_over;
   prometheus::Gauge& queued;
   prometheus::Gauge& running;
   prometheus::Family<prometheus::Histogram>& job_duration;
@@ -215,6 +226,17 @@ void ServiceMetrics::OnSubmitted(const JobLabels& /*job*/) {
   absl::MutexLock lock(&lifecycle_mu_);
   families_->submitted.Increment();
   families_->queued.Increment();
+}
+
+void ServiceMetrics::OnHandedOver(const JobLabels& job, v1::JobState state) {
+  Families& f = *families_;
+  absl::MutexLock lock(&lifecycle_mu_);
+  f.handed_over.Increment();
+  if (state == v1::QUEUED) f.queued.Decrement();
+  if (state == v1::RUNNING) {
+    f.running.Decrement();
+    f.training.OnJobEnded(job);
+  }
 }
 
 void ServiceMetrics::OnRecovered(const JobLabels& job, v1::JobState state) {

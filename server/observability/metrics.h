@@ -56,6 +56,7 @@ class ServiceMetrics : public JobEventListener {
   // JobEventListener
   void OnSubmitted(const JobLabels& job) override;
   void OnRecovered(const JobLabels& job, v1::JobState state) override;
+  void OnHandedOver(const JobLabels& job, v1::JobState state) override;
   void OnStateChange(const JobLabels& job, v1::JobState from, v1::JobState to,
                      absl::Duration time_in_from) override;
   void OnStep(const JobLabels& job, int64_t step, double loss, int examples,

@@ -33,6 +33,10 @@ struct StoredEvent {
 // What one transaction writes for a job.
 struct JobWrite {
   int64_t sequence = 0;  // the job's submission sequence (its key)
+  // A shared store (JobStore::shared) writes only while the job's lease still has this
+  // fencing token (0: a job no replica claimed yet), and fails with a lease-lost error
+  // (IsLeaseLost) otherwise, writing nothing. Other stores ignore it.
+  int64_t lease_token = 0;
   v1::Job job;           // the job row as of this write, without the spec
   // Losses of steps first_step, first_step + 1, ...; any stored loss at or after first_step
   // is replaced.
@@ -71,6 +75,29 @@ struct StoredJobSummary {
   absl::Time end_time = absl::InfinitePast();  // finished jobs only
 };
 
+// A replica's claim on a job of a shared store (JobStore::Claim): the job's sequence, its
+// state when claimed (QUEUED: to start; RUNNING: to resume from its checkpoint, its last
+// runner having stopped renewing) and the fencing token every write for it must carry.
+// Tokens only grow: a later claim of the job gets a greater one.
+struct Lease {
+  int64_t sequence = 0;
+  int64_t token = 0;
+  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
+};
+
+// Who claims: the replica as clients reach it (Job.runner) and this process among the ones
+// that ever ran at that address, and how long a lease lasts unless renewed.
+struct LeaseHolder {
+  std::string runner;
+  int64_t instance = 0;  // random per process
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+// The error of a write, renewal or truncation refused because the job's lease moved on
+// (another replica claimed the job): ABORTED, naming the job.
+absl::Status LeaseLostError(int64_t sequence);
+bool IsLeaseLost(const absl::Status& status);
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -91,8 +118,10 @@ class JobStore {
   virtual absl::Status Write(const JobWrite& write) = 0;
 
   // Drops the losses after `step` and the epoch summaries of epochs after `epochs`, so a job
-  // resumed from a checkpoint at that position records them again exactly once.
-  virtual absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs) = 0;
+  // resumed from a checkpoint at that position records them again exactly once. Fenced by
+  // `lease_token` as Write is.
+  virtual absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs,
+                                     int64_t lease_token) = 0;
 
   // Every stored job's summary in sequence order, parsed from the rows alone (no history, no
   // model, no checkpoint is read). DATA_LOSS naming the job for a row that cannot be parsed.
@@ -122,6 +151,36 @@ class JobStore {
   // Deletes the jobs with these sequences and everything stored for them (row, spec,
   // history, checkpoint, model), in one transaction. Write errors as for Write().
   virtual absl::Status Delete(const std::vector<int64_t>& sequences) = 0;
+
+  // Leases, for stores several descentd share (PostgreSQL). A replica trains only the jobs it
+  // claimed, renews their leases while it trains them, and every write it makes for one
+  // carries the lease's token (JobWrite::lease_token), so a replica that lost a lease can
+  // no longer write for that job. The SQLite store has one process: it is not shared, and
+  // its jobs are claimed by the process that holds the file (these answer UNIMPLEMENTED).
+  virtual bool shared() const { return false; }
+  // Claims the first claimable job (one whose lease expired or that never had one, and one
+  // that an earlier process at holder.runner held, which is gone) in one atomic update:
+  // RUNNING jobs to resume first, then QUEUED ones by sequence; only job `only` when set.
+  // nullopt when there is none. Store errors as for Write.
+  virtual absl::StatusOr<std::optional<Lease>> Claim(const LeaseHolder& /*holder*/,
+                                                     std::optional<int64_t> /*only*/) {
+    return absl::UnimplementedError("this job store is not shared; it has no leases");
+  }
+  // A sequence for a new job, greater than every sequence handed out before (to any replica).
+  virtual absl::StatusOr<int64_t> NextSequence() {
+    return absl::UnimplementedError("this job store is not shared; its one process numbers jobs");
+  }
+  // Extends the lease to `timeout` from now; lease-lost (IsLeaseLost) when the job was claimed
+  // by someone else since (or deleted).
+  virtual absl::Status RenewLease(int64_t /*sequence*/, int64_t /*token*/,
+                                  absl::Duration /*timeout*/) {
+    return absl::UnimplementedError("this job store is not shared; it has no leases");
+  }
+  // Gives the lease up (a replica stopping): the job is claimable at once. OK when it was
+  // lost already.
+  virtual absl::Status ReleaseLease(int64_t /*sequence*/, int64_t /*token*/) {
+    return absl::UnimplementedError("this job store is not shared; it has no leases");
+  }
 
   // Losses are stored in chunks of at most this many steps (512 KiB), so a page read never
   // loads more than that beyond what it asked for.

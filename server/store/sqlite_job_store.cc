@@ -286,7 +286,8 @@ int SqliteJobStore::WriteLocked(const JobWrite& write) {
   return SQLITE_OK;
 }
 
-absl::Status SqliteJobStore::TruncateAfter(int64_t sequence, int64_t step, int epochs) {
+absl::Status SqliteJobStore::TruncateAfter(int64_t sequence, int64_t step, int epochs,
+                                           int64_t /*lease_token*/) {
   absl::MutexLock lock(&mu_);
   return InTransaction([&] {
     // Chunks are written whole up to a checkpoint's step, so none straddles `step`.

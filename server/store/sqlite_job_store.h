@@ -43,8 +43,8 @@ class SqliteJobStore final : public JobStore {
   absl::Status Insert(const v1::JobSpec& spec, const JobWrite& write) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Write(const JobWrite& write) override ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs) override
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs,
+                             int64_t lease_token) override ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<StoredJobSummary>> LoadSummaries() const override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const override ABSL_LOCKS_EXCLUDED(mu_);

@@ -2,6 +2,9 @@
 
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
+#include "server/store/job_store.h"
+
 namespace descent::server {
 
 std::string_view LossChunkBytes(const double* losses, size_t count) {
@@ -31,5 +34,14 @@ std::optional<int64_t> EndTimeColumn(const v1::Job& job) {
   if (!job.has_end_time()) return std::nullopt;
   return job.end_time().seconds() * 1'000'000'000 + job.end_time().nanos();
 }
+
+absl::Status LeaseLostError(int64_t sequence) {
+  return absl::AbortedError(absl::StrCat(
+      "job sequence ", sequence,
+      ": this replica's lease on the job was lost (another replica claimed it after the lease "
+      "expired); it writes nothing more for the job"));
+}
+
+bool IsLeaseLost(const absl::Status& status) { return absl::IsAborted(status); }
 
 }  // namespace descent::server

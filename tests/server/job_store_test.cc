@@ -263,7 +263,7 @@ TEST_P(JobStoreTest, TruncateAfterDropsLaterLossesAndEpochsOnly) {
   later.events = {EpochEvent(4, 2)};
   ASSERT_OK(store->Write(later));
 
-  ASSERT_OK(store->TruncateAfter(0, 2, 1));
+  ASSERT_OK(store->TruncateAfter(0, 2, 1, 0));
   History history = ReadWholeHistory(*store, 0, 10);
   EXPECT_THAT(history.losses, ElementsAre(4, 3));
   ASSERT_EQ(history.events.size(), 2u);

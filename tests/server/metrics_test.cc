@@ -127,6 +127,7 @@ const std::set<std::string> kAllFamilies = {
     "descent_jobs_submitted_total",
     "descent_jobs_recovered_total",
     "descent_jobs_finished_total",
+    "descent_jobs_handed_over_total",
     "descent_jobs_queued",
     "descent_jobs_running",
     "descent_job_duration_seconds",
@@ -175,6 +176,23 @@ TEST(ServiceMetricsTest, EveryFamilyIsRegisteredOnceWithHelp) {
   metrics.OnStep(kJobA, 1, 0.5, 32, absl::Microseconds(10), 1000);
   EXPECT_EQ(FamilyNames(metrics.Collect()), kAllFamilies);
   EXPECT_EQ(FamilyNames(metrics.Collect()), kAllFamilies);  // collecting adds nothing
+}
+
+// A job another replica takes over leaves this process's gauges and its per-job series, so
+// the counters still add up: submitted + recovered == finished + handed over + running + queued.
+TEST(ServiceMetricsTest, AHandedOverJobLeavesTheGaugesAndIsCounted) {
+  ServiceMetrics metrics;
+  StartJob(metrics, kJobA);
+  metrics.OnStep(kJobA, 1, 0.5, 32, absl::Microseconds(10), 1000);
+  metrics.OnSubmitted(kJobB);
+  metrics.OnHandedOver(kJobA, kRunning);
+  metrics.OnHandedOver(kJobB, kQueued);
+  const MetricFamilies families = metrics.Collect();
+  EXPECT_EQ(CounterValue(families, "descent_jobs_handed_over_total"), 2);
+  EXPECT_EQ(GaugeValue(families, "descent_jobs_running"), 0);
+  EXPECT_EQ(GaugeValue(families, "descent_jobs_queued"), 0);
+  EXPECT_EQ(FamilyNames(families).count("descent_job_step"), 0u);  // its only series went
+  EXPECT_EQ(CounterValue(families, "descent_jobs_submitted_total"), 2);
 }
 
 TEST(ServiceMetricsTest, EveryTrainingServiceMethodStartsAtZero) {

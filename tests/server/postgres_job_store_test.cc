@@ -4,6 +4,7 @@
 #include "server/store/postgres/postgres_job_store.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -96,6 +97,126 @@ TEST(PostgresJobStoreTest, AfterTheServerRestartsTheNextCallsReconnect) {
   ASSERT_OK(job);
   EXPECT_EQ(job->job.state(), v1::RUNNING);
   EXPECT_EQ(job->stored_steps, 1);
+}
+
+// Leases (job_store.h): two replicas' stores on one database, claiming the same jobs.
+class PostgresLeaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
+    for (auto* store : {&a_, &b_}) {
+      absl::StatusOr<std::unique_ptr<PostgresJobStore>> opened = PostgresJobStore::Open(url);
+      ASSERT_OK(opened);
+      *store = *std::move(opened);
+    }
+  }
+  static LeaseHolder Holder(const std::string& runner, int64_t instance,
+                            absl::Duration timeout = absl::Seconds(30)) {
+    return LeaseHolder{runner, instance, timeout};
+  }
+  // Claims until a lease comes (an expiring one takes a little while): bounded, 20 s.
+  static std::optional<Lease> ClaimWhenFree(JobStore& store, const LeaseHolder& holder) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline) {
+      absl::StatusOr<std::optional<Lease>> lease = store.Claim(holder, std::nullopt);
+      EXPECT_OK(lease);
+      if (!lease.ok() || lease->has_value()) return lease.value_or(std::nullopt);
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return std::nullopt;
+  }
+
+  std::unique_ptr<PostgresJobStore> a_;
+  std::unique_ptr<PostgresJobStore> b_;
+};
+
+TEST_F(PostgresLeaseTest, EachQueuedJobIsClaimedByOneReplicaInOrder) {
+  for (int64_t sequence : {0, 1}) ASSERT_OK(a_->Insert(v1::JobSpec(), Row(sequence, v1::QUEUED)));
+  absl::StatusOr<std::optional<Lease>> first = a_->Claim(Holder("a:1", 1), std::nullopt);
+  absl::StatusOr<std::optional<Lease>> second = b_->Claim(Holder("b:1", 2), std::nullopt);
+  absl::StatusOr<std::optional<Lease>> none = b_->Claim(Holder("b:1", 2), std::nullopt);
+  ASSERT_OK(first);
+  ASSERT_OK(second);
+  ASSERT_OK(none);
+  ASSERT_TRUE(first->has_value() && second->has_value());
+  EXPECT_EQ((*first)->sequence, 0);
+  EXPECT_EQ((*first)->state, v1::QUEUED);
+  EXPECT_EQ((*second)->sequence, 1);
+  EXPECT_FALSE(none->has_value());
+  // The claim names the runner before the runner writes anything.
+  EXPECT_EQ(b_->ReadJob(0)->job.runner(), "a:1");
+  // Asked for one job by sequence: only that one, and only while it is free.
+  EXPECT_FALSE(b_->Claim(Holder("b:1", 2), int64_t{0})->has_value());
+}
+
+TEST_F(PostgresLeaseTest, AfterTheLeaseExpiresAnotherReplicaClaimsItAndTheFirstCanNoLongerWrite) {
+  ASSERT_OK(a_->Insert(v1::JobSpec(), Row(0, v1::QUEUED)));
+  absl::StatusOr<std::optional<Lease>> lease =
+      a_->Claim(Holder("a:1", 1, absl::Milliseconds(200)), std::nullopt);
+  ASSERT_OK(lease);
+  ASSERT_TRUE(lease->has_value());
+  JobWrite started = Row(0, v1::RUNNING);
+  started.lease_token = (*lease)->token;
+  started.losses = {0.5};
+  ASSERT_OK(a_->Write(started));
+
+  const std::optional<Lease> taken = ClaimWhenFree(*b_, Holder("b:1", 2));
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_EQ(taken->state, v1::RUNNING);
+  EXPECT_GT(taken->token, (*lease)->token);
+  // Every write, renewal and truncation with the old token is refused and changes nothing.
+  JobWrite late = Row(0, v1::SUCCEEDED);
+  late.lease_token = (*lease)->token;
+  late.losses = {9.0, 9.0};
+  EXPECT_TRUE(IsLeaseLost(a_->Write(late)));
+  EXPECT_TRUE(IsLeaseLost(a_->RenewLease(0, (*lease)->token, absl::Seconds(30))));
+  EXPECT_TRUE(IsLeaseLost(a_->TruncateAfter(0, 0, 0, (*lease)->token)));
+  absl::StatusOr<StoredJob> stored = b_->ReadJob(0);
+  ASSERT_OK(stored);
+  EXPECT_EQ(stored->job.state(), v1::RUNNING);
+  EXPECT_EQ(stored->stored_steps, 1);
+  EXPECT_EQ(stored->job.runner(), "b:1");
+  // The new holder writes, renews and truncates.
+  JobWrite resumed = Row(0, v1::RUNNING);
+  resumed.lease_token = taken->token;
+  EXPECT_OK(b_->RenewLease(0, taken->token, absl::Seconds(30)));
+  EXPECT_OK(b_->TruncateAfter(0, 0, 0, taken->token));
+  EXPECT_OK(b_->Write(resumed));
+  EXPECT_EQ(b_->Write(Row(7, v1::RUNNING)).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(PostgresLeaseTest, ARenewedLeaseIsNotClaimableAndAReleasedOneIsAtOnce) {
+  ASSERT_OK(a_->Insert(v1::JobSpec(), Row(0, v1::QUEUED)));
+  absl::StatusOr<std::optional<Lease>> lease = a_->Claim(Holder("a:1", 1), std::nullopt);
+  ASSERT_OK(lease);
+  ASSERT_TRUE(lease->has_value());
+  ASSERT_OK(a_->RenewLease(0, (*lease)->token, absl::Seconds(30)));
+  EXPECT_FALSE(b_->Claim(Holder("b:1", 2), std::nullopt)->has_value());
+  ASSERT_OK(a_->ReleaseLease(0, (*lease)->token));
+  absl::StatusOr<std::optional<Lease>> next = b_->Claim(Holder("b:1", 2), std::nullopt);
+  ASSERT_OK(next);
+  ASSERT_TRUE(next->has_value());
+  EXPECT_GT((*next)->token, (*lease)->token);
+}
+
+TEST_F(PostgresLeaseTest, AReplicaRestartedAtItsAddressReclaimsItsJobsAtOnce) {
+  ASSERT_OK(a_->Insert(v1::JobSpec(), Row(0, v1::QUEUED)));
+  ASSERT_TRUE(a_->Claim(Holder("a:1", 1), std::nullopt)->has_value());
+  // Another replica waits for the lease; the same process does not claim its own job again;
+  // a new process at the same address (the old one is gone) takes it over.
+  EXPECT_FALSE(b_->Claim(Holder("b:1", 2), std::nullopt)->has_value());
+  EXPECT_FALSE(a_->Claim(Holder("a:1", 1), std::nullopt)->has_value());
+  absl::StatusOr<std::optional<Lease>> again = b_->Claim(Holder("a:1", 3), std::nullopt);
+  ASSERT_OK(again);
+  EXPECT_TRUE(again->has_value());
+}
+
+TEST_F(PostgresLeaseTest, SequencesAreHandedOutOnceAcrossReplicas) {
+  absl::StatusOr<int64_t> first = a_->NextSequence();
+  absl::StatusOr<int64_t> second = b_->NextSequence();
+  ASSERT_OK(first);
+  ASSERT_OK(second);
+  EXPECT_GT(*second, *first);
 }
 
 }  // namespace

@@ -26,6 +26,9 @@ std::string InsertEventsSql(size_t count) {
   return sql;
 }
 
+// A lease in milliseconds, as the statements take it.
+int64_t Milliseconds(absl::Duration timeout) { return absl::ToInt64Milliseconds(timeout); }
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PostgresJobStore>> PostgresJobStore::Open(const std::string& url) {
@@ -58,6 +61,71 @@ absl::Status PostgresJobStore::Insert(const v1::JobSpec& spec, const JobWrite& w
   return inserted;
 }
 
+absl::Status PostgresJobStore::MissingOrLeaseLost(int64_t sequence) {
+  ASSIGN_OR_RETURN(PgResult row, db_->Run("SELECT 1 FROM jobs WHERE sequence = $1",
+                                          PgParams().Int(sequence), "find a job"));
+  if (row.rows() == 0) {
+    return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " is not stored"));
+  }
+  return LeaseLostError(sequence);
+}
+
+absl::StatusOr<std::optional<Lease>> PostgresJobStore::Claim(const LeaseHolder& holder,
+                                                              std::optional<int64_t> only) {
+  absl::MutexLock lock(&mu_);
+  // One statement: the row is locked from the choice to the update, and rows other
+  // replicas are claiming at the same moment are skipped rather than waited for. The
+  // clock is the database's, so replicas' clocks need not agree. A job whose lease is held
+  // by another process at this replica's address is that replica's earlier life (it
+  // restarted), which will never renew it.
+  PgParams params;
+  params.Text(holder.runner).Int(holder.instance).Int(Milliseconds(holder.timeout));
+  if (only) params.Int(*only);
+  ASSIGN_OR_RETURN(
+      PgResult claimed,
+      db_->Run(absl::StrCat(
+                   "UPDATE jobs SET runner = $1, lease_instance = $2, "
+                   "lease_token = jobs.lease_token + 1, "
+                   "lease_expires = now() + $3::bigint * interval '1 millisecond' "
+                   "FROM (SELECT sequence FROM jobs WHERE state IN (1, 2) AND "
+                   "(lease_expires IS NULL OR lease_expires < now() OR "
+                   "(runner = $1 AND lease_instance <> $2))",
+                   only ? " AND sequence = $4" : "",
+                   " ORDER BY state DESC, sequence LIMIT 1 FOR UPDATE SKIP LOCKED) AS next "
+                   "WHERE jobs.sequence = next.sequence "
+                   "RETURNING jobs.sequence, jobs.lease_token, jobs.state"),
+               params, "claim a job"));
+  if (claimed.rows() == 0) return std::nullopt;
+  return Lease{claimed.Int(0, 0), claimed.Int(0, 1),
+               static_cast<v1::JobState>(claimed.Int(0, 2))};
+}
+
+absl::StatusOr<int64_t> PostgresJobStore::NextSequence() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(PgResult next, db_->Run("SELECT nextval('job_sequences')", {},
+                                           "number a new job"));
+  return next.Int(0, 0);
+}
+
+absl::Status PostgresJobStore::RenewLease(int64_t sequence, int64_t token,
+                                          absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(
+      PgResult renewed,
+      db_->Run("UPDATE jobs SET lease_expires = now() + $3::bigint * interval '1 millisecond' "
+               "WHERE sequence = $1 AND lease_token = $2",
+               PgParams().Int(sequence).Int(token).Int(Milliseconds(timeout)), "renew a lease"));
+  if (renewed.affected() == 0) return LeaseLostError(sequence);
+  return absl::OkStatus();
+}
+
+absl::Status PostgresJobStore::ReleaseLease(int64_t sequence, int64_t token) {
+  absl::MutexLock lock(&mu_);
+  return db_->Run("UPDATE jobs SET lease_expires = NULL WHERE sequence = $1 AND lease_token = $2",
+                  PgParams().Int(sequence).Int(token), "release a lease")
+      .status();
+}
+
 absl::Status PostgresJobStore::Write(const JobWrite& write) {
   absl::MutexLock lock(&mu_);
   return db_->InTransaction([&] { return WriteLocked(write); }, kBeginAsynchronous);
@@ -73,13 +141,13 @@ absl::Status PostgresJobStore::WriteLocked(const JobWrite& write) {
     row.Null();
   }
   row.Bytes(write.job.SerializeAsString());
+  row.Int(write.lease_token);
+  // First, so the row stays locked until the commit: a claim waits for this write to end.
   ASSIGN_OR_RETURN(PgResult updated,
                    db_->Run("UPDATE jobs SET state = $2, request_id = $3, end_time = $4, job = $5 "
-                            "WHERE sequence = $1",
+                            "WHERE sequence = $1 AND lease_token = $6",
                             row, "update a job"));
-  if (updated.affected() == 0) {
-    return absl::NotFoundError(absl::StrCat("job sequence ", job, " is not stored"));
-  }
+  if (updated.affected() == 0) return MissingOrLeaseLost(job);
   if (!write.losses.empty()) {
     RETURN_IF_ERROR(db_->Run("DELETE FROM losses WHERE job = $1 AND first_step >= $2",
                              PgParams().Int(job).Int(write.first_step), "replace losses")
@@ -127,9 +195,15 @@ absl::Status PostgresJobStore::WriteLocked(const JobWrite& write) {
   return absl::OkStatus();
 }
 
-absl::Status PostgresJobStore::TruncateAfter(int64_t sequence, int64_t step, int epochs) {
+absl::Status PostgresJobStore::TruncateAfter(int64_t sequence, int64_t step, int epochs,
+                                             int64_t lease_token) {
   absl::MutexLock lock(&mu_);
   return db_->InTransaction([&]() -> absl::Status {
+    ASSIGN_OR_RETURN(PgResult held,
+                     db_->Run("SELECT 1 FROM jobs WHERE sequence = $1 AND lease_token = $2 "
+                              "FOR UPDATE",
+                              PgParams().Int(sequence).Int(lease_token), "check the lease"));
+    if (held.rows() == 0) return MissingOrLeaseLost(sequence);
     // Chunks are written whole up to a checkpoint's step, so none straddles `step`.
     RETURN_IF_ERROR(db_->Run("DELETE FROM losses WHERE job = $1 AND first_step > $2",
                              PgParams().Int(sequence).Int(step), "truncate losses")
@@ -164,7 +238,7 @@ absl::StatusOr<StoredJob> PostgresJobStore::ReadJob(int64_t sequence) const {
       PgResult row,
       db_->Run("SELECT jobs.spec, jobs.job, checkpoints.checkpoint, "
                "(SELECT MAX(first_step + octet_length(losses) / 8) - 1 FROM losses "
-               " WHERE job = $1)::bigint "
+               " WHERE job = $1)::bigint, jobs.runner "
                "FROM jobs LEFT JOIN checkpoints ON checkpoints.job = jobs.sequence "
                "WHERE jobs.sequence = $1",
                PgParams().Int(sequence), "read a job"));
@@ -187,6 +261,8 @@ absl::StatusOr<StoredJob> PostgresJobStore::ReadJob(int64_t sequence) const {
     }
   }
   if (!row.IsNull(0, 3)) job.stored_steps = row.Int(0, 3);
+  // The last claim names the runner before the runner's first write does.
+  if (!row.Bytes(0, 4).empty()) job.job.set_runner(std::string(row.Bytes(0, 4)));
   return job;
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,8 @@ class PostgresJobStore final : public JobStore {
   absl::Status Insert(const v1::JobSpec& spec, const JobWrite& write) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Write(const JobWrite& write) override ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs) override
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status TruncateAfter(int64_t sequence, int64_t step, int epochs,
+                             int64_t lease_token) override ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<StoredJobSummary>> LoadSummaries() const override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const override ABSL_LOCKS_EXCLUDED(mu_);
@@ -54,6 +55,17 @@ class PostgresJobStore final : public JobStore {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Delete(const std::vector<int64_t>& sequences) override ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Leases (job_store.h), in the jobs table's runner, lease_instance, lease_token and
+  // lease_expires columns.
+  bool shared() const override { return true; }
+  absl::StatusOr<std::optional<Lease>> Claim(const LeaseHolder& holder,
+                                             std::optional<int64_t> only) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<int64_t> NextSequence() override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status RenewLease(int64_t sequence, int64_t token, absl::Duration timeout) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ReleaseLease(int64_t sequence, int64_t token) override ABSL_LOCKS_EXCLUDED(mu_);
+
   // Events are inserted this many to a statement (four parameters each, of PostgreSQL's
   // 65,535 per statement).
   static constexpr size_t kEventsPerStatement = 1000;
@@ -63,6 +75,9 @@ class PostgresJobStore final : public JobStore {
       : location_(db->location()), db_(std::move(db)) {}
   // The statements of one Write inside the caller's transaction. NOT_FOUND for an unknown job.
   absl::Status WriteLocked(const JobWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a fenced update matched no row: NOT_FOUND for a job that is not stored, else
+  // lease-lost.
+  absl::Status MissingOrLeaseLost(int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // DATA_LOSS naming the job and what of it cannot be parsed.
   absl::Status Corrupt(int64_t sequence, const char* what) const;
 

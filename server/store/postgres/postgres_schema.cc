@@ -44,6 +44,17 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_step ON events (job, after_step, ordinal);
 )sql",
+    // Version 2: leases (job_store.h). A job of version 1 has none, so it is claimable.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN runner text NOT NULL DEFAULT '';  -- Job.runner of the last claim
+ALTER TABLE jobs ADD COLUMN lease_instance bigint;          -- the process holding the lease
+ALTER TABLE jobs ADD COLUMN lease_token bigint NOT NULL DEFAULT 0;  -- grows with each claim
+ALTER TABLE jobs ADD COLUMN lease_expires timestamptz;      -- NULL: free to claim
+CREATE INDEX jobs_unfinished ON jobs (state, sequence) WHERE state IN (1, 2);
+-- New jobs' sequences, handed out to every replica (nextval is atomic), after the stored ones.
+CREATE SEQUENCE job_sequences MINVALUE 0 START 0;
+SELECT setval('job_sequences', (SELECT COALESCE(MAX(sequence), -1) + 1 FROM jobs), false);
+)sql",
 };
 static_assert(std::size(kMigrations) == kPostgresSchemaVersion);
 

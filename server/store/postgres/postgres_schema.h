@@ -13,8 +13,9 @@
 namespace descent::server {
 
 // The version this descentd writes. 1: jobs, checkpoints, models, losses and events, the
-// rows and blobs (bytea) as the SQLite store's version 2.
-inline constexpr int64_t kPostgresSchemaVersion = 1;
+// rows and blobs (bytea) as the SQLite store's version 2. 2: leases in the jobs table
+// (runner, lease_instance, lease_token, lease_expires).
+inline constexpr int64_t kPostgresSchemaVersion = 2;
 
 // Brings the database to kPostgresSchemaVersion: creates the tables in an empty database, or
 // runs the migrations from its version. FAILED_PRECONDITION naming both versions for a
