@@ -1,0 +1,155 @@
+// Two descentd replicas on one PostgreSQL database (--store) with a short --lease-timeout:
+// jobs submitted to one replica train on both, and a replica killed (kill -9) in the middle
+// of a job loses it to the other once its lease expires, which resumes it from the last
+// checkpoint and finishes it on the same trajectory, bit for bit.
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/job_state.h"
+#include "tests/integration/descentd_process.h"
+#include "tests/testing/postgres_server.h"
+#include "tests/testing/process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace descent::integration {
+namespace {
+
+// 13-256-256-1 on 2000 house_prices rows in batches of 50: 40 steps an epoch, 4000 steps,
+// long enough (about a millisecond a step) that the second job starts on the other replica
+// while the first trains, and that a kill right after step kKillAfterStep lands mid-job.
+v1::JobSpec FailoverSpec() {
+  v1::JobSpec spec;
+  spec.set_name("failover");
+  spec.mutable_dataset()->mutable_builtin()->set_name("house_prices");
+  spec.mutable_dataset()->mutable_builtin()->set_samples(2000);
+  spec.mutable_model()->add_hidden_layers()->set_units(256);
+  spec.mutable_model()->add_hidden_layers()->set_units(256);
+  spec.set_loss(v1::MEAN_SQUARED_ERROR);
+  spec.mutable_optimizer()->mutable_adam()->set_learning_rate(0.001);
+  spec.mutable_training()->set_epochs(100);
+  spec.mutable_training()->set_batch_size(50);
+  spec.mutable_training()->set_seed(42);
+  return spec;
+}
+constexpr int64_t kSteps = 100 * 40;
+constexpr int64_t kKillAfterStep = 350;  // past the first checkpoint (every 300 steps)
+
+// A finished job's history read in one stream from step 0.
+struct History {
+  std::vector<double> losses;  // losses[s - 1] is step s, in the order received
+  bool in_order = true;        // every step once, 1, 2, 3, ...
+  std::vector<int64_t> resumed_at;
+  v1::JobState final_state = v1::JOB_STATE_UNSPECIFIED;
+};
+
+History ReadHistory(client::DescentClient& client, const std::string& id) {
+  History history;
+  EXPECT_OK(client.WatchJob(id, 0, absl::Seconds(60), [&](const v1::WatchJobResponse& event) {
+    if (event.has_losses()) {
+      history.in_order &= event.losses().first_step() ==
+                          static_cast<int64_t>(history.losses.size()) + 1;
+      for (double loss : event.losses().losses()) history.losses.push_back(loss);
+    }
+    if (event.has_resumed()) history.resumed_at.push_back(event.resumed().step());
+    if (event.has_state()) history.final_state = event.state().state();
+    return true;
+  }));
+  return history;
+}
+
+// The job as `client` sees it once `done` says so (polled; at most two minutes).
+template <typename Done>
+v1::Job WaitFor(client::DescentClient& client, const std::string& id, Done done) {
+  const absl::Time deadline = absl::Now() + absl::Minutes(2);
+  absl::StatusOr<v1::Job> job = client.GetJob(id);
+  while (absl::Now() < deadline && !(job.ok() && done(*job))) {
+    absl::SleepFor(absl::Milliseconds(20));
+    job = client.GetJob(id);
+  }
+  EXPECT_OK(job);
+  return job.value_or(v1::Job());
+}
+
+TEST(ReplicasTest, AJobOfAKilledReplicaFinishesOnTheOtherOnTheSameTrajectory) {
+  DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
+  std::vector<std::unique_ptr<DescentdProcess>> replicas;
+  for (int i = 0; i < 2; ++i) {
+    const std::string listen = absl::StrCat("127.0.0.1:", testing::PickFreePort());
+    absl::StatusOr<std::unique_ptr<DescentdProcess>> replica = DescentdProcess::StartWith(
+        DescentdProcess::NewDataDir(), listen,
+        {"--store", url, "--workers", "1", "--lease-timeout", "2s",
+         "--checkpoint-every-steps", "300"});
+    ASSERT_OK(replica);
+    replicas.push_back(*std::move(replica));
+  }
+  // Both jobs go to the first replica; with one worker each, each replica trains one.
+  auto first = replicas[0]->NewClient();
+  std::vector<std::string> ids;
+  for (const char* request_id : {"failover-1", "failover-2"}) {
+    absl::StatusOr<v1::Job> job = first->SubmitJob(FailoverSpec(), request_id);
+    ASSERT_OK(job);
+    ids.push_back(job->id());
+  }
+  std::vector<v1::Job> running;
+  for (const std::string& id : ids) {
+    running.push_back(WaitFor(*first, id, [](const v1::Job& job) {
+      return job.state() != v1::QUEUED && !job.runner().empty();
+    }));
+  }
+  ASSERT_EQ(running[0].state(), v1::RUNNING);
+  ASSERT_EQ(running[1].state(), v1::RUNNING);
+  ASSERT_NE(running[0].runner(), running[1].runner()) << "both jobs train on one replica";
+  const size_t killed =
+      running[0].runner() == replicas[0]->address() ? 0 : 1;  // the replica training ids[0]
+  ASSERT_EQ(running[0].runner(), replicas[killed]->address());
+  const size_t survivor = 1 - killed;
+  ASSERT_EQ(running[1].runner(), replicas[survivor]->address());
+
+  // Kill the replica training ids[0] once its stream shows step kKillAfterStep.
+  {
+    auto client = replicas[killed]->NewClient();
+    int64_t seen = 0;
+    const absl::Status watched =
+        client->WatchJob(ids[0], 0, absl::Seconds(60), [&](const v1::WatchJobResponse& event) {
+          if (event.has_losses()) {
+            seen = event.losses().first_step() + event.losses().losses_size() - 1;
+          }
+          return seen < kKillAfterStep;
+        });
+    ASSERT_GE(seen, kKillAfterStep) << watched;
+    replicas[killed]->Kill();
+  }
+
+  // The survivor takes the job over once the lease expired and finishes it.
+  auto client = replicas[survivor]->NewClient();
+  for (const std::string& id : ids) {
+    const v1::Job done =
+        WaitFor(*client, id, [](const v1::Job& job) { return IsTerminal(job.state()); });
+    EXPECT_EQ(done.state(), v1::SUCCEEDED) << done.error();
+    EXPECT_EQ(done.runner(), replicas[survivor]->address());
+  }
+  const History failed_over = ReadHistory(*client, ids[0]);
+  const History uninterrupted = ReadHistory(*client, ids[1]);
+  EXPECT_EQ(failed_over.final_state, v1::SUCCEEDED);
+  EXPECT_TRUE(failed_over.in_order);
+  ASSERT_EQ(failed_over.losses.size(), static_cast<size_t>(kSteps));
+  // Resumed once, from a checkpoint written before the kill.
+  ASSERT_EQ(failed_over.resumed_at.size(), 1u);
+  EXPECT_GE(failed_over.resumed_at[0], 300);
+  EXPECT_LE(failed_over.resumed_at[0], kSteps - 1);
+  EXPECT_TRUE(uninterrupted.in_order);
+  EXPECT_TRUE(uninterrupted.resumed_at.empty());
+  ASSERT_EQ(uninterrupted.losses.size(), static_cast<size_t>(kSteps));
+  EXPECT_EQ(std::memcmp(failed_over.losses.data(), uninterrupted.losses.data(),
+                        uninterrupted.losses.size() * sizeof(double)),
+            0)
+      << "the job left its trajectory when it moved to another replica";
+}
+
+}  // namespace
+}  // namespace descent::integration
