@@ -2,36 +2,21 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <deque>
 #include <iterator>
 #include <limits>
-#include <thread>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/btree_map.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/random/random.h"
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "base/cores.h"
 #include "base/status_macros.h"
-#include "engine/blas.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "server/conversion/engine_to_proto.h"
-#include "server/jobs/finished_jobs.h"
 #include "server/jobs/job_ids.h"
+#include "server/jobs/job_manager_impl.h"
 #include "server/jobs/job_recovery.h"
-#include "server/jobs/job_record.h"
 #include "server/jobs/list_page_token.h"
 #include "server/jobs/job_runner.h"
-#include "server/jobs/lease_renewer.h"
-#include "server/jobs/model_cache.h"
 #include "server/jobs/store_conversion.h"
 #include "server/jobs/watch_stream.h"
-#include "server/jobs/watcher_slots.h"
-#include "server/store/job_store.h"
 
 namespace descent::server {
 namespace {
@@ -39,12 +24,6 @@ namespace {
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 constexpr int64_t kMaxAfterStep = int64_t{1} << 62;
-
-absl::Status AlreadyEnded(std::string_view job_id, v1::JobState state) {
-  return absl::FailedPreconditionError(absl::StrCat("job ", std::string(job_id), " already ended ",
-                                                    v1::JobState_Name(state),
-                                                    "; only QUEUED or RUNNING jobs can be cancelled"));
-}
 
 absl::Status JobNotFound(std::string_view job_id) {
   return absl::NotFoundError(
@@ -73,424 +52,117 @@ v1::Job WithSpec(StoredJob stored) {
 
 }  // namespace
 
-struct JobManager::Impl {
-  Impl(JobManagerOptions options_in, JobEventListener* listener_in)
-      : options(std::move(options_in)),
-        listener(listener_in),
-        models(options.model_cache_bytes),
-        watchers(options.max_watchers_per_job),
-        finished(options.retain_finished_jobs, options.retain_finished_for),
-        runner(options.runner) {
-    if (shared()) renewer = std::make_unique<LeaseRenewer>(*options.store, options.lease_timeout);
+absl::StatusOr<JobManager::Impl::Found> JobManager::Impl::FindLocked(std::string_view job_id) const {
+  if (auto it = jobs.find(std::string(job_id)); it != jobs.end()) {
+    return Found{it->second->sequence(), Slot{it->second, v1::JOB_STATE_UNSPECIFIED, {}}};
   }
-
-  // Whether this manager shares its store with other replicas: its workers then claim jobs
-  // from the store (with leases) instead of taking them from the local queue alone.
-  bool shared() const { return options.store != nullptr && options.store->shared(); }
-
-  // Where a job is: its record while the manager holds one, else a finished job's state.
-  struct Slot {
-    std::shared_ptr<JobRecord> record;  // null: finished, and the store holds all of it
-    v1::JobState state = v1::JOB_STATE_UNSPECIFIED;  // when record is null
-    // When record is null: the step this process resumed the job at, if it did (a watcher
-    // reconnecting after a crash hears of it, as while the record was there).
-    std::optional<int64_t> resumed_at;
-    v1::JobState current() const { return record != nullptr ? record->state() : state; }
-  };
-  struct Found {
-    int64_t sequence = 0;
-    Slot slot;
-  };
-
-  // The job with this id: from memory, else (a finished job) from the store's id index.
-  // NOT_FOUND for an unknown or deleted id.
-  absl::StatusOr<Found> FindLocked(std::string_view job_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (auto it = jobs.find(std::string(job_id)); it != jobs.end()) {
-      return Found{it->second->sequence(), Slot{it->second, v1::JOB_STATE_UNSPECIFIED, {}}};
-    }
-    if (options.store != nullptr) {
-      absl::StatusOr<int64_t> sequence = options.store->FindSequence(std::string(job_id));
-      if (sequence.ok()) {
-        if (auto it = by_sequence.find(*sequence); it != by_sequence.end()) {
-          return Found{*sequence, it->second};
-        }
-        // Submitted to another replica since this one started: served from the store.
-        if (shared()) return Found{*sequence, Slot{}};
-      } else if (!absl::IsNotFound(sequence.status())) {
-        return sequence.status();
+  if (options.store != nullptr) {
+    absl::StatusOr<int64_t> sequence = options.store->FindSequence(std::string(job_id));
+    if (sequence.ok()) {
+      if (auto it = by_sequence.find(*sequence); it != by_sequence.end()) {
+        return Found{*sequence, it->second};
       }
-    }
-    return JobNotFound(job_id);
-  }
-
-  // The job as Get shows it, from its record or the store.
-  absl::StatusOr<v1::Job> SnapshotOf(int64_t sequence, const Slot& slot) const {
-    // A job queued here may have been claimed by another replica since: the store knows.
-    if (slot.record != nullptr && !(shared() && slot.record->state() == v1::QUEUED)) {
-      return slot.record->Snapshot();
-    }
-    ASSIGN_OR_RETURN(StoredJob stored, options.store->ReadJob(sequence));
-    return WithSpec(std::move(stored));
-  }
-
-  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return !queue.empty() || shutting_down;
-  }
-  bool ShuttingDown() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return shutting_down; }
-
-  // Divides the available cores among the running jobs' OpenBLAS threads. The setting is
-  // process-wide and takes effect at each job's next product (one in flight keeps the threads
-  // it started with). Under mu, so the count and the setting change together.
-  void ShareCoresLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    SetBlasThreads(
-        BlasThreadsForRunningJobs(base::AvailableCores(), running_jobs, options.blas_threads));
-  }
-
-  // A worker thread: takes the oldest queued job (resumed jobs come first), trains it,
-  // repeats; exits once shutting down.
-  void WorkerLoop() {
-    const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every};
-    while (true) {
-      std::shared_ptr<JobRecord> job;
-      absl::Status started;
-      {
-        absl::MutexLock lock(&mu);
-        mu.Await(absl::Condition(this, &Impl::HasWorkOrStopping));
-        if (queue.empty() || shutting_down) return;
-        job = std::move(queue.front());
-        queue.pop_front();
-        ++running_jobs;
-        ShareCoresLocked();
-        job->SetRunner(runner);
-        // Under mu, so Cancel sees a job either in the queue or taken by a worker. A resumed
-        // job is RUNNING already.
-        if (job->state() == v1::QUEUED) started = job->Start(absl::Now(), listener);
-      }
-      if (!started.ok()) {
-        job->Finish(JobOutcome::Failed(absl::StrCat("could not record the job's start: ",
-                                                    started.message())),
-                    absl::Now(), listener);
-      } else {
-        RunJob(*job, listener, checkpoints);
-      }
-      absl::MutexLock lock(&mu);
-      --running_jobs;
-      ShareCoresLocked();
-      SettleLocked(*job);
+      // Submitted to another replica since this one started: served from the store.
+      if (shared()) return Found{*sequence, Slot{}};
+    } else if (!absl::IsNotFound(sequence.status())) {
+      return sequence.status();
     }
   }
+  return JobNotFound(job_id);
+}
 
-  // Who claims, for the store: this replica's address and this process.
-  LeaseHolder Holder() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return LeaseHolder{runner, instance, options.lease_timeout};
+absl::StatusOr<v1::Job> JobManager::Impl::SnapshotOf(int64_t sequence, const Slot& slot) const {
+  // A job queued here may have been claimed by another replica since: the store knows.
+  if (slot.record != nullptr && !(shared() && slot.record->state() == v1::QUEUED)) {
+    return slot.record->Snapshot();
   }
-  // How long an idle worker of a shared manager waits before it looks for claimable jobs
-  // again (jobs submitted elsewhere, leases that expired); a local submission wakes it.
-  absl::Duration ClaimPollInterval() const {
-    return std::min(absl::Seconds(1), options.lease_timeout / 3);
-  }
+  ASSIGN_OR_RETURN(StoredJob stored, options.store->ReadJob(sequence));
+  return WithSpec(std::move(stored));
+}
 
-  // A shared manager's worker: claims a job from the store (those submitted here first, as
-  // their training input is prepared already), trains it under its lease, repeats; exits
-  // once shutting down.
-  void SharedWorkerLoop() {
-    const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every};
-    while (true) {
-      {
-        absl::MutexLock lock(&mu);
-        if (shutting_down) return;
-      }
-      absl::StatusOr<std::shared_ptr<JobRecord>> claimed = ClaimNext();
-      if (!claimed.ok() || *claimed == nullptr) {
-        // Nothing claimable (a local submission wakes the worker), or the store is away
-        // (then only the interval does): look again after a while.
-        absl::MutexLock lock(&mu);
-        mu.AwaitWithTimeout(claimed.ok() ? absl::Condition(this, &Impl::HasWorkOrStopping)
-                                         : absl::Condition(this, &Impl::ShuttingDown),
-                            ClaimPollInterval());
-        continue;
-      }
-      std::shared_ptr<JobRecord> job = *std::move(claimed);
-      renewer->Add(job);
-      absl::Status started;
-      {
-        absl::MutexLock lock(&mu);
-        ++running_jobs;
-        ShareCoresLocked();
-        job->SetRunner(runner);
-        if (job->state() == v1::QUEUED) started = job->Start(absl::Now(), listener);
-      }
-      if (!started.ok() && !job->lease_lost()) {
-        job->Finish(JobOutcome::Failed(absl::StrCat("could not record the job's start: ",
-                                                    started.message())),
-                    absl::Now(), listener);
-      } else if (started.ok()) {
-        RunJob(*job, listener, checkpoints);
-      }
-      renewer->Remove(job.get());
-      absl::MutexLock lock(&mu);
-      --running_jobs;
-      ShareCoresLocked();
-      if (job->lease_lost()) {
-        HandOverLocked(*job);
-      } else if (!IsTerminal(job->state())) {
-        // Stopping: the job checkpointed and stays RUNNING; the next replica may take it now.
-        (void)options.store->ReleaseLease(job->sequence(), job->lease_token());
-      }
-      SettleLocked(*job);
-    }
-  }
-
-  // The next job this replica may train, with its lease: the first claimable job of the
-  // store (resumed ones first, then by submission, whichever replica took it), its record
-  // here if it was submitted here (its training input is prepared already), else loaded from
-  // the store (its submission prepared again, a RUNNING one from its checkpoint). When none is
-  // claimable, the jobs queued here were taken by other replicas and leave this one, but for
-  // one submitted since, which is claimed. nullptr when there is nothing to train.
-  absl::StatusOr<std::shared_ptr<JobRecord>> ClaimNext() {
-    LeaseHolder holder;
-    {
-      absl::MutexLock lock(&mu);
-      holder = Holder();
-    }
-    ASSIGN_OR_RETURN(std::optional<Lease> lease, options.store->Claim(holder, std::nullopt));
-    if (lease) {
-      {
-        absl::MutexLock lock(&mu);
-        if (std::shared_ptr<JobRecord> local = TakeQueuedLocked(lease->sequence)) {
-          local->SetLease(lease->token);
-          return local;
-        }
-      }
-      ASSIGN_OR_RETURN(std::shared_ptr<JobRecord> record,
-                       LoadUnfinishedJob(*options.store, lease->sequence, options.prepare,
-                                         listener, lease->token));
-      absl::MutexLock lock(&mu);
-      if (listener != nullptr && !IsTerminal(record->state())) {
-        listener->OnRecovered(record->labels(), record->state());
-      }
-      AddLocked(record);
-      if (IsTerminal(record->state())) {  // it could not be prepared again: FAILED, with why
-        SettleLocked(*record);
-        return nullptr;
-      }
-      return record;
-    }
-    std::vector<std::shared_ptr<JobRecord>> local;
-    {
-      absl::MutexLock lock(&mu);
-      local.assign(queue.begin(), queue.end());
-    }
-    for (const std::shared_ptr<JobRecord>& job : local) {
-      ASSIGN_OR_RETURN(std::optional<Lease> mine, options.store->Claim(holder, job->sequence()));
-      absl::MutexLock lock(&mu);
-      if (TakeQueuedLocked(job->sequence()) == nullptr) continue;  // cancelled meanwhile
-      if (mine) {
-        job->SetLease(mine->token);
-        return job;
-      }
-      HandOverLocked(*job);
-    }
-    return nullptr;
-  }
-
-  // Removes the job with this sequence from the local queue and returns it; nullptr when it
-  // is not there.
-  std::shared_ptr<JobRecord> TakeQueuedLocked(int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    for (auto it = queue.begin(); it != queue.end(); ++it) {
-      if ((*it)->sequence() != sequence) continue;
-      std::shared_ptr<JobRecord> job = std::move(*it);
-      queue.erase(it);
-      return job;
-    }
-    return nullptr;
-  }
-
-  // For Watch: whether job `sequence` has a record here, has ended, or the manager stops.
-  struct ClaimWait {
-    const Impl* impl;
-    int64_t sequence;
-  };
-  static bool ClaimedHereOrEnded(ClaimWait* wait) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    // Called by Await with mu held.
-    const Impl& impl = *wait->impl;
-    auto slot = impl.by_sequence.find(wait->sequence);
-    return impl.shutting_down || (slot != impl.by_sequence.end() &&
-                                  (slot->second.record != nullptr ||
-                                   IsTerminal(slot->second.state)));
-  }
-
-  // Cancel() of a shared manager, for a job that does not train here: claims it (so no
-  // replica starts it meanwhile) and ends it CANCELLED; a job another replica trains is
-  // FAILED_PRECONDITION naming that replica.
-  absl::StatusOr<v1::Job> CancelElsewhereLocked(std::string_view job_id, const Found& found)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+void JobManager::Impl::WorkerLoop() {
+  const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every};
+  while (true) {
     std::shared_ptr<JobRecord> job;
-    auto queued = std::find(queue.begin(), queue.end(), found.slot.record);
-    if (found.slot.record != nullptr && queued != queue.end()) {
-      job = found.slot.record;
-      queue.erase(queued);
+    absl::Status started;
+    {
+      absl::MutexLock lock(&mu);
+      mu.Await(absl::Condition(this, &Impl::HasWorkOrStopping));
+      if (queue.empty() || shutting_down) return;
+      job = std::move(queue.front());
+      queue.pop_front();
+      ++running_jobs;
+      ShareCoresLocked();
+      job->SetRunner(runner);
+      // Under mu, so Cancel sees a job either in the queue or taken by a worker. A resumed
+      // job is RUNNING already.
+      if (job->state() == v1::QUEUED) started = job->Start(absl::Now(), listener);
     }
-    absl::StatusOr<std::optional<Lease>> lease = options.store->Claim(Holder(), found.sequence);
-    if (!lease.ok()) {
-      if (job != nullptr) queue.push_front(job);
-      return lease.status();
+    if (!started.ok()) {
+      job->Finish(JobOutcome::Failed(absl::StrCat("could not record the job's start: ",
+                                                  started.message())),
+                  absl::Now(), listener);
+    } else {
+      RunJob(*job, listener, checkpoints);
     }
-    if (*lease) {
-      if (job == nullptr) {
-        ASSIGN_OR_RETURN(job, LoadUnfinishedJob(*options.store, found.sequence, options.prepare,
-                                                listener, (*lease)->token));
-        if (listener != nullptr && !IsTerminal(job->state())) {
-          listener->OnRecovered(job->labels(), job->state());
-        }
-        AddLocked(job);
-      } else {
-        job->SetLease((*lease)->token);
-      }
-      if (!IsTerminal(job->state())) job->Finish(JobOutcome::Cancelled(), absl::Now(), listener);
-      v1::Job cancelled = job->Snapshot();
-      SettleLocked(*job);
-      return cancelled;
-    }
-    if (job != nullptr) HandOverLocked(*job);
-    ASSIGN_OR_RETURN(const StoredJob stored, options.store->ReadJob(found.sequence));
-    if (IsTerminal(stored.job.state())) return AlreadyEnded(job_id, stored.job.state());
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job ", std::string(job_id), " is ", v1::JobState_Name(stored.job.state()),
-        " on the replica ", stored.job.runner(),
-        ", which alone can cancel it; send the cancel there (descent --server ",
-        stored.job.runner(), " cancel ", std::string(job_id), ")"));
+    absl::MutexLock lock(&mu);
+    --running_jobs;
+    ShareCoresLocked();
+    SettleLocked(*job);
   }
+}
 
-  // A job this process held that another replica has now: it leaves memory (Get and List
-  // read it from the store), its watchers end as for a stopping server, and the listener
-  // stops counting it here.
-  void HandOverLocked(JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    job.MarkSuspended();
-    if (listener != nullptr) listener->OnHandedOver(job.labels(), job.state());
+void JobManager::Impl::AddLocked(const std::shared_ptr<JobRecord>& record) {
+  jobs.insert_or_assign(record->id(), record);
+  by_sequence[record->sequence()] = Slot{record, v1::JOB_STATE_UNSPECIFIED, {}};
+  next_sequence = std::max(next_sequence, record->sequence() + 1);
+  if (!record->request_id().empty()) by_request_id[record->request_id()] = record->sequence();
+}
+
+void JobManager::Impl::SettleLocked(const JobRecord& job) {
+  const v1::Job snapshot = job.Snapshot();
+  if (!IsTerminal(snapshot.state())) return;
+  auto slot = by_sequence.find(job.sequence());
+  if (slot == by_sequence.end()) return;  // deleted already
+  finished.Add(FromTimestamp(snapshot.end_time()), job.sequence());
+  if (job.FullyStored()) {
+    slot->second = Slot{nullptr, snapshot.state(), job.resumed_at()};
     jobs.erase(job.id());
-    if (auto slot = by_sequence.find(job.sequence()); slot != by_sequence.end()) {
-      slot->second = Slot{nullptr, job.state(), job.resumed_at()};
-    }
   }
+  ApplyRetentionLocked(absl::Now());
+}
 
-  // Recover() of a shared manager: every stored job is known by its summary and served from
-  // the store; unfinished ones are claimed by the workers like any other (a RUNNING one only
-  // once its lease expired, or at once if this replica's previous process held it).
-  int RecoverShared(const std::vector<StoredJobSummary>& stored) {
-    absl::MutexLock lock(&mu);
-    int unfinished = 0;
-    for (const StoredJobSummary& job : stored) {
-      // The workers run already: a job one of them claimed keeps its record.
-      by_sequence.try_emplace(job.sequence, Slot{nullptr, job.state, {}});
-      next_sequence = std::max(next_sequence, job.sequence + 1);
-      if (!job.request_id.empty()) by_request_id[job.request_id] = job.sequence;
-      if (IsTerminal(job.state)) {
-        finished.Add(job.end_time, job.sequence);
-      } else {
-        ++unfinished;
-      }
-    }
-    ApplyRetentionLocked(absl::Now());
-    return unfinished;
+void JobManager::Impl::ApplyRetentionLocked(absl::Time now) {
+  const std::vector<int64_t> expired = finished.TakeExpired(now);
+  for (int64_t sequence : expired) ForgetLocked(sequence);
+  if (options.store != nullptr) DeleteFromStore(*options.store, expired);
+}
+
+void JobManager::Impl::ForgetLocked(int64_t sequence) {
+  auto slot = by_sequence.find(sequence);
+  if (slot == by_sequence.end()) return;
+  std::string request_id;
+  if (slot->second.record != nullptr) {
+    request_id = slot->second.record->request_id();
+    jobs.erase(slot->second.record->id());
+  } else if (options.store != nullptr) {
+    absl::StatusOr<StoredJob> stored = options.store->ReadJob(sequence);
+    if (stored.ok()) request_id = stored->job.request_id();
   }
-
-  // Publishes a job in the lookup tables. Under mu.
-  void AddLocked(const std::shared_ptr<JobRecord>& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    jobs.insert_or_assign(record->id(), record);
-    by_sequence[record->sequence()] = Slot{record, v1::JOB_STATE_UNSPECIFIED, {}};
-    next_sequence = std::max(next_sequence, record->sequence() + 1);
-    if (!record->request_id().empty()) by_request_id[record->request_id()] = record->sequence();
+  if (auto it = by_request_id.find(request_id); it != by_request_id.end() && it->second == sequence) {
+    by_request_id.erase(it);
   }
+  by_sequence.erase(slot);
+  models.Erase(sequence);
+}
 
-  // After a job may have ended: a finished job joins the retention order, and a durable one
-  // the store holds entirely leaves memory (watchers that hold its record finish with it).
-  void SettleLocked(const JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    const v1::Job snapshot = job.Snapshot();
-    if (!IsTerminal(snapshot.state())) return;
-    auto slot = by_sequence.find(job.sequence());
-    if (slot == by_sequence.end()) return;  // deleted already
-    finished.Add(FromTimestamp(snapshot.end_time()), job.sequence());
-    if (job.FullyStored()) {
-      slot->second = Slot{nullptr, snapshot.state(), job.resumed_at()};
-      jobs.erase(job.id());
-    }
+void JobManager::Impl::RetentionLoop() {
+  absl::MutexLock lock(&mu);
+  const absl::Duration every = finished.CheckInterval();
+  while (!mu.AwaitWithTimeout(absl::Condition(this, &Impl::ShuttingDown), every)) {
     ApplyRetentionLocked(absl::Now());
   }
-
-  // Deletes the finished jobs retention no longer keeps, oldest end time first.
-  void ApplyRetentionLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    const std::vector<int64_t> expired = finished.TakeExpired(now);
-    for (int64_t sequence : expired) ForgetLocked(sequence);
-    if (options.store != nullptr) DeleteFromStore(*options.store, expired);
-  }
-
-  // Drops a deleted job from every table in memory.
-  void ForgetLocked(int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    auto slot = by_sequence.find(sequence);
-    if (slot == by_sequence.end()) return;
-    std::string request_id;
-    if (slot->second.record != nullptr) {
-      request_id = slot->second.record->request_id();
-      jobs.erase(slot->second.record->id());
-    } else if (options.store != nullptr) {
-      absl::StatusOr<StoredJob> stored = options.store->ReadJob(sequence);
-      if (stored.ok()) request_id = stored->job.request_id();
-    }
-    if (auto it = by_request_id.find(request_id); it != by_request_id.end() && it->second == sequence) {
-      by_request_id.erase(it);
-    }
-    by_sequence.erase(slot);
-    models.Erase(sequence);
-  }
-
-  // Applies the age limit while the manager runs; returns once shutting down.
-  void RetentionLoop() {
-    absl::MutexLock lock(&mu);
-    const absl::Duration every = finished.CheckInterval();
-    while (!mu.AwaitWithTimeout(absl::Condition(this, &Impl::ShuttingDown), every)) {
-      ApplyRetentionLocked(absl::Now());
-    }
-  }
-
-  const JobManagerOptions options;
-  JobEventListener* const listener;
-  mutable ModelCache models;
-  WatcherSlots watchers;  // open Watch calls
-
-  mutable absl::Mutex mu;  // acquired before any JobRecord's mutex, never after
-  // Jobs held in memory (unfinished ones, and finished ones the store does not hold whole).
-  absl::flat_hash_map<std::string, std::shared_ptr<JobRecord>> jobs ABSL_GUARDED_BY(mu);
-  // Every job, by submission sequence (List pages by it).
-  absl::btree_map<int64_t, Slot> by_sequence ABSL_GUARDED_BY(mu);
-  int64_t next_sequence ABSL_GUARDED_BY(mu) = 0;
-  absl::flat_hash_map<std::string, int64_t> by_request_id ABSL_GUARDED_BY(mu);
-  int running_jobs ABSL_GUARDED_BY(mu) = 0;  // taken by a worker, not yet settled
-  FinishedJobs finished ABSL_GUARDED_BY(mu);  // retention's order
-  std::deque<std::shared_ptr<JobRecord>> queue ABSL_GUARDED_BY(mu);  // QUEUED jobs, oldest first
-  bool shutting_down ABSL_GUARDED_BY(mu) = false;
-  std::string runner ABSL_GUARDED_BY(mu);  // Job.runner of the jobs this manager starts
-  // This process among the replicas that ever ran at `runner` (lease_instance).
-  const int64_t instance = absl::Uniform<int64_t>(absl::BitGen(), 1, INT64_MAX);
-  std::unique_ptr<LeaseRenewer> renewer;  // with a shared store only
-  absl::BitGen random ABSL_GUARDED_BY(mu);
-
-  absl::Mutex shutdown_mu;  // serializes Shutdown(), so every caller returns once it is done
-  std::vector<std::thread> workers ABSL_GUARDED_BY(shutdown_mu);
-
-  void StartWorkersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shutdown_mu) {
-    for (int i = 0; i < options.workers; ++i) {
-      workers.emplace_back([this] {
-        if (shared()) {
-          SharedWorkerLoop();
-        } else {
-          WorkerLoop();
-        }
-      });
-    }
-  }
-  std::thread retention ABSL_GUARDED_BY(shutdown_mu);
-};
+}
 
 JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
   if (absl::Status valid = ValidateJobManagerOptions(options); !valid.ok()) {

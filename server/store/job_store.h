@@ -160,8 +160,9 @@ class JobStore {
   virtual bool shared() const { return false; }
   // Claims the first claimable job (one whose lease expired or that never had one, and one
   // that an earlier process at holder.runner held, which is gone) in one atomic update:
-  // RUNNING jobs to resume first, then QUEUED ones by sequence; only job `only` when set.
-  // nullopt when there is none. Store errors as for Write.
+  // RUNNING jobs to resume first, then QUEUED ones by sequence; only job `only` when set,
+  // which this process may also take over from itself (the token grows: the earlier claim's
+  // writes are refused). nullopt when there is none. Store errors as for Write.
   virtual absl::StatusOr<std::optional<Lease>> Claim(const LeaseHolder& /*holder*/,
                                                      std::optional<int64_t> /*only*/) {
     return absl::UnimplementedError("this job store is not shared; it has no leases");

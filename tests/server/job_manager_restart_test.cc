@@ -78,11 +78,13 @@ class JobManagerRestartTest : public ::testing::TestWithParam<StoreKind> {
     options.store = store_.get();
     options.prepare = prepare_;
     options.checkpoint_every_steps = checkpoint_every_steps;
-    options.runner = "replica-a:50051";
+    // As descentd does: the workers start once the stored jobs are recovered.
+    options.start_workers = false;
     manager_ = std::make_unique<JobManager>(options, listener_);
     absl::StatusOr<int> count = manager_->Recover();
     EXPECT_OK(count);
     if (recovered != nullptr) *recovered = count.value_or(-1);
+    manager_->StartWorkers("replica-a:50051");
     return *manager_;
   }
 

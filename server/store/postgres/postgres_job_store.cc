@@ -89,8 +89,10 @@ absl::StatusOr<std::optional<Lease>> PostgresJobStore::Claim(const LeaseHolder& 
                    "lease_expires = now() + $3::bigint * interval '1 millisecond' "
                    "FROM (SELECT sequence FROM jobs WHERE state IN (1, 2) AND "
                    "(lease_expires IS NULL OR lease_expires < now() OR "
-                   "(runner = $1 AND lease_instance <> $2))",
-                   only ? " AND sequence = $4" : "",
+                   "(runner = $1 AND lease_instance <> $2)",
+                   // This process may take one job over from itself (a cancel of a job one of
+                   // its workers claimed but has not started).
+                   only ? " OR lease_instance = $2) AND sequence = $4" : ")",
                    " ORDER BY state DESC, sequence LIMIT 1 FOR UPDATE SKIP LOCKED) AS next "
                    "WHERE jobs.sequence = next.sequence "
                    "RETURNING jobs.sequence, jobs.lease_token, jobs.state"),

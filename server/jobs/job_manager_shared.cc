@@ -1,0 +1,204 @@
+// The job manager's paths for a store several replicas share (JobStore::shared): workers
+// claim jobs from the store under leases, jobs another replica took leave this one, and
+// Cancel reaches jobs this replica does not train through the store.
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "server/jobs/job_manager_impl.h"
+#include "server/jobs/job_recovery.h"
+#include "server/jobs/job_runner.h"
+
+namespace descent::server {
+
+void JobManager::Impl::SharedWorkerLoop() {
+  const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every};
+  while (true) {
+    {
+      absl::MutexLock lock(&mu);
+      if (shutting_down) return;
+    }
+    absl::StatusOr<std::shared_ptr<JobRecord>> claimed = ClaimNext();
+    if (!claimed.ok() || *claimed == nullptr) {
+      // Nothing claimable (a local submission wakes the worker), or the store is away
+      // (then only the interval does): look again after a while.
+      absl::MutexLock lock(&mu);
+      mu.AwaitWithTimeout(claimed.ok() ? absl::Condition(this, &Impl::HasWorkOrStopping)
+                                       : absl::Condition(this, &Impl::ShuttingDown),
+                          ClaimPollInterval());
+      continue;
+    }
+    std::shared_ptr<JobRecord> job = *std::move(claimed);
+    renewer->Add(job);
+    absl::Status started;
+    {
+      absl::MutexLock lock(&mu);
+      ++running_jobs;
+      ShareCoresLocked();
+      job->SetRunner(runner);
+      if (job->state() == v1::QUEUED) started = job->Start(absl::Now(), listener);
+    }
+    if (!started.ok() && !job->lease_lost()) {
+      job->Finish(JobOutcome::Failed(absl::StrCat("could not record the job's start: ",
+                                                  started.message())),
+                  absl::Now(), listener);
+    } else if (started.ok()) {
+      RunJob(*job, listener, checkpoints);
+    }
+    renewer->Remove(job.get());
+    absl::MutexLock lock(&mu);
+    --running_jobs;
+    ShareCoresLocked();
+    if (job->lease_lost()) {
+      HandOverLocked(*job);
+    } else if (!IsTerminal(job->state())) {
+      // Stopping: the job checkpointed and stays RUNNING; the next replica may take it now.
+      (void)options.store->ReleaseLease(job->sequence(), job->lease_token());
+    }
+    SettleLocked(*job);
+  }
+}
+
+absl::StatusOr<std::shared_ptr<JobRecord>> JobManager::Impl::ClaimNext() {
+  LeaseHolder holder;
+  {
+    absl::MutexLock lock(&mu);
+    holder = Holder();
+  }
+  ASSIGN_OR_RETURN(std::optional<Lease> lease, options.store->Claim(holder, std::nullopt));
+  if (lease) {
+    {
+      absl::MutexLock lock(&mu);
+      if (std::shared_ptr<JobRecord> local = TakeQueuedLocked(lease->sequence)) {
+        local->SetLease(lease->token);
+        return local;
+      }
+      // Cancelled here since the claim (Cancel took the job over from this claim).
+      if (auto slot = by_sequence.find(lease->sequence);
+          slot != by_sequence.end() && IsTerminal(slot->second.current())) {
+        return nullptr;
+      }
+    }
+    ASSIGN_OR_RETURN(std::shared_ptr<JobRecord> record,
+                     LoadUnfinishedJob(*options.store, lease->sequence, options.prepare,
+                                       listener, lease->token));
+    absl::MutexLock lock(&mu);
+    if (listener != nullptr && !IsTerminal(record->state())) {
+      listener->OnRecovered(record->labels(), record->state());
+    }
+    AddLocked(record);
+    if (IsTerminal(record->state())) {  // it could not be prepared again: FAILED, with why
+      SettleLocked(*record);
+      return nullptr;
+    }
+    return record;
+  }
+  std::vector<std::shared_ptr<JobRecord>> local;
+  {
+    absl::MutexLock lock(&mu);
+    local.assign(queue.begin(), queue.end());
+  }
+  for (const std::shared_ptr<JobRecord>& job : local) {
+    ASSIGN_OR_RETURN(std::optional<Lease> mine, options.store->Claim(holder, job->sequence()));
+    absl::MutexLock lock(&mu);
+    if (TakeQueuedLocked(job->sequence()) == nullptr) continue;  // cancelled meanwhile
+    if (mine) {
+      job->SetLease(mine->token);
+      return job;
+    }
+    HandOverLocked(*job);
+  }
+  return nullptr;
+}
+
+std::shared_ptr<JobRecord> JobManager::Impl::TakeQueuedLocked(int64_t sequence) {
+  for (auto it = queue.begin(); it != queue.end(); ++it) {
+    if ((*it)->sequence() != sequence) continue;
+    std::shared_ptr<JobRecord> job = std::move(*it);
+    queue.erase(it);
+    return job;
+  }
+  return nullptr;
+}
+
+bool JobManager::Impl::ClaimedHereOrEnded(JobManager::Impl::ClaimWait* wait) {
+  // Called by Await with mu held.
+  const Impl& impl = *wait->impl;
+  auto slot = impl.by_sequence.find(wait->sequence);
+  return impl.shutting_down || (slot != impl.by_sequence.end() &&
+                                (slot->second.record != nullptr ||
+                                 IsTerminal(slot->second.state)));
+}
+
+absl::StatusOr<v1::Job> JobManager::Impl::CancelElsewhereLocked(std::string_view job_id, const Found& found) {
+  std::shared_ptr<JobRecord> job;
+  auto queued = std::find(queue.begin(), queue.end(), found.slot.record);
+  if (found.slot.record != nullptr && queued != queue.end()) {
+    job = found.slot.record;
+    queue.erase(queued);
+  }
+  absl::StatusOr<std::optional<Lease>> lease = options.store->Claim(Holder(), found.sequence);
+  if (!lease.ok()) {
+    if (job != nullptr) queue.push_front(job);
+    return lease.status();
+  }
+  if (*lease) {
+    if (job == nullptr) {
+      ASSIGN_OR_RETURN(job, LoadUnfinishedJob(*options.store, found.sequence, options.prepare,
+                                              listener, (*lease)->token));
+      if (listener != nullptr && !IsTerminal(job->state())) {
+        listener->OnRecovered(job->labels(), job->state());
+      }
+      AddLocked(job);
+    } else {
+      job->SetLease((*lease)->token);
+    }
+    if (!IsTerminal(job->state())) job->Finish(JobOutcome::Cancelled(), absl::Now(), listener);
+    v1::Job cancelled = job->Snapshot();
+    SettleLocked(*job);
+    return cancelled;
+  }
+  if (job != nullptr) HandOverLocked(*job);
+  ASSIGN_OR_RETURN(const StoredJob stored, options.store->ReadJob(found.sequence));
+  if (IsTerminal(stored.job.state())) return AlreadyEnded(job_id, stored.job.state());
+  return absl::FailedPreconditionError(absl::StrCat(
+      "job ", std::string(job_id), " is ", v1::JobState_Name(stored.job.state()),
+      " on the replica ", stored.job.runner(),
+      ", which alone can cancel it; send the cancel there (descent --server ",
+      stored.job.runner(), " cancel ", std::string(job_id), ")"));
+}
+
+void JobManager::Impl::HandOverLocked(JobRecord& job) {
+  job.MarkSuspended();
+  if (listener != nullptr) listener->OnHandedOver(job.labels(), job.state());
+  jobs.erase(job.id());
+  if (auto slot = by_sequence.find(job.sequence()); slot != by_sequence.end()) {
+    slot->second = Slot{nullptr, job.state(), job.resumed_at()};
+  }
+}
+
+int JobManager::Impl::RecoverShared(const std::vector<StoredJobSummary>& stored) {
+  absl::MutexLock lock(&mu);
+  int unfinished = 0;
+  for (const StoredJobSummary& job : stored) {
+    // The workers run already: a job one of them claimed keeps its record.
+    by_sequence.try_emplace(job.sequence, Slot{nullptr, job.state, {}});
+    next_sequence = std::max(next_sequence, job.sequence + 1);
+    if (!job.request_id.empty()) by_request_id[job.request_id] = job.sequence;
+    if (IsTerminal(job.state)) {
+      finished.Add(job.end_time, job.sequence);
+    } else {
+      ++unfinished;
+    }
+  }
+  ApplyRetentionLocked(absl::Now());
+  return unfinished;
+}
+
+}  // namespace descent::server
