@@ -211,6 +211,28 @@ TEST_F(PostgresLeaseTest, AReplicaRestartedAtItsAddressReclaimsItsJobsAtOnce) {
   EXPECT_TRUE(again->has_value());
 }
 
+// A cancel on the replica whose worker claimed a job but has not started it takes the job
+// over from that claim: asked for by sequence, a process may claim its own job again, and the
+// worker's older token writes nothing more.
+TEST_F(PostgresLeaseTest, AProcessTakesItsOwnJobOverOnlyWhenItAsksForItBySequence) {
+  ASSERT_OK(a_->Insert(v1::JobSpec(), Row(0, v1::QUEUED)));
+  absl::StatusOr<std::optional<Lease>> worker = a_->Claim(Holder("a:1", 1), std::nullopt);
+  ASSERT_OK(worker);
+  ASSERT_TRUE(worker->has_value());
+  EXPECT_FALSE(b_->Claim(Holder("b:1", 2), int64_t{0})->has_value());  // another replica: no
+  absl::StatusOr<std::optional<Lease>> cancel = a_->Claim(Holder("a:1", 1), int64_t{0});
+  ASSERT_OK(cancel);
+  ASSERT_TRUE(cancel->has_value());
+  EXPECT_GT((*cancel)->token, (*worker)->token);
+  JobWrite late = Row(0, v1::RUNNING);
+  late.lease_token = (*worker)->token;
+  EXPECT_TRUE(IsLeaseLost(a_->Write(late)));
+  JobWrite cancelled = Row(0, v1::CANCELLED);
+  cancelled.lease_token = (*cancel)->token;
+  EXPECT_OK(a_->Write(cancelled));
+  EXPECT_EQ(b_->ReadJob(0)->job.state(), v1::CANCELLED);
+}
+
 TEST_F(PostgresLeaseTest, SequencesAreHandedOutOnceAcrossReplicas) {
   absl::StatusOr<int64_t> first = a_->NextSequence();
   absl::StatusOr<int64_t> second = b_->NextSequence();
