@@ -280,6 +280,7 @@ absl::StatusOr<JobPage> JobManager::List(v1::JobState state, int page_size,
   }
   const int limit = page_size == 0 ? kDefaultPageSize : std::min(page_size, kMaxPageSize);
   Impl& impl = *impl_;
+  if (impl.shared()) return impl.ListShared(state, limit, page_token);
   absl::MutexLock lock(&impl.mu);
   int64_t bound = impl.next_sequence;
   if (!page_token.empty()) {

@@ -139,6 +139,11 @@ struct JobManager::Impl {
   // stops counting it here.
   void HandOverLocked(JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
+  // List() of a shared manager: the page comes from the store, which holds the jobs every
+  // replica submitted, in their current states (the ones this replica trains from memory).
+  absl::StatusOr<JobPage> ListShared(v1::JobState state, int limit,
+                                     std::string_view page_token) const ABSL_LOCKS_EXCLUDED(mu);
+
   // Recover() of a shared manager: every stored job is known by its summary and served from
   // the store; unfinished ones are claimed by the workers like any other (a RUNNING one only
   // once its lease expired, or at once if this replica's previous process held it).

@@ -2,6 +2,7 @@
 // claim jobs from the store under leases, jobs another replica took leave this one, and
 // Cancel reaches jobs this replica does not train through the store.
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "server/jobs/job_manager_impl.h"
 #include "server/jobs/job_recovery.h"
 #include "server/jobs/job_runner.h"
+#include "server/jobs/list_page_token.h"
 
 namespace descent::server {
 
@@ -199,6 +201,32 @@ int JobManager::Impl::RecoverShared(const std::vector<StoredJobSummary>& stored)
   }
   ApplyRetentionLocked(absl::Now());
   return unfinished;
+}
+
+absl::StatusOr<JobPage> JobManager::Impl::ListShared(v1::JobState state, int limit,
+                                                     std::string_view page_token) const {
+  int64_t bound = std::numeric_limits<int64_t>::max();
+  if (!page_token.empty()) {
+    ASSIGN_OR_RETURN(bound, DecodeListPageToken(page_token, state, bound));
+  }
+  // One more than the page holds: whether there is a next page.
+  ASSIGN_OR_RETURN(const std::vector<StoredJobSummary> rows,
+                   options.store->ListSummaries(state, bound, limit + 1));
+  JobPage page;
+  absl::MutexLock lock(&mu);
+  for (const StoredJobSummary& row : rows) {
+    if (static_cast<int>(page.jobs.size()) == limit) {
+      page.next_page_token = EncodeListPageToken(state, row.sequence + 1);
+      break;
+    }
+    auto slot = by_sequence.find(row.sequence);
+    ASSIGN_OR_RETURN(v1::Job snapshot,
+                     SnapshotOf(row.sequence, slot != by_sequence.end() ? slot->second : Slot{}));
+    // The job may have moved on since the row was read; the page shows only what matches.
+    if (state != v1::JOB_STATE_UNSPECIFIED && snapshot.state() != state) continue;
+    page.jobs.push_back(std::move(snapshot));
+  }
+  return page;
 }
 
 }  // namespace descent::server

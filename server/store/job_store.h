@@ -167,6 +167,15 @@ class JobStore {
                                                      std::optional<int64_t> /*only*/) {
     return absl::UnimplementedError("this job store is not shared; it has no leases");
   }
+  // A page of the stored jobs' summaries, newest first: those with a sequence below
+  // `before`, in `state` (any state for JOB_STATE_UNSPECIFIED), at most `limit`. For the
+  // listing of a shared store, whose jobs other replicas add and move on. Store errors as for
+  // Write.
+  virtual absl::StatusOr<std::vector<StoredJobSummary>> ListSummaries(v1::JobState /*state*/,
+                                                                      int64_t /*before*/,
+                                                                      int /*limit*/) const {
+    return absl::UnimplementedError("this job store is not shared; its jobs are in memory");
+  }
   // A sequence for a new job, greater than every sequence handed out before (to any replica).
   virtual absl::StatusOr<int64_t> NextSequence() {
     return absl::UnimplementedError("this job store is not shared; its one process numbers jobs");

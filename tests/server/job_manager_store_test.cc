@@ -273,5 +273,52 @@ TEST_P(JobManagerStoreTest, RetentionByAgeDeletesFinishedJobsOnlyAndKeepsQueuedO
   EXPECT_THAT(store_->FindSequence(ids[5]).status(), StatusIs(absl::StatusCode::kNotFound, _));
 }
 
+// Replicas on one PostgreSQL database: a replica lists the jobs another one was given after
+// it started, in their current states, with pages and the state filter, from the database.
+TEST_P(JobManagerStoreTest, AReplicaListsTheJobsOfTheOthersAsTheDatabaseHoldsThem) {
+  if (GetParam() != StoreKind::kPostgres) GTEST_SKIP() << "a SQLite store has one process";
+  JobManager& observer = Restart(Options(0));  // trains nothing, serves the database
+  absl::StatusOr<std::unique_ptr<JobStore>> other_store = under_test_->Open();
+  ASSERT_OK(other_store);
+  JobManagerOptions other = Options(1);
+  other.blas_threads = 1;
+  other.store = other_store->get();
+  other.runner = "replica-b:50051";
+  other.prepare = [](const v1::SubmitJobRequest& request) -> absl::StatusOr<PreparedJob> {
+    return TinyJob(request.spec().training().epochs(), 64, request.spec().name());
+  };
+  std::vector<std::string> ids;
+  {
+    JobManager trainer(other, nullptr);
+    ASSERT_OK(trainer.Recover());
+    for (int i = 0; i < 3; ++i) {
+      absl::StatusOr<v1::Job> job = trainer.Submit(TinyJob(2));
+      ASSERT_OK(job);
+      ids.push_back(job->id());
+    }
+    for (const std::string& id : ids) ASSERT_EQ(WaitUntilDone(trainer, id).state(), v1::SUCCEEDED);
+  }
+  absl::StatusOr<JobPage> all = observer.List(v1::JOB_STATE_UNSPECIFIED, 0, "");
+  ASSERT_OK(all);
+  ASSERT_THAT(all->jobs, SizeIs(3));
+  EXPECT_EQ(all->jobs[0].id(), ids[2]);  // newest first
+  EXPECT_EQ(all->jobs[2].id(), ids[0]);
+  for (const v1::Job& job : all->jobs) {
+    EXPECT_EQ(job.state(), v1::SUCCEEDED);
+    EXPECT_EQ(job.runner(), "replica-b:50051");
+  }
+  EXPECT_TRUE(all->next_page_token.empty());
+  absl::StatusOr<JobPage> first = observer.List(v1::SUCCEEDED, 2, "");
+  ASSERT_OK(first);
+  ASSERT_THAT(first->jobs, SizeIs(2));
+  absl::StatusOr<JobPage> rest = observer.List(v1::SUCCEEDED, 2, first->next_page_token);
+  ASSERT_OK(rest);
+  ASSERT_THAT(rest->jobs, SizeIs(1));
+  EXPECT_EQ(rest->jobs[0].id(), ids[0]);
+  EXPECT_TRUE(rest->next_page_token.empty());
+  EXPECT_THAT(observer.List(v1::RUNNING, 0, "")->jobs, SizeIs(0));
+  EXPECT_EQ(observer.Get(ids[1])->state(), v1::SUCCEEDED);
+}
+
 }  // namespace
 }  // namespace descent::server

@@ -222,6 +222,23 @@ absl::StatusOr<std::vector<StoredJobSummary>> PostgresJobStore::LoadSummaries() 
                    db_->Run("SELECT sequence, id, state, request_id, end_time FROM jobs "
                             "ORDER BY sequence",
                             {}, "read the jobs"));
+  return Summaries(rows);
+}
+
+absl::StatusOr<std::vector<StoredJobSummary>> PostgresJobStore::ListSummaries(v1::JobState state,
+                                                                              int64_t before,
+                                                                              int limit) const {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(
+      PgResult rows,
+      db_->Run("SELECT sequence, id, state, request_id, end_time FROM jobs "
+               "WHERE sequence < $1 AND ($2::integer = 0 OR state = $2::integer) "
+               "ORDER BY sequence DESC LIMIT $3",
+               PgParams().Int(before).Int(state).Int(limit), "list the jobs"));
+  return Summaries(rows);
+}
+
+std::vector<StoredJobSummary> PostgresJobStore::Summaries(const PgResult& rows) {
   std::vector<StoredJobSummary> jobs(static_cast<size_t>(rows.rows()));
   for (int i = 0; i < rows.rows(); ++i) {
     StoredJobSummary& summary = jobs[static_cast<size_t>(i)];

@@ -62,6 +62,9 @@ class PostgresJobStore final : public JobStore {
                                              std::optional<int64_t> only) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<int64_t> NextSequence() override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<StoredJobSummary>> ListSummaries(v1::JobState state, int64_t before,
+                                                              int limit) const override
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status RenewLease(int64_t sequence, int64_t token, absl::Duration timeout) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ReleaseLease(int64_t sequence, int64_t token) override ABSL_LOCKS_EXCLUDED(mu_);
@@ -78,6 +81,8 @@ class PostgresJobStore final : public JobStore {
   // After a fenced update matched no row: NOT_FOUND for a job that is not stored, else
   // lease-lost.
   absl::Status MissingOrLeaseLost(int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The summaries of rows of (sequence, id, state, request_id, end_time).
+  static std::vector<StoredJobSummary> Summaries(const PgResult& rows);
   // DATA_LOSS naming the job and what of it cannot be parsed.
   absl::Status Corrupt(int64_t sequence, const char* what) const;
 
