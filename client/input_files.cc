@@ -27,24 +27,46 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return base::ReadFile(path);
 }
 
-absl::StatusOr<v1::JobSpec> ParseJobSpec(const std::string& json, const std::string& source) {
-  // Our own pass first: protobuf's parser names no line or column and no valid enum values.
+namespace {
+
+// `json` into `message`, checked by our own pass first: protobuf's parser names no line or
+// column and no valid enum values. `root_name` ("a job spec") and `documented` (where its
+// fields are described) go into the messages.
+absl::Status ParseCheckedJson(const std::string& json, const std::string& source,
+                              const std::string& root_name, const std::string& documented,
+                              google::protobuf::Message* message) {
   absl::StatusOr<JsonValue> tree = ParseJsonTree(json);
   absl::Status checked = tree.ok()
-                             ? CheckJsonForMessage(*tree, *v1::JobSpec::descriptor(), "a job spec")
+                             ? CheckJsonForMessage(*tree, *message->GetDescriptor(), root_name)
                              : tree.status();
   if (!checked.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ":", checked.message()));
   }
-  v1::JobSpec spec;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  const auto status = google::protobuf::util::JsonStringToMessage(json, &spec, options);
+  const auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": not a valid job spec (", status.message().as_string(),
-                     "); the fields are JobSpec's in proto/descent/v1/training.proto"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not a valid ", root_name.substr(2),
+                                                   " (", status.message().as_string(),
+                                                   "); the fields are ", documented));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::JobSpec> ParseJobSpec(const std::string& json, const std::string& source) {
+  v1::JobSpec spec;
+  RETURN_IF_ERROR(ParseCheckedJson(json, source, "a job spec",
+                                   "JobSpec's in proto/descent/v1/training.proto", &spec));
+  return spec;
+}
+
+absl::StatusOr<v1::SweepSpec> ReadSweepSpec(const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  v1::SweepSpec spec;
+  RETURN_IF_ERROR(ParseCheckedJson(text, InputName(path), "a sweep spec",
+                                   "SweepSpec's in proto/descent/v1/sweeps.proto", &spec));
   return spec;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "descent/v1/sweeps.pb.h"
 #include "descent/v1/training.pb.h"
 
 namespace descent::client {
@@ -25,6 +26,9 @@ std::string InputName(const std::string& path);
 // (see client/proto_json_check.h for what is checked).
 absl::StatusOr<v1::JobSpec> ParseJobSpec(const std::string& json, const std::string& source);
 absl::StatusOr<v1::JobSpec> ReadJobSpec(const std::string& path);
+
+// A sweep file (SweepSpec in protobuf's JSON mapping), checked as job files are.
+absl::StatusOr<v1::SweepSpec> ReadSweepSpec(const std::string& path);
 
 }  // namespace descent::client
 

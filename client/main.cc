@@ -16,6 +16,7 @@
 #include "client/commands.h"
 #include "client/dataset_client.h"
 #include "client/dataset_commands.h"
+#include "client/sweep_commands.h"
 #include "client/descent_client.h"
 #include "client/fail_on.h"
 #include "client/lr_find_command.h"
@@ -230,10 +231,36 @@ int main(int argc, char** argv) {
       "when the file holds some out), with the step each came within 10% of the best.\n"
       "--watch RACE follows a race again, e.g. after a restart. -o json prints one object.");
 
+  descent::client::SweepViewOptions sweep_options;
+  std::string sweep_id;
+  CLI::App* sweep_cmd = app.add_subcommand(
+      "sweep", "run a job file many times with some fields varied, stopping laggards early");
+  sweep_cmd->require_subcommand(1);
+  CLI::App* sweep_submit = sweep_cmd->add_subcommand("submit", "start a sweep (JSON SweepSpec)");
+  sweep_submit->add_option("FILE", spec_path, "sweep file; - reads standard input")->required();
+  sweep_submit->add_flag("-w,--watch", watch, "follow the sweep until it ends");
+  CLI::App* sweep_watch = sweep_cmd->add_subcommand("watch", "follow a sweep until it ends");
+  CLI::App* sweep_get = sweep_cmd->add_subcommand("get", "show a sweep and its trials");
+  CLI::App* sweep_list = sweep_cmd->add_subcommand("list", "list sweeps, newest first");
+  CLI::App* sweep_cancel = sweep_cmd->add_subcommand("cancel", "cancel a sweep and its trials");
+  for (CLI::App* cmd : {sweep_watch, sweep_get, sweep_cancel}) {
+    cmd->add_option("SWEEP", sweep_id, "sweep id (sweep-...)")->required();
+  }
+  for (CLI::App* cmd : {sweep_submit, sweep_watch}) {
+    add_height(cmd, sweep_options.chart_height);
+    add_reconnect_timeout(cmd);
+  }
+  sweep_cmd->footer(
+      "A sweep file names a base job spec, the fields to vary (paths as in job files:\n"
+      "optimizer, optimizer.learningRate, training.batchSize, ...) with values, uniform,\n"
+      "logUniform or intRange, the trials, the objective and an early-stopping rule (asha or\n"
+      "median). Each trial is an ordinary job tagged with the sweep's id. See README.md.");
+
   CLI::App* health = app.add_subcommand("health", "check that descentd is serving");
 
   for (CLI::App* cmd : app.get_subcommands({})) cmd->fallthrough();
   dataset_rm->fallthrough();
+  for (CLI::App* cmd : sweep_cmd->get_subcommands({})) cmd->fallthrough();
   // Set after the commands exist, which would otherwise inherit it: only words before a
   // command can be left over, and UnknownCommand reports them.
   app.allow_extras();
@@ -341,6 +368,16 @@ int main(int argc, char** argv) {
       return descent::client::kExitUsage;
     }
     return descent::client::RunRace(ctx, spec_path, racers, race_options);
+  }
+  if (sweep_cmd->parsed()) {
+    descent::client::SweepClient sweeps(channel, client_options);
+    if (sweep_submit->parsed()) {
+      return descent::client::RunSweepSubmit(ctx, sweeps, spec_path, watch, sweep_options);
+    }
+    if (sweep_watch->parsed()) return descent::client::RunSweepWatch(ctx, sweeps, sweep_id, sweep_options);
+    if (sweep_get->parsed()) return descent::client::RunSweepGet(ctx, sweeps, sweep_id);
+    if (sweep_list->parsed()) return descent::client::RunSweepList(ctx, sweeps);
+    return descent::client::RunSweepCancel(ctx, sweeps, sweep_id);
   }
   if (health->parsed()) return RunHealth(ctx);
   return descent::client::kExitUsage;

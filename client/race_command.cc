@@ -98,29 +98,6 @@ class RaceProgress {
   absl::Status error_ ABSL_GUARDED_BY(mu_);  // the first watcher's error
 };
 
-// Follows `runs` (their jobs as listed or submitted) to their ends, one thread each.
-absl::StatusOr<std::vector<RaceRun>> FollowRace(const CommandContext& ctx,
-                                                std::vector<RaceRun> runs) {
-  RaceProgress progress(std::move(runs));
-  const std::vector<RaceRun> started = progress.runs();
-  std::vector<std::thread> watchers;
-  for (size_t i = 0; i < started.size(); ++i) {
-    watchers.emplace_back([&ctx, &progress, i, id = started[i].job.id()] {
-      RaceProgress::Sink sink(progress, i);
-      progress.Finish(i, WatchUntilDone(*ctx.client, id, ctx.watch, sink));
-    });
-  }
-  const bool live = ctx.interactive && ctx.format == OutputFormat::kText;
-  LiveLine line(*ctx.out, ctx.terminal_width);
-  while (!progress.AwaitAll(absl::Milliseconds(200))) {
-    if (live) line.UpdateText(progress.Line(), absl::Now());
-  }
-  for (std::thread& watcher : watchers) watcher.join();
-  if (live) line.Clear();
-  if (!progress.error().ok()) return progress.error();
-  return progress.runs();
-}
-
 int PrintRace(const CommandContext& ctx, const std::string& group,
               const std::vector<RaceRun>& runs, const RaceOptions& options) {
   const std::vector<RaceStanding> standings = RankRace(runs);
@@ -149,6 +126,28 @@ int FollowAndPrint(const CommandContext& ctx, const std::string& group, std::vec
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<RaceRun>> FollowRace(const CommandContext& ctx,
+                                                std::vector<RaceRun> runs) {
+  RaceProgress progress(std::move(runs));
+  const std::vector<RaceRun> started = progress.runs();
+  std::vector<std::thread> watchers;
+  for (size_t i = 0; i < started.size(); ++i) {
+    watchers.emplace_back([&ctx, &progress, i, id = started[i].job.id()] {
+      RaceProgress::Sink sink(progress, i);
+      progress.Finish(i, WatchUntilDone(*ctx.client, id, ctx.watch, sink));
+    });
+  }
+  const bool live = ctx.interactive && ctx.format == OutputFormat::kText;
+  LiveLine line(*ctx.out, ctx.terminal_width);
+  while (!progress.AwaitAll(absl::Milliseconds(200))) {
+    if (live) line.UpdateText(progress.Line(), absl::Now());
+  }
+  for (std::thread& watcher : watchers) watcher.join();
+  if (live) line.Clear();
+  if (!progress.error().ok()) return progress.error();
+  return progress.runs();
+}
 
 int RunRace(const CommandContext& ctx, const std::string& spec_path,
             const std::vector<std::string>& racers, const RaceOptions& options) {

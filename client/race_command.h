@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "client/commands.h"
+#include "client/race_standings.h"
 
 namespace descent::client {
 
@@ -23,6 +25,12 @@ struct RaceOptions {
 // group and the racer) and follows them (RunRaceWatch).
 int RunRace(const CommandContext& ctx, const std::string& spec_path,
             const std::vector<std::string>& racers, const RaceOptions& options);
+
+// Follows `runs` (their jobs as listed or submitted) to their ends, one watcher thread each,
+// with a live line of each run's step on a terminal; every run's losses and epochs. A sweep's
+// best trials are charted from it too. The first watcher's error, if any.
+absl::StatusOr<std::vector<RaceRun>> FollowRace(const CommandContext& ctx,
+                                                std::vector<RaceRun> runs);
 
 // Follows every job of `group` to its end (a live line of each run's step on a terminal),
 // then prints the overlay chart and the ranking; -o json: one object (RaceToStruct).

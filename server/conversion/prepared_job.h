@@ -3,6 +3,7 @@
 #ifndef DESCENT_SERVER_CONVERSION_PREPARED_JOB_H_
 #define DESCENT_SERVER_CONVERSION_PREPARED_JOB_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,12 @@ struct PreparedJob {
   Dataset dataset;
   std::optional<std::vector<LayerParameters>> initial_parameters;
   std::string request_id;  // idempotency key, may be empty
+  // Optional: called on the training thread as each epoch ends (once it is recorded) with its
+  // summary; false cancels the job before its next step, as CancelJob would. A sweep stops a
+  // trial with it at the epoch its rule decides on, not whenever a watcher gets there. Kept
+  // in memory only (a job recovered after a restart has none); it must be cheap and must not
+  // call into the job manager.
+  std::function<bool(const v1::EpochSummary&)> epoch_gate;
 };
 
 }  // namespace descent::server

@@ -56,6 +56,7 @@ JobRecord::JobRecord(std::string id, int64_t sequence, PreparedJob job, absl::Ti
                      JobStore* store)
     : JobRecord(std::move(id), sequence, job.spec, std::move(job.request_id), create_time,
                 job.train_spec.training.epochs, store) {
+  epoch_gate_ = std::move(job.epoch_gate);
   absl::MutexLock lock(&mu_);
   // Known before training starts, so QUEUED and RUNNING snapshots carry it too.
   // A range test stops at its last step, inside its last epoch.
@@ -360,13 +361,18 @@ void JobRecord::RecordStep(const StepEvent& event) {
 void JobRecord::RecordEpoch(const EpochSummary& summary) {
   v1::WatchJobResponse event;
   *event.mutable_epoch() = ToProto(summary);
-  absl::MutexLock lock(&mu_);
-  train_metrics_ = event.epoch().train();
-  if (event.epoch().has_validation()) {
-    validation_metrics_ = event.epoch().validation();
-    validation_loss_ = event.epoch().validation().loss();
+  const bool gated = epoch_gate_ != nullptr;
+  const v1::EpochSummary gated_summary = gated ? event.epoch() : v1::EpochSummary();
+  {
+    absl::MutexLock lock(&mu_);
+    train_metrics_ = event.epoch().train();
+    if (event.epoch().has_validation()) {
+      validation_metrics_ = event.epoch().validation();
+      validation_loss_ = event.epoch().validation().loss();
+    }
+    history_.AppendEvent(std::move(event));
   }
-  history_.AppendEvent(std::move(event));
+  if (gated && !epoch_gate_(gated_summary)) RequestCancel();
 }
 
 absl::Status NoModelError(const std::string& id, v1::JobState state, const std::string& error) {

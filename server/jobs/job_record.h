@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -162,6 +163,8 @@ class JobRecord {
   void RecordStep(const StepEvent& event) ABSL_LOCKS_EXCLUDED(mu_);
   // Appends an epoch summary after its last step. Like RecordStep, does not wake watchers
   // (epochs can be a couple of steps long).
+  // Then asks the job's epoch gate (PreparedJob::epoch_gate), if it has one, and cancels the
+  // job when the gate says no.
   void RecordEpoch(const EpochSummary& summary) ABSL_LOCKS_EXCLUDED(mu_);
   // Wakes watchers waiting for new history.
   void WakeWatchers() { changed_.SignalAll(); }
@@ -235,6 +238,8 @@ class JobRecord {
   const int total_epochs_;
   JobStore* const store_;  // may be null
   std::atomic<bool> cancel_requested_{false};
+  // Set at construction, called by the training thread only (RecordEpoch).
+  std::function<bool(const v1::EpochSummary&)> epoch_gate_;
   std::atomic<bool> suspend_requested_{false};
   std::atomic<bool> lease_lost_{false};
 

@@ -35,7 +35,10 @@ TrialValues ValuesOf(const v1::Trial& trial) {
 }  // namespace
 
 SweepManager::SweepManager(JobManager* jobs, TrialPreparer prepare)
-    : jobs_(jobs), prepare_(std::move(prepare)) {}
+    : jobs_(jobs), prepare_(std::move(prepare)), gatekeeper_(std::make_shared<Gatekeeper>()) {
+  absl::MutexLock lock(&gatekeeper_->mutex);
+  gatekeeper_->manager = this;
+}
 
 SweepManager::~SweepManager() { Shutdown(); }
 
@@ -125,6 +128,10 @@ void SweepManager::StartTrials(const std::string& id) {
     absl::StatusOr<v1::Job> job = [&]() -> absl::StatusOr<v1::Job> {
       ASSIGN_OR_RETURN(v1::JobSpec job_spec, TrialJobSpec(spec, values, trial, id));
       ASSIGN_OR_RETURN(PreparedJob prepared, prepare_(job_spec));
+      prepared.epoch_gate = [gatekeeper = gatekeeper_, id, trial](const v1::EpochSummary& epoch) {
+        absl::MutexLock lock(&gatekeeper->mutex);
+        return gatekeeper->manager == nullptr || gatekeeper->manager->PassEpoch(id, trial, epoch);
+      };
       return jobs_->Submit(std::move(prepared));
     }();
     absl::MutexLock lock(&mutex_);
@@ -145,10 +152,18 @@ void SweepManager::StartTrials(const std::string& id) {
   }
 }
 
+bool SweepManager::PassEpoch(const std::string& id, int trial, const v1::EpochSummary& epoch) {
+  absl::MutexLock lock(&mutex_);
+  const bool stop = sweeps_.at(id)->Epoch(trial, epoch);
+  changed_.SignalAll();
+  return !stop;
+}
+
 void SweepManager::FollowTrial(const std::string& id, int trial, const std::string& job_id,
                                Follower* follower) {
-  // The watch goes on after the rule stops the trial, to its job's end: a stopped trial's
-  // steps are the steps its job really ran.
+  // The epochs reach the rule through the job's epoch gate first (which stops the job at once);
+  // a report seen here again is ignored. The watch goes on after the rule stops the trial, to
+  // its job's end: a stopped trial's steps are the steps its job really ran.
   const absl::Status watched =
       jobs_->Watch(job_id, 0, [&](const v1::WatchJobResponse& message) {
         bool stop = false;
@@ -243,6 +258,10 @@ absl::Status SweepManager::Watch(absl::string_view id, int64_t after_event,
 }
 
 void SweepManager::Shutdown() {
+  {
+    absl::MutexLock lock(&gatekeeper_->mutex);
+    gatekeeper_->manager = nullptr;
+  }
   {
     absl::MutexLock lock(&mutex_);
     shutting_down_ = true;

@@ -1,7 +1,9 @@
 // Owns every sweep of this server: creates them, starts their trials as ordinary jobs through
 // the JobManager (JobSpec.group = the sweep id, so they share the queue and limits with every
-// job), follows each running trial's job through JobManager::Watch on a thread of its own,
-// feeds its epochs to the sweep's early-stopping rule and cancels the jobs the rule stops.
+// job), hands each epoch of a trial to the sweep's early-stopping rule on the training thread
+// as the epoch ends (PreparedJob::epoch_gate, which cancels the job the rule stops before its
+// next step), and follows each running trial's job through JobManager::Watch on a thread of
+// its own for its steps and its end.
 // Thread-safe. The gRPC service (rpc/sweep_service.h) is a thin adapter over this class.
 //
 // Not yet durable: sweeps live in memory. After a restart the trials' jobs resume or finish
@@ -77,6 +79,16 @@ class SweepManager {
     std::thread thread;
     bool done = false;
   };
+  // What a trial job's epoch gate reaches the manager through: null once the manager shuts
+  // down, so a job that outlives it (a test's) never calls into a destroyed manager.
+  struct Gatekeeper {
+    absl::Mutex mutex;
+    SweepManager* manager ABSL_GUARDED_BY(mutex);
+  };
+
+  // A trial job's epoch gate (PreparedJob::epoch_gate): the epoch reaches the sweep's rule on
+  // the training thread; false when the rule stops the trial.
+  bool PassEpoch(const std::string& id, int trial, const v1::EpochSummary& epoch);
 
   // Starts the sweep's trials while it has free slots.
   void StartTrials(const std::string& id);
@@ -88,6 +100,7 @@ class SweepManager {
 
   JobManager* const jobs_;
   const TrialPreparer prepare_;
+  const std::shared_ptr<Gatekeeper> gatekeeper_;
   mutable absl::Mutex mutex_;
   absl::CondVar changed_;  // an event, a sweep's end, or shutdown
   std::map<std::string, std::unique_ptr<SweepRun>> sweeps_ ABSL_GUARDED_BY(mutex_);
