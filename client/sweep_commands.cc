@@ -96,8 +96,9 @@ int RunSweepSubmit(const CommandContext& ctx, SweepClient& sweeps, const std::st
   } else {
     *ctx.out << "sweep " << sweep->id() << ": " << sweep->trials_size() << " trials of "
              << (spec->name().empty() ? InputName(path) : spec->name())
-             << " (descent sweep watch " << sweep->id() << " follows it)\n"
-             << FormatTrialTable(*sweep) << std::flush;
+             << " (descent sweep watch " << sweep->id() << " follows it)\n";
+    if (!watch) *ctx.out << FormatTrialTable(*sweep);
+    *ctx.out << std::flush;
   }
   return watch ? RunSweepWatch(ctx, sweeps, sweep->id(), options) : kExitOk;
 }
@@ -145,7 +146,7 @@ int RunSweepWatch(const CommandContext& ctx, SweepClient& sweeps, const std::str
   }
   if (live) line.Clear();
   if (ctx.format == OutputFormat::kText) {
-    *ctx.out << FormatTrialTable(sweep);
+    *ctx.out << FormatTrialTable(sweep, /*notes=*/false);  // the events said why
     const absl::Status charted = PrintBestCurves(ctx, sweep, options);
     if (!charted.ok()) return ReportError(ctx, charted);
     *ctx.out << FormatSweepSummary(sweep) << std::flush;

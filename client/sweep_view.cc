@@ -53,7 +53,7 @@ std::string TrialStateName(v1::TrialState state) {
   return name.rfind("TRIAL_", 0) == 0 ? name.substr(6) : name;
 }
 
-std::string FormatTrialTable(const v1::Sweep& sweep) {
+std::string FormatTrialTable(const v1::Sweep& sweep, bool with_notes) {
   const std::string objective = absl::AsciiStrToUpper(ObjectiveName(sweep.spec()));
   size_t width = std::string("PARAMETERS").size();
   for (const v1::Trial& trial : sweep.trials()) width = std::max(width, TrialParameters(trial).size());
@@ -75,7 +75,7 @@ std::string FormatTrialTable(const v1::Sweep& sweep) {
       absl::StrAppend(&notes, "trial ", trial.index(), " failed: ", trial.error(), "\n");
     }
   }
-  return text + notes;
+  return with_notes ? text + notes : text;
 }
 
 std::string FormatTrialEvent(const v1::Sweep& sweep, const v1::TrialEvent& event) {

@@ -22,8 +22,9 @@ std::string TrialStateName(v1::TrialState state);
 
 // One line per trial, in index order, under a header:
 //   TRIAL  PARAMETERS ...  STEP  VALIDATION LOSS  STATE  JOB
-// then, for each stopped trial, "trial N <reason>" and for each failed one its error.
-std::string FormatTrialTable(const v1::Sweep& sweep);
+// then, with `notes`, for each stopped trial "trial N <reason>" and for each failed one its
+// error.
+std::string FormatTrialTable(const v1::Sweep& sweep, bool notes = true);
 
 // "trial 2 started: job-... (optimizer=sgd)", "trial 2 stopped at step 20: ...",
 // "trial 0 SUCCEEDED at step 1500: validation loss 0.3181"; empty for REPORTED events.

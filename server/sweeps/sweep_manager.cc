@@ -125,16 +125,21 @@ void SweepManager::StartTrials(const std::string& id) {
       spec = run.state().spec();
       values = ValuesOf(run.state().trials(trial));
     }
-    absl::StatusOr<v1::Job> job = [&]() -> absl::StatusOr<v1::Job> {
+    absl::StatusOr<PreparedJob> prepared = [&]() -> absl::StatusOr<PreparedJob> {
       ASSIGN_OR_RETURN(v1::JobSpec job_spec, TrialJobSpec(spec, values, trial, id));
-      ASSIGN_OR_RETURN(PreparedJob prepared, prepare_(job_spec));
-      prepared.epoch_gate = [gatekeeper = gatekeeper_, id, trial](const v1::EpochSummary& epoch) {
+      return prepare_(job_spec);
+    }();
+    if (prepared.ok()) {
+      prepared->epoch_gate = [gatekeeper = gatekeeper_, id, trial](const v1::EpochSummary& epoch) {
         absl::MutexLock lock(&gatekeeper->mutex);
         return gatekeeper->manager == nullptr || gatekeeper->manager->PassEpoch(id, trial, epoch);
       };
-      return jobs_->Submit(std::move(prepared));
-    }();
+    }
+    // Submitted under the lock, so the trial's STARTED event comes before anything its epoch
+    // gate reports (the job manager calls no code of this class while it holds its own locks).
     absl::MutexLock lock(&mutex_);
+    const absl::StatusOr<v1::Job> job =
+        prepared.ok() ? jobs_->Submit(*std::move(prepared)) : prepared.status();
     SweepRun& run = *sweeps_.at(id);
     if (!job.ok() && (shutting_down_ || job.status().code() == absl::StatusCode::kUnavailable)) {
       run.Unclaim(trial);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 
 namespace descent::client {
@@ -48,6 +49,18 @@ TEST(JobSpecTest, EveryExampleParses) {
        {"house-prices", "spam", "cat-dog-bird", "lr-too-high", "lr-too-low", "lr-just-right"}) {
     EXPECT_OK(ReadJobSpec(absl::StrCat(DESCENT_SOURCE_DIR, "/examples/", name, ".json")));
   }
+}
+
+TEST(SweepSpecFileTest, TheExampleParsesAndAMistakeIsNamedWhereItIs) {
+  const auto example = ReadSweepSpec(absl::StrCat(DESCENT_SOURCE_DIR, "/examples/sweep-optimizers.json"));
+  ASSERT_OK(example.status());
+  EXPECT_EQ(example->parameters_size(), 2);
+  EXPECT_TRUE(example->early_stopping().has_asha());
+  const std::string typo = ::descent::testing::WriteTempFile(
+      "typo_sweep.json", "{\n  \"base\": {},\n  \"earlyStoping\": {}\n}\n");
+  EXPECT_THAT(ReadSweepSpec(typo),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr(":3:"), HasSubstr("earlyStopping"))));
 }
 
 // A job file with one mistake on line 7 (`mistake`, a member of "training" or the top level).
