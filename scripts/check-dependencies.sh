@@ -18,15 +18,16 @@ declare -A WING_MAY_USE=(
   [rpc]="jobs datasets conversion security observability sweeps"
   [jobs]="store conversion"
   [conversion]="datasets"
-  [observability]="jobs"
+  [observability]="jobs sweeps"
   [store]=""
   [datasets]=""
   [security]=""
   # Sweeps run their trials as ordinary jobs (jobs/) and keep their own state in the store.
   [sweeps]="jobs store conversion"
 )
-# Of jobs/, observability/ may include only the event interface.
+# Of jobs/ and sweeps/, observability/ may include only the event interfaces.
 OBSERVABILITY_MAY_USE_OF_JOBS="server/jobs/job_events.h"
+OBSERVABILITY_MAY_USE_OF_SWEEPS="server/sweeps/sweep_events.h"
 # Known exceptions, each "wing -> wing": arrows still being removed. Keep this list short.
 KNOWN_EXCEPTIONS=()
 
@@ -87,6 +88,9 @@ check_server() {  # file, where, include
   elif [ "$wing" = observability ] && [ "$target" = jobs ] &&
        [ "$include" != "$OBSERVABILITY_MAY_USE_OF_JOBS" ]; then
     fail "$where" "$include" "server/observability/ may include only $OBSERVABILITY_MAY_USE_OF_JOBS of server/jobs/"
+  elif [ "$wing" = observability ] && [ "$target" = sweeps ] &&
+       [ "$include" != "$OBSERVABILITY_MAY_USE_OF_SWEEPS" ]; then
+    fail "$where" "$include" "server/observability/ may include only $OBSERVABILITY_MAY_USE_OF_SWEEPS of server/sweeps/"
   fi
 }
 

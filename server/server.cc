@@ -153,7 +153,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       server->datasets_.get(), server->jobs_.get(), options.limits.max_dataset_bytes,
       server->tokens_.get());
   server->sweeps_ = std::make_unique<SweepManager>(
-      server->jobs_.get(), [datasets = server->datasets_.get(),
+      server->jobs_.get(), server->metrics_->sweep_listener(), [datasets = server->datasets_.get(),
                             limits = options.limits](const v1::JobSpec& spec) {
         v1::SubmitJobRequest request;
         *request.mutable_spec() = spec;

@@ -16,6 +16,7 @@
 #include "server/observability/grpc_metrics_interceptor.h"
 #include "server/observability/metrics_http_server.h"
 #include "server/observability/process_metrics.h"
+#include "server/observability/sweep_metrics.h"
 #include "server/observability/training_metrics.h"
 
 #ifndef DESCENT_VERSION
@@ -130,7 +131,8 @@ struct ServiceMetrics::Families {
                               "behind and was served from the store.")
                         .Register(*registry)
                         .Add({})),
-        grpc(*registry, {v1::TrainingService::service_full_name()}) {
+        grpc(*registry, {v1::TrainingService::service_full_name()}),
+        sweeps(*registry) {
     recovered_queued = &recovered.Add({{"state", "queued"}});
     recovered_running = &recovered.Add({{"state", "running"}});
     for (v1::JobState state : {v1::SUCCEEDED, v1::FAILED, v1::CANCELLED}) {
@@ -166,9 +168,12 @@ struct ServiceMetrics::Families {
   prometheus::Counter& loss_points_sent;
   prometheus::Counter& fell_behind;
   GrpcServerMetrics grpc;
+  SweepMetrics sweeps;
 };
 
 ServiceMetrics::ServiceMetrics() : families_(std::make_unique<Families>()) {}
+
+SweepEventListener* ServiceMetrics::sweep_listener() { return &families_->sweeps; }
 
 ServiceMetrics::~ServiceMetrics() {
   // Stop serving before the families go away: a scrape may be in flight.

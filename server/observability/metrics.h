@@ -24,6 +24,7 @@ class Registry;
 namespace descent::server {
 
 class MetricsHttpServer;
+class SweepEventListener;
 
 class ServiceMetrics : public JobEventListener {
  public:
@@ -45,6 +46,10 @@ class ServiceMetrics : public JobEventListener {
   // Holds every family except the process_* ones, which are read from /proc at scrape time.
   // Training values in it are brought up to date by Collect(), not by each step.
   std::shared_ptr<prometheus::Registry> registry() const;
+
+  // The sweep metrics (sweep_metrics.h), for the sweep manager to report to; lives as long as
+  // this object.
+  SweepEventListener* sweep_listener();
 
   // Everything /metrics serves, up to date as of this call: the registry's families after
   // folding in pending training steps, then the process_* families.

@@ -34,8 +34,8 @@ TrialValues ValuesOf(const v1::Trial& trial) {
 
 }  // namespace
 
-SweepManager::SweepManager(JobManager* jobs, TrialPreparer prepare)
-    : jobs_(jobs), prepare_(std::move(prepare)), gatekeeper_(std::make_shared<Gatekeeper>()) {
+SweepManager::SweepManager(JobManager* jobs, SweepEventListener* listener, TrialPreparer prepare)
+    : jobs_(jobs), listener_(listener), prepare_(std::move(prepare)), gatekeeper_(std::make_shared<Gatekeeper>()) {
   absl::MutexLock lock(&gatekeeper_->mutex);
   gatekeeper_->manager = this;
 }
@@ -64,6 +64,7 @@ absl::StatusOr<v1::Sweep> SweepManager::Create(const v1::SweepSpec& spec) {
     } while (sweeps_.contains(id));
     sweeps_[id] = std::make_unique<SweepRun>(id, spec, trials, absl::Now());
     order_.push_back(id);
+    Announce(*sweeps_[id]);
   }
   StartTrials(id);
   return Get(id);
@@ -101,6 +102,7 @@ absl::StatusOr<v1::Sweep> SweepManager::Cancel(absl::string_view id) {
           ")"));
     }
     running = found->second->Cancel(absl::Now());
+    Announce(*found->second);
     changed_.SignalAll();
   }
   for (const std::string& job_id : running) {
@@ -143,6 +145,7 @@ void SweepManager::StartTrials(const std::string& id) {
     SweepRun& run = *sweeps_.at(id);
     if (!job.ok() && (shutting_down_ || job.status().code() == absl::StatusCode::kUnavailable)) {
       run.Unclaim(trial);
+      Announce(run);
       return;
     }
     if (!job.ok()) {
@@ -153,6 +156,7 @@ void SweepManager::StartTrials(const std::string& id) {
       follower.thread = std::thread(&SweepManager::FollowTrial, this, id, trial, job->id(),
                                     &follower);
     }
+    Announce(run);
     changed_.SignalAll();
   }
 }
@@ -160,6 +164,7 @@ void SweepManager::StartTrials(const std::string& id) {
 bool SweepManager::PassEpoch(const std::string& id, int trial, const v1::EpochSummary& epoch) {
   absl::MutexLock lock(&mutex_);
   const bool stop = sweeps_.at(id)->Epoch(trial, epoch);
+  if (stop) Announce(*sweeps_.at(id));
   changed_.SignalAll();
   return !stop;
 }
@@ -180,11 +185,13 @@ void SweepManager::FollowTrial(const std::string& id, int trial, const std::stri
                          message.losses().first_step() + message.losses().losses_size() - 1);
           } else if (message.has_epoch()) {
             stop = run.Epoch(trial, message.epoch());
+            if (stop) Announce(run);
             changed_.SignalAll();
           } else if (message.has_state() && (message.state().state() == v1::SUCCEEDED ||
                                              message.state().state() == v1::FAILED ||
                                              message.state().state() == v1::CANCELLED)) {
             run.Finished(trial, message.state().job(), absl::Now());
+            Announce(run);
             changed_.SignalAll();
           }
         }
@@ -202,6 +209,21 @@ void SweepManager::FollowTrial(const std::string& id, int trial, const std::stri
   absl::MutexLock lock(&mutex_);
   follower->done = true;
   changed_.SignalAll();
+}
+
+void SweepManager::Announce(const SweepRun& run) {
+  if (listener_ == nullptr) return;
+  SweepTally tally;
+  const v1::Sweep& sweep = run.state();
+  tally.sweep_id = sweep.id();
+  tally.metric = MetricOf(sweep.spec().objective());
+  for (const v1::Trial& trial : sweep.trials()) {
+    if (trial.state() > 0 && trial.state() < static_cast<int>(tally.trials_by_state.size())) {
+      ++tally.trials_by_state[trial.state()];
+    }
+  }
+  if (sweep.has_best_trial()) tally.best_objective = sweep.trials(sweep.best_trial()).objective();
+  listener_->OnSweepChanged(tally);
 }
 
 void SweepManager::ReapFollowers() {

@@ -29,6 +29,7 @@
 #include "descent/v1/sweeps.pb.h"
 #include "server/conversion/prepared_job.h"
 #include "server/jobs/job_manager.h"
+#include "server/sweeps/sweep_events.h"
 #include "server/sweeps/sweep_run.h"
 
 namespace descent::server {
@@ -38,8 +39,9 @@ using TrialPreparer = std::function<absl::StatusOr<PreparedJob>(const v1::JobSpe
 
 class SweepManager {
  public:
-  // `jobs` must outlive the manager.
-  SweepManager(JobManager* jobs, TrialPreparer prepare);
+  // `jobs` and `listener` (may be null; told of every change, under the lock) must outlive
+  // the manager.
+  SweepManager(JobManager* jobs, SweepEventListener* listener, TrialPreparer prepare);
   // Shutdown().
   ~SweepManager();
   SweepManager(const SweepManager&) = delete;
@@ -97,8 +99,11 @@ class SweepManager {
                    Follower* follower);
   // Joins the followers that are done.
   void ReapFollowers();
+  // Tells the listener how the sweep's trials stand now.
+  void Announce(const SweepRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   JobManager* const jobs_;
+  SweepEventListener* const listener_;
   const TrialPreparer prepare_;
   const std::shared_ptr<Gatekeeper> gatekeeper_;
   mutable absl::Mutex mutex_;

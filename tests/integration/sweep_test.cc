@@ -104,7 +104,9 @@ TEST_F(SweepTest, AshaStopsHopelessTrialsSoTheSweepRunsFewerStepsThanFullTrials)
   const v1::Trial& best = sweep.trials(sweep.best_trial());
   EXPECT_EQ(best.state(), v1::TRIAL_SUCCEEDED);
   for (const v1::Trial& trial : sweep.trials()) {
-    if (trial.state() == v1::TRIAL_SUCCEEDED) EXPECT_LE(best.objective(), trial.objective());
+    if (trial.state() == v1::TRIAL_SUCCEEDED) {
+      EXPECT_LE(best.objective(), trial.objective());
+    }
   }
 
   // The text view names the best trial and what early stopping saved; the listing has it.

@@ -22,6 +22,7 @@
 #include "prometheus/metric_family.h"
 #include "server/observability/grpc_metrics_interceptor.h"
 #include "server/observability/training_metrics.h"
+#include "server/sweeps/sweep_events.h"
 #include "tests/testing/http_get.h"
 #include "tests/testing/status_matchers.h"
 
@@ -123,6 +124,21 @@ void StartJob(ServiceMetrics& metrics, const JobLabels& job) {
 const std::set<std::string> kRunningJobFamilies = {"descent_job_loss", "descent_job_step",
                                                    "descent_job_steps_per_second"};
 
+// Families whose series exist only once a sweep was reported.
+const std::set<std::string> kSweepFamilies = {"descent_sweep_trials",
+                                              "descent_sweep_best_objective"};
+
+// A sweep of five trials: one running, two stopped early, two that ran to the end.
+SweepTally SweepOfFive() {
+  SweepTally tally;
+  tally.sweep_id = "sweep-0123456789ab";
+  tally.trials_by_state[v1::TRIAL_RUNNING] = 1;
+  tally.trials_by_state[v1::TRIAL_STOPPED] = 2;
+  tally.trials_by_state[v1::TRIAL_SUCCEEDED] = 2;
+  tally.best_objective = 0.25;
+  return tally;
+}
+
 const std::set<std::string> kAllFamilies = {
     "descent_jobs_submitted_total",
     "descent_jobs_recovered_total",
@@ -146,6 +162,9 @@ const std::set<std::string> kAllFamilies = {
     "descent_grpc_server_handling_seconds",
     "descent_grpc_server_stream_duration_seconds",
     "descent_build_info",
+    "descent_sweep_trials",
+    "descent_sweep_trials_stopped_total",
+    "descent_sweep_best_objective",
     "process_cpu_seconds_total",
     "process_resident_memory_bytes",
     "process_virtual_memory_bytes",
@@ -168,12 +187,15 @@ TEST(ServiceMetricsTest, EveryFamilyIsRegisteredOnceWithHelp) {
   ServiceMetrics metrics;
   std::set<std::string> idle_expected;
   for (const std::string& name : kAllFamilies) {
-    if (!kRunningJobFamilies.count(name)) idle_expected.insert(name);
+    if (!kRunningJobFamilies.count(name) && !kSweepFamilies.count(name)) {
+      idle_expected.insert(name);
+    }
   }
   EXPECT_EQ(FamilyNames(metrics.Collect()), idle_expected);
 
   StartJob(metrics, kJobA);
   metrics.OnStep(kJobA, 1, 0.5, 32, absl::Microseconds(10), 1000);
+  metrics.sweep_listener()->OnSweepChanged(SweepOfFive());
   EXPECT_EQ(FamilyNames(metrics.Collect()), kAllFamilies);
   EXPECT_EQ(FamilyNames(metrics.Collect()), kAllFamilies);  // collecting adds nothing
 }
@@ -193,6 +215,36 @@ TEST(ServiceMetricsTest, AHandedOverJobLeavesTheGaugesAndIsCounted) {
   EXPECT_EQ(GaugeValue(families, "descent_jobs_queued"), 0);
   EXPECT_EQ(FamilyNames(families).count("descent_job_step"), 0u);  // its only series went
   EXPECT_EQ(CounterValue(families, "descent_jobs_submitted_total"), 2);
+}
+
+TEST(ServiceMetricsTest, SweepsReportTrialsByStateStoppedTrialsOnceAndTheBestObjective) {
+  ServiceMetrics metrics;
+  SweepTally tally = SweepOfFive();
+  metrics.sweep_listener()->OnSweepChanged(tally);
+  metrics.sweep_listener()->OnSweepChanged(tally);  // the same sweep again: nothing new stopped
+  MetricFamilies families = metrics.Collect();
+  const LabelMap sweep = {{"sweep_id", tally.sweep_id}};
+  auto with_state = [&](const std::string& state) {
+    LabelMap labels = sweep;
+    labels["state"] = state;
+    return labels;
+  };
+  EXPECT_EQ(GaugeValue(families, "descent_sweep_trials", with_state("running")), 1);
+  EXPECT_EQ(GaugeValue(families, "descent_sweep_trials", with_state("stopped")), 2);
+  EXPECT_EQ(GaugeValue(families, "descent_sweep_trials", with_state("pending")), 0);
+  EXPECT_EQ(CounterValue(families, "descent_sweep_trials_stopped_total"), 2);
+  LabelMap best = sweep;
+  best["metric"] = "validation_loss";
+  EXPECT_EQ(GaugeValue(families, "descent_sweep_best_objective", best), 0.25);
+
+  tally.trials_by_state[v1::TRIAL_RUNNING] = 0;
+  tally.trials_by_state[v1::TRIAL_STOPPED] = 3;
+  tally.best_objective = 0.2;
+  metrics.sweep_listener()->OnSweepChanged(tally);
+  families = metrics.Collect();
+  EXPECT_EQ(GaugeValue(families, "descent_sweep_trials", with_state("running")), 0);
+  EXPECT_EQ(CounterValue(families, "descent_sweep_trials_stopped_total"), 3);
+  EXPECT_EQ(GaugeValue(families, "descent_sweep_best_objective", best), 0.2);
 }
 
 TEST(ServiceMetricsTest, EveryTrainingServiceMethodStartsAtZero) {

@@ -60,7 +60,7 @@ std::vector<v1::WatchSweepResponse> WatchToEnd(SweepManager& sweeps, const std::
 
 TEST(SweepManagerTest, AshaStopsHopelessTrialsAndTheSweepNamesItsBest) {
   JobManager jobs(TwoWorkers(), nullptr);
-  SweepManager sweeps(&jobs, Prepare);
+  SweepManager sweeps(&jobs, nullptr, Prepare);
   // The same good trial twice (they run together, on the same trajectory: neither is worse
   // than the other at any rung), then two SGD rates far too low to learn: when these reach
   // the first rung, the good ones are recorded there already.
@@ -127,7 +127,7 @@ TEST(SweepManagerTest, AshaStopsHopelessTrialsAndTheSweepNamesItsBest) {
 
 TEST(SweepManagerTest, RefusesABadSweepBeforeAnyJobExists) {
   JobManager jobs(TwoWorkers(), nullptr);
-  SweepManager sweeps(&jobs, Prepare);
+  SweepManager sweeps(&jobs, nullptr, Prepare);
   EXPECT_THAT(sweeps.Create(Sweep(R"("parameters": [{"path": "optimizer.adam.rate",
                                                      "values": [0.1]}])"))
                   .status(),
@@ -147,7 +147,7 @@ TEST(SweepManagerTest, RefusesABadSweepBeforeAnyJobExists) {
 
 TEST(SweepManagerTest, CancelEndsPendingTrialsAtOnceAndRunningOnesThroughTheirJobs) {
   JobManager jobs(TwoWorkers(), nullptr);
-  SweepManager sweeps(&jobs, Prepare);
+  SweepManager sweeps(&jobs, nullptr, Prepare);
   const auto created = sweeps.Create(Sweep(R"(
     "parameters": [{"path": "training.epochs", "values": [1000000, 1000000, 1000000]}],
     "maxConcurrentTrials": 1)"));
