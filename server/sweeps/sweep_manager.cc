@@ -171,33 +171,22 @@ bool SweepManager::PassEpoch(const std::string& id, int trial, const v1::EpochSu
 
 void SweepManager::FollowTrial(const std::string& id, int trial, const std::string& job_id,
                                Follower* follower) {
-  // The epochs reach the rule through the job's epoch gate first (which stops the job at once);
-  // a report seen here again is ignored. The watch goes on after the rule stops the trial, to
-  // its job's end: a stopped trial's steps are the steps its job really ran.
+  // The epochs reach the rule through the job's epoch gate alone (PassEpoch, on the training
+  // thread, which stops the job before its next step); the watch follows the trial's steps to
+  // its job's end, so a stopped trial's steps are the steps its job really ran.
   const absl::Status watched =
       jobs_->Watch(job_id, 0, [&](const v1::WatchJobResponse& message) {
-        bool stop = false;
-        {
-          absl::MutexLock lock(&mutex_);
-          SweepRun& run = *sweeps_.at(id);
-          if (message.has_losses() && message.losses().losses_size() > 0) {
-            run.Progress(trial,
-                         message.losses().first_step() + message.losses().losses_size() - 1);
-          } else if (message.has_epoch()) {
-            stop = run.Epoch(trial, message.epoch());
-            if (stop) Announce(run);
-            changed_.SignalAll();
-          } else if (message.has_state() && (message.state().state() == v1::SUCCEEDED ||
-                                             message.state().state() == v1::FAILED ||
-                                             message.state().state() == v1::CANCELLED)) {
-            run.Finished(trial, message.state().job(), absl::Now());
-            Announce(run);
-            changed_.SignalAll();
-          }
+        absl::MutexLock lock(&mutex_);
+        SweepRun& run = *sweeps_.at(id);
+        if (message.has_losses() && message.losses().losses_size() > 0) {
+          run.Progress(trial, message.losses().first_step() + message.losses().losses_size() - 1);
+        } else if (message.has_state() && (message.state().state() == v1::SUCCEEDED ||
+                                           message.state().state() == v1::FAILED ||
+                                           message.state().state() == v1::CANCELLED)) {
+          run.Finished(trial, message.state().job(), absl::Now());
+          Announce(run);
+          changed_.SignalAll();
         }
-        // Not under the lock: the job manager calls its listeners. A job that has just ended
-        // is FAILED_PRECONDITION, and its end arrives next anyway.
-        if (stop) (void)jobs_->Cancel(job_id);
         return true;
       });
   if (watched.code() == absl::StatusCode::kNotFound) {
