@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment descriptors; no cluster and no Docker daemon needed.
 #
-# Kubernetes: renders deploy/kubernetes with `kubectl kustomize`, decodes every object into
-# kubectl's typed API structs (`kubectl set ... --local`, which needs no API server) and fails when a
-# field is of the wrong type, a kind/version is unknown, or a field would be dropped (a misspelt or
-# unknown field does not survive the typed round trip). Then checks the invariants the manifests
-# promise: CPU requests and limits equal --workers, probes use gRPC on the --listen port, the data
-# dir is on the persistent volume, the scrape annotations name the --metrics-listen port.
-# Compose: `docker compose config` (or docker-compose) validates deploy/docker-compose.yml against
-# the Compose schema, and every file it mounts from this repository must exist.
+# Kubernetes: renders each kustomization (deploy/kubernetes, the single box; and
+# deploy/kubernetes/replicas, replicas on PostgreSQL, with a stand-in for its untracked password
+# file) with `kubectl kustomize`, decodes every object into kubectl's typed API structs
+# (`kubectl set ... --local`, which needs no API server) and fails when a field is of the wrong
+# type, a kind/version is unknown, or a field would be dropped (a misspelt or unknown field does
+# not survive the typed round trip). Then checks the invariants the manifests promise: CPU
+# requests and limits equal --workers, probes use gRPC on the --listen port, the scrape
+# annotations name the --metrics-listen port; for the single box, the data dir is on the
+# persistent volume; for the replicas, --store names the PostgreSQL Service's port without a
+# password, PGPASSWORD comes from the generated Secret, --advertise is the pod's IP on the
+# --listen port, and PostgreSQL keeps its data on a volumeClaimTemplate behind pg_isready probes.
+# Compose: `docker compose config` (or docker-compose) validates deploy/docker-compose.yml and
+# deploy/docker-compose.replicas.yml against the Compose schema, and every file they mount from
+# this repository must exist.
 #
 # Usage: deploy/check-manifests.sh     exit 0 = all checks passed; prints SKIPPED for a missing tool.
 set -euo pipefail
@@ -18,14 +24,16 @@ trap 'rm -rf "$tmp"' EXIT
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
-check_kubernetes() {
-  if ! command -v kubectl >/dev/null || ! command -v jq >/dev/null; then
-    echo "SKIPPED: kubernetes manifest check (kubectl or jq not installed)"; return 0
-  fi
-  kubectl kustomize "$repo/deploy/kubernetes" >"$tmp/rendered.yaml"
+# Renders the kustomization in $1 into $2 (one JSON object a line) and decodes every object
+# into its typed API struct; fails naming the object and the fields that do not survive.
+# Adds the objects it read to $rendered.
+rendered=0
+render_and_decode() {
+  local dir=$1 objects=$2 count=0 kind name
+  kubectl kustomize "$dir" >"$tmp/rendered.yaml" 2>"$tmp/err" \
+    || { fail "$dir: $(cat "$tmp/err")"; return 0; }
   # One unstructured JSON object per line, exactly as kustomize rendered it.
-  kubectl label --local -o json -f "$tmp/rendered.yaml" descent-check- | jq -c . >"$tmp/objects"
-  local count=0 kind name
+  kubectl label --local -o json -f "$tmp/rendered.yaml" descent-check- | jq -c . >"$objects"
   while IFS= read -r object; do
     count=$((count + 1))
     printf '%s\n' "$object" >"$tmp/in.json"
@@ -41,6 +49,16 @@ check_kubernetes() {
           "$(jq -r '.spec.selector | to_entries | map("\(.key)=\(.value)") | join(",")' \
             "$tmp/in.json")" >"$tmp/typed.json" 2>"$tmp/err" \
           || { fail "$kind/$name: $(cat "$tmp/err")"; continue; } ;;
+      Secret)
+        # No `kubectl set` takes a Secret: its few fields are checked here instead.
+        jq -r '(keys - ["apiVersion", "kind", "metadata", "data", "stringData", "type",
+                        "immutable"])[] as $k | "unknown field \($k)",
+               (.data // {} | to_entries[] | select((.value | try @base64d catch null) == null)
+                | "data.\(.key) is not base64"),
+               (if .apiVersion != "v1" then "apiVersion \(.apiVersion) is not v1" else empty end)' \
+          "$tmp/in.json" >"$tmp/err"
+        [ -s "$tmp/err" ] && fail "$kind/$name: $(paste -sd' ' "$tmp/err")"
+        continue ;;
       *) fail "$kind/$name: no typed check for this kind; add one to $0"; continue ;;
     esac
     # Every leaf of the input must come back unchanged from the typed decode.
@@ -51,57 +69,149 @@ check_kubernetes() {
     if [ -s "$tmp/dropped" ]; then
       fail "$kind/$name: fields unknown to Kubernetes or of the wrong shape: $(paste -sd' ' "$tmp/dropped")"
     fi
-  done <"$tmp/objects"
-  [ "$count" -gt 0 ] || fail "deploy/kubernetes rendered no objects"
+  done <"$objects"
+  [ "$count" -gt 0 ] || fail "$dir rendered no objects"
+  rendered=$((rendered + count))
+}
 
-  # The invariants, on the rendered StatefulSet's descentd container.
-  jq -s '.[] | select(.kind == "StatefulSet") | . as $sts
-      | .spec.template.spec.containers[] | select(.name == "descentd")
-      | {sts: $sts, c: .}' "$tmp/objects" >"$tmp/descentd.json"
-  [ -s "$tmp/descentd.json" ] || { fail "no StatefulSet with a descentd container"; return 0; }
-  jq -r '
-    def flag($n): (.c.args // [] | map(select(startswith("--\($n)=")) | ltrimstr("--\($n)="))
-                  | first) // null;
-    def port_of($hostport): ($hostport // "" | split(":") | last | tonumber? // null);
+# jq definitions the invariants share; the input is {w: workload, c: descentd container,
+# all: every rendered object}.
+readonly JQ_DESCENTD='
+  def flag($n): (.c.args // [] | map(select(startswith("--\($n)=")) | ltrimstr("--\($n)="))
+                | first) // null;
+  def port_of($hostport): ($hostport // "" | split(":") | last | tonumber? // null);
+  def common:
     flag("workers") as $workers
     | port_of(flag("listen")) as $grpc | port_of(flag("metrics-listen")) as $metrics
-    | (.sts.spec.template.metadata.annotations // {}) as $ann
-    | [ (if $workers == null then "descentd has no --workers flag" else empty end),
-        (if .c.resources.requests.cpu != $workers then
-           "cpu request \(.c.resources.requests.cpu) != --workers=\($workers)" else empty end),
-        (if .c.resources.limits.cpu != $workers then
-           "cpu limit \(.c.resources.limits.cpu) != --workers=\($workers)" else empty end),
-        (if .c.resources.requests.memory == null or .c.resources.limits.memory == null then
-           "memory request and limit must both be set" else empty end),
-        (.c as $c | ["livenessProbe", "readinessProbe", "startupProbe"][]
-          | . as $probe | $c[$probe]
-          | if . == null or .grpc == null then "\($probe) must be a grpc probe"
-            elif .grpc.port != $grpc then "\($probe) port \(.grpc.port) != --listen port \($grpc)"
-            else empty end),
-        (flag("data-dir") as $dir
-          | if ([.c.volumeMounts[]? | select(.mountPath == $dir) | .name] | first) as $vol
-               | [.sts.spec.volumeClaimTemplates[]?.metadata.name] | index($vol) | not
-            then "--data-dir=\($dir) is not on a volumeClaimTemplate" else empty end),
-        (if $ann["prometheus.io/scrape"] != "true" then "missing prometheus.io/scrape" else empty end),
-        (if ($ann["prometheus.io/port"] // "" | tonumber? // null) != $metrics then
-           "prometheus.io/port \($ann["prometheus.io/port"]) != --metrics-listen port \($metrics)"
-         else empty end)
-      ] | .[]' "$tmp/descentd.json" >"$tmp/violations"
+    | (.w.spec.template.metadata.annotations // {}) as $ann
+    | (if $workers == null then "descentd has no --workers flag" else empty end),
+      (if .c.resources.requests.cpu != $workers then
+         "cpu request \(.c.resources.requests.cpu) != --workers=\($workers)" else empty end),
+      (if .c.resources.limits.cpu != $workers then
+         "cpu limit \(.c.resources.limits.cpu) != --workers=\($workers)" else empty end),
+      (if .c.resources.requests.memory == null or .c.resources.limits.memory == null then
+         "memory request and limit must both be set" else empty end),
+      (.c as $c | ["livenessProbe", "readinessProbe", "startupProbe"][]
+        | . as $probe | $c[$probe]
+        | if . == null or .grpc == null then "\($probe) must be a grpc probe"
+          elif .grpc.port != $grpc then "\($probe) port \(.grpc.port) != --listen port \($grpc)"
+          else empty end),
+      (if $ann["prometheus.io/scrape"] != "true" then "missing prometheus.io/scrape" else empty end),
+      (if ($ann["prometheus.io/port"] // "" | tonumber? // null) != $metrics then
+         "prometheus.io/port \($ann["prometheus.io/port"]) != --metrics-listen port \($metrics)"
+       else empty end);
+  def env($n): [.c.env[]? | select(.name == $n)] | first;
+  def selects($svc; $w): ($svc.spec.selector // {}) as $sel
+    | ($w.spec.template.metadata.labels // {}) as $labels
+    | ($sel | length) > 0 and all($sel | to_entries[]; $labels[.key] == .value);
+'
+
+# The descentd container of the workload of kind $2 among the objects in $1, as JQ_DESCENTD's
+# input, into $tmp/descentd.json; a violation line when there is none.
+find_descentd() {
+  jq -s -c --arg kind "$2" '. as $all | .[] | select(.kind == $kind) | . as $w
+      | .spec.template.spec.containers[] | select(.name == "descentd")
+      | {w: $w, c: ., all: $all}' "$1" >"$tmp/descentd.json"
+  [ -s "$tmp/descentd.json" ] || echo "no $2 with a descentd container"
+}
+
+# Invariants of the single box: a StatefulSet whose descentd keeps --data-dir on its volume.
+single_box_invariants() {
+  find_descentd "$1" StatefulSet
+  [ -s "$tmp/descentd.json" ] || return 0
+  jq -r "$JQ_DESCENTD"'
+    common,
+    (flag("data-dir") as $dir
+      | if ([.c.volumeMounts[]? | select(.mountPath == $dir) | .name] | first) as $vol
+           | [.w.spec.volumeClaimTemplates[]?.metadata.name] | index($vol) | not
+        then "--data-dir=\($dir) is not on a volumeClaimTemplate" else empty end)' \
+    "$tmp/descentd.json"
+}
+
+# Invariants of the replicas: a Deployment of several descentd on --store=postgresql://USER@HOST:PORT/DB,
+# HOST a Service over a PostgreSQL StatefulSet that keeps its data on a volumeClaimTemplate.
+replicas_invariants() {
+  find_descentd "$1" Deployment
+  [ -s "$tmp/descentd.json" ] || return 0
+  jq -r "$JQ_DESCENTD"'
+    common,
+    (if (.w.spec.replicas // 1) < 2 then "the Deployment runs \(.w.spec.replicas // 1) replica" else empty end),
+    (flag("store") // "") as $store
+    | ($store | capture("^postgres(ql)?://(?<user>[^@:/]+)(?<password>:[^@]*)?@(?<host>[^:/]+):(?<port>[0-9]+)/(?<db>[^?]+)")
+       // null) as $url
+    | (if $url == null then "--store=\($store) is not postgresql://USER@HOST:PORT/DB"
+       elif $url.password != null then "--store carries a password; give it through PGPASSWORD"
+       else empty end),
+      (env("PGPASSWORD") as $pw | .all as $all
+        | if $pw.valueFrom.secretKeyRef == null then "PGPASSWORD must come from a secretKeyRef"
+          elif ([$all[] | select(.kind == "Secret" and .metadata.name == $pw.valueFrom.secretKeyRef.name)
+                 | (.data // {}) | has($pw.valueFrom.secretKeyRef.key)] | any | not)
+          then "PGPASSWORD names secret \($pw.valueFrom.secretKeyRef.name) key \($pw.valueFrom.secretKeyRef.key), which is not rendered"
+          else empty end),
+      (flag("advertise") as $adv
+        | if $adv == null then "no --advertise (replicas must name themselves to each other)"
+          elif ($adv | startswith("$(POD_IP):") | not) then "--advertise=\($adv) is not $(POD_IP):PORT"
+          elif port_of($adv) != port_of(flag("listen")) then "--advertise port != --listen port"
+          elif env("POD_IP").valueFrom.fieldRef.fieldPath != "status.podIP" then
+            "POD_IP must come from the downward API (fieldRef status.podIP)"
+          else empty end),
+      (if $url == null then empty else
+        . as $in
+        | [.all[] | select(.kind == "Service" and .metadata.name == $url.host)] | first as $svc
+        | if $svc == null then "--store host \($url.host) is not a rendered Service" else
+          ([$in.all[] | select(.kind == "StatefulSet") | select(selects($svc; .))] | first) as $db
+          | if $db == null then "Service \($url.host) selects no StatefulSet" else
+            ($db.spec.template.spec.containers[0]) as $pg
+            | ([$svc.spec.ports[] | select(.port == ($url.port | tonumber))] | first) as $port
+            | (if $port == null then "Service \($url.host) has no port \($url.port)"
+               elif ([$pg.ports[]? | select(.name == $port.targetPort or .containerPort == $port.targetPort)]
+                     | length) == 0
+               then "Service \($url.host) port \($url.port) targets \($port.targetPort), which \($db.metadata.name) does not serve"
+               else empty end),
+              (([$pg.env[]? | select(.name == "PGDATA") | .value] | first) // "/var/lib/postgresql/data") as $pgdata
+              | ([$pg.volumeMounts[]? | select(. as $m | $pgdata == $m.mountPath or ($pgdata | startswith($m.mountPath + "/"))) | .name] | first) as $vol
+              | (if ([$db.spec.volumeClaimTemplates[]?.metadata.name] | index($vol)) == null
+                 then "PostgreSQL data \($pgdata) is not on a volumeClaimTemplate" else empty end),
+              ($pg as $c | ["livenessProbe", "readinessProbe", "startupProbe"][] | . as $probe
+                | if ($c[$probe].exec.command // [] | first) != "pg_isready"
+                  then "PostgreSQL \($probe) must run pg_isready" else empty end)
+          end
+        end
+      end)' "$tmp/descentd.json"
+}
+
+check_kubernetes() {
+  if ! command -v kubectl >/dev/null || ! command -v jq >/dev/null; then
+    echo "SKIPPED: kubernetes manifest check (kubectl or jq not installed)"; return 0
+  fi
+  local before=$failures violation
+  render_and_decode "$repo/deploy/kubernetes" "$tmp/single.objects"
+  single_box_invariants "$tmp/single.objects" >"$tmp/violations"
   while IFS= read -r violation; do fail "deploy/kubernetes: $violation"; done <"$tmp/violations"
-  [ "$failures" -eq 0 ] && echo "kubernetes: $count objects render, decode into typed API objects" \
-    "and keep their invariants"
+  # The replicas' Secret is generated from a file each install writes (never committed).
+  mkdir -p "$tmp/replicas"
+  cp -r "$repo/deploy/kubernetes/replicas/." "$tmp/replicas/"
+  [ -e "$tmp/replicas/postgres-password" ] || printf 'manifest-check' >"$tmp/replicas/postgres-password"
+  render_and_decode "$tmp/replicas" "$tmp/replicas.objects"
+  replicas_invariants "$tmp/replicas.objects" >"$tmp/violations"
+  while IFS= read -r violation; do fail "deploy/kubernetes/replicas: $violation"; done <"$tmp/violations"
+  [ "$failures" -eq "$before" ] && echo "kubernetes: $rendered objects of the single box and the" \
+    "replicas render, decode into typed API objects and keep their invariants"
   return 0
 }
 
+# Checks one compose file ($1).
 check_compose() {
-  local file="$repo/deploy/docker-compose.yml" compose=()
+  local file=$1 compose=() shown
+  shown=${file#"$repo/"}
   if docker compose version >/dev/null 2>&1; then compose=(docker compose)
   elif command -v docker-compose >/dev/null; then compose=(docker-compose)
   fi
   if [ ${#compose[@]} -gt 0 ]; then
-    "${compose[@]}" -p descent -f "$file" config >/dev/null 2>"$tmp/compose.err" \
-      || { fail "docker-compose.yml: $(cat "$tmp/compose.err")"; return 0; }
-    echo "compose: ${compose[*]} config accepts deploy/docker-compose.yml"
+    # The replicas' file requires the database password in the environment.
+    DESCENT_POSTGRES_PASSWORD=manifest-check "${compose[@]}" -p descent -f "$file" config \
+      >/dev/null 2>"$tmp/compose.err" || { fail "$shown: $(cat "$tmp/compose.err")"; return 0; }
+    echo "compose: ${compose[*]} config accepts $shown"
   else
     echo "SKIPPED: compose schema check (neither docker compose nor docker-compose installed)"
   fi
@@ -112,7 +222,7 @@ check_compose() {
   # compose service on a port it serves, Grafana's datasource is a compose service, and Grafana's
   # dashboard provider reads the directory compose mounts the dashboards at.
   /usr/bin/python3 - "$file" >"$tmp/compose.problems" 2>"$tmp/python.err" <<'EOF' \
-    || { fail "docker-compose.yml: $(tail -n 1 "$tmp/python.err")"; return 0; }
+    || { fail "$shown: $(tail -n 1 "$tmp/python.err")"; return 0; }
 import os, sys, yaml
 from urllib.parse import urlparse
 
@@ -190,16 +300,17 @@ EOF
   while IFS= read -r line; do
     case "$line" in
       "CHECKED "*) checked=${line#CHECKED } ;;
-      *) fail "docker-compose.yml: $line" ;;
+      *) fail "$shown: $line" ;;
     esac
   done <"$tmp/compose.problems"
   [ "$failures" -eq "$before" ] \
-    && echo "compose: $checked mounts, scrape targets and Grafana references agree"
+    && echo "compose: $shown: $checked mounts, scrape targets and Grafana references agree"
   return 0
 }
 
 check_kubernetes
-check_compose
+check_compose "$repo/deploy/docker-compose.yml"
+check_compose "$repo/deploy/docker-compose.replicas.yml"
 if [ "$failures" -gt 0 ]; then
   echo "check-manifests: $failures problem(s)" >&2
   exit 1
