@@ -131,7 +131,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   JobManagerOptions jobs = options.jobs;
   jobs.start_workers = false;  // once the address they record as Job.runner is known
   if (!options.job_store_url.empty()) {
-    ASSIGN_OR_RETURN(server->job_store_, PostgresJobStore::Open(options.job_store_url));
+    ASSIGN_OR_RETURN(server->job_store_, PostgresJobStore::Open(options.job_store_url,
+                                                                options.jobs.lease_timeout));
   } else if (!options.job_store_path.empty()) {
     ASSIGN_OR_RETURN(server->job_store_, SqliteJobStore::Open(options.job_store_path));
   }

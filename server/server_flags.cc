@@ -46,7 +46,9 @@ ABSL_FLAG(absl::Duration, lease_timeout, absl::Seconds(30),
           "With a PostgreSQL --store shared by several descentd: a replica holds a lease on each "
           "job it trains and renews it every third of this; a replica that dies (kill -9, a lost "
           "machine or network) loses its jobs to the others this long after its last renewal, "
-          "and they resume them from the last checkpoint. E.g. 30s or 10s.");
+          "and they resume them from the last checkpoint. It is also how long a replica "
+          "reconnects and retries when the database is away before it gives its jobs up. "
+          "E.g. 30s or 10s.");
 ABSL_FLAG(int, workers, 0,
           "Jobs trained at the same time; 0 = one per available CPU core. The cores are divided "
           "among the jobs running at the moment (one job alone uses them all through OpenBLAS's "

@@ -44,6 +44,7 @@ struct History {
   std::vector<double> losses;  // losses[s - 1] is step s, in the order received
   bool in_order = true;        // every step once, 1, 2, 3, ...
   std::vector<int64_t> resumed_at;
+  int epochs = 0;  // epoch summaries received
   v1::JobState final_state = v1::JOB_STATE_UNSPECIFIED;
 };
 
@@ -56,6 +57,7 @@ History ReadHistory(client::DescentClient& client, const std::string& id) {
       for (double loss : event.losses().losses()) history.losses.push_back(loss);
     }
     if (event.has_resumed()) history.resumed_at.push_back(event.resumed().step());
+    if (event.has_epoch()) ++history.epochs;
     if (event.has_state()) history.final_state = event.state().state();
     return true;
   }));
@@ -75,32 +77,62 @@ v1::Job WaitFor(client::DescentClient& client, const std::string& id, Done done)
   return job.value_or(v1::Job());
 }
 
-TEST(ReplicasTest, AJobOfAKilledReplicaFinishesOnTheOtherOnTheSameTrajectory) {
-  DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
-  std::vector<std::unique_ptr<DescentdProcess>> replicas;
+// Starts two replicas on `url` with one worker each, checkpointing every 300 steps.
+void StartTwoReplicas(const std::string& url, const std::string& lease_timeout,
+                      std::vector<std::unique_ptr<DescentdProcess>>* replicas) {
   for (int i = 0; i < 2; ++i) {
     const std::string listen = absl::StrCat("127.0.0.1:", testing::PickFreePort());
     absl::StatusOr<std::unique_ptr<DescentdProcess>> replica = DescentdProcess::StartWith(
         DescentdProcess::NewDataDir(), listen,
-        {"--store", url, "--workers", "1", "--lease-timeout", "2s",
+        {"--store", url, "--workers", "1", "--lease-timeout", lease_timeout,
          "--checkpoint-every-steps", "300"});
     ASSERT_OK(replica);
-    replicas.push_back(*std::move(replica));
+    replicas->push_back(*std::move(replica));
   }
+}
+
+// Watches job `id` on `client` until its stream has shown step `step`; that step.
+int64_t WatchUntilStep(client::DescentClient& client, const std::string& id, int64_t step) {
+  int64_t seen = 0;
+  const absl::Status watched =
+      client.WatchJob(id, 0, absl::Seconds(60), [&](const v1::WatchJobResponse& event) {
+        if (event.has_losses()) {
+          seen = event.losses().first_step() + event.losses().losses_size() - 1;
+        }
+        return seen < step;
+      });
+  EXPECT_GE(seen, step) << watched;
+  return seen;
+}
+
+// Submits two FailoverSpec jobs through `client` (request ids PREFIX-1, PREFIX-2) and waits
+// until each has left the queue for a runner; the jobs as then seen (none on failure).
+std::vector<v1::Job> SubmitTwoAndWaitUntilStarted(client::DescentClient& client,
+                                                  const std::string& prefix) {
+  std::vector<v1::Job> jobs;
+  for (int i = 1; i <= 2; ++i) {
+    absl::StatusOr<v1::Job> job = client.SubmitJob(FailoverSpec(), absl::StrCat(prefix, "-", i));
+    EXPECT_OK(job);
+    if (!job.ok()) return {};
+    jobs.push_back(*job);
+  }
+  for (v1::Job& job : jobs) {
+    job = WaitFor(client, job.id(), [](const v1::Job& seen) {
+      return seen.state() != v1::QUEUED && !seen.runner().empty();
+    });
+  }
+  return jobs;
+}
+
+TEST(ReplicasTest, AJobOfAKilledReplicaFinishesOnTheOtherOnTheSameTrajectory) {
+  DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
+  std::vector<std::unique_ptr<DescentdProcess>> replicas;
+  ASSERT_NO_FATAL_FAILURE(StartTwoReplicas(url, "2s", &replicas));
   // Both jobs go to the first replica; with one worker each, each replica trains one.
   auto first = replicas[0]->NewClient();
-  std::vector<std::string> ids;
-  for (const char* request_id : {"failover-1", "failover-2"}) {
-    absl::StatusOr<v1::Job> job = first->SubmitJob(FailoverSpec(), request_id);
-    ASSERT_OK(job);
-    ids.push_back(job->id());
-  }
-  std::vector<v1::Job> running;
-  for (const std::string& id : ids) {
-    running.push_back(WaitFor(*first, id, [](const v1::Job& job) {
-      return job.state() != v1::QUEUED && !job.runner().empty();
-    }));
-  }
+  const std::vector<v1::Job> running = SubmitTwoAndWaitUntilStarted(*first, "failover");
+  ASSERT_EQ(running.size(), 2u);
+  const std::vector<std::string> ids = {running[0].id(), running[1].id()};
   ASSERT_EQ(running[0].state(), v1::RUNNING);
   ASSERT_EQ(running[1].state(), v1::RUNNING);
   ASSERT_NE(running[0].runner(), running[1].runner()) << "both jobs train on one replica";
@@ -111,19 +143,9 @@ TEST(ReplicasTest, AJobOfAKilledReplicaFinishesOnTheOtherOnTheSameTrajectory) {
   ASSERT_EQ(running[1].runner(), replicas[survivor]->address());
 
   // Kill the replica training ids[0] once its stream shows step kKillAfterStep.
-  {
-    auto client = replicas[killed]->NewClient();
-    int64_t seen = 0;
-    const absl::Status watched =
-        client->WatchJob(ids[0], 0, absl::Seconds(60), [&](const v1::WatchJobResponse& event) {
-          if (event.has_losses()) {
-            seen = event.losses().first_step() + event.losses().losses_size() - 1;
-          }
-          return seen < kKillAfterStep;
-        });
-    ASSERT_GE(seen, kKillAfterStep) << watched;
-    replicas[killed]->Kill();
-  }
+  ASSERT_GE(WatchUntilStep(*replicas[killed]->NewClient(), ids[0], kKillAfterStep),
+            kKillAfterStep);
+  replicas[killed]->Kill();
 
   // The survivor takes the job over once the lease expired and finishes it.
   auto client = replicas[survivor]->NewClient();
@@ -149,6 +171,59 @@ TEST(ReplicasTest, AJobOfAKilledReplicaFinishesOnTheOtherOnTheSameTrajectory) {
                         uninterrupted.losses.size() * sizeof(double)),
             0)
       << "the job left its trajectory when it moved to another replica";
+}
+
+// PostgreSQL stopped (fast shutdown) and started again on the same port and data while both
+// replicas train: they reconnect, the database's absence (well under --lease-timeout) moves no
+// job, and every job's history is an uninterrupted run's, every step stored once.
+TEST(ReplicasTest, PostgresRestartedUnderRunningJobsLosesNothing) {
+  DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
+  absl::StatusOr<testing::PostgresServer*> postgres = testing::SharedPostgres();
+  ASSERT_OK(postgres);
+  std::vector<std::unique_ptr<DescentdProcess>> replicas;
+  ASSERT_NO_FATAL_FAILURE(StartTwoReplicas(url, "20s", &replicas));
+  auto client = replicas[0]->NewClient();
+  const std::vector<v1::Job> running = SubmitTwoAndWaitUntilStarted(*client, "restart");
+  ASSERT_EQ(running.size(), 2u);
+  std::vector<std::string> ids, runners;
+  for (const v1::Job& job : running) {
+    ASSERT_EQ(job.state(), v1::RUNNING);
+    ids.push_back(job.id());
+    runners.push_back(job.runner());
+  }
+  ASSERT_NE(runners[0], runners[1]) << "both jobs train on one replica";
+  // Past the first checkpoint of the job that started first, so both have written to the
+  // database and will again while it is away.
+  const size_t first_runner = runners[0] == replicas[0]->address() ? 0 : 1;
+  ASSERT_GE(WatchUntilStep(*replicas[first_runner]->NewClient(), ids[0], kKillAfterStep),
+            kKillAfterStep);
+  ASSERT_OK((*postgres)->Restart());
+
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const v1::Job done =
+        WaitFor(*client, ids[i], [](const v1::Job& job) { return IsTerminal(job.state()); });
+    EXPECT_EQ(done.state(), v1::SUCCEEDED) << done.error();
+    EXPECT_EQ(done.runner(), runners[i]) << "the job moved while the database was away";
+  }
+  // The same spec once more, with the database up throughout: the trajectory to match.
+  absl::StatusOr<v1::Job> reference = client->SubmitJob(FailoverSpec(), "restart-reference");
+  ASSERT_OK(reference);
+  WaitFor(*client, reference->id(), [](const v1::Job& job) { return IsTerminal(job.state()); });
+  const History uninterrupted = ReadHistory(*client, reference->id());
+  ASSERT_EQ(uninterrupted.final_state, v1::SUCCEEDED);
+  ASSERT_EQ(uninterrupted.losses.size(), static_cast<size_t>(kSteps));
+  for (const std::string& id : ids) {
+    const History history = ReadHistory(*client, id);
+    EXPECT_EQ(history.final_state, v1::SUCCEEDED);
+    EXPECT_TRUE(history.in_order) << id << ": a step stored twice or missing";
+    EXPECT_TRUE(history.resumed_at.empty()) << id << " was resumed, so it stopped";
+    EXPECT_EQ(history.epochs, uninterrupted.epochs) << id;
+    ASSERT_EQ(history.losses.size(), static_cast<size_t>(kSteps)) << id;
+    EXPECT_EQ(std::memcmp(history.losses.data(), uninterrupted.losses.data(),
+                          uninterrupted.losses.size() * sizeof(double)),
+              0)
+        << id << " left its trajectory across the database restart";
+  }
 }
 
 }  // namespace

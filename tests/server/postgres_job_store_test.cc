@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/store_under_test.h"
@@ -75,7 +76,7 @@ TEST(PostgresJobStoreTest, AServerThatDoesNotAnswerIsUnavailableNamingItWithoutT
   EXPECT_THAT(refused.message(), Not(HasSubstr("s3cret")));
 }
 
-TEST(PostgresJobStoreTest, AfterTheServerRestartsTheNextCallsReconnect) {
+TEST(PostgresJobStoreTest, WithoutARetryWindowTheCallThatFindsTheServerRestartedFailsAndTheNextReconnects) {
   DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
   absl::StatusOr<PostgresServer*> server = descent::testing::SharedPostgres();
   ASSERT_OK(server);
@@ -97,6 +98,99 @@ TEST(PostgresJobStoreTest, AfterTheServerRestartsTheNextCallsReconnect) {
   ASSERT_OK(job);
   EXPECT_EQ(job->job.state(), v1::RUNNING);
   EXPECT_EQ(job->stored_steps, 1);
+}
+
+// A store on a fresh database of the shared server that retries through outages for
+// `retry_for`, holding one claimed job with one stored step (sequence 0, lease token_).
+class PostgresOutageTest : public ::testing::Test {
+ protected:
+  void Open(absl::Duration retry_for) {
+    DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
+    absl::StatusOr<PostgresServer*> server = descent::testing::SharedPostgres();
+    ASSERT_OK(server);
+    server_ = *server;
+    absl::StatusOr<std::unique_ptr<PostgresJobStore>> store = PostgresJobStore::Open(url, retry_for);
+    ASSERT_OK(store);
+    store_ = *std::move(store);
+    ASSERT_OK(store_->Insert(v1::JobSpec(), Row(0, v1::QUEUED)));
+    absl::StatusOr<std::optional<Lease>> lease =
+        store_->Claim(LeaseHolder{"a:1", 1, absl::Seconds(30)}, std::nullopt);
+    ASSERT_OK(lease);
+    ASSERT_TRUE(lease->has_value());
+    token_ = (*lease)->token;
+    JobWrite started = Row(0, v1::RUNNING);
+    started.lease_token = token_;
+    started.losses = {0.5};
+    ASSERT_OK(store_->Write(started));
+  }
+
+  // The write a training thread makes at a checkpoint: steps 2 and 3, an epoch's event.
+  JobWrite CheckpointWrite() const {
+    JobWrite write = Row(0, v1::RUNNING);
+    write.lease_token = token_;
+    write.first_step = 2;
+    write.losses = {0.25, 0.125};
+    v1::WatchJobResponse epoch;
+    epoch.mutable_epoch()->set_epoch(1);
+    write.events.push_back(StoredEvent{3, epoch});
+    write.checkpoint.emplace().set_step(3);
+    return write;
+  }
+
+  PostgresServer* server_ = nullptr;
+  std::unique_ptr<PostgresJobStore> store_;
+  int64_t token_ = 0;
+};
+
+TEST_F(PostgresOutageTest, CallsMadeWhileTheServerIsDownWaitForItAndLandOnce) {
+  ASSERT_NO_FATAL_FAILURE(Open(absl::Seconds(60)));
+  if (IsSkipped()) return;
+  server_->Stop();
+  // The calls start while the server is down and retry until it is back. (Resume runs on this
+  // thread: the server gets SIGQUIT when the thread that started it ends.)
+  absl::Status written, renewed;
+  absl::Notification calling;
+  std::thread caller([&] {
+    calling.Notify();
+    written = store_->Write(CheckpointWrite());
+    renewed = store_->RenewLease(0, token_, absl::Seconds(30));
+  });
+  calling.WaitForNotification();
+  absl::SleepFor(absl::Milliseconds(300));  // the outage's length, not a synchronisation
+  const absl::Status resumed = server_->Resume();
+  caller.join();
+  ASSERT_OK(resumed);
+  EXPECT_OK(written);
+  EXPECT_OK(renewed);
+  // Every step and the event once, the checkpoint with them.
+  absl::StatusOr<StoredJob> job = store_->ReadJob(0);
+  ASSERT_OK(job);
+  EXPECT_EQ(job->stored_steps, 3);
+  ASSERT_TRUE(job->checkpoint.has_value());
+  EXPECT_EQ(job->checkpoint->step(), 3);
+  absl::StatusOr<StoredHistory> history = store_->ReadHistory(0, 0, 100);
+  ASSERT_OK(history);
+  EXPECT_THAT(history->losses, ::testing::ElementsAre(0.5, 0.25, 0.125));
+  EXPECT_EQ(history->events.size(), 1u);
+}
+
+TEST_F(PostgresOutageTest, AServerAwayLongerThanTheLeaseFailsFencedWritesAsLeaseLost) {
+  ASSERT_NO_FATAL_FAILURE(Open(absl::Milliseconds(300)));
+  if (IsSkipped()) return;
+  server_->Stop();
+  // The lease has expired by the database's clock once it is back: this replica stops the job.
+  EXPECT_THAT(store_->Write(CheckpointWrite()),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("unreachable for the whole lease")));
+  EXPECT_TRUE(IsLeaseLost(store_->RenewLease(0, token_, absl::Seconds(30))));
+  // What no lease fences is plainly unavailable, at once now that the window has passed.
+  EXPECT_THAT(store_->ReadJob(0).status(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("job store")));
+  ASSERT_OK(server_->Resume());
+  // Back: the job is as the last write that got through left it.
+  absl::StatusOr<StoredJob> job = store_->ReadJob(0);
+  ASSERT_OK(job);
+  EXPECT_EQ(job->stored_steps, 1);
+  EXPECT_FALSE(job->checkpoint.has_value());
 }
 
 // Leases (job_store.h): two replicas' stores on one database, claiming the same jobs.

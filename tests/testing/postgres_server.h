@@ -46,6 +46,11 @@ class PostgresServer {
   // Stops the server (connections are cut) and starts it again on the same port and data, for
   // tests of reconnection. UNAVAILABLE when it does not come back.
   absl::Status Restart();
+  // The two halves of Restart, for an outage of the test's choosing: Stop is a fast shutdown
+  // (pg_ctl stop -m fast: open transactions roll back, clients are cut); Resume starts the
+  // server again on the same port and data and waits until it accepts connections.
+  void Stop() { Shutdown(); }
+  absl::Status Resume() { return Launch(); }
 
  private:
   PostgresServer(std::string dir, uid_t uid, gid_t gid) : dir_(std::move(dir)), uid_(uid), gid_(gid) {}

@@ -2,11 +2,16 @@
 
 #include <endian.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "base/status_macros.h"
 
 namespace descent::server {
@@ -98,9 +103,15 @@ std::string_view PgResult::Bytes(int row, int column) const {
                           static_cast<size_t>(PQgetlength(result_.get(), row, column)));
 }
 
-absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url) {
+absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& url,
+                                                                   absl::Duration retry_for) {
   std::string location = LocationOf(url);
-  PGconn* connection = PQconnectdb(url.c_str());
+  // connect_timeout first: the URL's own setting, expanded from dbname after it, wins.
+  const bool default_timeout = getenv("PGCONNECT_TIMEOUT") == nullptr;
+  const char* keywords[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"10", url.c_str(), nullptr};
+  PGconn* connection = PQconnectdbParams(keywords + (default_timeout ? 0 : 1),
+                                         values + (default_timeout ? 0 : 1), /*expand_dbname=*/1);
   if (connection == nullptr || PQstatus(connection) != CONNECTION_OK) {
     absl::Status error = absl::UnavailableError(absl::StrCat(
         "cannot connect to the job store ", location, ": ",
@@ -109,19 +120,59 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
     PQfinish(connection);
     return error;
   }
-  return std::unique_ptr<PgConnection>(new PgConnection(connection, std::move(location)));
+  return std::unique_ptr<PgConnection>(
+      new PgConnection(connection, std::move(location), retry_for));
 }
 
 PgConnection::~PgConnection() { PQfinish(connection_); }
 
+void PgConnection::Reachable() {
+  down_since_ = absl::InfiniteFuture();
+  gave_up_ = false;
+}
+
+bool PgConnection::BackOff() {
+  const absl::Time now = absl::Now();
+  if (down_since_ == absl::InfiniteFuture()) {
+    down_since_ = now;
+    backoff_ = absl::Milliseconds(50);
+  }
+  const absl::Time deadline = down_since_ + retry_for_;
+  if (now >= deadline) {
+    gave_up_ = true;
+    return false;
+  }
+  absl::SleepFor(std::min(backoff_, deadline - now));
+  backoff_ = std::min(backoff_ * 2, absl::Seconds(1));
+  return true;
+}
+
 absl::Status PgConnection::EnsureConnected() {
-  const PGTransactionStatusType transaction = PQtransactionStatus(connection_);
-  if (transaction != PQTRANS_IDLE && transaction != PQTRANS_UNKNOWN) return absl::OkStatus();
-  if (PQstatus(connection_) == CONNECTION_OK) return absl::OkStatus();
-  PQreset(connection_);
-  if (PQstatus(connection_) == CONNECTION_OK) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat("lost the connection to the job store ", location_,
-                                             " and cannot reconnect: ", ErrorText(connection_)));
+  while (PQstatus(connection_) != CONNECTION_OK) {
+    PQreset(connection_);
+    if (PQstatus(connection_) == CONNECTION_OK) break;
+    if (!BackOff()) {
+      return absl::UnavailableError(absl::StrCat(
+          "lost the connection to the job store ", location_, " and cannot reconnect",
+          retry_for_ > absl::ZeroDuration()
+              ? absl::StrCat(" (unreachable for ", absl::FormatDuration(absl::Now() - down_since_),
+                             ")")
+              : "",
+          ": ", ErrorText(connection_)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool PgConnection::Lost(const PGresult* raw) const {
+  if (PQstatus(connection_) != CONNECTION_OK) return true;
+  const char* state = raw != nullptr ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+  if (state == nullptr) return raw == nullptr;
+  const absl::string_view sqlstate = state;
+  // Class 08: connection exception; 57P01-57P03: the server is shutting down, crashed, or is
+  // not accepting connections yet.
+  return absl::StartsWith(sqlstate, "08") || sqlstate == "57P01" || sqlstate == "57P02" ||
+         sqlstate == "57P03";
 }
 
 absl::Status PgConnection::Error(const PGresult* result, const char* what) const {
@@ -151,9 +202,23 @@ absl::StatusOr<PgResult> PgConnection::Checked(PGresult* raw, const char* what) 
   return Error(raw, what);
 }
 
+absl::StatusOr<PgResult> PgConnection::Execute(absl::FunctionRef<PGresult*()> send,
+                                               const char* what) {
+  while (true) {
+    if (!in_transaction_) RETURN_IF_ERROR(EnsureConnected());
+    PGresult* raw = send();
+    last_lost_ = Lost(raw);
+    if (in_transaction_ || !last_lost_) {
+      if (!in_transaction_) Reachable();
+      return Checked(raw, what);
+    }
+    absl::Status error = Checked(raw, what).status();
+    if (!BackOff()) return error;
+  }
+}
+
 absl::StatusOr<PgResult> PgConnection::Run(std::string_view sql, const PgParams& params,
                                            const char* what) {
-  RETURN_IF_ERROR(EnsureConnected());
   std::vector<const char*> values;
   std::vector<int> lengths;
   values.reserve(params.values_.size());
@@ -162,14 +227,85 @@ absl::StatusOr<PgResult> PgConnection::Run(std::string_view sql, const PgParams&
     lengths.push_back(static_cast<int>(params.values_[i].size()));
   }
   const std::string text(sql);
-  return Checked(PQexecParams(connection_, text.c_str(), params.size(), nullptr, values.data(),
-                              lengths.data(), params.formats_.data(), /*resultFormat=*/1),
-                 what);
+  return Execute(
+      [&] {
+        return PQexecParams(connection_, text.c_str(), params.size(), nullptr, values.data(),
+                            lengths.data(), params.formats_.data(), /*resultFormat=*/1);
+      },
+      what);
 }
 
 absl::Status PgConnection::RunScript(const char* sql, const char* what) {
+  return Execute([&] { return PQexec(connection_, sql); }, what).status();
+}
+
+absl::Status PgConnection::TransactionOnce(absl::FunctionRef<absl::Status()> body,
+                                           const char* begin, int64_t* xid, bool* commit_sent) {
+  *xid = -1;
+  *commit_sent = false;
+  last_lost_ = true;  // should the server stay unreachable
   RETURN_IF_ERROR(EnsureConnected());
-  return Checked(PQexec(connection_, sql), what).status();
+  in_transaction_ = true;
+  // The transaction's id, to ask whether it committed should the COMMIT's answer be lost.
+  const std::string begin_script = absl::StrCat(begin, "; SELECT txid_current()");
+  absl::StatusOr<PgResult> begun =
+      Execute([&] { return PQexec(connection_, begin_script.c_str()); }, "begin a transaction");
+  absl::Status status = begun.status();
+  if (status.ok() && begun->rows() == 1 &&
+      !absl::SimpleAtoi(PQgetvalue(begun->result_.get(), 0, 0), xid)) {
+    *xid = -1;
+  }
+  if (status.ok()) status = body();
+  if (status.ok()) {
+    *commit_sent = true;
+    status = RunScript("COMMIT", "commit");
+  }
+  in_transaction_ = false;
+  if (!status.ok() && PQstatus(connection_) == CONNECTION_OK &&
+      PQtransactionStatus(connection_) != PQTRANS_IDLE) {
+    PQclear(PQexec(connection_, "ROLLBACK"));
+  }
+  return status;
+}
+
+absl::StatusOr<bool> PgConnection::Committed(int64_t xid) {
+  while (true) {
+    absl::StatusOr<PgResult> known = Run("SELECT txid_status($1)", PgParams().Int(xid),
+                                         "ask whether a transaction committed");
+    if (!known.ok()) {
+      // 22023: an id the server does not know (a crash lost the commit's WAL): not committed.
+      if (absl::StrContains(known.status().message(), "SQLSTATE 22023")) return false;
+      return known.status();
+    }
+    const std::string_view outcome = known->IsNull(0, 0) ? "" : known->Bytes(0, 0);
+    if (outcome != "in progress") return outcome == "committed";
+    // The old connection's backend has not noticed yet that its client is gone.
+    if (!BackOff()) {
+      return absl::UnavailableError(absl::StrCat(
+          "the job store ", location_, " still holds transaction ", xid,
+          " of a lost connection open; it ends when the server notices the connection is gone"));
+    }
+  }
+}
+
+absl::Status PgConnection::InTransaction(absl::FunctionRef<absl::Status()> body,
+                                         const char* begin) {
+  while (true) {
+    int64_t xid = -1;
+    bool commit_sent = false;
+    const absl::Status status = TransactionOnce(body, begin, &xid, &commit_sent);
+    if (status.ok()) {
+      Reachable();
+      return status;
+    }
+    // The statements' own error (a key taken, a full disk): the caller's to see.
+    if (!last_lost_ && PQstatus(connection_) == CONNECTION_OK) return status;
+    if (commit_sent && xid >= 0) {
+      ASSIGN_OR_RETURN(const bool committed, Committed(xid));
+      if (committed) return absl::OkStatus();
+    }
+    if (!BackOff()) return status;
+  }
 }
 
 }  // namespace descent::server

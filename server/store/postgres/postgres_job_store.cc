@@ -31,8 +31,9 @@ int64_t Milliseconds(absl::Duration timeout) { return absl::ToInt64Milliseconds(
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PostgresJobStore>> PostgresJobStore::Open(const std::string& url) {
-  ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> db, PgConnection::Connect(url));
+absl::StatusOr<std::unique_ptr<PostgresJobStore>> PostgresJobStore::Open(
+    const std::string& url, absl::Duration lease_timeout) {
+  ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> db, PgConnection::Connect(url, lease_timeout));
   RETURN_IF_ERROR(PrepareSchema(*db));
   return std::unique_ptr<PostgresJobStore>(new PostgresJobStore(std::move(db)));
 }
@@ -41,6 +42,16 @@ absl::Status PostgresJobStore::Corrupt(int64_t sequence, const char* what) const
   return absl::DataLossError(absl::StrCat("the job store ", location_, " holds a malformed ", what,
                                           " for job sequence ", sequence,
                                           "; delete the job or restore the database"));
+}
+
+absl::Status PostgresJobStore::Fenced(absl::Status status, int64_t sequence,
+                                      int64_t lease_token) const {
+  if (status.ok() || lease_token == 0 || !db_->gave_up()) return status;
+  return absl::AbortedError(absl::StrCat(
+      "job sequence ", sequence, ": the job store ", location_,
+      " was unreachable for the whole lease timeout, so this replica's lease on the job has "
+      "expired; it stops training the job, which resumes from its last checkpoint on the "
+      "replica that claims it once the database is back (", status.message(), ")"));
 }
 
 absl::Status PostgresJobStore::Insert(const v1::JobSpec& spec, const JobWrite& write) {
@@ -112,12 +123,12 @@ absl::StatusOr<int64_t> PostgresJobStore::NextSequence() {
 absl::Status PostgresJobStore::RenewLease(int64_t sequence, int64_t token,
                                           absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(
-      PgResult renewed,
+  absl::StatusOr<PgResult> renewed =
       db_->Run("UPDATE jobs SET lease_expires = now() + $3::bigint * interval '1 millisecond' "
                "WHERE sequence = $1 AND lease_token = $2",
-               PgParams().Int(sequence).Int(token).Int(Milliseconds(timeout)), "renew a lease"));
-  if (renewed.affected() == 0) return LeaseLostError(sequence);
+               PgParams().Int(sequence).Int(token).Int(Milliseconds(timeout)), "renew a lease");
+  RETURN_IF_ERROR(Fenced(renewed.status(), sequence, token));
+  if (renewed->affected() == 0) return LeaseLostError(sequence);
   return absl::OkStatus();
 }
 
@@ -130,7 +141,8 @@ absl::Status PostgresJobStore::ReleaseLease(int64_t sequence, int64_t token) {
 
 absl::Status PostgresJobStore::Write(const JobWrite& write) {
   absl::MutexLock lock(&mu_);
-  return db_->InTransaction([&] { return WriteLocked(write); }, kBeginAsynchronous);
+  return Fenced(db_->InTransaction([&] { return WriteLocked(write); }, kBeginAsynchronous),
+                write.sequence, write.lease_token);
 }
 
 absl::Status PostgresJobStore::WriteLocked(const JobWrite& write) {
@@ -200,7 +212,7 @@ absl::Status PostgresJobStore::WriteLocked(const JobWrite& write) {
 absl::Status PostgresJobStore::TruncateAfter(int64_t sequence, int64_t step, int epochs,
                                              int64_t lease_token) {
   absl::MutexLock lock(&mu_);
-  return db_->InTransaction([&]() -> absl::Status {
+  return Fenced(db_->InTransaction([&]() -> absl::Status {
     ASSIGN_OR_RETURN(PgResult held,
                      db_->Run("SELECT 1 FROM jobs WHERE sequence = $1 AND lease_token = $2 "
                               "FOR UPDATE",
@@ -213,7 +225,7 @@ absl::Status PostgresJobStore::TruncateAfter(int64_t sequence, int64_t step, int
     return db_->Run("DELETE FROM events WHERE job = $1 AND epoch > $2",
                     PgParams().Int(sequence).Int(epochs), "truncate events")
         .status();
-  });
+  }), sequence, lease_token);
 }
 
 absl::StatusOr<std::vector<StoredJobSummary>> PostgresJobStore::LoadSummaries() const {

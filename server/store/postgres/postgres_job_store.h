@@ -1,8 +1,11 @@
 // The job store (job_store.h) in PostgreSQL, for descentd replicas sharing one database
 // (--store=postgresql://USER@HOST:PORT/DB). Tables and blobs as the SQLite store's (bytea for
 // blobs), versioned by postgres_schema.h. One connection, one mutex; a connection lost (the
-// server restarted, the network cut) fails the call in flight with UNAVAILABLE and is
-// re-established by the next call.
+// server restarted, the network cut) is re-established and the call in flight retried for up
+// to the lease timeout (pg_connection.h), so an outage shorter than that fails no call and
+// moves no job. A fenced write or renewal that outlasts it fails as lease-lost (IsLeaseLost):
+// the job's lease has expired by then, so this replica stops training it, and whichever
+// replica claims it once the database is back resumes it from its last checkpoint.
 //
 // Durability as the SQLite store's: Insert commits synchronously (a job SubmitJob
 // acknowledged survives a crash of the database server), other writes with
@@ -31,7 +34,9 @@ class PostgresJobStore final : public JobStore {
   // Connects to `url` and creates or migrates the schema (postgres_schema.h). UNAVAILABLE
   // naming the database (never its password) when it cannot connect; FAILED_PRECONDITION
   // naming both versions for a database newer than this descentd reads (left untouched).
-  static absl::StatusOr<std::unique_ptr<PostgresJobStore>> Open(const std::string& url);
+  // Calls are retried through outages for `lease_timeout` (zero: not retried).
+  static absl::StatusOr<std::unique_ptr<PostgresJobStore>> Open(
+      const std::string& url, absl::Duration lease_timeout = absl::ZeroDuration());
 
   const std::string& location() const override { return location_; }
 
@@ -83,6 +88,10 @@ class PostgresJobStore final : public JobStore {
   absl::Status MissingOrLeaseLost(int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The summaries of rows of (sequence, id, state, request_id, end_time).
   static std::vector<StoredJobSummary> Summaries(const PgResult& rows);
+  // A fenced write's or renewal's `status`, lease-lost when it failed because the database
+  // stayed unreachable for the whole lease timeout.
+  absl::Status Fenced(absl::Status status, int64_t sequence, int64_t lease_token) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // DATA_LOSS naming the job and what of it cannot be parsed.
   absl::Status Corrupt(int64_t sequence, const char* what) const;
 
