@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -344,16 +345,27 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
   {
     absl::MutexLock lock(&impl.mu);
     ASSIGN_OR_RETURN(found, impl.FindLocked(job_id));
-    if (impl.shared() && found.slot.record == nullptr && !IsTerminal(found.slot.current())) {
-      // An unfinished job this replica does not hold: if it is claimable, a worker here
-      // claims it within a few poll intervals (right after a restart, say).
+  }
+  const std::string id(job_id);
+  // Without a record here: a finished job, or a shared store's job another replica trains
+  // (or is about to).
+  std::optional<StoredJob> stored;
+  if (found.slot.record == nullptr) {
+    absl::StatusOr<StoredJob> read = impl.options.store->ReadJob(found.sequence);
+    if (!read.ok()) return absl::IsNotFound(read.status()) ? JobNotFound(id) : read.status();
+    stored = *std::move(read);
+    absl::MutexLock lock(&impl.mu);
+    if (impl.shared() && !IsTerminal(stored->job.state()) &&
+        (stored->job.runner().empty() || stored->job.runner() == impl.runner)) {
+      // No replica claimed it yet, or this replica's previous process ran it (a restart): a
+      // worker here may claim it within a few poll intervals, and its record then serves the
+      // watch (a resumption before after_step included).
       Impl::ClaimWait wait{&impl, found.sequence};
       impl.mu.AwaitWithTimeout(absl::Condition(&Impl::ClaimedHereOrEnded, &wait),
                                impl.ClaimPollInterval() * 3);
       ASSIGN_OR_RETURN(found, impl.FindLocked(job_id));
     }
   }
-  const std::string id(job_id);
   RETURN_IF_ERROR(impl.watchers.Acquire(id));
   if (impl.listener != nullptr) impl.listener->OnWatchersChanged(+1);
   const WatchStreamOptions options{
@@ -362,31 +374,21 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
       .fell_behind_steps = impl.options.watcher_fell_behind_steps,
       .page_steps = impl.options.watch_page_steps,
   };
-  absl::Status status;
   WatchedJob watched{.record = found.slot.record.get(), .store = impl.options.store, .id = id,
                      .sequence = found.sequence};
   if (found.slot.record != nullptr) {
     watched.spec = &found.slot.record->spec();
-    status = ServeWatch(watched, after_step, options, impl.listener, send);
   } else {
-    absl::StatusOr<StoredJob> stored = impl.options.store->ReadJob(found.sequence);
-    if (stored.ok() && !IsTerminal(stored->job.state())) {
-      // A shared store's job that another replica trains (or will): UNAVAILABLE, as for a
-      // stopping server, so a client retries (this replica may claim it yet).
-      status = absl::UnavailableError(absl::StrCat(
-          "job ", id, " is ", v1::JobState_Name(stored->job.state()),
-          stored->job.runner().empty() ? std::string(" and not claimed by any replica yet")
-                                       : absl::StrCat(" on the replica ", stored->job.runner()),
-          "; watch it on the replica that trains it (descent --server REPLICA watch ", id, ")"));
-    } else if (stored.ok()) {
-      watched.spec = &stored->spec;
+    watched.spec = &stored->spec;
+    if (IsTerminal(stored->job.state())) {
       watched.ended_at = stored->job.progress().step();
       watched.resumed_at = found.slot.resumed_at;
-      status = ServeWatch(watched, after_step, options, impl.listener, send);
     } else {
-      status = absl::IsNotFound(stored.status()) ? JobNotFound(id) : stored.status();
+      // Another replica trains it: followed in the store (to its end, should it end since).
+      watched.follow = true;
     }
   }
+  const absl::Status status = ServeWatch(watched, after_step, options, impl.listener, send);
   if (impl.listener != nullptr) impl.listener->OnWatchersChanged(-1);
   impl.watchers.Release(id);
   return status;

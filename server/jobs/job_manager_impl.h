@@ -129,8 +129,8 @@ struct JobManager::Impl {
   static bool ClaimedHereOrEnded(ClaimWait* wait) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   // Cancel() of a shared manager, for a job that does not train here: claims it (so no
-  // replica starts it meanwhile) and ends it CANCELLED; a job another replica trains is
-  // FAILED_PRECONDITION naming that replica.
+  // replica starts it meanwhile) and ends it CANCELLED; a job another replica holds is
+  // cancelled there through the store (JobStore::RequestCancel).
   absl::StatusOr<v1::Job> CancelElsewhereLocked(std::string_view job_id, const Found& found)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 

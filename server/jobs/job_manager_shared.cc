@@ -18,9 +18,17 @@
 #include "server/jobs/list_page_token.h"
 
 namespace descent::server {
+namespace {
+
+// How often a running job's new steps reach the shared store between checkpoints: the
+// latency of a watcher on another replica (woken by the store's notification of the write).
+constexpr absl::Duration kProgressEvery = absl::Milliseconds(250);
+
+}  // namespace
 
 void JobManager::Impl::SharedWorkerLoop() {
-  const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every};
+  const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every,
+                                     kProgressEvery};
   while (true) {
     {
       absl::MutexLock lock(&mu);
@@ -79,6 +87,7 @@ absl::StatusOr<std::shared_ptr<JobRecord>> JobManager::Impl::ClaimNext() {
       absl::MutexLock lock(&mu);
       if (std::shared_ptr<JobRecord> local = TakeQueuedLocked(lease->sequence)) {
         local->SetLease(lease->token);
+        if (lease->cancel_requested) local->RequestCancel();
         return local;
       }
       // Cancelled here since the claim (Cancel took the job over from this claim).
@@ -99,6 +108,8 @@ absl::StatusOr<std::shared_ptr<JobRecord>> JobManager::Impl::ClaimNext() {
       SettleLocked(*record);
       return nullptr;
     }
+    // A cancel asked of the replica that held it: the run ends CANCELLED before a step.
+    if (lease->cancel_requested) record->RequestCancel();
     return record;
   }
   std::vector<std::shared_ptr<JobRecord>> local;
@@ -112,6 +123,7 @@ absl::StatusOr<std::shared_ptr<JobRecord>> JobManager::Impl::ClaimNext() {
     if (TakeQueuedLocked(job->sequence()) == nullptr) continue;  // cancelled meanwhile
     if (mine) {
       job->SetLease(mine->token);
+      if (mine->cancel_requested) job->RequestCancel();
       return job;
     }
     HandOverLocked(*job);
@@ -167,13 +179,12 @@ absl::StatusOr<v1::Job> JobManager::Impl::CancelElsewhereLocked(std::string_view
     return cancelled;
   }
   if (job != nullptr) HandOverLocked(*job);
-  ASSIGN_OR_RETURN(const StoredJob stored, options.store->ReadJob(found.sequence));
-  if (IsTerminal(stored.job.state())) return AlreadyEnded(job_id, stored.job.state());
-  return absl::FailedPreconditionError(absl::StrCat(
-      "job ", std::string(job_id), " is ", v1::JobState_Name(stored.job.state()),
-      " on the replica ", stored.job.runner(),
-      ", which alone can cancel it; send the cancel there (descent --server ",
-      stored.job.runner(), " cancel ", std::string(job_id), ")"));
+  // Another replica holds it: the store carries the cancel there (and to whichever replica
+  // claims the job next), and the answer shows the job as it is now, as for a job that
+  // trains here.
+  ASSIGN_OR_RETURN(const v1::JobState state, options.store->RequestCancel(found.sequence));
+  if (IsTerminal(state)) return AlreadyEnded(job_id, state);
+  return SnapshotOf(found.sequence, Slot{});
 }
 
 void JobManager::Impl::HandOverLocked(JobRecord& job) {

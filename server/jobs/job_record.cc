@@ -308,6 +308,12 @@ absl::Status JobRecord::SaveCheckpoint(store::v1::Checkpoint checkpoint) {
   return WriteLocked(write);
 }
 
+absl::Status JobRecord::SaveProgress() {
+  if (store_ == nullptr) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  return WriteLocked(PendingWriteLocked(nullptr));
+}
+
 void JobRecord::RecordResumed() {
   absl::MutexLock lock(&mu_);
   v1::WatchJobResponse event;

@@ -146,6 +146,11 @@ class JobRecord {
   // event recorded since the previous write, in one transaction. OK without a store; store
   // errors as JobStore::Write.
   absl::Status SaveCheckpoint(store::v1::Checkpoint checkpoint) ABSL_LOCKS_EXCLUDED(mu_);
+  // Training thread, RUNNING: writes every loss and event recorded since the previous write
+  // and the row as it is now, without a checkpoint (a restart still resumes from the last
+  // checkpoint, and the steps after it are written again). OK without a store; store errors
+  // as JobStore::Write, and what was not written stays for the next write.
+  absl::Status SaveProgress() ABSL_LOCKS_EXCLUDED(mu_);
   // Training thread: a resumed run continues after the steps in the history; records the
   // Resumed event there.
   void RecordResumed() ABSL_LOCKS_EXCLUDED(mu_);

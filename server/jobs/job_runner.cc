@@ -24,8 +24,8 @@ using Clock = std::chrono::steady_clock;
 
 // Runs on the training thread between steps, so it stays cheap: one short lock to append
 // the loss (or the epoch summary), a clock read, and a condition-variable signal only every
-// kWakeWatchersEverySteps steps or kWakeWatchersEvery; a durable job's checkpoint only as
-// often as the CheckpointPolicy says.
+// kWakeWatchersEverySteps steps or kWakeWatchersEvery; a durable job's checkpoint (and,
+// with a shared store, its progress) only as often as the CheckpointPolicy says.
 class JobObserver : public TrainingObserver {
  public:
   JobObserver(JobRecord& job, JobEventListener* listener, const Trainer& trainer, int batch_size,
@@ -42,6 +42,7 @@ class JobObserver : public TrainingObserver {
         last_step_(run_start_),
         last_wake_(run_start_),
         last_checkpoint_(run_start_),
+        last_write_(run_start_),
         last_checkpoint_step_(first_step) {}
 
   bool OnStep(const StepEvent& event) override {
@@ -59,6 +60,12 @@ class JobObserver : public TrainingObserver {
     if (job_.durable() && (event.step - last_checkpoint_step_ >= checkpoints_.every_steps ||
                            now - last_checkpoint_ >= absl::ToChronoNanoseconds(checkpoints_.every))) {
       if (!Checkpoint(event.step, now)) return false;
+    } else if (job_.durable() &&
+               now - last_write_ >= absl::ToChronoNanoseconds(checkpoints_.progress_every)) {
+      // A failed write is retried with the next one (the steps stay pending); one refused
+      // for a lost lease stops the job (stop_requested).
+      (void)job_.SaveProgress();
+      last_write_ = now;
     }
     return !job_.stop_requested();
   }
@@ -73,6 +80,7 @@ class JobObserver : public TrainingObserver {
   bool Checkpoint(int64_t step, Clock::time_point now) {
     absl::Status written = job_.SaveCheckpoint(ToStored(trainer_.Checkpoint()));
     last_checkpoint_ = now;
+    last_write_ = now;
     last_checkpoint_step_ = step;
     if (!written.ok()) checkpoint_error_ = written;
     return written.ok();
@@ -111,6 +119,7 @@ class JobObserver : public TrainingObserver {
   Clock::time_point last_wake_;
   int64_t last_wake_step_ = 0;
   Clock::time_point last_checkpoint_;
+  Clock::time_point last_write_;  // a checkpoint's or SaveProgress's
   int64_t last_checkpoint_step_;
   absl::Status checkpoint_error_;
 };
@@ -163,7 +172,8 @@ std::optional<JobOutcome> Train(JobRecord& job, JobEventListener* listener,
   if (input.lr_find) {
     // A range test writes no checkpoint: it is short, and the stop rule's state would have
     // to be stored with it.
-    const CheckpointPolicy never{std::numeric_limits<int64_t>::max(), absl::InfiniteDuration()};
+    const CheckpointPolicy never{std::numeric_limits<int64_t>::max(), absl::InfiniteDuration(),
+                                 checkpoints.progress_every};
     JobObserver observer(job, listener, trainer, batch_size, first_step, never);
     return RangeTestOutcome(job, *input.lr_find, RunLrFind(trainer, *input.lr_find, &observer));
   }

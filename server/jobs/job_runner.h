@@ -22,6 +22,9 @@ inline constexpr absl::Duration kWakeWatchersEvery = absl::Milliseconds(10);
 struct CheckpointPolicy {
   int64_t every_steps = 10'000;
   absl::Duration every = absl::Seconds(30);
+  // How often the steps and events since the last write are written without a checkpoint
+  // (JobRecord::SaveProgress), for the replicas sharing the store that follow the job from it.
+  absl::Duration progress_every = absl::InfiniteDuration();
 };
 
 // Runs a RUNNING job to its terminal state and tells `listener` (may be null) about every

@@ -6,9 +6,12 @@
 namespace descent::server {
 
 LeaseRenewer::LeaseRenewer(JobStore& store, absl::Duration timeout)
-    : store_(store), timeout_(timeout), thread_([this] { Loop(); }) {}
+    : store_(store), timeout_(timeout), thread_([this] { Loop(); }) {
+  store_.SetCancelHandler([this](int64_t sequence) { CancelRequested(sequence); });
+}
 
 LeaseRenewer::~LeaseRenewer() {
+  store_.SetCancelHandler(nullptr);
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -30,6 +33,13 @@ void LeaseRenewer::Remove(const JobRecord* job) {
               jobs_.end());
 }
 
+void LeaseRenewer::CancelRequested(int64_t sequence) {
+  absl::MutexLock lock(&mu_);
+  for (const std::shared_ptr<JobRecord>& job : jobs_) {
+    if (job->sequence() == sequence) job->RequestCancel();
+  }
+}
+
 void LeaseRenewer::Loop() {
   while (true) {
     std::vector<std::shared_ptr<JobRecord>> held;
@@ -42,10 +52,12 @@ void LeaseRenewer::Loop() {
     }
     // Outside the lock: a renewal waits for the database, Add and Remove must not.
     for (const std::shared_ptr<JobRecord>& job : held) {
-      const absl::Status renewed = store_.RenewLease(job->sequence(), job->lease_token(), timeout_);
+      const absl::StatusOr<bool> renewed =
+          store_.RenewLease(job->sequence(), job->lease_token(), timeout_);
       // Other errors (the database away) are retried at the next round; a lease that
       // expires meanwhile is fenced off by the store once another replica claims the job.
-      if (IsLeaseLost(renewed)) job->LoseLease();
+      if (IsLeaseLost(renewed.status())) job->LoseLease();
+      if (renewed.ok() && *renewed) job->RequestCancel();
     }
   }
 }

@@ -2,7 +2,9 @@
 // a thread renews each one every third of the lease timeout, so a lease outlives a renewal
 // that fails once (a dropped connection the next call re-establishes). A renewal the store
 // refuses because the lease moved on tells the job (JobRecord::LoseLease), which stops
-// before its next step. Thread-safe.
+// before its next step. A cancel another replica requested (JobStore::RequestCancel) reaches
+// the job here: at once through the store's cancel handler, else at the next renewal.
+// Thread-safe.
 #ifndef DESCENT_SERVER_JOBS_LEASE_RENEWER_H_
 #define DESCENT_SERVER_JOBS_LEASE_RENEWER_H_
 
@@ -20,9 +22,10 @@ namespace descent::server {
 
 class LeaseRenewer {
  public:
-  // Starts the renewing thread. `store` must outlive the renewer.
+  // Starts the renewing thread and becomes the store's cancel handler. `store` must outlive
+  // the renewer.
   LeaseRenewer(JobStore& store, absl::Duration timeout);
-  // Stops the thread (leases are renewed no more).
+  // Stops the thread (leases are renewed no more) and the store's calls.
   ~LeaseRenewer();
   LeaseRenewer(const LeaseRenewer&) = delete;
   LeaseRenewer& operator=(const LeaseRenewer&) = delete;
@@ -33,6 +36,8 @@ class LeaseRenewer {
 
  private:
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Cancels the held job with this sequence, if there is one.
+  void CancelRequested(int64_t sequence) ABSL_LOCKS_EXCLUDED(mu_);
   bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }
 
   JobStore& store_;

@@ -28,6 +28,18 @@ void AddLearningRates(const LrFindSpec& find, v1::LossPoints* points) {
   }
 }
 
+absl::Status Deleted(const WatchedJob& job) {
+  return absl::NotFoundError(absl::StrCat(
+      "job ", job.id, " was deleted while it was watched (descentd "
+      "--retain-finished-jobs or --retain-finished-for); its history is gone"));
+}
+
+// Whether a followed job is still in the store (an empty page of its history is then only
+// steps not written yet). True when the store cannot tell now: the next read retries.
+bool JobStillStored(const WatchedJob& job) {
+  return !absl::IsNotFound(job.store->FindSequence(job.id).status());
+}
+
 absl::Status StoppedReading(const WatchedJob& job) {
   return absl::CancelledError(
       absl::StrCat("the watcher of job ", job.id, " stopped reading the stream"));
@@ -40,7 +52,8 @@ absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
                         const std::function<bool(const v1::WatchJobResponse&)>& send) {
   DESCENT_CHECK(after_step >= 0);
   DESCENT_CHECK(options.max_points_per_message >= 1 && options.page_steps >= 1);
-  DESCENT_CHECK(job.record != nullptr || (job.store != nullptr && job.ended_at.has_value()));
+  DESCENT_CHECK(job.record != nullptr ||
+                (job.store != nullptr && (job.ended_at.has_value() || job.follow)));
   LossHistory::Cursor cursor = job.record != nullptr
                                    ? job.record->WatchCursor(after_step)
                                    : LossHistory::Cursor::After(after_step, job.ended_at);
@@ -82,17 +95,25 @@ absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
     }
     if (read == ReadResult::kBehind) {
       DESCENT_CHECK(job.store != nullptr);
-      absl::StatusOr<LossHistory> read_page = ReadStoredHistory(*job.store, 
+      // Before the read: a write committed after it wakes the wait below.
+      const uint64_t mark = job.store->ChangeMark();
+      absl::StatusOr<LossHistory> read_page = ReadStoredHistory(*job.store,
           job.sequence, cursor.position(),
           std::max<int64_t>(options.page_steps, options.max_points_per_message));
       if (!read_page.ok()) return read_page.status();
       page = *std::move(read_page);
-      if (page->AtEnd(cursor)) {
-        return absl::NotFoundError(absl::StrCat(
-            "job ", job.id, " was deleted while it was watched (descentd "
-            "--retain-finished-jobs or --retain-finished-for); its history is gone"));
+      if (!page->AtEnd(cursor)) continue;
+      if (!job.follow) return Deleted(job);
+      // Nothing new from the replica that trains it yet.
+      const absl::Time heartbeat_due = last_sent + options.heartbeat_interval;
+      if (job.store->AwaitChange(job.sequence, mark,
+                                 std::min(heartbeat_due, absl::Now() + kFollowPollInterval)) ||
+          absl::Now() < heartbeat_due) {
+        continue;
       }
-      continue;
+      if (!JobStillStored(job)) return Deleted(job);
+      read = ReadResult::kTimedOut;
+      steps_recorded = page->steps();
     }
     if (read == ReadResult::kSuspended) {
       return absl::UnavailableError(absl::StrCat(

@@ -30,9 +30,10 @@ struct WatchStreamOptions {
 };
 
 // The job a stream follows: its record while the server holds one (unfinished jobs, and
-// finished ones a stream still follows), else a finished job in the store alone.
+// finished ones a stream still follows), else a finished job in the store alone, or (with
+// `follow`) an unfinished one another replica sharing the store trains.
 struct WatchedJob {
-  const JobRecord* record = nullptr;  // may be null: then `stored` says what ended
+  const JobRecord* record = nullptr;  // may be null: then `ended_at` or `follow` says what
   const JobStore* store = nullptr;    // may be null only with a record (memory-only server)
   std::string id;
   int64_t sequence = 0;
@@ -41,6 +42,9 @@ struct WatchedJob {
   // Without a record: the step this process resumed the job at, if it did (what
   // JobRecord::ResumedBefore tells while there is a record).
   std::optional<int64_t> resumed_at;
+  // Without a record: a job another replica trains, read from the store as that replica
+  // writes it (JobStore::AwaitChange wakes the stream), to its end.
+  bool follow = false;
 };
 
 // Sends what follows `after_step` (>= 0) in order (the job's resumption in this process
@@ -52,6 +56,15 @@ struct WatchedJob {
 // is suspended (the server is stopping) and every step recorded was sent. NOT_FOUND when the
 // job's history leaves the store while it is read (retention deleted the job); store read
 // errors as JobStore::ReadHistory. `listener` may be null.
+// A followed job's steps come as its replica writes them (JobStore's notifications, else a
+// read every kFollowPollInterval). When that replica fails and another resumes the job from
+// its checkpoint, the stream pauses while the steps it has sent are trained again, and goes
+// on with the next one: no step twice. The resumption is sent where it sits in the history,
+// so a stream past the checkpoint's step does not get it.
+// How often a stream following a job another replica trains reads the store when no
+// notification woke it (notifications may be lost with a dropped connection).
+inline constexpr absl::Duration kFollowPollInterval = absl::Seconds(1);
+
 absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
                         const WatchStreamOptions& options, JobEventListener* listener,
                         const std::function<bool(const v1::WatchJobResponse&)>& send);

@@ -11,6 +11,7 @@
 #define DESCENT_SERVER_STORE_JOB_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "descent/store/v1/store.pb.h"
 #include "descent/v1/training.pb.h"
@@ -83,6 +85,7 @@ struct Lease {
   int64_t sequence = 0;
   int64_t token = 0;
   v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
+  bool cancel_requested = false;  // JobStore::RequestCancel was called for the job
 };
 
 // Who claims: the replica as clients reach it (Job.runner) and this process among the ones
@@ -180,11 +183,37 @@ class JobStore {
   virtual absl::StatusOr<int64_t> NextSequence() {
     return absl::UnimplementedError("this job store is not shared; its one process numbers jobs");
   }
-  // Extends the lease to `timeout` from now; lease-lost (IsLeaseLost) when the job was claimed
-  // by someone else since (or deleted).
-  virtual absl::Status RenewLease(int64_t /*sequence*/, int64_t /*token*/,
-                                  absl::Duration /*timeout*/) {
+  // Extends the lease to `timeout` from now; true when a cancel of the job was requested
+  // (RequestCancel). Lease-lost (IsLeaseLost) when the job was claimed by someone else since
+  // (or deleted).
+  virtual absl::StatusOr<bool> RenewLease(int64_t /*sequence*/, int64_t /*token*/,
+                                          absl::Duration /*timeout*/) {
     return absl::UnimplementedError("this job store is not shared; it has no leases");
+  }
+  // Records a cancel of unfinished job `sequence` for the replica that trains it, whichever
+  // that is: the holder of its lease hears of it at once (SetCancelHandler) or at its next
+  // renewal, and a replica that claims the job later cancels it instead of training it.
+  // The job's state, which is terminal (and nothing was recorded) when it had ended already.
+  // NOT_FOUND for a job that is not stored; store errors as for Write.
+  virtual absl::StatusOr<v1::JobState> RequestCancel(int64_t /*sequence*/) {
+    return absl::UnimplementedError("this job store is not shared; its one process cancels");
+  }
+  // Called (on a thread of the store's) with the sequence of a job whose cancel another
+  // replica requested, as soon as the store hears of it; replaces the previous handler, and an
+  // empty one stops the calls (returning after any call in progress). Stores without
+  // notifications never call it: renewals alone carry cancels then.
+  virtual void SetCancelHandler(std::function<void(int64_t)> /*handler*/) {}
+
+  // Notifications of a shared store's writes, so a replica that does not train a job can
+  // follow its history without polling hard. ChangeMark() before reading what is stored,
+  // then AwaitChange(sequence, mark, deadline) waits until a write for job `sequence` may
+  // have committed since the mark (true), or until `deadline` (false; callers read the store
+  // again then anyway: a notification can be lost with a dropped connection). Stores without
+  // notifications wait until the deadline.
+  virtual uint64_t ChangeMark() const { return 0; }
+  virtual bool AwaitChange(int64_t /*sequence*/, uint64_t /*mark*/, absl::Time deadline) const {
+    absl::SleepFor(deadline - absl::Now());
+    return false;
   }
   // Gives the lease up (a replica stopping): the job is claimable at once. OK when it was
   // lost already.

@@ -63,6 +63,24 @@ class JobManagerStoreTest : public ::testing::TestWithParam<StoreKind> {
     options.workers = workers;
     return options;
   }
+  // Another replica on the same database (PostgreSQL), training TinyJobs with one worker:
+  // its store (opened into other_store_) and its manager, its stored jobs recovered.
+  std::unique_ptr<JobManager> OtherReplica(const std::string& runner) {
+    absl::StatusOr<std::unique_ptr<JobStore>> store = under_test_->Open();
+    EXPECT_OK(store);
+    if (!store.ok()) return nullptr;
+    other_store_ = *std::move(store);
+    JobManagerOptions other = Options(1);
+    other.blas_threads = 1;
+    other.store = other_store_.get();
+    other.runner = runner;
+    other.prepare = [](const v1::SubmitJobRequest& request) -> absl::StatusOr<PreparedJob> {
+      return TinyJob(request.spec().training().epochs(), 64, request.spec().name());
+    };
+    auto manager = std::make_unique<JobManager>(other, nullptr);
+    EXPECT_OK(manager->Recover());
+    return manager;
+  }
 
   // Destroyed bottom-up: the manager before its store, both before the store's file or
   // database.
@@ -70,6 +88,7 @@ class JobManagerStoreTest : public ::testing::TestWithParam<StoreKind> {
   RecordingListener listener_;
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<JobManager> manager_;
+  std::unique_ptr<JobStore> other_store_;  // OtherReplica's: its manager goes first
 };
 
 INSTANTIATE_TEST_SUITE_P(Stores, JobManagerStoreTest,
@@ -278,25 +297,18 @@ TEST_P(JobManagerStoreTest, RetentionByAgeDeletesFinishedJobsOnlyAndKeepsQueuedO
 TEST_P(JobManagerStoreTest, AReplicaListsTheJobsOfTheOthersAsTheDatabaseHoldsThem) {
   if (GetParam() != StoreKind::kPostgres) GTEST_SKIP() << "a SQLite store has one process";
   JobManager& observer = Restart(Options(0));  // trains nothing, serves the database
-  absl::StatusOr<std::unique_ptr<JobStore>> other_store = under_test_->Open();
-  ASSERT_OK(other_store);
-  JobManagerOptions other = Options(1);
-  other.blas_threads = 1;
-  other.store = other_store->get();
-  other.runner = "replica-b:50051";
-  other.prepare = [](const v1::SubmitJobRequest& request) -> absl::StatusOr<PreparedJob> {
-    return TinyJob(request.spec().training().epochs(), 64, request.spec().name());
-  };
   std::vector<std::string> ids;
   {
-    JobManager trainer(other, nullptr);
-    ASSERT_OK(trainer.Recover());
+    std::unique_ptr<JobManager> trainer = OtherReplica("replica-b:50051");
+    ASSERT_NE(trainer, nullptr);
     for (int i = 0; i < 3; ++i) {
-      absl::StatusOr<v1::Job> job = trainer.Submit(TinyJob(2));
+      absl::StatusOr<v1::Job> job = trainer->Submit(TinyJob(2));
       ASSERT_OK(job);
       ids.push_back(job->id());
     }
-    for (const std::string& id : ids) ASSERT_EQ(WaitUntilDone(trainer, id).state(), v1::SUCCEEDED);
+    for (const std::string& id : ids) {
+      ASSERT_EQ(WaitUntilDone(*trainer, id).state(), v1::SUCCEEDED);
+    }
   }
   absl::StatusOr<JobPage> all = observer.List(v1::JOB_STATE_UNSPECIFIED, 0, "");
   ASSERT_OK(all);
@@ -318,6 +330,41 @@ TEST_P(JobManagerStoreTest, AReplicaListsTheJobsOfTheOthersAsTheDatabaseHoldsThe
   EXPECT_TRUE(rest->next_page_token.empty());
   EXPECT_THAT(observer.List(v1::RUNNING, 0, "")->jobs, SizeIs(0));
   EXPECT_EQ(observer.Get(ids[1])->state(), v1::SUCCEEDED);
+}
+
+// A replica that does not train a job streams it from the database as the trainer writes
+// it (woken by the database's notifications), every step once and in order to the terminal
+// event, and its cancel reaches the trainer, which ends the job CANCELLED.
+TEST_P(JobManagerStoreTest, AnotherReplicaWatchesAndCancelsAJobThroughTheDatabase) {
+  if (GetParam() != StoreKind::kPostgres) GTEST_SKIP() << "a SQLite store has one process";
+  JobManager& observer = Restart(Options(0));
+  std::unique_ptr<JobManager> trainer = OtherReplica("replica-b:50051");
+  ASSERT_NE(trainer, nullptr);
+  absl::StatusOr<v1::Job> job = trainer->Submit(EndlessJob());
+  ASSERT_OK(job);
+  WaitForStep(*trainer, job->id(), 20);
+  std::vector<v1::WatchJobResponse> followed;
+  std::thread watcher([&] { followed = WatchAll(observer, job->id()); });
+  WaitForStep(observer, job->id(), 200);  // steps the observer read from the database
+
+  absl::StatusOr<v1::Job> cancelled = observer.Cancel(job->id());
+  ASSERT_OK(cancelled);
+  EXPECT_EQ(cancelled->id(), job->id());
+  EXPECT_EQ(cancelled->runner(), "replica-b:50051");
+  EXPECT_EQ(WaitUntilDone(*trainer, job->id()).state(), v1::CANCELLED);
+  watcher.join();
+  const StreamSummary seen =
+      CheckStream(followed, 0, JobManagerOptions().max_points_per_message);
+  EXPECT_THAT(seen.states, ::testing::Contains(v1::CANCELLED));
+  EXPECT_GE(seen.losses.size(), 200u);
+  // What the observer streamed is the trainer's history, bit for bit.
+  const StreamSummary trained =
+      CheckStream(WatchAll(*trainer, job->id()), 0, JobManagerOptions().max_points_per_message);
+  EXPECT_EQ(seen.losses, trained.losses);
+  EXPECT_EQ(seen.epochs, trained.epochs);
+  EXPECT_EQ(observer.Get(job->id())->state(), v1::CANCELLED);
+  EXPECT_THAT(observer.Cancel(job->id()).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, _));
 }
 
 }  // namespace

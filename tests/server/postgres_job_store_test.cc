@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/store_under_test.h"
@@ -153,7 +154,7 @@ TEST_F(PostgresOutageTest, CallsMadeWhileTheServerIsDownWaitForItAndLandOnce) {
   std::thread caller([&] {
     calling.Notify();
     written = store_->Write(CheckpointWrite());
-    renewed = store_->RenewLease(0, token_, absl::Seconds(30));
+    renewed = store_->RenewLease(0, token_, absl::Seconds(30)).status();
   });
   calling.WaitForNotification();
   absl::SleepFor(absl::Milliseconds(300));  // the outage's length, not a synchronisation
@@ -181,7 +182,7 @@ TEST_F(PostgresOutageTest, AServerAwayLongerThanTheLeaseFailsFencedWritesAsLease
   // The lease has expired by the database's clock once it is back: this replica stops the job.
   EXPECT_THAT(store_->Write(CheckpointWrite()),
               StatusIs(absl::StatusCode::kAborted, HasSubstr("unreachable for the whole lease")));
-  EXPECT_TRUE(IsLeaseLost(store_->RenewLease(0, token_, absl::Seconds(30))));
+  EXPECT_TRUE(IsLeaseLost(store_->RenewLease(0, token_, absl::Seconds(30)).status()));
   // What no lease fences is plainly unavailable, at once now that the window has passed.
   EXPECT_THAT(store_->ReadJob(0).status(),
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("job store")));
@@ -263,7 +264,7 @@ TEST_F(PostgresLeaseTest, AfterTheLeaseExpiresAnotherReplicaClaimsItAndTheFirstC
   late.lease_token = (*lease)->token;
   late.losses = {9.0, 9.0};
   EXPECT_TRUE(IsLeaseLost(a_->Write(late)));
-  EXPECT_TRUE(IsLeaseLost(a_->RenewLease(0, (*lease)->token, absl::Seconds(30))));
+  EXPECT_TRUE(IsLeaseLost(a_->RenewLease(0, (*lease)->token, absl::Seconds(30)).status()));
   EXPECT_TRUE(IsLeaseLost(a_->TruncateAfter(0, 0, 0, (*lease)->token)));
   absl::StatusOr<StoredJob> stored = b_->ReadJob(0);
   ASSERT_OK(stored);
@@ -325,6 +326,65 @@ TEST_F(PostgresLeaseTest, AProcessTakesItsOwnJobOverOnlyWhenItAsksForItBySequenc
   cancelled.lease_token = (*cancel)->token;
   EXPECT_OK(a_->Write(cancelled));
   EXPECT_EQ(b_->ReadJob(0)->job.state(), v1::CANCELLED);
+}
+
+// A cancel asked on a replica that does not hold the job reaches the holder at once (the
+// store's notification), again with each renewal, and whoever claims the job later.
+TEST_F(PostgresLeaseTest, ACancelAskedOnAnyReplicaReachesTheHolderAndLaterClaims) {
+  ASSERT_OK(a_->Insert(v1::JobSpec(), Row(0, v1::QUEUED)));
+  absl::StatusOr<std::optional<Lease>> lease =
+      a_->Claim(Holder("a:1", 1, absl::Milliseconds(500)), std::nullopt);
+  ASSERT_OK(lease);
+  ASSERT_TRUE(lease->has_value());
+  EXPECT_FALSE((*lease)->cancel_requested);
+  absl::StatusOr<bool> renewed = a_->RenewLease(0, (*lease)->token, absl::Milliseconds(500));
+  ASSERT_OK(renewed);
+  EXPECT_FALSE(*renewed);
+  absl::Notification heard;
+  a_->SetCancelHandler([&](int64_t sequence) {
+    if (sequence == 0 && !heard.HasBeenNotified()) heard.Notify();
+  });
+
+  absl::StatusOr<v1::JobState> requested = b_->RequestCancel(0);
+  ASSERT_OK(requested);
+  EXPECT_EQ(*requested, v1::QUEUED);
+  EXPECT_TRUE(heard.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  a_->SetCancelHandler(nullptr);
+  renewed = a_->RenewLease(0, (*lease)->token, absl::Milliseconds(1));
+  ASSERT_OK(renewed);
+  EXPECT_TRUE(*renewed);
+  const std::optional<Lease> taken = ClaimWhenFree(*b_, Holder("b:1", 2));
+  ASSERT_TRUE(taken.has_value());
+  EXPECT_TRUE(taken->cancel_requested);
+
+  // A job that ended is not touched; one that is not stored is NOT_FOUND.
+  JobWrite cancelled = Row(0, v1::CANCELLED);
+  cancelled.lease_token = taken->token;
+  ASSERT_OK(b_->Write(cancelled));
+  requested = a_->RequestCancel(0);
+  ASSERT_OK(requested);
+  EXPECT_EQ(*requested, v1::CANCELLED);
+  EXPECT_EQ(a_->RequestCancel(7).status().code(), absl::StatusCode::kNotFound);
+}
+
+// A replica following a job another one trains is woken by each write of that job.
+TEST_F(PostgresLeaseTest, AWriteWakesTheReplicasFollowingTheJob) {
+  ASSERT_OK(a_->Insert(v1::JobSpec(), Row(0, v1::QUEUED)));
+  absl::StatusOr<std::optional<Lease>> lease = a_->Claim(Holder("a:1", 1), std::nullopt);
+  ASSERT_OK(lease);
+  ASSERT_TRUE(lease->has_value());
+  for (int write = 1; write <= 3; ++write) {
+    const uint64_t mark = b_->ChangeMark();
+    JobWrite progress = Row(0, v1::RUNNING);
+    progress.lease_token = (*lease)->token;
+    progress.first_step = write;
+    progress.losses = {0.5};
+    ASSERT_OK(a_->Write(progress));
+    EXPECT_TRUE(b_->AwaitChange(0, mark, absl::Now() + absl::Seconds(20)));
+    absl::StatusOr<StoredHistory> history = b_->ReadHistory(0, 0, 10);
+    ASSERT_OK(history);
+    EXPECT_EQ(history->losses.size(), static_cast<size_t>(write));
+  }
 }
 
 TEST_F(PostgresLeaseTest, SequencesAreHandedOutOnceAcrossReplicas) {

@@ -71,11 +71,20 @@ TEST(SweepManagerTest, AshaStopsHopelessTrialsAndTheSweepNamesItsBest) {
     "maxConcurrentTrials": 2,
     "earlyStopping": {"asha": {"minSteps": 20, "reductionFactor": 3}})"));
   ASSERT_OK(created.status());
-  EXPECT_EQ(created->state(), v1::SWEEP_RUNNING);
+  // Its trials are a few milliseconds long: the sweep may have ended by the time Create
+  // answers.
+  EXPECT_THAT(created->state(), ::testing::AnyOf(v1::SWEEP_RUNNING, v1::SWEEP_SUCCEEDED));
   ASSERT_EQ(created->trials_size(), 4);
+  // maxConcurrentTrials: two at once (a trial that ended already may have made room for a
+  // third by the time Create answers).
   int started = 0;
-  for (const v1::Trial& trial : created->trials()) started += !trial.job_id().empty();
-  EXPECT_EQ(started, 2);  // maxConcurrentTrials
+  int running = 0;
+  for (const v1::Trial& trial : created->trials()) {
+    started += !trial.job_id().empty();
+    running += trial.state() == v1::TRIAL_RUNNING;
+  }
+  EXPECT_GE(started, 2);
+  EXPECT_LE(running, 2);
 
   const std::vector<v1::WatchSweepResponse> messages = WatchToEnd(sweeps, created->id());
   ASSERT_FALSE(messages.empty());

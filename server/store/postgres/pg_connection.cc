@@ -1,6 +1,7 @@
 #include "server/store/postgres/pg_connection.h"
 
 #include <endian.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -306,6 +307,32 @@ absl::Status PgConnection::InTransaction(absl::FunctionRef<absl::Status()> body,
     }
     if (!BackOff()) return status;
   }
+}
+
+absl::StatusOr<std::vector<PgConnection::Notification>> PgConnection::AwaitNotifications(
+    int wake_fd, absl::Duration timeout) {
+  const auto lost = [&] {
+    return absl::UnavailableError(absl::StrCat("lost the connection to the job store ", location_,
+                                               ": ", ErrorText(connection_)));
+  };
+  if (PQstatus(connection_) != CONNECTION_OK) return lost();
+  std::vector<Notification> received;
+  const auto take = [&] {
+    while (PGnotify* notify = PQnotifies(connection_)) {
+      received.push_back(Notification{notify->relname, notify->extra});
+      PQfreemem(notify);
+    }
+  };
+  take();  // some may have come with the results of earlier statements
+  if (!received.empty()) return received;
+  pollfd fds[2] = {{PQsocket(connection_), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  const int ready = poll(fds, wake_fd >= 0 ? 2 : 1,
+                         static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  if (ready > 0 && fds[0].revents != 0) {
+    if (PQconsumeInput(connection_) == 0 || PQstatus(connection_) != CONNECTION_OK) return lost();
+    take();
+  }
+  return received;
 }
 
 }  // namespace descent::server

@@ -86,6 +86,18 @@ class PgConnection {
   // as Run.
   absl::Status RunScript(const char* sql, const char* what);
 
+  // A notification received on a connection that listens (LISTEN channel).
+  struct Notification {
+    std::string channel;
+    std::string payload;
+  };
+  // For a connection that listens: waits until notifications arrive, `wake_fd` (-1: none)
+  // becomes readable or `timeout` passes, and returns what arrived (maybe nothing).
+  // UNAVAILABLE when the connection is lost: the next Run or RunScript reconnects, and the
+  // channels must be listened to again (what was sent meanwhile is gone).
+  absl::StatusOr<std::vector<Notification>> AwaitNotifications(int wake_fd,
+                                                               absl::Duration timeout);
+
   // Runs `body` (returning absl::Status, running statements on this connection) between BEGIN
   // and COMMIT; rolls back when it or the commit fails, and returns that error. When the
   // connection is lost meanwhile, runs the whole transaction again (body included) as

@@ -35,7 +35,9 @@ absl::StatusOr<std::unique_ptr<PostgresJobStore>> PostgresJobStore::Open(
     const std::string& url, absl::Duration lease_timeout) {
   ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> db, PgConnection::Connect(url, lease_timeout));
   RETURN_IF_ERROR(PrepareSchema(*db));
-  return std::unique_ptr<PostgresJobStore>(new PostgresJobStore(std::move(db)));
+  ASSIGN_OR_RETURN(std::unique_ptr<PgNotifications> notifications, PgNotifications::Start(url));
+  return std::unique_ptr<PostgresJobStore>(
+      new PostgresJobStore(std::move(db), std::move(notifications)));
 }
 
 absl::Status PostgresJobStore::Corrupt(int64_t sequence, const char* what) const {
@@ -106,11 +108,12 @@ absl::StatusOr<std::optional<Lease>> PostgresJobStore::Claim(const LeaseHolder& 
                    only ? " OR lease_instance = $2) AND sequence = $4" : ")",
                    " ORDER BY state DESC, sequence LIMIT 1 FOR UPDATE SKIP LOCKED) AS next "
                    "WHERE jobs.sequence = next.sequence "
-                   "RETURNING jobs.sequence, jobs.lease_token, jobs.state"),
+                   "RETURNING jobs.sequence, jobs.lease_token, jobs.state, "
+                   "jobs.cancel_requested::integer"),
                params, "claim a job"));
   if (claimed.rows() == 0) return std::nullopt;
   return Lease{claimed.Int(0, 0), claimed.Int(0, 1),
-               static_cast<v1::JobState>(claimed.Int(0, 2))};
+               static_cast<v1::JobState>(claimed.Int(0, 2)), claimed.Int(0, 3) != 0};
 }
 
 absl::StatusOr<int64_t> PostgresJobStore::NextSequence() {
@@ -120,16 +123,35 @@ absl::StatusOr<int64_t> PostgresJobStore::NextSequence() {
   return next.Int(0, 0);
 }
 
-absl::Status PostgresJobStore::RenewLease(int64_t sequence, int64_t token,
-                                          absl::Duration timeout) {
+absl::StatusOr<bool> PostgresJobStore::RenewLease(int64_t sequence, int64_t token,
+                                                  absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<PgResult> renewed =
       db_->Run("UPDATE jobs SET lease_expires = now() + $3::bigint * interval '1 millisecond' "
-               "WHERE sequence = $1 AND lease_token = $2",
+               "WHERE sequence = $1 AND lease_token = $2 RETURNING cancel_requested::integer",
                PgParams().Int(sequence).Int(token).Int(Milliseconds(timeout)), "renew a lease");
   RETURN_IF_ERROR(Fenced(renewed.status(), sequence, token));
-  if (renewed->affected() == 0) return LeaseLostError(sequence);
-  return absl::OkStatus();
+  if (renewed->rows() == 0) return LeaseLostError(sequence);
+  return renewed->Int(0, 0) != 0;
+}
+
+absl::StatusOr<v1::JobState> PostgresJobStore::RequestCancel(int64_t sequence) {
+  absl::MutexLock lock(&mu_);
+  // One statement, so the notification goes out as the request commits.
+  ASSIGN_OR_RETURN(
+      PgResult requested,
+      db_->Run(absl::StrCat("WITH requested AS (UPDATE jobs SET cancel_requested = true "
+                            "WHERE sequence = $1 AND state IN (1, 2) RETURNING sequence, state) "
+                            "SELECT requested.state FROM requested, pg_notify('",
+                            PgNotifications::kCancelChannel, "', requested.sequence::text)"),
+               PgParams().Int(sequence), "request a cancel"));
+  if (requested.rows() == 1) return static_cast<v1::JobState>(requested.Int(0, 0));
+  ASSIGN_OR_RETURN(PgResult row, db_->Run("SELECT state FROM jobs WHERE sequence = $1",
+                                          PgParams().Int(sequence), "find a job"));
+  if (row.rows() == 0) {
+    return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " is not stored"));
+  }
+  return static_cast<v1::JobState>(row.Int(0, 0));
 }
 
 absl::Status PostgresJobStore::ReleaseLease(int64_t sequence, int64_t token) {
@@ -162,6 +184,11 @@ absl::Status PostgresJobStore::WriteLocked(const JobWrite& write) {
                             "WHERE sequence = $1 AND lease_token = $6",
                             row, "update a job"));
   if (updated.affected() == 0) return MissingOrLeaseLost(job);
+  // Sent when the transaction commits: replicas following the job read what it wrote.
+  RETURN_IF_ERROR(db_->Run(absl::StrCat("SELECT pg_notify('", PgNotifications::kWrittenChannel,
+                                        "', $1)"),
+                           PgParams().Text(absl::StrCat(job)), "notify a job's write")
+                      .status());
   if (!write.losses.empty()) {
     RETURN_IF_ERROR(db_->Run("DELETE FROM losses WHERE job = $1 AND first_step >= $2",
                              PgParams().Int(job).Int(write.first_step), "replace losses")

@@ -6,6 +6,8 @@
 // moves no job. A fenced write or renewal that outlasts it fails as lease-lost (IsLeaseLost):
 // the job's lease has expired by then, so this replica stops training it, and whichever
 // replica claims it once the database is back resumes it from its last checkpoint.
+// A second connection listens for the other replicas' writes and cancels
+// (pg_notifications.h).
 //
 // Durability as the SQLite store's: Insert commits synchronously (a job SubmitJob
 // acknowledged survives a crash of the database server), other writes with
@@ -15,6 +17,7 @@
 #define DESCENT_SERVER_STORE_POSTGRES_POSTGRES_JOB_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/store/job_store.h"
 #include "server/store/postgres/pg_connection.h"
+#include "server/store/postgres/pg_notifications.h"
 
 namespace descent::server {
 
@@ -70,8 +74,18 @@ class PostgresJobStore final : public JobStore {
   absl::StatusOr<std::vector<StoredJobSummary>> ListSummaries(v1::JobState state, int64_t before,
                                                               int limit) const override
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status RenewLease(int64_t sequence, int64_t token, absl::Duration timeout) override
+  absl::StatusOr<bool> RenewLease(int64_t sequence, int64_t token, absl::Duration timeout) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  // In the jobs table's cancel_requested column, notified on PgNotifications::kCancelChannel.
+  absl::StatusOr<v1::JobState> RequestCancel(int64_t sequence) override ABSL_LOCKS_EXCLUDED(mu_);
+  void SetCancelHandler(std::function<void(int64_t)> handler) override {
+    notifications_->SetCancelHandler(std::move(handler));
+  }
+  // Every write notifies PgNotifications::kWrittenChannel.
+  uint64_t ChangeMark() const override { return notifications_->Mark(); }
+  bool AwaitChange(int64_t sequence, uint64_t mark, absl::Time deadline) const override {
+    return notifications_->Await(sequence, mark, deadline);
+  }
   absl::Status ReleaseLease(int64_t sequence, int64_t token) override ABSL_LOCKS_EXCLUDED(mu_);
 
   // Events are inserted this many to a statement (four parameters each, of PostgreSQL's
@@ -79,8 +93,9 @@ class PostgresJobStore final : public JobStore {
   static constexpr size_t kEventsPerStatement = 1000;
 
  private:
-  explicit PostgresJobStore(std::unique_ptr<PgConnection> db)
-      : location_(db->location()), db_(std::move(db)) {}
+  PostgresJobStore(std::unique_ptr<PgConnection> db,
+                   std::unique_ptr<PgNotifications> notifications)
+      : location_(db->location()), db_(std::move(db)), notifications_(std::move(notifications)) {}
   // The statements of one Write inside the caller's transaction. NOT_FOUND for an unknown job.
   absl::Status WriteLocked(const JobWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a fenced update matched no row: NOT_FOUND for a job that is not stored, else
@@ -98,6 +113,7 @@ class PostgresJobStore final : public JobStore {
   const std::string location_;
   mutable absl::Mutex mu_;
   const std::unique_ptr<PgConnection> db_ ABSL_PT_GUARDED_BY(mu_);
+  const std::unique_ptr<PgNotifications> notifications_;
 };
 
 }  // namespace descent::server

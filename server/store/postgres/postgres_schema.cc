@@ -55,6 +55,10 @@ CREATE INDEX jobs_unfinished ON jobs (state, sequence) WHERE state IN (1, 2);
 CREATE SEQUENCE job_sequences MINVALUE 0 START 0;
 SELECT setval('job_sequences', (SELECT COALESCE(MAX(sequence), -1) + 1 FROM jobs), false);
 )sql",
+    // Version 3: cancels requested of a job another replica trains (JobStore::RequestCancel).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
+)sql",
 };
 static_assert(std::size(kMigrations) == kPostgresSchemaVersion);
 
