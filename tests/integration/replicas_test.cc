@@ -1,9 +1,12 @@
-// Two descentd replicas on one PostgreSQL database (--store) with a short --lease-timeout:
-// jobs submitted to one replica train on both, and a replica killed (kill -9) in the middle
-// of a job loses it to the other once its lease expires, which resumes it from the last
-// checkpoint and finishes it on the same trajectory, bit for bit.
+// descentd replicas on one PostgreSQL database (--store): jobs submitted to one replica train
+// on others; a replica killed (kill -9) in the middle of a job loses it to another once its
+// lease expires (a short --lease-timeout), which resumes it from the last checkpoint and
+// finishes it on the same trajectory, bit for bit, while a watcher on a third replica streams
+// it from the database through the failover; PostgreSQL restarted under running jobs moves
+// and loses nothing.
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -50,7 +53,7 @@ struct History {
 
 History ReadHistory(client::DescentClient& client, const std::string& id) {
   History history;
-  EXPECT_OK(client.WatchJob(id, 0, absl::Seconds(60), [&](const v1::WatchJobResponse& event) {
+  EXPECT_OK(client.WatchJob(id, 0, absl::Seconds(180), [&](const v1::WatchJobResponse& event) {
     if (event.has_losses()) {
       history.in_order &= event.losses().first_step() ==
                           static_cast<int64_t>(history.losses.size()) + 1;
@@ -77,10 +80,10 @@ v1::Job WaitFor(client::DescentClient& client, const std::string& id, Done done)
   return job.value_or(v1::Job());
 }
 
-// Starts two replicas on `url` with one worker each, checkpointing every 300 steps.
-void StartTwoReplicas(const std::string& url, const std::string& lease_timeout,
-                      std::vector<std::unique_ptr<DescentdProcess>>* replicas) {
-  for (int i = 0; i < 2; ++i) {
+// Starts `count` replicas on `url` with one worker each, checkpointing every 300 steps.
+void StartReplicas(int count, const std::string& url, const std::string& lease_timeout,
+                   std::vector<std::unique_ptr<DescentdProcess>>* replicas) {
+  for (int i = 0; i < count; ++i) {
     const std::string listen = absl::StrCat("127.0.0.1:", testing::PickFreePort());
     absl::StatusOr<std::unique_ptr<DescentdProcess>> replica = DescentdProcess::StartWith(
         DescentdProcess::NewDataDir(), listen,
@@ -124,11 +127,11 @@ std::vector<v1::Job> SubmitTwoAndWaitUntilStarted(client::DescentClient& client,
   return jobs;
 }
 
-TEST(ReplicasTest, AJobOfAKilledReplicaFinishesOnTheOtherOnTheSameTrajectory) {
+TEST(ReplicasTest, AJobOfAKilledReplicaFinishesElsewhereOnTheSameTrajectoryWhileAThirdStreamsIt) {
   DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
   std::vector<std::unique_ptr<DescentdProcess>> replicas;
-  ASSERT_NO_FATAL_FAILURE(StartTwoReplicas(url, "2s", &replicas));
-  // Both jobs go to the first replica; with one worker each, each replica trains one.
+  ASSERT_NO_FATAL_FAILURE(StartReplicas(3, url, "2s", &replicas));
+  // Both jobs go to the first replica; with one worker each, two replicas train one each.
   auto first = replicas[0]->NewClient();
   const std::vector<v1::Job> running = SubmitTwoAndWaitUntilStarted(*first, "failover");
   ASSERT_EQ(running.size(), 2u);
@@ -136,25 +139,34 @@ TEST(ReplicasTest, AJobOfAKilledReplicaFinishesOnTheOtherOnTheSameTrajectory) {
   ASSERT_EQ(running[0].state(), v1::RUNNING);
   ASSERT_EQ(running[1].state(), v1::RUNNING);
   ASSERT_NE(running[0].runner(), running[1].runner()) << "both jobs train on one replica";
-  const size_t killed =
-      running[0].runner() == replicas[0]->address() ? 0 : 1;  // the replica training ids[0]
-  ASSERT_EQ(running[0].runner(), replicas[killed]->address());
-  const size_t survivor = 1 - killed;
-  ASSERT_EQ(running[1].runner(), replicas[survivor]->address());
+  const auto index_of = [&](const std::string& address) {
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      if (replicas[i]->address() == address) return i;
+    }
+    ADD_FAILURE() << "no replica at " << address;
+    return size_t{0};
+  };
+  const size_t killed = index_of(running[0].runner());  // the replica training ids[0]
+  const size_t other = index_of(running[1].runner());
+  const size_t idle = 3 - killed - other;  // trains neither: its watcher reads the database
 
+  // A watcher on the idle replica follows ids[0] from its first step, through the failover.
+  History followed;
+  std::thread watcher([&] { followed = ReadHistory(*replicas[idle]->NewClient(), ids[0]); });
   // Kill the replica training ids[0] once its stream shows step kKillAfterStep.
   ASSERT_GE(WatchUntilStep(*replicas[killed]->NewClient(), ids[0], kKillAfterStep),
             kKillAfterStep);
   replicas[killed]->Kill();
 
-  // The survivor takes the job over once the lease expired and finishes it.
-  auto client = replicas[survivor]->NewClient();
+  // Another replica takes the job over once the lease expired and finishes it.
+  auto client = replicas[other]->NewClient();
   for (const std::string& id : ids) {
     const v1::Job done =
         WaitFor(*client, id, [](const v1::Job& job) { return IsTerminal(job.state()); });
     EXPECT_EQ(done.state(), v1::SUCCEEDED) << done.error();
-    EXPECT_EQ(done.runner(), replicas[survivor]->address());
+    EXPECT_NE(done.runner(), replicas[killed]->address());
   }
+  watcher.join();
   const History failed_over = ReadHistory(*client, ids[0]);
   const History uninterrupted = ReadHistory(*client, ids[1]);
   EXPECT_EQ(failed_over.final_state, v1::SUCCEEDED);
@@ -171,6 +183,10 @@ TEST(ReplicasTest, AJobOfAKilledReplicaFinishesOnTheOtherOnTheSameTrajectory) {
                         uninterrupted.losses.size() * sizeof(double)),
             0)
       << "the job left its trajectory when it moved to another replica";
+  // The idle replica's watcher got every step once, in order, through the failover.
+  EXPECT_EQ(followed.final_state, v1::SUCCEEDED);
+  EXPECT_TRUE(followed.in_order);
+  EXPECT_EQ(followed.losses, uninterrupted.losses);
 }
 
 // PostgreSQL stopped (fast shutdown) and started again on the same port and data while both
@@ -181,7 +197,7 @@ TEST(ReplicasTest, PostgresRestartedUnderRunningJobsLosesNothing) {
   absl::StatusOr<testing::PostgresServer*> postgres = testing::SharedPostgres();
   ASSERT_OK(postgres);
   std::vector<std::unique_ptr<DescentdProcess>> replicas;
-  ASSERT_NO_FATAL_FAILURE(StartTwoReplicas(url, "20s", &replicas));
+  ASSERT_NO_FATAL_FAILURE(StartReplicas(2, url, "20s", &replicas));
   auto client = replicas[0]->NewClient();
   const std::vector<v1::Job> running = SubmitTwoAndWaitUntilStarted(*client, "restart");
   ASSERT_EQ(running.size(), 2u);
