@@ -55,6 +55,9 @@ class JobEventFanout : public JobEventListener {
   void OnWatcherFellBehind() override {
     for (JobEventListener* l : listeners_) l->OnWatcherFellBehind();
   }
+  void OnClusterJobs(const std::vector<ClusterJobCount>& counts) override {
+    for (JobEventListener* l : listeners_) l->OnClusterJobs(counts);
+  }
 
  private:
   const std::vector<JobEventListener*> listeners_;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -17,6 +18,13 @@ namespace descent::server {
 struct JobLabels {
   std::string id;
   std::string name;
+};
+
+// Unfinished jobs of all the replicas sharing a job store, in one state on one replica.
+struct ClusterJobCount {
+  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;  // QUEUED or RUNNING
+  std::string runner;  // the replica (Job.runner); empty for a job none has claimed yet
+  int64_t jobs = 0;
 };
 
 class JobEventListener {
@@ -57,6 +65,9 @@ class JobEventListener {
   virtual void OnLossPointsSent(int64_t /*points*/) {}
   // A watcher's buffer overflowed and it was switched to catching up from history.
   virtual void OnWatcherFellBehind() {}
+  // With a shared job store, every few seconds: the unfinished jobs of every replica as the
+  // store counts them (the complete list; a combination not in it has none).
+  virtual void OnClusterJobs(const std::vector<ClusterJobCount>& /*counts*/) {}
 };
 
 }  // namespace descent::server

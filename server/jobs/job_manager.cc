@@ -81,6 +81,30 @@ absl::StatusOr<v1::Job> JobManager::Impl::SnapshotOf(int64_t sequence, const Slo
   return WithSpec(std::move(stored));
 }
 
+absl::StatusOr<v1::Job> JobManager::Impl::RepeatedRequestLocked(const v1::JobSpec& spec,
+                                                                const std::string& request_id,
+                                                                int64_t sequence) const {
+  auto slot = by_sequence.find(sequence);
+  ASSIGN_OR_RETURN(v1::Job existing,
+                   SnapshotOf(sequence, slot != by_sequence.end() ? slot->second : Slot{}));
+  if (!google::protobuf::util::MessageDifferencer::Equals(existing.spec(), spec)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "request_id \"", request_id, "\" was already used for job ", existing.id(),
+        " with a different spec; use a new request_id for a new job"));
+  }
+  return existing;
+}
+
+absl::StatusOr<int64_t> JobManager::Impl::QueuedJobsLocked() const {
+  if (!shared()) return static_cast<int64_t>(queue.size());
+  ASSIGN_OR_RETURN(const std::vector<UnfinishedJobs> counts, options.store->CountUnfinished());
+  int64_t queued = 0;
+  for (const UnfinishedJobs& count : counts) {
+    if (count.state == v1::QUEUED) queued += count.jobs;
+  }
+  return queued;
+}
+
 void JobManager::Impl::WorkerLoop() {
   const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every};
   while (true) {
@@ -177,6 +201,9 @@ JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
   if (impl_->options.retain_finished_for > absl::ZeroDuration()) {
     impl_->retention = std::thread([impl = impl_.get()] { impl->RetentionLoop(); });
   }
+  if (impl_->shared() && listener != nullptr) {
+    impl_->cluster_count = std::thread([impl = impl_.get()] { impl->ClusterCountLoop(); });
+  }
 }
 
 JobManager::~JobManager() {
@@ -228,22 +255,21 @@ absl::StatusOr<v1::Job> JobManager::Submit(PreparedJob job) {
     return absl::UnavailableError("the server is shutting down and accepts no new jobs");
   }
   if (!job.request_id.empty()) {
-    auto it = impl.by_request_id.find(job.request_id);
-    if (it != impl.by_request_id.end()) {
-      const Impl::Slot& slot = impl.by_sequence.at(it->second);
-      ASSIGN_OR_RETURN(v1::Job existing, impl.SnapshotOf(it->second, slot));
-      if (!google::protobuf::util::MessageDifferencer::Equals(existing.spec(), job.spec)) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "request_id \"", job.request_id, "\" was already used for job ", existing.id(),
-            " with a different spec; use a new request_id for a new job"));
-      }
-      return existing;
+    if (auto it = impl.by_request_id.find(job.request_id); it != impl.by_request_id.end()) {
+      return impl.RepeatedRequestLocked(job.spec, job.request_id, it->second);
+    }
+    if (impl.shared()) {  // maybe submitted to another replica
+      ASSIGN_OR_RETURN(const std::optional<int64_t> existing,
+                       impl.options.store->FindRequest(job.request_id));
+      if (existing) return impl.RepeatedRequestLocked(job.spec, job.request_id, *existing);
     }
   }
-  if (impl.queue.size() >= static_cast<size_t>(impl.options.max_queued_jobs)) {
+  ASSIGN_OR_RETURN(const int64_t queued_jobs, impl.QueuedJobsLocked());
+  if (queued_jobs >= impl.options.max_queued_jobs) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "the job queue is full (", impl.options.max_queued_jobs,
-        " jobs queued, the limit set by --max-queued-jobs); retry once jobs have started, or "
+        "the job queue is full (", impl.options.max_queued_jobs, " jobs queued",
+        impl.shared() ? " across the replicas sharing the store" : "",
+        ", the limit set by --max-queued-jobs); retry once jobs have started, or "
         "raise --max-queued-jobs"));
   }
   if (impl.shared()) {
@@ -255,9 +281,19 @@ absl::StatusOr<v1::Job> JobManager::Submit(PreparedJob job) {
     id = NewJobId(impl.random);
   } while (impl.jobs.contains(id) ||
            (impl.options.store != nullptr && impl.options.store->FindSequence(id).ok()));
+  const std::string request_id = job.request_id;
   auto record = std::make_shared<JobRecord>(id, impl.next_sequence, std::move(job), absl::Now(),
                                             impl.options.store);
-  RETURN_IF_ERROR(record->Insert());
+  if (const absl::Status inserted = record->Insert(); !inserted.ok()) {
+    if (impl.shared() && !request_id.empty() && absl::IsAlreadyExists(inserted)) {
+      // Another replica was given the same request at the same moment and stored its job
+      // first: that job is the answer.
+      ASSIGN_OR_RETURN(const std::optional<int64_t> existing,
+                       impl.options.store->FindRequest(request_id));
+      if (existing) return impl.RepeatedRequestLocked(record->spec(), request_id, *existing);
+    }
+    return inserted;
+  }
   v1::Job queued = record->Snapshot();  // before a worker can pick it up
   impl.AddLocked(record);
   impl.queue.push_back(record);
@@ -458,6 +494,7 @@ void JobManager::Shutdown() {
   for (std::thread& worker : impl.workers) worker.join();
   impl.workers.clear();
   if (impl.retention.joinable()) impl.retention.join();
+  if (impl.cluster_count.joinable()) impl.cluster_count.join();
 }
 
 }  // namespace descent::server

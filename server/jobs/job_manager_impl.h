@@ -74,6 +74,16 @@ struct JobManager::Impl {
   // NOT_FOUND for an unknown or deleted id.
   absl::StatusOr<Found> FindLocked(std::string_view job_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
+  // Submit's answer for a request_id used before, for job `sequence`: that job, or
+  // ALREADY_EXISTS when `spec` differs from its.
+  absl::StatusOr<v1::Job> RepeatedRequestLocked(const v1::JobSpec& spec,
+                                                const std::string& request_id,
+                                                int64_t sequence) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The jobs waiting for a worker, --max-queued-jobs' count: this process's queue, or with a
+  // shared store every replica's QUEUED jobs. Store errors as JobStore::CountUnfinished.
+  absl::StatusOr<int64_t> QueuedJobsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
   // The job as Get shows it, from its record or the store.
   absl::StatusOr<v1::Job> SnapshotOf(int64_t sequence, const Slot& slot) const;
 
@@ -144,6 +154,12 @@ struct JobManager::Impl {
   absl::StatusOr<JobPage> ListShared(v1::JobState state, int limit,
                                      std::string_view page_token) const ABSL_LOCKS_EXCLUDED(mu);
 
+  // A shared manager's thread, while it has a listener: counts the unfinished jobs of every
+  // replica in the store every kClusterCountEvery and tells the listener; returns once
+  // shutting down.
+  void ClusterCountLoop();
+  static constexpr absl::Duration kClusterCountEvery = absl::Seconds(5);
+
   // Recover() of a shared manager: every stored job is known by its summary and served from
   // the store; unfinished ones are claimed by the workers like any other (a RUNNING one only
   // once its lease expired, or at once if this replica's previous process held it).
@@ -202,6 +218,7 @@ struct JobManager::Impl {
     }
   }
   std::thread retention ABSL_GUARDED_BY(shutdown_mu);
+  std::thread cluster_count ABSL_GUARDED_BY(shutdown_mu);
 };
 
 }  // namespace descent::server

@@ -196,6 +196,26 @@ void JobManager::Impl::HandOverLocked(JobRecord& job) {
   }
 }
 
+void JobManager::Impl::ClusterCountLoop() {
+  while (true) {
+    // Outside the lock: the count waits for the database. When it is away the gauges keep
+    // their last values until it is back.
+    absl::StatusOr<std::vector<UnfinishedJobs>> counted = options.store->CountUnfinished();
+    if (counted.ok()) {
+      std::vector<ClusterJobCount> counts;
+      counts.reserve(counted->size());
+      for (UnfinishedJobs& count : *counted) {
+        counts.push_back(ClusterJobCount{count.state, std::move(count.runner), count.jobs});
+      }
+      listener->OnClusterJobs(counts);
+    }
+    absl::MutexLock lock(&mu);
+    if (mu.AwaitWithTimeout(absl::Condition(this, &Impl::ShuttingDown), kClusterCountEvery)) {
+      return;
+    }
+  }
+}
+
 int JobManager::Impl::RecoverShared(const std::vector<StoredJobSummary>& stored) {
   absl::MutexLock lock(&mu);
   int unfinished = 0;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "descent/v1/training.grpc.pb.h"
@@ -220,7 +221,28 @@ std::vector<prometheus::MetricFamily> ServiceMetrics::Collect() const {
   for (prometheus::MetricFamily& family : CollectProcessMetrics()) {
     families.push_back(std::move(family));
   }
+  absl::MutexLock lock(&cluster_mu_);
+  if (cluster_) {
+    prometheus::MetricFamily& cluster = families.emplace_back();
+    cluster.name = "descent_cluster_jobs";
+    cluster.help =
+        "unfinished jobs of all the replicas sharing the PostgreSQL store, by state and by the "
+        "replica that runs them (runner=\"\": queued, not claimed yet), as the store counted "
+        "them at most 5 s ago; every replica exports the same values";
+    cluster.type = prometheus::MetricType::Gauge;
+    for (const ClusterJobCount& count : *cluster_) {
+      prometheus::ClientMetric& metric = cluster.metric.emplace_back();
+      metric.label = {{"state", absl::AsciiStrToLower(v1::JobState_Name(count.state))},
+                      {"runner", count.runner}};
+      metric.gauge.value = static_cast<double>(count.jobs);
+    }
+  }
   return families;
+}
+
+void ServiceMetrics::OnClusterJobs(const std::vector<ClusterJobCount>& counts) {
+  absl::MutexLock lock(&cluster_mu_);
+  cluster_ = counts;
 }
 
 std::string ServiceMetrics::ScrapeText() const {

@@ -8,6 +8,7 @@
 #define DESCENT_SERVER_OBSERVABILITY_METRICS_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,8 @@ class ServiceMetrics : public JobEventListener {
   void OnWatchersChanged(int delta) override;
   void OnLossPointsSent(int64_t points) override;
   void OnWatcherFellBehind() override;
+  // descent_cluster_jobs{state,runner}, made at each scrape from the latest counts.
+  void OnClusterJobs(const std::vector<ClusterJobCount>& counts) override;
 
  private:
   struct Families;
@@ -78,6 +81,8 @@ class ServiceMetrics : public JobEventListener {
   // still running). Job events are rare (never per step); a scrape holds it for
   // microseconds.
   mutable absl::Mutex lifecycle_mu_;
+  mutable absl::Mutex cluster_mu_;
+  std::optional<std::vector<ClusterJobCount>> cluster_ ABSL_GUARDED_BY(cluster_mu_);
   std::unique_ptr<MetricsHttpServer> exposer_;
 };
 

@@ -96,6 +96,14 @@ struct LeaseHolder {
   absl::Duration timeout = absl::Seconds(30);
 };
 
+// How many unfinished jobs of a shared store are in one state on one replica
+// (JobStore::CountUnfinished).
+struct UnfinishedJobs {
+  v1::JobState state = v1::JOB_STATE_UNSPECIFIED;  // QUEUED or RUNNING
+  std::string runner;  // Job.runner of the last claim; empty for a job never claimed
+  int64_t jobs = 0;
+};
+
 // The error of a write, renewal or truncation refused because the job's lease moved on
 // (another replica claimed the job): ABORTED, naming the job.
 absl::Status LeaseLostError(int64_t sequence);
@@ -178,6 +186,18 @@ class JobStore {
                                                                       int64_t /*before*/,
                                                                       int /*limit*/) const {
     return absl::UnimplementedError("this job store is not shared; its jobs are in memory");
+  }
+  // The job that was submitted with this (non-empty) request_id, by any replica; nullopt
+  // when there is none. Insert refuses a second job with the same request_id (ALREADY_EXISTS),
+  // so two replicas given the same request at once keep one job. Store errors as for Write.
+  virtual absl::StatusOr<std::optional<int64_t>> FindRequest(
+      const std::string& /*request_id*/) const {
+    return absl::UnimplementedError("this job store is not shared; its one process knows");
+  }
+  // The unfinished jobs by state and runner, for limits and gauges across the replicas.
+  // Store errors as for Write.
+  virtual absl::StatusOr<std::vector<UnfinishedJobs>> CountUnfinished() const {
+    return absl::UnimplementedError("this job store is not shared; its one process knows");
   }
   // A sequence for a new job, greater than every sequence handed out before (to any replica).
   virtual absl::StatusOr<int64_t> NextSequence() {

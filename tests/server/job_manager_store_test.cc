@@ -367,5 +367,46 @@ TEST_P(JobManagerStoreTest, AnotherReplicaWatchesAndCancelsAJobThroughTheDatabas
               StatusIs(absl::StatusCode::kFailedPrecondition, _));
 }
 
+// Replicas on one PostgreSQL database share request ids (a request repeated to another
+// replica is the same job), the --max-queued-jobs limit (every replica's queued jobs count)
+// and the counts of their unfinished jobs, which any replica reports to its listener.
+TEST_P(JobManagerStoreTest, ReplicasShareRequestIdsTheQueueLimitAndTheJobCounts) {
+  if (GetParam() != StoreKind::kPostgres) GTEST_SKIP() << "a SQLite store has one process";
+  JobManagerOptions limited = Options(0);
+  limited.max_queued_jobs = 2;
+  JobManager& observer = Restart(limited);
+  std::unique_ptr<JobManager> trainer = OtherReplica("replica-b:50051");  // one worker
+  ASSERT_NE(trainer, nullptr);
+  const auto with_request = [](PreparedJob job, const std::string& request_id) {
+    job.request_id = request_id;
+    return job;
+  };
+  absl::StatusOr<v1::Job> endless = trainer->Submit(with_request(EndlessJob(), "request-1"));
+  ASSERT_OK(endless);
+  absl::StatusOr<v1::Job> repeated = observer.Submit(with_request(EndlessJob(), "request-1"));
+  ASSERT_OK(repeated);
+  EXPECT_EQ(repeated->id(), endless->id());
+  EXPECT_THAT(observer.Submit(with_request(TinyJob(3), "request-1")).status(),
+              StatusIs(absl::StatusCode::kAlreadyExists, ::testing::HasSubstr(endless->id())));
+
+  // The trainer's one worker trains the endless job: two more wait in the cluster's queue,
+  // which is full then for every replica.
+  WaitForStep(*trainer, endless->id(), 1);
+  for (int i = 0; i < 2; ++i) ASSERT_OK(trainer->Submit(TinyJob(1)).status());
+  EXPECT_THAT(observer.Submit(TinyJob(1)).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ::testing::HasSubstr("across the replicas")));
+
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline &&
+         !(listener_.cluster_jobs(v1::RUNNING, "replica-b:50051") == 1 &&
+           listener_.cluster_jobs(v1::QUEUED, "") == 2)) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(listener_.cluster_jobs(v1::RUNNING, "replica-b:50051"), 1);
+  EXPECT_EQ(listener_.cluster_jobs(v1::QUEUED, ""), 2);
+  ASSERT_OK(observer.Cancel(endless->id()).status());
+}
+
 }  // namespace
 }  // namespace descent::server

@@ -4,6 +4,7 @@
 #define DESCENT_TESTS_SERVER_JOB_TEST_HELPERS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,10 @@ class RecordingListener : public JobEventListener {
     absl::MutexLock lock(&mu_);
     ++fell_behind_;
   }
+  void OnClusterJobs(const std::vector<ClusterJobCount>& counts) override {
+    absl::MutexLock lock(&mu_);
+    cluster_ = counts;
+  }
 
   std::vector<std::string> submitted() const {
     absl::MutexLock lock(&mu_);
@@ -125,6 +130,16 @@ class RecordingListener : public JobEventListener {
     absl::MutexLock lock(&mu_);
     return fell_behind_;
   }
+  // The last OnClusterJobs' counts of jobs in `state` on `runner`; nullopt before the first.
+  std::optional<int64_t> cluster_jobs(v1::JobState state, const std::string& runner) const {
+    absl::MutexLock lock(&mu_);
+    if (!cluster_) return std::nullopt;
+    int64_t jobs = 0;
+    for (const ClusterJobCount& count : *cluster_) {
+      if (count.state == state && count.runner == runner) jobs += count.jobs;
+    }
+    return jobs;
+  }
 
  private:
   mutable absl::Mutex mu_;
@@ -137,6 +152,7 @@ class RecordingListener : public JobEventListener {
   int watchers_opened_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t points_sent_ ABSL_GUARDED_BY(mu_) = 0;
   int fell_behind_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<std::vector<ClusterJobCount>> cluster_ ABSL_GUARDED_BY(mu_);
 };
 
 // Watches until the stream ends; returns every message received.

@@ -58,7 +58,24 @@ absl::Status PostgresJobStore::Fenced(absl::Status status, int64_t sequence,
 
 absl::Status PostgresJobStore::Insert(const v1::JobSpec& spec, const JobWrite& write) {
   absl::MutexLock lock(&mu_);
+  const std::string& request_id = write.job.request_id();
+  bool request_taken = false;
   const absl::Status inserted = db_->InTransaction([&]() -> absl::Status {
+    if (!request_id.empty()) {
+      // Replicas given the same request at once take turns here, and the second finds the
+      // first's job.
+      RETURN_IF_ERROR(db_->Run("SELECT pg_advisory_xact_lock(hashtext($1))",
+                               PgParams().Text(request_id), "lock a request id")
+                          .status());
+      ASSIGN_OR_RETURN(PgResult taken, db_->Run("SELECT id FROM jobs WHERE request_id = $1",
+                                                PgParams().Text(request_id), "find a request"));
+      if (taken.rows() > 0) {
+        request_taken = true;
+        return absl::AlreadyExistsError(absl::StrCat("request_id \"", request_id,
+                                                     "\" was already used for job ",
+                                                     std::string(taken.Bytes(0, 0))));
+      }
+    }
     RETURN_IF_ERROR(db_->Run("INSERT INTO jobs (sequence, id, state, request_id, job, spec) "
                              "VALUES ($1, $2, 0, '', ''::bytea, $3)",
                              PgParams().Int(write.sequence).Text(write.job.id())
@@ -67,7 +84,7 @@ absl::Status PostgresJobStore::Insert(const v1::JobSpec& spec, const JobWrite& w
                         .status());
     return WriteLocked(write);
   });
-  if (absl::IsAlreadyExists(inserted)) {
+  if (absl::IsAlreadyExists(inserted) && !request_taken) {
     return absl::AlreadyExistsError(absl::StrCat("job ", write.job.id(), " (sequence ",
                                                  write.sequence, ") is stored already"));
   }
@@ -114,6 +131,31 @@ absl::StatusOr<std::optional<Lease>> PostgresJobStore::Claim(const LeaseHolder& 
   if (claimed.rows() == 0) return std::nullopt;
   return Lease{claimed.Int(0, 0), claimed.Int(0, 1),
                static_cast<v1::JobState>(claimed.Int(0, 2)), claimed.Int(0, 3) != 0};
+}
+
+absl::StatusOr<std::optional<int64_t>> PostgresJobStore::FindRequest(
+    const std::string& request_id) const {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(PgResult row, db_->Run("SELECT sequence FROM jobs WHERE request_id = $1 "
+                                          "ORDER BY sequence LIMIT 1",
+                                          PgParams().Text(request_id), "find a request"));
+  if (row.rows() == 0) return std::nullopt;
+  return row.Int(0, 0);
+}
+
+absl::StatusOr<std::vector<UnfinishedJobs>> PostgresJobStore::CountUnfinished() const {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(PgResult rows,
+                   db_->Run("SELECT state, runner, COUNT(*) FROM jobs WHERE state IN (1, 2) "
+                            "GROUP BY state, runner ORDER BY state, runner",
+                            {}, "count the unfinished jobs"));
+  std::vector<UnfinishedJobs> counts(static_cast<size_t>(rows.rows()));
+  for (int i = 0; i < rows.rows(); ++i) {
+    counts[static_cast<size_t>(i)] = UnfinishedJobs{static_cast<v1::JobState>(rows.Int(i, 0)),
+                                                    std::string(rows.Bytes(i, 1)),
+                                                    rows.Int(i, 2)};
+  }
+  return counts;
 }
 
 absl::StatusOr<int64_t> PostgresJobStore::NextSequence() {

@@ -71,6 +71,10 @@ class PostgresJobStore final : public JobStore {
                                              std::optional<int64_t> only) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<int64_t> NextSequence() override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::optional<int64_t>> FindRequest(const std::string& request_id) const override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::vector<UnfinishedJobs>> CountUnfinished() const override
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<StoredJobSummary>> ListSummaries(v1::JobState state, int64_t before,
                                                               int limit) const override
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -55,9 +55,12 @@ CREATE INDEX jobs_unfinished ON jobs (state, sequence) WHERE state IN (1, 2);
 CREATE SEQUENCE job_sequences MINVALUE 0 START 0;
 SELECT setval('job_sequences', (SELECT COALESCE(MAX(sequence), -1) + 1 FROM jobs), false);
 )sql",
-    // Version 3: cancels requested of a job another replica trains (JobStore::RequestCancel).
+    // Version 3: cancels requested of a job another replica trains (JobStore::RequestCancel),
+    // request ids found across the replicas.
     R"sql(
 ALTER TABLE jobs ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
+-- Submissions look their request_id up across the replicas (JobStore::FindRequest).
+CREATE INDEX jobs_by_request ON jobs (request_id) WHERE request_id <> '';
 )sql",
 };
 static_assert(std::size(kMigrations) == kPostgresSchemaVersion);

@@ -15,7 +15,7 @@ namespace descent::server {
 // The version this descentd writes. 1: jobs, checkpoints, models, losses and events, the
 // rows and blobs (bytea) as the SQLite store's version 2. 2: leases in the jobs table
 // (runner, lease_instance, lease_token, lease_expires). 3: cancel_requested in the jobs
-// table.
+// table, an index of request ids.
 inline constexpr int64_t kPostgresSchemaVersion = 3;
 
 // Brings the database to kPostgresSchemaVersion: creates the tables in an empty database, or
