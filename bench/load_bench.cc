@@ -1,5 +1,7 @@
 // Load: N concurrent clients against a running descentd, each in a loop of submitting a tiny
-// job and watching it to its end, for a bounded time. Every client has its own connection.
+// job and watching it to its end, for a bounded time. Every client has its own connections.
+// Given several replicas sharing one database (--target=A,B,C), client i submits to the
+// i-th replica (round robin) and watches each job on the next one, which need not train it.
 // Checks what users rely on under load: every step's loss arrives exactly once (none lost,
 // none duplicated), no RPC fails, every job succeeds. Prints one JSON line with the counts,
 // SubmitJob latency percentiles and the server's RSS before and after (from /proc, so the
@@ -23,11 +25,13 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "descent/v1/training.grpc.pb.h"
 
-ABSL_FLAG(std::string, target, "", "descentd's gRPC address, e.g. 127.0.0.1:50051");
+ABSL_FLAG(std::string, target, "",
+          "descentd's gRPC address, e.g. 127.0.0.1:50051, or several replicas' separated by commas");
 ABSL_FLAG(int, server_pid, 0, "descentd's pid, for its RSS (0: not reported)");
 ABSL_FLAG(int, clients, 50, "concurrent clients, each with its own connection");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(30),
@@ -147,11 +151,20 @@ void WatchToEnd(v1::TrainingService::Stub& stub, const std::string& job_id, Tota
   }
 }
 
-void RunClient(const std::string& target, int client, absl::Time stop, Totals& totals) {
+// A stub on a connection of its own to `target`.
+std::unique_ptr<v1::TrainingService::Stub> Connect(const std::string& target) {
   grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-  std::unique_ptr<v1::TrainingService::Stub> stub = v1::TrainingService::NewStub(
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return v1::TrainingService::NewStub(
       grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+}
+
+void RunClient(const std::vector<std::string>& targets, int client, absl::Time stop,
+               Totals& totals) {
+  const size_t first = static_cast<size_t>(client) % targets.size();
+  std::unique_ptr<v1::TrainingService::Stub> stub = Connect(targets[first]);
+  std::unique_ptr<v1::TrainingService::Stub> watcher =
+      targets.size() > 1 ? Connect(targets[(first + 1) % targets.size()]) : nullptr;
   const int epochs = absl::GetFlag(FLAGS_epochs);
   for (int64_t i = 0; absl::Now() < stop; ++i) {
     grpc::ClientContext context;
@@ -166,7 +179,7 @@ void RunClient(const std::string& target, int client, absl::Time stop, Totals& t
       totals.Error(absl::StrCat("SubmitJob: ", status.error_message()));
       continue;
     }
-    WatchToEnd(*stub, job.id(), totals);
+    WatchToEnd(watcher != nullptr ? *watcher : *stub, job.id(), totals);
   }
 }
 
@@ -181,9 +194,10 @@ double Percentile(std::vector<double> values, double fraction) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  const std::string target = absl::GetFlag(FLAGS_target);
+  const std::vector<std::string> targets =
+      absl::StrSplit(absl::GetFlag(FLAGS_target), ',', absl::SkipEmpty());
   const int clients = absl::GetFlag(FLAGS_clients);
-  if (target.empty() || clients < 1 || absl::GetFlag(FLAGS_epochs) < 1) {
+  if (targets.empty() || clients < 1 || absl::GetFlag(FLAGS_epochs) < 1) {
     std::fprintf(stderr, "load_bench: --target is required; --clients and --epochs >= 1\n");
     return 2;
   }
@@ -195,7 +209,7 @@ int main(int argc, char** argv) {
   const absl::Time start = absl::Now();
   const absl::Time stop = start + absl::GetFlag(FLAGS_duration);
   for (int i = 0; i < clients; ++i) {
-    threads.emplace_back(RunClient, target, i, stop, std::ref(per_client[i]));
+    threads.emplace_back(RunClient, std::cref(targets), i, stop, std::ref(per_client[i]));
   }
   for (std::thread& thread : threads) thread.join();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
@@ -209,11 +223,11 @@ int main(int argc, char** argv) {
                     absl::StrReplaceAll(error, {{"\\", "\\\\"}, {"\"", "\\\""}}), "\"");
   }
   std::printf(
-      "{\"bench\":\"load\",\"clients\":%d,\"seconds\":%.1f,\"steps_per_job\":%d,"
+      "{\"bench\":\"load\",\"replicas\":%zu,\"clients\":%d,\"seconds\":%.1f,\"steps_per_job\":%d,"
       "\"submits\":%ld,\"jobs_succeeded\":%ld,\"steps_seen\":%ld,\"lost\":%ld,"
       "\"duplicated\":%ld,\"errors\":%ld,\"submit_latency_ms\":{\"p50\":%.2f,\"p99\":%.2f,"
       "\"max\":%.2f},\"server_rss_kib\":{\"before\":%ld,\"after\":%ld},\"first_errors\":[%s]}\n",
-      clients, seconds, absl::GetFlag(FLAGS_epochs) * 8, totals.submits, totals.jobs_succeeded,
+      targets.size(), clients, seconds, absl::GetFlag(FLAGS_epochs) * 8, totals.submits, totals.jobs_succeeded,
       totals.steps_seen, totals.lost, totals.duplicated, totals.errors,
       Percentile(totals.submit_ms, 0.50), Percentile(totals.submit_ms, 0.99),
       Percentile(totals.submit_ms, 1.0), rss_before, rss_after, errors_json.c_str());
