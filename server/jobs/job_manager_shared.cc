@@ -86,9 +86,15 @@ absl::StatusOr<std::shared_ptr<JobRecord>> JobManager::Impl::ClaimNext() {
     {
       absl::MutexLock lock(&mu);
       if (std::shared_ptr<JobRecord> local = TakeQueuedLocked(lease->sequence)) {
-        local->SetLease(lease->token);
-        if (lease->cancel_requested) local->RequestCancel();
-        return local;
+        if (lease->state == v1::QUEUED) {
+          local->SetLease(lease->token);
+          if (lease->cancel_requested) local->RequestCancel();
+          return local;
+        }
+        // Submitted here, but another replica started it meanwhile and its lease has expired
+        // since: what that replica stored (steps, events, a checkpoint) is newer than this
+        // queued record, which goes; the job resumes from the store below.
+        HandOverLocked(*local);
       }
       // Cancelled here since the claim (Cancel took the job over from this claim).
       if (auto slot = by_sequence.find(lease->sequence);

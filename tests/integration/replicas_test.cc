@@ -3,7 +3,8 @@
 // lease expires (a short --lease-timeout), which resumes it from the last checkpoint and
 // finishes it on the same trajectory, bit for bit, while a watcher on a third replica streams
 // it from the database through the failover; PostgreSQL restarted under running jobs moves
-// and loses nothing.
+// and loses nothing; PostgreSQL away for longer than the lease stops the jobs, which resume
+// from their checkpoints once it is back.
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -108,13 +109,14 @@ int64_t WatchUntilStep(client::DescentClient& client, const std::string& id, int
   return seen;
 }
 
-// Submits two FailoverSpec jobs through `client` (request ids PREFIX-1, PREFIX-2) and waits
-// until each has left the queue for a runner; the jobs as then seen (none on failure).
+// Submits two `spec` jobs through `client` (request ids PREFIX-1, PREFIX-2) and waits until
+// each has left the queue for a runner; the jobs as then seen (none on failure).
 std::vector<v1::Job> SubmitTwoAndWaitUntilStarted(client::DescentClient& client,
-                                                  const std::string& prefix) {
+                                                  const std::string& prefix,
+                                                  const v1::JobSpec& spec = FailoverSpec()) {
   std::vector<v1::Job> jobs;
   for (int i = 1; i <= 2; ++i) {
-    absl::StatusOr<v1::Job> job = client.SubmitJob(FailoverSpec(), absl::StrCat(prefix, "-", i));
+    absl::StatusOr<v1::Job> job = client.SubmitJob(spec, absl::StrCat(prefix, "-", i));
     EXPECT_OK(job);
     if (!job.ok()) return {};
     jobs.push_back(*job);
@@ -240,6 +242,53 @@ TEST(ReplicasTest, PostgresRestartedUnderRunningJobsLosesNothing) {
               0)
         << id << " left its trajectory across the database restart";
   }
+}
+
+// PostgreSQL away for longer than --lease-timeout while both replicas train: the replicas give
+// their jobs up (their leases have expired by the database's clock), and once it is back the
+// jobs are claimed again and resume from their last checkpoint, on the same trajectory.
+TEST(ReplicasTest, PostgresAwayLongerThanTheLeaseStopsTheJobsAndTheyResumeOnceItIsBack) {
+  DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
+  absl::StatusOr<testing::PostgresServer*> postgres = testing::SharedPostgres();
+  ASSERT_OK(postgres);
+  std::vector<std::unique_ptr<DescentdProcess>> replicas;
+  ASSERT_NO_FATAL_FAILURE(StartReplicas(2, url, "2s", &replicas));
+  auto client = replicas[0]->NewClient();
+  v1::JobSpec spec = FailoverSpec();
+  spec.mutable_training()->set_epochs(30);  // 1200 steps: long enough to span the outage
+  const std::vector<v1::Job> running = SubmitTwoAndWaitUntilStarted(*client, "outage", spec);
+  ASSERT_EQ(running.size(), 2u);
+  const size_t first_runner = running[0].runner() == replicas[0]->address() ? 0 : 1;
+  ASSERT_GE(WatchUntilStep(*replicas[first_runner]->NewClient(), running[0].id(), kKillAfterStep),
+            kKillAfterStep);
+  (*postgres)->Stop();
+  absl::SleepFor(absl::Seconds(4));  // the outage's length: twice the lease timeout
+  ASSERT_OK((*postgres)->Resume());
+
+  std::vector<History> histories;
+  for (const v1::Job& job : running) {
+    const v1::Job done =
+        WaitFor(*client, job.id(), [](const v1::Job& seen) { return IsTerminal(seen.state()); });
+    EXPECT_EQ(done.state(), v1::SUCCEEDED) << done.error();
+    histories.push_back(ReadHistory(*client, job.id()));
+  }
+  for (size_t i = 0; i < histories.size(); ++i) {
+    const History& history = histories[i];
+    EXPECT_TRUE(history.in_order) << running[i].id() << ": a step stored twice or missing";
+    ASSERT_EQ(history.losses.size(), 1200u);
+    EXPECT_EQ(history.epochs, 30);
+  }
+  // The first job had stored its checkpoint at step 300 before the database went away, and
+  // resumed from there or later. (The second may have been claimed while its start was on
+  // the way to the database, and then starts again from step 0 on whichever replica claims
+  // it: no resumption, as nothing of it was stored.)
+  ASSERT_GE(histories[0].resumed_at.size(), 1u) << "the first job never stopped";
+  EXPECT_GE(histories[0].resumed_at[0], 300);
+  // Both jobs (one spec, one seed) agree bit for bit after their resumptions (that a resumed
+  // job keeps an uninterrupted run's trajectory is the kill test's to show).
+  EXPECT_EQ(std::memcmp(histories[0].losses.data(), histories[1].losses.data(),
+                        histories[0].losses.size() * sizeof(double)),
+            0);
 }
 
 }  // namespace
