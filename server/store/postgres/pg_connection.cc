@@ -299,8 +299,12 @@ absl::Status PgConnection::InTransaction(absl::FunctionRef<absl::Status()> body,
       Reachable();
       return status;
     }
-    // The statements' own error (a key taken, a full disk): the caller's to see.
-    if (!last_lost_ && PQstatus(connection_) == CONNECTION_OK) return status;
+    // The statements' own error (a key taken, a full disk): the caller's to see. The server
+    // answered, so an outage before this one is over.
+    if (!last_lost_ && PQstatus(connection_) == CONNECTION_OK) {
+      Reachable();
+      return status;
+    }
     if (commit_sent && xid >= 0) {
       ASSIGN_OR_RETURN(const bool committed, Committed(xid));
       if (committed) return absl::OkStatus();
