@@ -138,28 +138,37 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   if (server->job_store_ != nullptr) {
     jobs.store = server->job_store_.get();
-    jobs.prepare = [datasets = server->datasets_.get(),
-                    limits = options.limits](const v1::SubmitJobRequest& request) {
-      return PrepareJob(request, datasets, limits);
+    // A sweep's trial prepared again (recovered, or claimed from the shared store) reaches
+    // its sweep's early-stopping rule as it did when the sweep submitted it.
+    jobs.prepare = [datasets = server->datasets_.get(), limits = options.limits,
+                    sweeps = &server->sweeps_](
+                       const v1::SubmitJobRequest& request) -> absl::StatusOr<PreparedJob> {
+      ASSIGN_OR_RETURN(PreparedJob job, PrepareJob(request, datasets, limits));
+      if (*sweeps != nullptr) (*sweeps)->GateTrial(&job);
+      return job;
     };
   }
   server->event_log_ = std::make_unique<JobEventLog>();
   server->job_events_ = std::make_unique<JobEventFanout>(
       std::vector<JobEventListener*>{server->metrics_.get(), server->event_log_.get()});
   server->jobs_ = std::make_unique<JobManager>(jobs, server->job_events_.get());
+  // Before the jobs are recovered, so that the trials' jobs get their epoch gates; the sweeps
+  // after them, which follow their trials' recovered jobs. The workers start below.
+  server->sweeps_ = std::make_unique<SweepManager>(
+      server->jobs_.get(), server->metrics_->sweep_listener(),
+      [datasets = server->datasets_.get(), limits = options.limits](const v1::JobSpec& spec) {
+        v1::SubmitJobRequest request;
+        *request.mutable_spec() = spec;
+        return PrepareJob(request, datasets, limits);
+      },
+      server->job_store_ != nullptr ? server->job_store_->sweeps() : nullptr);
   ASSIGN_OR_RETURN(server->recovered_jobs_, server->jobs_->Recover());
+  RETURN_IF_ERROR(server->sweeps_->Recover().status());
   server->service_ = std::make_unique<TrainingService>(server->jobs_.get(), server->datasets_.get(),
                                                        options.limits, server->tokens_.get());
   server->dataset_service_ = std::make_unique<DatasetService>(
       server->datasets_.get(), server->jobs_.get(), options.limits.max_dataset_bytes,
       server->tokens_.get());
-  server->sweeps_ = std::make_unique<SweepManager>(
-      server->jobs_.get(), server->metrics_->sweep_listener(), [datasets = server->datasets_.get(),
-                            limits = options.limits](const v1::JobSpec& spec) {
-        v1::SubmitJobRequest request;
-        *request.mutable_spec() = spec;
-        return PrepareJob(request, datasets, limits);
-      });
   server->sweep_service_ =
       std::make_unique<SweepService>(server->sweeps_.get(), server->tokens_.get());
 

@@ -27,8 +27,9 @@ struct PreparedJob {
   // Optional: called on the training thread as each epoch ends (once it is recorded) with its
   // summary; false cancels the job before its next step, as CancelJob would. A sweep stops a
   // trial with it at the epoch its rule decides on, not whenever a watcher gets there. Kept
-  // in memory only (a job recovered after a restart has none); it must be cheap and must not
-  // call into the job manager.
+  // in memory only: a job recovered after a restart has the one its preparation gives it
+  // again (JobManagerOptions::prepare); it must be cheap and must not call into the job
+  // manager.
   std::function<bool(const v1::EpochSummary&)> epoch_gate;
 };
 

@@ -294,10 +294,14 @@ void JobRecord::SetRunner(std::string runner) {
   runner_ = std::move(runner);
 }
 
-void JobRecord::SetTrainingInput(TrainingInput input) {
+void JobRecord::SetTrainingInput(TrainingInput input,
+                                 std::function<bool(const v1::EpochSummary&)> epoch_gate) {
   absl::MutexLock lock(&mu_);
   DESCENT_CHECK(!input_.has_value() && !IsTerminal(state_));
   input_ = std::move(input);
+  // Before a worker takes the job, whose training thread alone reads it (happens-before
+  // through the queue's lock).
+  epoch_gate_ = std::move(epoch_gate);
 }
 
 absl::Status JobRecord::SaveCheckpoint(store::v1::Checkpoint checkpoint) {

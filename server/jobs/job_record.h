@@ -131,8 +131,11 @@ class JobRecord {
   // on and stored with the job's next write.
   void SetRunner(std::string runner) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // For a job loaded from the store: the input its next run trains from.
-  void SetTrainingInput(TrainingInput input) ABSL_LOCKS_EXCLUDED(mu_);
+  // For a job loaded from the store: the input its next run trains from, and the epoch gate
+  // (PreparedJob::epoch_gate, may be null) its preparation gave it. Before a worker takes it.
+  void SetTrainingInput(TrainingInput input,
+                        std::function<bool(const v1::EpochSummary&)> epoch_gate = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The training input, exactly once per SetTrainingInput or construction (CHECK-fails
   // otherwise).
   TrainingInput TakeTrainingInput() ABSL_LOCKS_EXCLUDED(mu_);
@@ -243,7 +246,8 @@ class JobRecord {
   const int total_epochs_;
   JobStore* const store_;  // may be null
   std::atomic<bool> cancel_requested_{false};
-  // Set at construction, called by the training thread only (RecordEpoch).
+  // Set at construction (or with the training input of a job loaded from the store), called
+  // by the training thread only (RecordEpoch).
   std::function<bool(const v1::EpochSummary&)> epoch_gate_;
   std::atomic<bool> suspend_requested_{false};
   std::atomic<bool> lease_lost_{false};

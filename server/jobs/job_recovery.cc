@@ -86,7 +86,7 @@ absl::StatusOr<std::shared_ptr<JobRecord>> LoadUnfinishedJob(JobStore& store, in
   record->SetTrainingInput(TrainingInput{
       std::move(prepared->train_spec), std::move(prepared->dataset),
       std::move(prepared->initial_parameters), running, std::move(checkpoint),
-      std::move(prepared->lr_find)});
+      std::move(prepared->lr_find)}, std::move(prepared->epoch_gate));
   return record;
 }
 

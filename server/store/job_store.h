@@ -26,6 +26,8 @@
 
 namespace descent::server {
 
+class SweepStore;
+
 // An event of a job's history, placed after `after_step` steps (see LossHistory).
 struct StoredEvent {
   int64_t after_step = 0;
@@ -162,6 +164,10 @@ class JobStore {
   // Deletes the jobs with these sequences and everything stored for them (row, spec,
   // history, checkpoint, model), in one transaction. Write errors as for Write().
   virtual absl::Status Delete(const std::vector<int64_t>& sequences) = 0;
+
+  // The sweeps kept in the same database (sweep_store.h); null for a store without them. Lives
+  // as long as the store.
+  virtual SweepStore* sweeps() { return nullptr; }
 
   // Leases, for stores several descentd share (PostgreSQL). A replica trains only the jobs it
   // claimed, renews their leases while it trains them, and every write it makes for one

@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "server/store/sqlite_statement.h"
+#include "server/store/sqlite_sweep_store.h"
+#include "server/store/sqlite_transaction.h"
 #include "server/store/store_migration.h"
 #include "server/store/stored_rows.h"
 
@@ -69,31 +71,6 @@ CREATE INDEX IF NOT EXISTS events_by_job ON events (job, ordinal);
 CREATE INDEX IF NOT EXISTS events_by_step ON events (job, after_step, ordinal);
 )sql";
 
-// A write failure as the service reports it: no room (a full disk, a quota, the file size
-// limit: the client may retry once space is freed) or another I/O problem, naming the
-// database so an operator knows where to look.
-absl::Status WriteError(sqlite3* db, int code, const std::string& path) {
-  const int primary = code & 0xff;
-  const int os_error = sqlite3_system_errno(db);
-  const std::string detail = sqlite3_errmsg(db);
-  if (primary == SQLITE_FULL ||
-      (primary == SQLITE_IOERR && (os_error == ENOSPC || os_error == EDQUOT || os_error == EFBIG))) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "cannot write the job store ", path, ": no space left (", detail,
-        os_error != 0 ? absl::StrCat(", ", std::strerror(os_error)) : std::string(),
-        "); free space in the --data-dir volume"));
-  }
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    return absl::UnavailableError(absl::StrCat(
-        "the job store ", path, " is locked by another process (", detail,
-        "); run one descentd per --data-dir"));
-  }
-  return absl::UnavailableError(absl::StrCat(
-      "cannot write the job store ", path, ": ", detail, " (sqlite error ", code,
-      os_error != 0 ? absl::StrCat(", ", std::strerror(os_error)) : std::string(),
-      "); the --data-dir volume may be full or failing"));
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path) {
@@ -117,12 +94,12 @@ absl::StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::
   if (const int result = sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE", nullptr, nullptr,
                                       nullptr);
       result != SQLITE_OK) {
-    return WriteError(db, result, path);
+    return SqliteWriteError(db, result, path);
   }
   int64_t version = 0;
   {
     Statement read(db, "PRAGMA user_version");
-    if (!read.Next()) return WriteError(db, read.code(), path);
+    if (!read.Next()) return SqliteWriteError(db, read.code(), path);
     version = read.Int(0);
   }
   if (version > kStoreVersion) {
@@ -142,15 +119,17 @@ absl::StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::
        {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", cache_size.c_str()}) {
     if (const int result = sqlite3_exec(db, pragma, nullptr, nullptr, nullptr);
         result != SQLITE_OK) {
-      return WriteError(db, result, path);
+      return SqliteWriteError(db, result, path);
     }
   }
   // Version 0: a new store (or an empty file).
   absl::Status problem;
   RETURN_IF_ERROR(store->InTransaction([&] {
-    if (version == 1) return MigrateFromVersion1(db, kSchema, &problem);
-    int code = sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr);
-    if (code == SQLITE_OK && version == 0) {
+    int code = version == 1 ? MigrateFromVersion1(db, kSchema, &problem)
+                            : sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr);
+    // Version 3 adds the sweeps' tables to version 2's.
+    if (code == SQLITE_OK) code = sqlite3_exec(db, kSqliteSweepSchema, nullptr, nullptr, nullptr);
+    if (code == SQLITE_OK && version != kStoreVersion) {
       const std::string set = absl::StrCat("PRAGMA user_version = ", kStoreVersion);
       code = sqlite3_exec(db, set.c_str(), nullptr, nullptr, nullptr);
     }
@@ -175,18 +154,7 @@ SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
 
 template <typename Body>
 absl::Status SqliteJobStore::InTransaction(Body body, const absl::Status* problem) {
-  int code = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-  if (code == SQLITE_OK) code = body();
-  if (code == SQLITE_OK) code = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-  if (code == SQLITE_OK) return absl::OkStatus();
-  absl::Status error =
-      problem != nullptr && !problem->ok() ? *problem : WriteError(db_, code, path_);
-  // SQLite may already have rolled back (after an I/O error); otherwise undo the partial
-  // transaction so the store stays as it was.
-  if (sqlite3_get_autocommit(db_) == 0) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  return error;
+  return SqliteTransaction(db_, path_, std::move(body), problem);
 }
 
 absl::Status SqliteJobStore::Insert(const v1::JobSpec& spec, const JobWrite& write) {
@@ -327,7 +295,7 @@ absl::StatusOr<std::vector<StoredJobSummary>> SqliteJobStore::LoadSummaries() co
     summary.request_id = std::string(rows.Blob(3));
     if (!rows.IsNull(4)) summary.end_time = absl::FromUnixNanos(rows.Int(4));
   }
-  if (!rows.ok()) return WriteError(db_, rows.code(), path_);
+  if (!rows.ok()) return SqliteWriteError(db_, rows.code(), path_);
   return jobs;
 }
 
@@ -340,7 +308,7 @@ absl::StatusOr<StoredJob> SqliteJobStore::ReadJob(int64_t sequence) const {
                 "WHERE jobs.sequence = ?1");
   row.Bind(1, sequence);
   if (!row.Next()) {
-    if (!row.ok()) return WriteError(db_, row.code(), path_);
+    if (!row.ok()) return SqliteWriteError(db_, row.code(), path_);
     return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " is not stored"));
   }
   StoredJob job;
@@ -367,7 +335,7 @@ absl::StatusOr<int64_t> SqliteJobStore::FindSequence(const std::string& id) cons
   Statement row(db_, "SELECT sequence FROM jobs WHERE id = ?1");
   row.Bind(1, id);
   if (row.Next()) return row.Int(0);
-  if (!row.ok()) return WriteError(db_, row.code(), path_);
+  if (!row.ok()) return SqliteWriteError(db_, row.code(), path_);
   return absl::NotFoundError(absl::StrCat("job ", id, " is not stored"));
 }
 
@@ -383,7 +351,7 @@ absl::StatusOr<store::v1::Model> SqliteJobStore::ReadModel(int64_t sequence) con
     }
     return model;
   }
-  if (!row.ok()) return WriteError(db_, row.code(), path_);
+  if (!row.ok()) return SqliteWriteError(db_, row.code(), path_);
   return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " has no stored model"));
 }
 
@@ -403,7 +371,7 @@ absl::StatusOr<std::vector<v1::EpochSummary>> SqliteJobStore::ReadEpochs(int64_t
     }
     epochs.push_back(std::move(*message.mutable_epoch()));
   }
-  if (!rows.ok()) return WriteError(db_, rows.code(), path_);
+  if (!rows.ok()) return SqliteWriteError(db_, rows.code(), path_);
   return epochs;
 }
 
@@ -431,7 +399,7 @@ absl::StatusOr<StoredHistory> SqliteJobStore::ReadHistory(int64_t sequence, int6
         return Corrupt(sequence, "loss history");
       }
     }
-    if (!chunks.ok()) return WriteError(db_, chunks.code(), path_);
+    if (!chunks.ok()) return SqliteWriteError(db_, chunks.code(), path_);
   }
   Statement events(db_,
                    "SELECT after_step, message FROM events "
@@ -443,7 +411,7 @@ absl::StatusOr<StoredHistory> SqliteJobStore::ReadHistory(int64_t sequence, int6
     if (!ParseStoredEvent(events.Blob(1), &message)) return Corrupt(sequence, "event");
     page.events.push_back(StoredEvent{events.Int(0), std::move(message)});
   }
-  if (!events.ok()) return WriteError(db_, events.code(), path_);
+  if (!events.ok()) return SqliteWriteError(db_, events.code(), path_);
   return page;
 }
 

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/store/job_store.h"
+#include "server/store/sqlite_sweep_store.h"
 
 struct sqlite3;
 
@@ -59,12 +60,16 @@ class SqliteJobStore final : public JobStore {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Delete(const std::vector<int64_t>& sequences) override ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The sweeps, in the same database (sqlite_sweep_store.h).
+  SweepStore* sweeps() override { return &sweeps_; }
+
   // SQLite's page cache for this connection, shared by every reader of stored histories
   // (least recently used pages go first).
   static constexpr int64_t kPageCacheKib = 8192;
 
  private:
-  SqliteJobStore(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+  SqliteJobStore(std::string path, sqlite3* db)
+      : path_(std::move(path)), db_(db), sweeps_(db, &mu_, path_) {}
   int WriteLocked(const JobWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // an SQLite code
   // DATA_LOSS naming the job and what of it cannot be parsed.
   absl::Status Corrupt(int64_t sequence, const char* what) const;
@@ -78,6 +83,7 @@ class SqliteJobStore final : public JobStore {
   const std::string path_;
   mutable absl::Mutex mu_;
   sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);
+  SqliteSweepStore sweeps_;  // on db_, under mu_
 };
 
 }  // namespace descent::server

@@ -18,7 +18,9 @@ namespace descent::server {
 // format, models in the jobs table. 2: checkpoints and models as descent.store.v1 messages,
 // models in their own table, and the jobs table led by the columns start-up reads (state,
 // request_id, end time), so that loading 100,000 finished jobs reads a few megabytes.
-inline constexpr int64_t kStoreVersion = 2;
+// 3: the sweeps and their trial events (sqlite_sweep_store.h), tables a version-2 store gets
+// when it is opened.
+inline constexpr int64_t kStoreVersion = 3;
 
 // Rewrites a version-1 store as version 2 in the open transaction of `db`: the jobs table
 // is renamed aside, `schema` (version 2's, IF NOT EXISTS throughout) creates the new tables,

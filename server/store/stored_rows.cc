@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/store/job_store.h"
+#include "server/store/sweep_store.h"
 
 namespace descent::server {
 
@@ -40,6 +41,13 @@ absl::Status LeaseLostError(int64_t sequence) {
       "job sequence ", sequence,
       ": this replica's lease on the job was lost (another replica claimed it after the lease "
       "expired); it writes nothing more for the job"));
+}
+
+absl::Status SweepLeaseLostError(const std::string& id) {
+  return absl::AbortedError(absl::StrCat(
+      "sweep ", id,
+      ": this replica's lease on the sweep was lost (another replica claimed it after the "
+      "lease expired); it writes nothing more for the sweep"));
 }
 
 bool IsLeaseLost(const absl::Status& status) { return absl::IsAborted(status); }

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
@@ -26,6 +28,13 @@ absl::StatusOr<v1::JobSpec> TrialJobSpec(const v1::SweepSpec& spec, const TrialV
   return job;
 }
 
+constexpr absl::string_view kTrialRequestInfix = "/trial-";
+
+// The request_id of a trial's job: submitted again, it is the same job.
+std::string TrialRequestId(absl::string_view id, int trial) {
+  return absl::StrCat(id, kTrialRequestInfix, trial);
+}
+
 TrialValues ValuesOf(const v1::Trial& trial) {
   TrialValues values;
   for (const v1::TrialParameter& parameter : trial.parameters()) values.push_back(parameter.value());
@@ -34,8 +43,13 @@ TrialValues ValuesOf(const v1::Trial& trial) {
 
 }  // namespace
 
-SweepManager::SweepManager(JobManager* jobs, SweepEventListener* listener, TrialPreparer prepare)
-    : jobs_(jobs), listener_(listener), prepare_(std::move(prepare)), gatekeeper_(std::make_shared<Gatekeeper>()) {
+SweepManager::SweepManager(JobManager* jobs, SweepEventListener* listener, TrialPreparer prepare,
+                           SweepStore* store)
+    : jobs_(jobs),
+      listener_(listener),
+      prepare_(std::move(prepare)),
+      store_(store),
+      gatekeeper_(std::make_shared<Gatekeeper>()) {
   absl::MutexLock lock(&gatekeeper_->mutex);
   gatekeeper_->manager = this;
 }
@@ -62,7 +76,15 @@ absl::StatusOr<v1::Sweep> SweepManager::Create(const v1::SweepSpec& spec) {
     do {
       id = absl::StrFormat("sweep-%012x", absl::Uniform<uint64_t>(random_, 0, uint64_t{1} << 48));
     } while (sweeps_.contains(id));
-    sweeps_[id] = std::make_unique<SweepRun>(id, spec, trials, absl::Now());
+    auto run = std::make_unique<SweepRun>(id, spec, trials, absl::Now());
+    // Stored before it is answered or any trial starts: an acknowledged sweep survives.
+    if (store_ != nullptr) {
+      const SweepWrite write = run->PendingWrite();
+      RETURN_IF_ERROR(store_->InsertSweep(write));
+      run->MarkStored();
+      run->MarkSaved(write.events.size());
+    }
+    sweeps_[id] = std::move(run);
     order_.push_back(id);
     Announce(*sweeps_[id]);
   }
@@ -102,6 +124,7 @@ absl::StatusOr<v1::Sweep> SweepManager::Cancel(absl::string_view id) {
           ")"));
     }
     running = found->second->Cancel(absl::Now());
+    Persist(*found->second);
     Announce(*found->second);
     changed_.SignalAll();
   }
@@ -132,10 +155,8 @@ void SweepManager::StartTrials(const std::string& id) {
       return prepare_(job_spec);
     }();
     if (prepared.ok()) {
-      prepared->epoch_gate = [gatekeeper = gatekeeper_, id, trial](const v1::EpochSummary& epoch) {
-        absl::MutexLock lock(&gatekeeper->mutex);
-        return gatekeeper->manager == nullptr || gatekeeper->manager->PassEpoch(id, trial, epoch);
-      };
+      prepared->request_id = TrialRequestId(id, trial);
+      GateTrial(&*prepared);
     }
     // Submitted under the lock, so the trial's STARTED event comes before anything its epoch
     // gate reports (the job manager calls no code of this class while it holds its own locks).
@@ -145,6 +166,7 @@ void SweepManager::StartTrials(const std::string& id) {
     SweepRun& run = *sweeps_.at(id);
     if (!job.ok() && (shutting_down_ || job.status().code() == absl::StatusCode::kUnavailable)) {
       run.Unclaim(trial);
+      Persist(run);
       Announce(run);
       return;
     }
@@ -152,21 +174,55 @@ void SweepManager::StartTrials(const std::string& id) {
       run.StartFailed(trial, job.status());
     } else {
       run.Started(trial, *job);
-      Follower& follower = followers_.emplace_back();
-      follower.thread = std::thread(&SweepManager::FollowTrial, this, id, trial, job->id(),
-                                    &follower);
+      FollowLocked(id, trial, job->id());
     }
+    Persist(run);
     Announce(run);
     changed_.SignalAll();
   }
 }
 
+void SweepManager::FollowLocked(const std::string& id, int trial, const std::string& job_id) {
+  Follower& follower = followers_.emplace_back();
+  follower.thread = std::thread(&SweepManager::FollowTrial, this, id, trial, job_id, &follower);
+}
+
+void SweepManager::GateTrial(PreparedJob* job) const {
+  const std::string& id = job->spec.group();
+  const std::string prefix = absl::StrCat(id, kTrialRequestInfix);
+  int trial = 0;
+  if (id.empty() || !absl::StartsWith(job->request_id, prefix) ||
+      !absl::SimpleAtoi(absl::string_view(job->request_id).substr(prefix.size()), &trial) ||
+      trial < 0) {
+    return;
+  }
+  job->epoch_gate = [gatekeeper = gatekeeper_, id, trial](const v1::EpochSummary& epoch) {
+    absl::MutexLock lock(&gatekeeper->mutex);
+    return gatekeeper->manager == nullptr || gatekeeper->manager->PassEpoch(id, trial, epoch);
+  };
+}
+
 bool SweepManager::PassEpoch(const std::string& id, int trial, const v1::EpochSummary& epoch) {
   absl::MutexLock lock(&mutex_);
-  const bool stop = sweeps_.at(id)->Epoch(trial, epoch);
-  if (stop) Announce(*sweeps_.at(id));
+  const auto found = sweeps_.find(id);
+  if (found == sweeps_.end() || trial >= found->second->state().trials_size()) return true;
+  SweepRun& run = *found->second;
+  // A trial stopped (or a sweep cancelled) before a restart whose job came back running.
+  if (run.state().trials(trial).state() == v1::TRIAL_STOPPED ||
+      run.state().state() == v1::SWEEP_CANCELLED) {
+    return false;
+  }
+  const bool stop = run.Epoch(trial, epoch);
+  Persist(run);
+  if (stop) Announce(run);
   changed_.SignalAll();
   return !stop;
+}
+
+void SweepManager::Persist(SweepRun& run) {
+  if (store_ == nullptr || !run.stored()) return;
+  const SweepWrite write = run.PendingWrite();
+  if (store_->WriteSweep(write).ok()) run.MarkSaved(write.events.size());
 }
 
 void SweepManager::FollowTrial(const std::string& id, int trial, const std::string& job_id,
@@ -184,6 +240,7 @@ void SweepManager::FollowTrial(const std::string& id, int trial, const std::stri
                                            message.state().state() == v1::FAILED ||
                                            message.state().state() == v1::CANCELLED)) {
           run.Finished(trial, message.state().job(), absl::Now());
+          Persist(run);
           Announce(run);
           changed_.SignalAll();
         }
@@ -191,7 +248,9 @@ void SweepManager::FollowTrial(const std::string& id, int trial, const std::stri
       });
   if (watched.code() == absl::StatusCode::kNotFound) {
     absl::MutexLock lock(&mutex_);
-    sweeps_.at(id)->Finished(trial, v1::Job(), absl::Now());  // deleted by retention
+    SweepRun& run = *sweeps_.at(id);
+    run.Finished(trial, v1::Job(), absl::Now());  // deleted by retention
+    Persist(run);
   }
   // UNAVAILABLE: the server stops, and the trial's job continues at its next start.
   if (watched.ok()) StartTrials(id);

@@ -6,10 +6,13 @@
 // its own for its steps and its end.
 // Thread-safe. The gRPC service (rpc/sweep_service.h) is a thin adapter over this class.
 //
-// Not yet durable: sweeps live in memory. After a restart the trials' jobs resume or finish
-// as jobs do (and `descent list --group SWEEP` finds them), but the sweep itself, its
-// pending trials and its decisions are gone. With several replicas each drives the sweeps it
-// created.
+// Durable with a store (sweep_store.h): a sweep is stored when created and again with every
+// change (its trials' starts, reports, stops and ends, as they happen), and Recover() picks
+// the unfinished ones up after a restart: their trials' jobs resume as jobs do, the trials
+// not yet started start, and the rule's records and decisions are those stored. A trial's
+// job carries the request_id "SWEEP/trial-N", so a trial submitted again (after a restart
+// that came between its submission and the sweep's write) is the same job.
+// With several replicas each drives the sweeps it created.
 #ifndef DESCENT_SERVER_SWEEPS_SWEEP_MANAGER_H_
 #define DESCENT_SERVER_SWEEPS_SWEEP_MANAGER_H_
 
@@ -29,6 +32,7 @@
 #include "descent/v1/sweeps.pb.h"
 #include "server/conversion/prepared_job.h"
 #include "server/jobs/job_manager.h"
+#include "server/store/sweep_store.h"
 #include "server/sweeps/sweep_events.h"
 #include "server/sweeps/sweep_run.h"
 
@@ -41,7 +45,9 @@ class SweepManager {
  public:
   // `jobs` and `listener` (may be null; told of every change, under the lock) must outlive
   // the manager.
-  SweepManager(JobManager* jobs, SweepEventListener* listener, TrialPreparer prepare);
+  // `store` (may be null: sweeps live in memory only) must outlive the manager too.
+  SweepManager(JobManager* jobs, SweepEventListener* listener, TrialPreparer prepare,
+               SweepStore* store = nullptr);
   // Shutdown().
   ~SweepManager();
   SweepManager(const SweepManager&) = delete;
@@ -52,6 +58,21 @@ class SweepManager {
   // refused by SubmitJob), then starts the first max_concurrent_trials trials and returns the
   // sweep RUNNING. UNAVAILABLE after Shutdown().
   absl::StatusOr<v1::Sweep> Create(const v1::SweepSpec& spec);
+
+  // With a store: loads the stored sweeps, and for each one still RUNNING follows its
+  // trials' jobs (those that ended meanwhile end their trials), cancels the jobs of trials
+  // stopped or cancelled before the restart, and starts its pending trials. Call once, after
+  // JobManager::Recover and before the job manager's workers start. The store's errors
+  // (UNAVAILABLE, DATA_LOSS) when it cannot be read; nothing is loaded then. Returns the
+  // number of sweeps still running.
+  absl::StatusOr<int> Recover();
+
+  // Gives a trial's job (JobSpec.group a sweep id and request_id its trial's, as this manager
+  // submits them) the epoch gate that reaches its sweep's rule; leaves other jobs alone. For
+  // the jobs the job manager prepares again after a restart (JobManagerOptions::prepare),
+  // which it recovers before this manager: until Recover has loaded the sweep, the gate
+  // passes every epoch.
+  void GateTrial(PreparedJob* job) const;
 
   // NOT_FOUND for an unknown id.
   absl::StatusOr<v1::Sweep> Get(absl::string_view id) const;
@@ -94,17 +115,27 @@ class SweepManager {
 
   // Starts the sweep's trials while it has free slots.
   void StartTrials(const std::string& id);
+  // Starts a thread following the trial's job (FollowTrial).
+  void FollowLocked(const std::string& id, int trial, const std::string& job_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // A follower thread's body: watches the trial's job to its end.
   void FollowTrial(const std::string& id, int trial, const std::string& job_id,
                    Follower* follower);
   // Joins the followers that are done.
   void ReapFollowers();
+  // Writes what the store lacks of the sweep. A write that fails leaves it for the next one
+  // (the row is written whole, the events not yet stored go with it).
+  void Persist(SweepRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // A recovered running sweep: its trials' jobs followed (or cancelled), its pending trials
+  // started.
+  void Resume(const std::string& id);
   // Tells the listener how the sweep's trials stand now.
   void Announce(const SweepRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   JobManager* const jobs_;
   SweepEventListener* const listener_;
   const TrialPreparer prepare_;
+  SweepStore* const store_;
   const std::shared_ptr<Gatekeeper> gatekeeper_;
   mutable absl::Mutex mutex_;
   absl::CondVar changed_;  // an event, a sweep's end, or shutdown

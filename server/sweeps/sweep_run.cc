@@ -53,6 +53,27 @@ SweepRun::SweepRun(std::string id, v1::SweepSpec spec, const std::vector<TrialVa
   *sweep_.mutable_spec() = std::move(spec);
 }
 
+SweepRun::SweepRun(v1::Sweep stored, std::vector<v1::TrialEvent> events)
+    : sweep_(std::move(stored)),
+      job_running_(sweep_.trials_size(), false),
+      events_(std::move(events)),
+      stopper_(MakeEarlyStopper(sweep_.spec())),
+      saved_events_(events_.size()),
+      stored_(true) {
+  for (const v1::TrialEvent& event : events_) {
+    if (event.kind() != v1::TrialEvent::REPORTED) continue;
+    // Its decision is stored already (a STOPPED event follows a stop): only the records count.
+    (void)stopper_->Report(event.trial(), event.report().step(), event.report().value());
+  }
+}
+
+SweepWrite SweepRun::PendingWrite() const {
+  SweepWrite write;
+  write.sweep = sweep();
+  write.events.assign(events_.begin() + static_cast<std::ptrdiff_t>(saved_events_), events_.end());
+  return write;
+}
+
 v1::Sweep SweepRun::sweep() const {
   v1::Sweep sweep = sweep_;
   int64_t run = 0, full = 0;

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "descent/v1/sweeps.pb.h"
 #include "descent/v1/training.pb.h"
+#include "server/store/sweep_store.h"
 #include "server/sweeps/early_stopping.h"
 #include "server/sweeps/trial_sampling.h"
 
@@ -29,6 +30,12 @@ class SweepRun {
   SweepRun(std::string id, v1::SweepSpec spec, const std::vector<TrialValues>& trials,
            absl::Time now);
 
+  // A sweep as stored (sweep_store.h) with its stored events, in their order: the rule reads
+  // the reports of the REPORTED events again, so its records (ASHA's rungs, the median
+  // rule's running means) are what they were, and the decisions it made stand as stored. No
+  // trial's job counts as queued or running until JobRunning says so.
+  SweepRun(v1::Sweep stored, std::vector<v1::TrialEvent> events);
+
   // The sweep as clients see it (steps_run and steps_full summed over the trials).
   v1::Sweep sweep() const;
   const v1::Sweep& state() const { return sweep_; }
@@ -40,6 +47,15 @@ class SweepRun {
   // The next PENDING trial to start when fewer than max_concurrent_trials are RUNNING and the
   // sweep runs; it is RUNNING (without a job yet) from then on. nullopt: none now.
   std::optional<int> ClaimNextTrial();
+  // The trial's job (recovered after a restart) is queued or running.
+  void JobRunning(int trial) { job_running_[trial] = true; }
+  // What the store lacks: the sweep as of now and the events since the last MarkSaved.
+  SweepWrite PendingWrite() const;
+  // PendingWrite's events are stored.
+  void MarkSaved(size_t events) { saved_events_ += events; }
+  // Inserted into the store (with PendingWrite) once.
+  bool stored() const { return stored_; }
+  void MarkStored() { stored_ = true; }
   // A claimed trial could not be submitted for now (the server stops): PENDING again.
   void Unclaim(int trial);
   // A claimed trial's job was queued: STARTED.
@@ -69,6 +85,8 @@ class SweepRun {
   std::vector<bool> job_running_;  // per trial: its job is queued or running
   std::vector<v1::TrialEvent> events_;
   std::unique_ptr<EarlyStopper> stopper_;
+  size_t saved_events_ = 0;  // events_[0, saved_events_) are in the store
+  bool stored_ = false;
 };
 
 }  // namespace descent::server
