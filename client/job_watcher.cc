@@ -118,7 +118,7 @@ absl::StatusOr<v1::Job> WatchUntilDone(DescentClient& client, const std::string&
   int64_t last_step = options.after_step;
   absl::Duration backoff = options.initial_backoff;
   absl::Time last_contact = absl::Now();
-  bool ever_connected = false;
+  bool ever_connected = options.server_reached;
   while (true) {
     StreamReader reader(sink, last_step, options.stop_after_step);
     absl::Status status = client.WatchJob(

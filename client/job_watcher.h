@@ -55,6 +55,10 @@ struct JobWatcherOptions {
   // > 0: stop once this step was delivered and return the job as GetJob reports it then
   // (possibly still running). For snapshots of a running job's history.
   int64_t stop_after_step = 0;
+  // The caller has reached the server already (it submitted, got or listed the job): a first
+  // stream that fails is a drop to retry, as later ones are. Otherwise a first stream and
+  // GetJob that both fail report the server unreachable at once (a wrong address).
+  bool server_reached = false;
 };
 
 // Watches `job_id` until it reaches a terminal state and returns that final Job

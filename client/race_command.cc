@@ -131,11 +131,15 @@ absl::StatusOr<std::vector<RaceRun>> FollowRace(const CommandContext& ctx,
                                                 std::vector<RaceRun> runs) {
   RaceProgress progress(std::move(runs));
   const std::vector<RaceRun> started = progress.runs();
+  // The runs were just submitted or listed: a server that goes away from now on is waited
+  // for (--reconnect-timeout), even by a watcher that had not connected yet.
+  JobWatcherOptions watch = ctx.watch;
+  watch.server_reached = true;
   std::vector<std::thread> watchers;
   for (size_t i = 0; i < started.size(); ++i) {
-    watchers.emplace_back([&ctx, &progress, i, id = started[i].job.id()] {
+    watchers.emplace_back([&ctx, &progress, &watch, i, id = started[i].job.id()] {
       RaceProgress::Sink sink(progress, i);
-      progress.Finish(i, WatchUntilDone(*ctx.client, id, ctx.watch, sink));
+      progress.Finish(i, WatchUntilDone(*ctx.client, id, watch, sink));
     });
   }
   const bool live = ctx.interactive && ctx.format == OutputFormat::kText;

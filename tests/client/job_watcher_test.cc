@@ -189,6 +189,22 @@ TEST(JobWatcherUnreachableTest, NeverReachingTheServerFailsAtOnce) {
   EXPECT_TRUE(sink.reconnects.empty());
 }
 
+TEST(JobWatcherUnreachableTest, ACallerThatReachedTheServerBeforeWaitsForItToComeBack) {
+  // As a race's watchers do after submitting their runs: the server went away before the
+  // first stream opened; the watcher retries until give_up_after instead of failing at once.
+  auto client =
+      DescentClient::Connect("127.0.0.1:" + std::to_string(descent::testing::PickFreePort()));
+  RecordingSink sink;
+  JobWatcherOptions options;
+  options.server_reached = true;
+  options.initial_backoff = absl::Milliseconds(5);
+  options.max_backoff = absl::Milliseconds(20);
+  options.give_up_after = absl::Milliseconds(200);
+  EXPECT_THAT(WatchUntilDone(*client, "j", options, sink),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("could not get it back")));
+  EXPECT_GE(sink.reconnects.size(), 2u);
+}
+
 TEST(JobWatcherGiveUpTest, AServerThatGoesAwayForGoodEndsTheWatchUnavailable) {
   auto server = std::make_unique<FakeTrainingServer>();
   const std::string id = server->service().AddJob(Losses(100), v1::SUCCEEDED);

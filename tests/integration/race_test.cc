@@ -1,8 +1,8 @@
 // `descent race` with the real binaries: one ordinary job per optimizer, tagged with the
-// race's group, starting from the same weights on the same batches; descentd and the CLI
-// killed once the race is under way (submitted and followed), the runs carried out after the
-// restart and the CLI finding them again by the group (`descent race --watch`) to chart and
-// rank them.
+// race's group, starting from the same weights on the same batches; descentd killed once the
+// race is under way (submitted and followed), the runs carried out after the restart, the
+// racing CLI reconnecting by itself to rank them, and a new CLI finding them again by the
+// group (`descent race --watch`) to chart and rank them.
 #include <signal.h>
 
 #include <regex>
@@ -82,11 +82,16 @@ TEST(RaceTest, RunsEachOptimizerFromTheSameStartAndSurvivesARestart) {
   }
   ASSERT_EQ(ids.size(), 3u) << announced;
 
+  // descentd dies under the race; the CLI that started it reconnects to the new one (its
+  // watches retry for up to --reconnect-timeout), follows every run to its end and ranks them.
   (*server)->Kill();
-  (*racing)->Signal(SIGKILL);
   server->reset();
   server = DescentdProcess::StartWith(data_dir, listen, flags);
   ASSERT_OK(server);
+  const absl::StatusOr<int> raced = (*racing)->Wait(kCliTimeout);
+  ASSERT_OK(raced);
+  EXPECT_EQ(*raced, 0) << (*racing)->Stderr();
+  EXPECT_THAT((*racing)->Stdout(), HasSubstr("FINAL VAL LOSS"));
 
   // Found again by its group, followed to the end and ranked.
   const testing::ProcessResult watched =
