@@ -5,8 +5,7 @@
 // Its own interface rather than more of JobStore's: a sweep is a different thing from a job
 // (one row rewritten whole, no history chunks, no checkpoints), and the job store's
 // implementers need not know it. Implementations share the job store's connection and lock,
-// and are thread-safe. The SQLite store has one (sqlite_sweep_store.h); the PostgreSQL store
-// none yet.
+// and are thread-safe: sqlite_sweep_store.h, postgres/postgres_sweep_store.h.
 #ifndef DESCENT_SERVER_STORE_SWEEP_STORE_H_
 #define DESCENT_SERVER_STORE_SWEEP_STORE_H_
 

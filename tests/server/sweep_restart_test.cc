@@ -98,8 +98,7 @@ class SweepRestartTest : public ::testing::TestWithParam<StoreKind> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Stores, SweepRestartTest,
-                         // PostgreSQL's store keeps no sweeps yet (JobStore::sweeps() is null).
-                         ::testing::Values(StoreKind::kSqlite),
+                         ::testing::Values(StoreKind::kSqlite, StoreKind::kPostgres),
                          ::descent::server::testing::StoreKindName);
 
 TEST_P(SweepRestartTest, ASweepRestartedMidWayFinishesAsIfNothingHappened) {

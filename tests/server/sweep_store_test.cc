@@ -1,6 +1,7 @@
 // The sweep store's behaviour, the same for both implementations (a test per implementation:
-// .../SQLite, ...): rows and events survive a reopen, writes replace the row and append
-// events, unknown and duplicate sweeps are refused.
+// .../SQLite, .../PostgreSQL): rows and events survive a reopen, writes replace the row and
+// append events, unknown and duplicate sweeps are refused; on PostgreSQL, leases fence the
+// writes of a replica whose claim was taken over.
 #include "server/store/sweep_store.h"
 
 #include <memory>
@@ -54,8 +55,7 @@ class SweepStoreTest : public ::testing::TestWithParam<StoreKind> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Stores, SweepStoreTest,
-                         // PostgreSQL's store keeps no sweeps yet (JobStore::sweeps() is null).
-                         ::testing::Values(StoreKind::kSqlite),
+                         ::testing::Values(StoreKind::kSqlite, StoreKind::kPostgres),
                          ::descent::server::testing::StoreKindName);
 
 TEST_P(SweepStoreTest, RowsAndEventsSurviveAReopenInOrder) {
@@ -104,11 +104,48 @@ TEST_P(SweepStoreTest, RowsAndEventsSurviveAReopenInOrder) {
   EXPECT_EQ(b->spec().name(), "sweep of sweep-b");
 }
 
-TEST_P(SweepStoreTest, AStoreThatIsNotSharedHasNoLeases) {
+TEST_P(SweepStoreTest, ASharedStoreFencesTheWritesOfAClaimTakenOver) {
   SweepStore& sweeps = Open();
-  ASSERT_FALSE(store_->shared());
-  EXPECT_THAT(sweeps.ClaimSweep(LeaseHolder{"a:1", 1}, std::nullopt).status(),
-              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("not shared")));
+  if (!store_->shared()) {
+    EXPECT_THAT(sweeps.ClaimSweep(LeaseHolder{"a:1", 1}, std::nullopt).status(),
+                StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("not shared")));
+    return;
+  }
+  ASSERT_OK(sweeps.InsertSweep(Sweep("sweep-a", v1::SWEEP_RUNNING)));
+  ASSERT_OK(sweeps.InsertSweep(Sweep("sweep-done", v1::SWEEP_SUCCEEDED)));
+  const LeaseHolder a{"a:1", 1, absl::Minutes(1)};
+  const LeaseHolder b{"b:1", 2, absl::Minutes(1)};
+  const auto claimed = sweeps.ClaimSweep(a, std::string("sweep-a"));
+  ASSERT_OK(claimed.status());
+  ASSERT_TRUE(claimed->has_value());
+  EXPECT_EQ((*claimed)->id, "sweep-a");
+  // Held, and the ended sweep is nobody's to drive.
+  const auto none = sweeps.ClaimSweep(b, std::nullopt);
+  ASSERT_OK(none.status());
+  EXPECT_FALSE(none->has_value());
+  SweepWrite write = Sweep("sweep-a", v1::SWEEP_RUNNING);
+  write.lease_token = (*claimed)->token;
+  ASSERT_OK(sweeps.WriteSweep(write));
+  ASSERT_OK(sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1)));
+
+  // The lease expires (as if a's renewals stopped): b takes the sweep over, and a's writes
+  // and renewals are refused from then on.
+  ASSERT_TRUE(under_test_->Execute(
+      "UPDATE sweeps SET lease_expires = now() - interval '1 second' WHERE id = 'sweep-a'"));
+  const auto taken = sweeps.ClaimSweep(b, std::nullopt);
+  ASSERT_OK(taken.status());
+  ASSERT_TRUE(taken->has_value());
+  EXPECT_GT((*taken)->token, (*claimed)->token);
+  EXPECT_THAT(sweeps.WriteSweep(write), StatusIs(absl::StatusCode::kAborted, HasSubstr("sweep-a")));
+  EXPECT_TRUE(IsLeaseLost(sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1))));
+  write.lease_token = (*taken)->token;
+  EXPECT_OK(sweeps.WriteSweep(write));
+  // Released: claimable at once.
+  ASSERT_OK(sweeps.ReleaseSweepLease("sweep-a", (*taken)->token));
+  const auto again = sweeps.ClaimSweep(a, std::nullopt);
+  ASSERT_OK(again.status());
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ((*again)->id, "sweep-a");
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include "server/store/job_store.h"
 #include "server/store/postgres/pg_connection.h"
 #include "server/store/postgres/pg_notifications.h"
+#include "server/store/postgres/postgres_sweep_store.h"
 
 namespace descent::server {
 
@@ -92,6 +93,9 @@ class PostgresJobStore final : public JobStore {
   }
   absl::Status ReleaseLease(int64_t sequence, int64_t token) override ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The sweeps, in the same database (postgres_sweep_store.h).
+  SweepStore* sweeps() override { return &sweeps_; }
+
   // Events are inserted this many to a statement (four parameters each, of PostgreSQL's
   // 65,535 per statement).
   static constexpr size_t kEventsPerStatement = 1000;
@@ -99,7 +103,10 @@ class PostgresJobStore final : public JobStore {
  private:
   PostgresJobStore(std::unique_ptr<PgConnection> db,
                    std::unique_ptr<PgNotifications> notifications)
-      : location_(db->location()), db_(std::move(db)), notifications_(std::move(notifications)) {}
+      : location_(db->location()),
+        db_(std::move(db)),
+        notifications_(std::move(notifications)),
+        sweeps_(db_.get(), &mu_) {}
   // The statements of one Write inside the caller's transaction. NOT_FOUND for an unknown job.
   absl::Status WriteLocked(const JobWrite& write) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a fenced update matched no row: NOT_FOUND for a job that is not stored, else
@@ -118,6 +125,7 @@ class PostgresJobStore final : public JobStore {
   mutable absl::Mutex mu_;
   const std::unique_ptr<PgConnection> db_ ABSL_PT_GUARDED_BY(mu_);
   const std::unique_ptr<PgNotifications> notifications_;
+  PostgresSweepStore sweeps_;  // on db_, under mu_
 };
 
 }  // namespace descent::server

@@ -62,7 +62,27 @@ ALTER TABLE jobs ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
 -- Submissions look their request_id up across the replicas (JobStore::FindRequest).
 CREATE INDEX jobs_by_request ON jobs (request_id) WHERE request_id <> '';
 )sql",
+    // kSweepsSchemaVersion: the sweeps (sweep_store.h), leased as jobs are.
+    R"sql(
+CREATE TABLE sweeps (
+  ordinal bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- creation order
+  id text NOT NULL UNIQUE,
+  state integer NOT NULL,                   -- descent.v1.SweepState
+  sweep bytea NOT NULL,                     -- descent.v1.Sweep as of the last write
+  runner text NOT NULL DEFAULT '',          -- the replica driving it (its last claim)
+  lease_instance bigint,
+  lease_token bigint NOT NULL DEFAULT 0,    -- grows with each claim
+  lease_expires timestamptz                 -- NULL: free to claim
+);
+CREATE TABLE sweep_events (
+  sweep text NOT NULL,
+  sequence bigint NOT NULL,                 -- TrialEvent.sequence, from 1
+  event bytea NOT NULL,                     -- descent.v1.TrialEvent
+  PRIMARY KEY (sweep, sequence)
+);
+)sql",
 };
+static_assert(kSweepsSchemaVersion <= std::size(kMigrations));
 static_assert(std::size(kMigrations) == kPostgresSchemaVersion);
 
 // Taken for the migration's transaction: a second descentd starting at the same time waits,

@@ -15,8 +15,10 @@ namespace descent::server {
 // The version this descentd writes. 1: jobs, checkpoints, models, losses and events, the
 // rows and blobs (bytea) as the SQLite store's version 2. 2: leases in the jobs table
 // (runner, lease_instance, lease_token, lease_expires). 3: cancel_requested in the jobs
-// table, an index of request ids.
-inline constexpr int64_t kPostgresSchemaVersion = 3;
+// table, an index of request ids. kSweepsSchemaVersion: the sweeps and their trial events
+// (postgres_sweep_store.h), leased as jobs are.
+inline constexpr int64_t kSweepsSchemaVersion = 4;
+inline constexpr int64_t kPostgresSchemaVersion = kSweepsSchemaVersion;
 
 // Brings the database to kPostgresSchemaVersion: creates the tables in an empty database, or
 // runs the migrations from its version. FAILED_PRECONDITION naming both versions for a
