@@ -44,6 +44,9 @@ class SweepStore {
  public:
   virtual ~SweepStore() = default;
 
+  // Shared by several descentd (PostgreSQL), whose sweeps any of them may have created.
+  virtual bool shared() const { return false; }
+
   // Adds a sweep with its first events, durably. ALREADY_EXISTS for an id that is stored.
   // Write errors as JobStore::Write's.
   virtual absl::Status InsertSweep(const SweepWrite& write) = 0;

@@ -12,7 +12,8 @@
 // not yet started start, and the rule's records and decisions are those stored. A trial's
 // job carries the request_id "SWEEP/trial-N", so a trial submitted again (after a restart
 // that came between its submission and the sweep's write) is the same job.
-// With several replicas each drives the sweeps it created.
+// With several replicas (a shared store) each drives the sweeps it created, stores them, and
+// picks none up after a restart: which replica drives a sweep is not yet leased.
 #ifndef DESCENT_SERVER_SWEEPS_SWEEP_MANAGER_H_
 #define DESCENT_SERVER_SWEEPS_SWEEP_MANAGER_H_
 

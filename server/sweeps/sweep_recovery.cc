@@ -25,7 +25,10 @@ bool MayHaveRunningJob(const v1::Sweep& sweep, const v1::Trial& trial) {
 }  // namespace
 
 absl::StatusOr<int> SweepManager::Recover() {
-  if (store_ == nullptr) return 0;
+  // A shared store holds the sweeps of every replica: resuming them all here would have two
+  // replicas drive one sweep. Until sweeps are claimed under their leases (as jobs are), each
+  // replica drives the sweeps it created, and a restarted one picks none up.
+  if (store_ == nullptr || store_->shared()) return 0;
   ASSIGN_OR_RETURN(std::vector<v1::Sweep> stored, store_->LoadSweeps());
   std::vector<std::unique_ptr<SweepRun>> runs;
   for (v1::Sweep& sweep : stored) {

@@ -21,6 +21,7 @@ class PostgresSweepStore final : public SweepStore {
   // On the job store's connection `db`, locked by `mu`; both outlive this.
   PostgresSweepStore(PgConnection* db, absl::Mutex* mu) : mu_(*mu), db_(db) {}
 
+  bool shared() const override { return true; }
   absl::Status InsertSweep(const SweepWrite& write) override ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status WriteSweep(const SweepWrite& write) override ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<v1::Sweep>> LoadSweeps() const override ABSL_LOCKS_EXCLUDED(mu_);
