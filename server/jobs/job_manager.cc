@@ -77,7 +77,7 @@ absl::StatusOr<v1::Job> JobManager::Impl::SnapshotOf(int64_t sequence, const Slo
   if (slot.record != nullptr && !(shared() && slot.record->state() == v1::QUEUED)) {
     return slot.record->Snapshot();
   }
-  ASSIGN_OR_RETURN(StoredJob stored, options.store->ReadJob(sequence));
+  ASSIGN_OR_RETURN(StoredJob stored, options.store->ReadJobRow(sequence));
   return WithSpec(std::move(stored));
 }
 
@@ -171,7 +171,7 @@ void JobManager::Impl::ForgetLocked(int64_t sequence) {
     request_id = slot->second.record->request_id();
     jobs.erase(slot->second.record->id());
   } else if (options.store != nullptr) {
-    absl::StatusOr<StoredJob> stored = options.store->ReadJob(sequence);
+    absl::StatusOr<StoredJob> stored = options.store->ReadJobRow(sequence);
     if (stored.ok()) request_id = stored->job.request_id();
   }
   if (auto it = by_request_id.find(request_id); it != by_request_id.end() && it->second == sequence) {
@@ -387,7 +387,7 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
   // (or is about to).
   std::optional<StoredJob> stored;
   if (found.slot.record == nullptr) {
-    absl::StatusOr<StoredJob> read = impl.options.store->ReadJob(found.sequence);
+    absl::StatusOr<StoredJob> read = impl.options.store->ReadJobRow(found.sequence);
     if (!read.ok()) return absl::IsNotFound(read.status()) ? JobNotFound(id) : read.status();
     stored = *std::move(read);
     absl::MutexLock lock(&impl.mu);
@@ -441,7 +441,7 @@ absl::StatusOr<TrainedModel> JobManager::Model(std::string_view job_id) const {
   if (std::shared_ptr<const TrainedModel> cached = impl.models.Find(found.sequence)) {
     return *cached;
   }
-  ASSIGN_OR_RETURN(const StoredJob stored, impl.options.store->ReadJob(found.sequence));
+  ASSIGN_OR_RETURN(const StoredJob stored, impl.options.store->ReadJobRow(found.sequence));
   if (stored.spec.has_lr_find()) return RangeTestModelError(stored.job.id());
   if (stored.job.state() != v1::SUCCEEDED) {
     return NoModelError(stored.job.id(), stored.job.state(), stored.job.error());

@@ -143,6 +143,11 @@ class JobStore {
   // One job's row, spec and checkpoint. NOT_FOUND for a sequence that is not stored (never
   // was, or was deleted); DATA_LOSS for a row that cannot be parsed.
   virtual absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const = 0;
+  // ReadJob that may leave the checkpoint out (the PostgreSQL store does): what Get, List and
+  // Watch need of a job, a small part of ReadJob's bytes for a large running job.
+  virtual absl::StatusOr<StoredJob> ReadJobRow(int64_t sequence) const {
+    return ReadJob(sequence);
+  }
   // The sequence of the job with this id; NOT_FOUND when there is none.
   virtual absl::StatusOr<int64_t> FindSequence(const std::string& id) const = 0;
   // A SUCCEEDED job's model; NOT_FOUND without one, DATA_LOSS when it does not parse.

@@ -262,6 +262,12 @@ TEST_P(JobStoreTest, TruncateAfterDropsLaterLossesAndEpochsOnly) {
   later.losses = {2, 1};
   later.events = {EpochEvent(4, 2)};
   ASSERT_OK(store->Write(later));
+  // Two chunks (steps 1-2 and 3-4): the job's reads count every stored step.
+  for (const absl::StatusOr<StoredJob>& read : {store->ReadJob(0), store->ReadJobRow(0)}) {
+    ASSERT_OK(read);
+    EXPECT_EQ(read->stored_steps, 4);
+    EXPECT_EQ(read->job.id(), "job-000000000001");
+  }
 
   ASSERT_OK(store->TruncateAfter(0, 2, 1, 0));
   History history = ReadWholeHistory(*store, 0, 10);

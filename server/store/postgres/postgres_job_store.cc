@@ -332,15 +332,21 @@ std::vector<StoredJobSummary> PostgresJobStore::Summaries(const PgResult& rows) 
   return jobs;
 }
 
-absl::StatusOr<StoredJob> PostgresJobStore::ReadJob(int64_t sequence) const {
+absl::StatusOr<StoredJob> PostgresJobStore::ReadJobWith(int64_t sequence,
+                                                         bool checkpoint) const {
   absl::MutexLock lock(&mu_);
+  // Chunks are consecutive, so the last one by first_step ends the stored steps (one index
+  // probe, however many chunks the job's writes made).
   ASSIGN_OR_RETURN(
       PgResult row,
-      db_->Run("SELECT jobs.spec, jobs.job, checkpoints.checkpoint, "
-               "(SELECT MAX(first_step + octet_length(losses) / 8) - 1 FROM losses "
-               " WHERE job = $1)::bigint, jobs.runner "
-               "FROM jobs LEFT JOIN checkpoints ON checkpoints.job = jobs.sequence "
-               "WHERE jobs.sequence = $1",
+      db_->Run(absl::StrCat(
+                   "SELECT jobs.spec, jobs.job, ",
+                   checkpoint ? "checkpoints.checkpoint" : "NULL::bytea",
+                   ", (SELECT first_step + octet_length(losses) / 8 - 1 FROM losses "
+                   " WHERE job = $1 ORDER BY first_step DESC LIMIT 1)::bigint, jobs.runner "
+                   "FROM jobs ",
+                   checkpoint ? "LEFT JOIN checkpoints ON checkpoints.job = jobs.sequence " : "",
+                   "WHERE jobs.sequence = $1"),
                PgParams().Int(sequence), "read a job"));
   if (row.rows() == 0) {
     return absl::NotFoundError(absl::StrCat("job sequence ", sequence, " is not stored"));

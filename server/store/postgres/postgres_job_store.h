@@ -53,7 +53,12 @@ class PostgresJobStore final : public JobStore {
                              int64_t lease_token) override ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<StoredJobSummary>> LoadSummaries() const override
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<StoredJob> ReadJob(int64_t sequence) const override ABSL_LOCKS_EXCLUDED(mu_) {
+    return ReadJobWith(sequence, /*checkpoint=*/true);
+  }
+  absl::StatusOr<StoredJob> ReadJobRow(int64_t sequence) const override ABSL_LOCKS_EXCLUDED(mu_) {
+    return ReadJobWith(sequence, /*checkpoint=*/false);
+  }
   absl::StatusOr<int64_t> FindSequence(const std::string& id) const override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<store::v1::Model> ReadModel(int64_t sequence) const override
@@ -118,6 +123,9 @@ class PostgresJobStore final : public JobStore {
   // stayed unreachable for the whole lease timeout.
   absl::Status Fenced(absl::Status status, int64_t sequence, int64_t lease_token) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ReadJob, with or without the checkpoint.
+  absl::StatusOr<StoredJob> ReadJobWith(int64_t sequence, bool checkpoint) const
+      ABSL_LOCKS_EXCLUDED(mu_);
   // DATA_LOSS naming the job and what of it cannot be parsed.
   absl::Status Corrupt(int64_t sequence, const char* what) const;
 
