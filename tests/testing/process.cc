@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <map>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -19,22 +22,44 @@ extern char** environ;
 
 namespace descent::testing {
 
-int PickFreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
+namespace {
+
+// The lowest port of the kernel's ephemeral range (32768 when it cannot be read).
+int FirstEphemeralPort() {
+  int low = 32768, high = 0;
+  if (FILE* range = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    if (std::fscanf(range, "%d %d", &low, &high) != 2) low = 32768;
+    std::fclose(range);
+  }
+  return low;
+}
+
+// Whether `port` can be bound on 127.0.0.1 right now.
+bool PortIsFree(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    socklen_t length = sizeof(address);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      port = ntohs(address.sin_port);
-    }
-  }
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
   close(fd);
-  return port;
+  return bound;
+}
+
+}  // namespace
+
+int PickFreePort() {
+  // Above the well-known and the common service ports, below the ephemeral range.
+  const int low = 20000;
+  const int high = std::max(low + 1000, FirstEphemeralPort());
+  std::mt19937 random{std::random_device{}()};
+  std::uniform_int_distribution<int> ports(low, high - 1);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = ports(random);
+    if (PortIsFree(port)) return port;
+  }
+  return 0;
 }
 
 absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::string>& argv,

@@ -18,9 +18,13 @@
 
 namespace descent::testing {
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
-// Another process could take it in between; tests pass it to a server that then fails to
-// bind loudly rather than silently sharing.
+// A TCP port on 127.0.0.1 that was free a moment ago (bound, then released), chosen at
+// random below the kernel's ephemeral range (ip_local_port_range). Tests pass it to a server
+// that then fails to bind loudly rather than silently sharing. Outside the ephemeral range,
+// because tests restart a server on its port while clients keep reconnecting to it: a
+// client's connect to a port in that range with nothing listening can be given that very
+// port as its own source port (TCP simultaneous open connects the socket to itself), which
+// holds the port and makes the restarted server fail to bind.
 int PickFreePort();
 
 struct ProcessOptions {
