@@ -221,16 +221,16 @@ absl::Status PostgresJobStore::WriteLocked(const JobWrite& write) {
   row.Bytes(write.job.SerializeAsString());
   row.Int(write.lease_token);
   // First, so the row stays locked until the commit: a claim waits for this write to end.
-  ASSIGN_OR_RETURN(PgResult updated,
-                   db_->Run("UPDATE jobs SET state = $2, request_id = $3, end_time = $4, job = $5 "
-                            "WHERE sequence = $1 AND lease_token = $6",
-                            row, "update a job"));
-  if (updated.affected() == 0) return MissingOrLeaseLost(job);
-  // Sent when the transaction commits: replicas following the job read what it wrote.
-  RETURN_IF_ERROR(db_->Run(absl::StrCat("SELECT pg_notify('", PgNotifications::kWrittenChannel,
-                                        "', $1)"),
-                           PgParams().Text(absl::StrCat(job)), "notify a job's write")
-                      .status());
+  // Its notification is sent when the transaction commits: replicas following the job read
+  // what it wrote.
+  ASSIGN_OR_RETURN(
+      PgResult updated,
+      db_->Run(absl::StrCat("UPDATE jobs SET state = $2, request_id = $3, end_time = $4, "
+                            "job = $5 WHERE sequence = $1 AND lease_token = $6 "
+                            "RETURNING pg_notify('", PgNotifications::kWrittenChannel,
+                            "', sequence::text)"),
+               row, "update a job"));
+  if (updated.rows() == 0) return MissingOrLeaseLost(job);
   if (!write.losses.empty()) {
     RETURN_IF_ERROR(db_->Run("DELETE FROM losses WHERE job = $1 AND first_step >= $2",
                              PgParams().Int(job).Int(write.first_step), "replace losses")
