@@ -410,8 +410,11 @@ absl::Status JobManager::Watch(std::string_view job_id, int64_t after_step,
       .fell_behind_steps = impl.options.watcher_fell_behind_steps,
       .page_steps = impl.options.watch_page_steps,
   };
-  WatchedJob watched{.record = found.slot.record.get(), .store = impl.options.store, .id = id,
-                     .sequence = found.sequence};
+  WatchedJob watched;
+  watched.record = found.slot.record.get();
+  watched.store = impl.options.store;
+  watched.id = id;
+  watched.sequence = found.sequence;
   if (found.slot.record != nullptr) {
     watched.spec = &found.slot.record->spec();
   } else {
@@ -493,6 +496,8 @@ void JobManager::Shutdown() {
   }
   for (std::thread& worker : impl.workers) worker.join();
   impl.workers.clear();
+  // No announcement reaches the manager once it stopped (the handler takes mu: not held here).
+  if (impl.shared()) impl.options.store->SetClaimableHandler(nullptr);
   if (impl.retention.joinable()) impl.retention.join();
   if (impl.cluster_count.joinable()) impl.cluster_count.join();
 }

@@ -109,9 +109,9 @@ struct JobManager::Impl {
     return LeaseHolder{runner, instance, options.lease_timeout};
   }
   // How long an idle worker of a shared manager waits before it looks for claimable jobs
-  // again (jobs submitted elsewhere, leases that expired); a local submission wakes it.
+  // again (JobManagerOptions::claim_poll_interval).
   absl::Duration ClaimPollInterval() const {
-    return std::min(absl::Seconds(1), options.lease_timeout / 3);
+    return std::min(options.claim_poll_interval, options.lease_timeout / 3);
   }
 
   // A shared manager's worker: claims a job from the store (those submitted here first, as
@@ -197,6 +197,9 @@ struct JobManager::Impl {
   FinishedJobs finished ABSL_GUARDED_BY(mu);  // retention's order
   std::deque<std::shared_ptr<JobRecord>> queue ABSL_GUARDED_BY(mu);  // QUEUED jobs, oldest first
   bool shutting_down ABSL_GUARDED_BY(mu) = false;
+  // With a shared store: how many times the store announced a job that may be claimable
+  // (JobStore::SetClaimableHandler); an idle worker wakes when it moves.
+  uint64_t claimable_heard ABSL_GUARDED_BY(mu) = 0;
   std::string runner ABSL_GUARDED_BY(mu);  // Job.runner of the jobs this manager starts
   // This process among the replicas that ever ran at `runner` (lease_instance).
   const int64_t instance = absl::Uniform<int64_t>(absl::BitGen(), 1, INT64_MAX);
@@ -207,6 +210,12 @@ struct JobManager::Impl {
   std::vector<std::thread> workers ABSL_GUARDED_BY(shutdown_mu);
 
   void StartWorkersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(shutdown_mu) {
+    if (shared() && options.workers > 0) {
+      options.store->SetClaimableHandler([this] {
+        absl::MutexLock lock(&mu);
+        ++claimable_heard;
+      });
+    }
     for (int i = 0; i < options.workers; ++i) {
       workers.emplace_back([this] {
         if (shared()) {

@@ -35,7 +35,8 @@ absl::Status ValidateJobManagerOptions(const JobManagerOptions& options) {
   for (const auto& [flag, duration] :
        {std::pair{"--heartbeat-interval", options.heartbeat_interval},
         std::pair{"--checkpoint-every-seconds", options.checkpoint_every},
-        std::pair{"--lease-timeout", options.lease_timeout}}) {
+        std::pair{"--lease-timeout", options.lease_timeout},
+        std::pair{"claim_poll_interval", options.claim_poll_interval}}) {
     if (duration <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError(
           absl::StrCat(flag, " must be > 0 (got ", absl::FormatDuration(duration), ")"));

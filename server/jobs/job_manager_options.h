@@ -43,6 +43,11 @@ struct JobManagerOptions {
   // renewed (every third of it, while the job trains). A replica that dies loses its jobs to
   // the others this long after its last renewal (--lease-timeout).
   absl::Duration lease_timeout = absl::Seconds(30);
+  // With a shared store: how long an idle worker waits before it looks for claimable jobs
+  // again (leases that expired, and jobs submitted elsewhere should the store's notification
+  // of them be lost); at most a third of lease_timeout. A submission here or the store's
+  // notification of one elsewhere (JobStore::SetClaimableHandler) wakes it at once.
+  absl::Duration claim_poll_interval = absl::Seconds(1);
   // Durable state (may be null: jobs live in memory only). Must outlive the manager.
   JobStore* store = nullptr;
   // With a store: turns a stored job's submission back into what a worker trains (the

@@ -30,18 +30,22 @@ void JobManager::Impl::SharedWorkerLoop() {
   const CheckpointPolicy checkpoints{options.checkpoint_every_steps, options.checkpoint_every,
                                      kProgressEvery};
   while (true) {
+    uint64_t heard = 0;  // announcements before this claim, which may have missed their jobs
     {
       absl::MutexLock lock(&mu);
       if (shutting_down) return;
+      heard = claimable_heard;
     }
     absl::StatusOr<std::shared_ptr<JobRecord>> claimed = ClaimNext();
     if (!claimed.ok() || *claimed == nullptr) {
-      // Nothing claimable (a local submission wakes the worker), or the store is away
-      // (then only the interval does): look again after a while.
+      // Nothing claimable: a local submission or the store's announcement of a job wakes the
+      // worker. The store is away: only the interval does. Either way look again after it.
       absl::MutexLock lock(&mu);
-      mu.AwaitWithTimeout(claimed.ok() ? absl::Condition(this, &Impl::HasWorkOrStopping)
-                                       : absl::Condition(this, &Impl::ShuttingDown),
-                          ClaimPollInterval());
+      const bool store_ok = claimed.ok();
+      const auto woken = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+        return shutting_down || (store_ok && (!queue.empty() || claimable_heard != heard));
+      };
+      mu.AwaitWithTimeout(absl::Condition(&woken), ClaimPollInterval());
       continue;
     }
     std::shared_ptr<JobRecord> job = *std::move(claimed);

@@ -234,6 +234,12 @@ class JobStore {
   // empty one stops the calls (returning after any call in progress). Stores without
   // notifications never call it: renewals alone carry cancels then.
   virtual void SetCancelHandler(std::function<void(int64_t)> /*handler*/) {}
+  // Called (on a thread of the store's) whenever a job may have become claimable: submitted
+  // on any replica, or its lease given up (ReleaseLease), or anything may have happened
+  // unheard (the store's connection was lost and is back). Replaces the previous handler as
+  // SetCancelHandler does. Stores without notifications never call it; leases that merely
+  // expire are never announced either: idle workers look again after a while for those.
+  virtual void SetClaimableHandler(std::function<void()> /*handler*/) {}
 
   // Notifications of a shared store's writes, so a replica that does not train a job can
   // follow its history without polling hard. ChangeMark() before reading what is stored,

@@ -63,14 +63,14 @@ class JobManagerStoreTest : public ::testing::TestWithParam<StoreKind> {
     options.workers = workers;
     return options;
   }
-  // Another replica on the same database (PostgreSQL), training TinyJobs with one worker:
-  // its store (opened into other_store_) and its manager, its stored jobs recovered.
-  std::unique_ptr<JobManager> OtherReplica(const std::string& runner) {
+  // Another replica on the same database (PostgreSQL), training TinyJobs (with one worker
+  // unless `other` says otherwise): its store (opened into other_store_) and its manager, its stored jobs recovered.
+  std::unique_ptr<JobManager> OtherReplica(const std::string& runner,
+                                           JobManagerOptions other = Options(1)) {
     absl::StatusOr<std::unique_ptr<JobStore>> store = under_test_->Open();
     EXPECT_OK(store);
     if (!store.ok()) return nullptr;
     other_store_ = *std::move(store);
-    JobManagerOptions other = Options(1);
     other.blas_threads = 1;
     other.store = other_store_.get();
     other.runner = runner;
@@ -365,6 +365,36 @@ TEST_P(JobManagerStoreTest, AnotherReplicaWatchesAndCancelsAJobThroughTheDatabas
   EXPECT_EQ(observer.Get(job->id())->state(), v1::CANCELLED);
   EXPECT_THAT(observer.Cancel(job->id()).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, _));
+}
+
+// An idle worker hears of a job submitted to another replica from the database at once: with
+// its polling all but off, it still claims and trains the job.
+TEST_P(JobManagerStoreTest, AJobSubmittedToOneReplicaWakesTheIdleWorkersOfAnother) {
+  if (GetParam() != StoreKind::kPostgres) GTEST_SKIP() << "a SQLite store has one process";
+  JobManager& submitter = Restart(Options(0));
+  JobManagerOptions idle = Options(1);
+  idle.lease_timeout = absl::Hours(3);
+  idle.claim_poll_interval = absl::Hours(1);
+  std::unique_ptr<JobManager> trainer = OtherReplica("replica-b:50051", idle);
+  ASSERT_NE(trainer, nullptr);
+  // A job of its own first: once it ended, the worker has looked for more and sleeps.
+  absl::StatusOr<v1::Job> own = trainer->Submit(TinyJob(1));
+  ASSERT_OK(own);
+  ASSERT_EQ(WaitUntilDone(*trainer, own->id()).state(), v1::SUCCEEDED);
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<v1::Job> job = submitter.Submit(TinyJob(1));
+    ASSERT_OK(job);
+    // Read from the database until it ended (a minute at most: the poll would take an hour).
+    absl::StatusOr<v1::Job> stored = submitter.Get(job->id());
+    for (const absl::Time deadline = absl::Now() + absl::Minutes(1);
+         stored.ok() && !IsTerminal(stored->state()) && absl::Now() < deadline;
+         stored = submitter.Get(job->id())) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ASSERT_OK(stored);
+    EXPECT_EQ(stored->state(), v1::SUCCEEDED);
+    EXPECT_EQ(stored->runner(), "replica-b:50051");
+  }
 }
 
 // Replicas on one PostgreSQL database share request ids (a request repeated to another

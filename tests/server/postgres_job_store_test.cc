@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -385,6 +386,30 @@ TEST_F(PostgresLeaseTest, AWriteWakesTheReplicasFollowingTheJob) {
     ASSERT_OK(history);
     EXPECT_EQ(history->losses.size(), static_cast<size_t>(write));
   }
+}
+
+// Every replica's idle workers hear of a job that became claimable: submitted anywhere, or
+// its lease given up.
+TEST_F(PostgresLeaseTest, ASubmissionAndAReleasedLeaseAnnounceAClaimableJob) {
+  absl::Mutex mu;
+  int heard = 0;
+  b_->SetClaimableHandler([&] {
+    absl::MutexLock lock(&mu);
+    ++heard;
+  });
+  const auto heard_at_least = [&](int count) {
+    absl::MutexLock lock(&mu);
+    const auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return heard >= count; };
+    return mu.AwaitWithTimeout(absl::Condition(&reached), absl::Seconds(20));
+  };
+  ASSERT_OK(a_->Insert(v1::JobSpec(), Row(0, v1::QUEUED)));
+  EXPECT_TRUE(heard_at_least(1));
+  absl::StatusOr<std::optional<Lease>> lease = a_->Claim(Holder("a:1", 1), std::nullopt);
+  ASSERT_OK(lease);
+  ASSERT_TRUE(lease->has_value());
+  ASSERT_OK(a_->ReleaseLease(0, (*lease)->token));
+  EXPECT_TRUE(heard_at_least(2));
+  b_->SetClaimableHandler(nullptr);
 }
 
 TEST_F(PostgresLeaseTest, SequencesAreHandedOutOnceAcrossReplicas) {

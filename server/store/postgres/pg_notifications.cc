@@ -21,7 +21,8 @@ constexpr absl::Duration kReconnectPause = absl::Seconds(1);
 
 std::string ListenSql() {
   return absl::StrCat("LISTEN ", PgNotifications::kWrittenChannel, "; LISTEN ",
-                      PgNotifications::kCancelChannel);
+                      PgNotifications::kCancelChannel, "; LISTEN ",
+                      PgNotifications::kClaimableChannel);
 }
 
 }  // namespace
@@ -70,6 +71,16 @@ void PgNotifications::SetCancelHandler(std::function<void(int64_t)> handler) {
   on_cancel_ = std::move(handler);
 }
 
+void PgNotifications::SetClaimableHandler(std::function<void()> handler) {
+  absl::MutexLock lock(&handler_mu_);
+  on_claimable_ = std::move(handler);
+}
+
+void PgNotifications::Claimable() {
+  absl::MutexLock lock(&handler_mu_);
+  if (on_claimable_) on_claimable_();
+}
+
 void PgNotifications::Written(int64_t sequence) {
   absl::MutexLock lock(&mu_);
   ++generation_;
@@ -100,7 +111,9 @@ void PgNotifications::Loop() {
         continue;
       }
       listening = true;
-      Written(-1);  // what was written while the connection was away went unheard
+      // What was written, and submitted, while the connection was away went unheard.
+      Written(-1);
+      Claimable();
     }
     absl::StatusOr<std::vector<PgConnection::Notification>> heard =
         db_->AwaitNotifications(wake_[0], absl::Seconds(10));
@@ -116,6 +129,8 @@ void PgNotifications::Loop() {
       } else if (notification.channel == kCancelChannel) {
         absl::MutexLock lock(&handler_mu_);
         if (on_cancel_) on_cancel_(sequence);
+      } else if (notification.channel == kClaimableChannel) {
+        Claimable();
       }
     }
   }

@@ -76,8 +76,12 @@ absl::Status PostgresJobStore::Insert(const v1::JobSpec& spec, const JobWrite& w
                                                      std::string(taken.Bytes(0, 0))));
       }
     }
-    RETURN_IF_ERROR(db_->Run("INSERT INTO jobs (sequence, id, state, request_id, job, spec) "
-                             "VALUES ($1, $2, 0, '', ''::bytea, $3)",
+    // Idle workers of every replica hear of the job when the transaction commits.
+    RETURN_IF_ERROR(db_->Run(absl::StrCat("INSERT INTO jobs (sequence, id, state, request_id, "
+                                          "job, spec) VALUES ($1, $2, 0, '', ''::bytea, $3) "
+                                          "RETURNING pg_notify('",
+                                          PgNotifications::kClaimableChannel,
+                                          "', sequence::text)"),
                              PgParams().Int(write.sequence).Text(write.job.id())
                                  .Bytes(spec.SerializeAsString()),
                              "insert a job")
@@ -198,7 +202,9 @@ absl::StatusOr<v1::JobState> PostgresJobStore::RequestCancel(int64_t sequence) {
 
 absl::Status PostgresJobStore::ReleaseLease(int64_t sequence, int64_t token) {
   absl::MutexLock lock(&mu_);
-  return db_->Run("UPDATE jobs SET lease_expires = NULL WHERE sequence = $1 AND lease_token = $2",
+  return db_->Run(absl::StrCat("UPDATE jobs SET lease_expires = NULL WHERE sequence = $1 AND "
+                               "lease_token = $2 RETURNING pg_notify('",
+                               PgNotifications::kClaimableChannel, "', sequence::text)"),
                   PgParams().Int(sequence).Int(token), "release a lease")
       .status();
 }

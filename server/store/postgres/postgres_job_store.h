@@ -91,6 +91,10 @@ class PostgresJobStore final : public JobStore {
   void SetCancelHandler(std::function<void(int64_t)> handler) override {
     notifications_->SetCancelHandler(std::move(handler));
   }
+  // Insert and ReleaseLease notify PgNotifications::kClaimableChannel.
+  void SetClaimableHandler(std::function<void()> handler) override {
+    notifications_->SetClaimableHandler(std::move(handler));
+  }
   // Every write notifies PgNotifications::kWrittenChannel.
   uint64_t ChangeMark() const override { return notifications_->Mark(); }
   bool AwaitChange(int64_t sequence, uint64_t mark, absl::Time deadline) const override {
