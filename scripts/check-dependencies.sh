@@ -20,7 +20,9 @@ declare -A WING_MAY_USE=(
   [conversion]="datasets"
   [observability]="jobs sweeps"
   [store]=""
-  [datasets]=""
+  # Uploads are kept through the store's DatasetBackend (files on one box, the database
+  # replicas share), which datasets/ parses and describes for.
+  [datasets]="store"
   [security]=""
   # Sweeps run their trials as ordinary jobs (jobs/) and keep their own state in the store.
   [sweeps]="jobs store conversion"

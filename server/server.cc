@@ -25,6 +25,7 @@
 #include "server/observability/grpc_log.h"
 #include "server/jobs/job_event_fanout.h"
 #include "server/observability/job_event_log.h"
+#include "server/store/postgres/postgres_datasets.h"
 #include "server/store/postgres/postgres_job_store.h"
 #include "server/store/sqlite_job_store.h"
 #include "server/observability/metrics.h"
@@ -119,7 +120,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (options.bearer_tokens.has_value()) {
     server->tokens_ = std::make_unique<BearerTokens>(*options.bearer_tokens);
   }
-  if (!options.dataset_dir.empty()) {
+  // A single box keeps uploads in its data directory; replicas in the database they share,
+  // so that any of them serves any dataset (opened after the job store, which creates the
+  // schema).
+  if (options.job_store_url.empty() && !options.dataset_dir.empty()) {
     ASSIGN_OR_RETURN(server->datasets_, DatasetStore::Open(options.dataset_dir));
   }
   server->metrics_ = std::make_unique<ServiceMetrics>();
@@ -133,6 +137,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!options.job_store_url.empty()) {
     ASSIGN_OR_RETURN(server->job_store_, PostgresJobStore::Open(options.job_store_url,
                                                                 options.jobs.lease_timeout));
+    ASSIGN_OR_RETURN(std::unique_ptr<PostgresDatasets> datasets,
+                     PostgresDatasets::Open(options.job_store_url, options.jobs.lease_timeout));
+    server->datasets_ = std::make_unique<DatasetStore>(std::move(datasets));
   } else if (!options.job_store_path.empty()) {
     ASSIGN_OR_RETURN(server->job_store_, SqliteJobStore::Open(options.job_store_path));
   }

@@ -36,12 +36,14 @@ ABSL_FLAG(std::string, data_dir, "./descent-data",
           "Directory for the server's state; created if missing and must be writable. It holds "
           "uploaded datasets (datasets/) and the job store (descent.db: jobs, every step's "
           "loss, checkpoints, trained models), so a restart on the same directory resumes "
-          "unfinished jobs and serves finished ones. One descentd per directory.");
+          "unfinished jobs and serves finished ones. One descentd per directory. With a "
+          "PostgreSQL --store both live in the database instead.");
 ABSL_FLAG(std::string, store, "",
           "Where jobs are kept: empty = SQLite in --data-dir (descent.db); "
           "postgresql://USER@HOST:PORT/DB = that PostgreSQL database, which descentd creates "
           "its tables in (and migrates) and several descentd may share. A password goes in "
-          "PGPASSWORD or ~/.pgpass rather than the URL. Uploaded datasets stay in --data-dir.");
+          "PGPASSWORD or ~/.pgpass rather than the URL. Uploaded datasets are kept in that "
+          "database too, so every descentd sharing it serves them.");
 ABSL_FLAG(absl::Duration, lease_timeout, absl::Seconds(30),
           "With a PostgreSQL --store shared by several descentd: a replica holds a lease on each "
           "job it trains and renews it every third of this; a replica that dies (kill -9, a lost "
@@ -217,10 +219,11 @@ absl::StatusOr<DescentdConfig> ParseDescentdFlags(const std::vector<std::string>
   options.advertise_address = absl::GetFlag(FLAGS_advertise);
   options.metrics_listen_address = absl::GetFlag(FLAGS_metrics_listen);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
-  options.dataset_dir = (std::filesystem::path(config.data_dir) / "datasets").string();
   options.job_store_url = absl::GetFlag(FLAGS_store);
+  // With --store, jobs and datasets are in the database and the data dir holds neither.
   if (options.job_store_url.empty()) {
     options.job_store_path = (std::filesystem::path(config.data_dir) / "descent.db").string();
+    options.dataset_dir = (std::filesystem::path(config.data_dir) / "datasets").string();
   }
   options.limits.max_dataset_bytes = absl::GetFlag(FLAGS_max_dataset_bytes);
   options.limits.max_model_parameters = absl::GetFlag(FLAGS_max_model_parameters);

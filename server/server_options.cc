@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "server/store/postgres/postgres_datasets.h"
 
 namespace descent::server {
 
@@ -38,6 +39,13 @@ absl::Status ValidateServerOptions(const ServerOptions& options) {
     if (!options.job_store_path.empty()) {
       return absl::InvalidArgumentError(
           "--store and a job store file were both given; a descentd keeps its jobs in one store");
+    }
+    // Uploads live in the database then, one bytea value each.
+    if (options.limits.max_dataset_bytes > kMaxPostgresDatasetBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--max-dataset-bytes must be at most ", kMaxPostgresDatasetBytes,
+          " with a PostgreSQL --store, which keeps each uploaded dataset in one value (got ",
+          options.limits.max_dataset_bytes, ")"));
     }
   }
   return ValidateJobManagerOptions(options.jobs);

@@ -31,8 +31,9 @@ struct ServerOptions {
   // On Shutdown, how long in-flight RPCs get to finish before they are cancelled.
   absl::Duration shutdown_grace = absl::Seconds(5);
   JobManagerOptions jobs;
-  // Where uploaded datasets are kept (DatasetService); empty = no dataset store, and the
-  // service answers FAILED_PRECONDITION.
+  // Where a single box keeps uploaded datasets (DatasetService); empty = no dataset store, and
+  // the service answers FAILED_PRECONDITION. Unused with job_store_url: the datasets are in
+  // that database then (store/postgres/postgres_datasets.h), shared by the replicas.
   std::string dataset_dir;
   // Bounds on one job: its model, its steps, and its dataset, inline or uploaded (uploads
   // are checked while the stream arrives).

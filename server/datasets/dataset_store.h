@@ -1,19 +1,21 @@
-// Uploaded tables on disk: <directory>/<id>.csv holds the bytes as uploaded, <id>.json the
-// metadata (a descent.v1.Dataset in JSON, with its names). Both are written to a temporary
-// file, flushed and renamed, metadata last, so a crash leaves either a whole dataset or none
-// (Open removes the leftovers). The id is a hash of the bytes, so an identical upload is
-// stored once; its names are aliases: the same content may have several, each name refers
-// to one dataset. Thread-safe.
+// Uploaded tables: what an upload holds (parsed and described here) and where it is kept,
+// through a DatasetBackend (server/store/dataset_backend.h): files in --data-dir/datasets on a
+// single box, the shared PostgreSQL database for replicas. The id is a hash of the bytes, so
+// an identical upload is stored once; its names are aliases: the same content may have several,
+// each name refers to one dataset. With a shared backend the parsed tables of recently loaded
+// datasets are kept in memory (an id's bytes never change), so a replica fetches a dataset's
+// bytes from the database once however many jobs train on it. Thread-safe.
 #ifndef DESCENT_SERVER_DATASETS_DATASET_STORE_H_
 #define DESCENT_SERVER_DATASETS_DATASET_STORE_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -21,6 +23,7 @@
 #include "absl/time/time.h"
 #include "descent/v1/datasets.pb.h"
 #include "server/datasets/csv_parser.h"
+#include "server/store/dataset_backend.h"
 
 namespace descent::server {
 
@@ -36,68 +39,69 @@ absl::Status ValidateDatasetName(absl::string_view name, absl::string_view field
 // The metadata of a parsed table: rows, columns with their types and categories.
 v1::Dataset DescribeTable(const CsvTable& table);
 
-struct PutResult {
-  v1::Dataset dataset;
-  bool already_stored = false;  // identical bytes were stored before; `dataset` is that one
-};
-
-struct DeleteResult {
-  v1::Dataset dataset;                       // as it was before the call
-  std::vector<std::string> remaining_names;  // empty: the content was deleted
-};
-
 struct LoadedDataset {
   v1::Dataset dataset;
   CsvTable table;
 };
 
+// The parsed tables a shared DatasetStore keeps, by the size of their uploads.
+inline constexpr int64_t kParsedTableCacheBytes = 256 << 20;
+
 class DatasetStore {
  public:
-  // Uses `directory`, creating it if needed; loads every complete dataset in it and removes
-  // what an interrupted write left (temporary files, a file without its metadata).
-  // INTERNAL naming the path when the directory cannot be created or read.
+  // Datasets kept by `backend`.
+  explicit DatasetStore(std::unique_ptr<DatasetBackend> backend);
+
+  // Datasets kept as files in `directory` (DatasetFiles::Open: created if needed, leftovers
+  // of interrupted writes removed). INTERNAL naming the path when it cannot be used.
   static absl::StatusOr<std::unique_ptr<DatasetStore>> Open(const std::string& directory);
 
   // Parses `bytes` (csv_parser.h) and stores them under `name` (empty: no name, the id
   // refers to it). Identical bytes already stored: that dataset with `name` added to its
   // names, already_stored = true. INVALID_ARGUMENT for a bad name or CSV and ALREADY_EXISTS
-  // when other content has that name (nothing changes); INTERNAL when the files cannot be
-  // written (nothing is stored, no name added).
-  absl::StatusOr<PutResult> Put(absl::string_view name, absl::string_view bytes, absl::Time now)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // when other content has that name (nothing changes); the backend's INTERNAL or UNAVAILABLE
+  // when it cannot be written (nothing is stored, no name added).
+  absl::StatusOr<PutResult> Put(absl::string_view name, absl::string_view bytes, absl::Time now);
 
   // By id or any of its names. NOT_FOUND naming the reference otherwise.
-  absl::StatusOr<v1::Dataset> Get(absl::string_view id_or_name) const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::Dataset> Get(absl::string_view id_or_name) const;
 
-  // Newest first.
-  std::vector<v1::Dataset> List() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Newest first. UNAVAILABLE when a shared backend cannot be read.
+  absl::StatusOr<std::vector<v1::Dataset>> List() const;
 
   // By a name that is not the content's last: removes that name only. Otherwise (the last
-  // name, or the id) removes the content with all its names if `may_delete` (called with the
-  // store locked, so no other store call interleaves) returns OK, else returns its status
-  // and keeps everything. NOT_FOUND for an unknown reference; INTERNAL if the files cannot be
-  // removed or rewritten (nothing changes).
+  // name, or the id) removes the content with all its names if `may_delete` (called while no
+  // other call can change the dataset) returns OK, else returns its status and keeps
+  // everything. NOT_FOUND for an unknown reference; INTERNAL or UNAVAILABLE if it cannot be
+  // removed (nothing changes).
   absl::StatusOr<DeleteResult> Delete(
       absl::string_view id_or_name,
-      const std::function<absl::Status(const v1::Dataset&)>& may_delete) ABSL_LOCKS_EXCLUDED(mu_);
+      const std::function<absl::Status(const v1::Dataset&)>& may_delete);
 
   // The dataset's metadata and parsed table. NOT_FOUND for an unknown reference;
-  // DATA_LOSS when its file is gone or no longer hashes to its id.
-  absl::StatusOr<LoadedDataset> Load(absl::string_view id_or_name) const ABSL_LOCKS_EXCLUDED(mu_);
+  // DATA_LOSS when its bytes are gone or no longer hash to its id.
+  absl::StatusOr<LoadedDataset> Load(absl::string_view id_or_name) const
+      ABSL_LOCKS_EXCLUDED(cache_mu_);
 
  private:
-  explicit DatasetStore(std::string directory) : directory_(std::move(directory)) {}
-  const v1::Dataset* FindLocked(absl::string_view id_or_name) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string DataPath(absl::string_view id) const;
-  std::string MetadataPath(absl::string_view id) const;
-  // Writes `dataset`'s metadata file (atomically). INTERNAL when it cannot be written.
-  absl::Status WriteMetadata(const v1::Dataset& dataset) const;
+  struct CachedTableEntry {
+    std::string id;
+    int64_t size_bytes = 0;  // of the upload
+    uint64_t last_use = 0;
+    CsvTable table;
+  };
+  // A copy of dataset `id`'s parsed table if it is cached.
+  std::optional<CsvTable> CachedTable(const std::string& id) const
+      ABSL_LOCKS_EXCLUDED(cache_mu_);
+  // Caches `table`, dropping the least recently used tables to stay within
+  // kParsedTableCacheBytes (a larger one is not cached).
+  void CacheTable(const v1::Dataset& dataset, const CsvTable& table) const
+      ABSL_LOCKS_EXCLUDED(cache_mu_);
 
-  const std::string directory_;
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, v1::Dataset> by_id_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::string> id_by_name_ ABSL_GUARDED_BY(mu_);  // every alias
+  const std::unique_ptr<DatasetBackend> backend_;
+  mutable absl::Mutex cache_mu_;
+  mutable std::vector<CachedTableEntry> cache_ ABSL_GUARDED_BY(cache_mu_);
+  mutable uint64_t cache_uses_ ABSL_GUARDED_BY(cache_mu_) = 0;
 };
 
 }  // namespace descent::server

@@ -129,7 +129,8 @@ grpc::Status DatasetService::ListDatasets(grpc::ServerContext* context,
                                           v1::ListDatasetsResponse* response) {
   return AuthenticatedCall(tokens_, *context, [&]() -> absl::Status {
     if (store_ == nullptr) return NoStore();
-    for (v1::Dataset& dataset : store_->List()) *response->add_datasets() = std::move(dataset);
+    ASSIGN_OR_RETURN(std::vector<v1::Dataset> datasets, store_->List());
+    for (v1::Dataset& dataset : datasets) *response->add_datasets() = std::move(dataset);
     return absl::OkStatus();
   });
 }

@@ -4,7 +4,8 @@
 // finishes it on the same trajectory, bit for bit, while a watcher on a third replica streams
 // it from the database through the failover; PostgreSQL restarted under running jobs moves
 // and loses nothing; PostgreSQL away for longer than the lease stops the jobs, which resume
-// from their checkpoints once it is back.
+// from their checkpoints once it is back; a dataset uploaded to one replica trains, lists and
+// is protected from deletion on the others.
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/job_state.h"
+#include "tests/integration/cli_runner.h"
 #include "tests/integration/descentd_process.h"
 #include "tests/testing/postgres_server.h"
 #include "tests/testing/process.h"
@@ -289,6 +291,67 @@ TEST(ReplicasTest, PostgresAwayLongerThanTheLeaseStopsTheJobsAndTheyResumeOnceIt
   EXPECT_EQ(std::memcmp(histories[0].losses.data(), histories[1].losses.data(),
                         histories[0].losses.size() * sizeof(double)),
             0);
+}
+
+// Uploaded datasets live in the database the replicas share: a file uploaded to one replica
+// trains jobs the other claims (which reads its bytes from the database), the other lists it,
+// and refuses to delete it while a job on either replica uses it.
+TEST(ReplicasTest, ADatasetUploadedToOneReplicaServesJobsListingsAndDeletesOnAnother) {
+  DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
+  std::vector<std::unique_ptr<DescentdProcess>> replicas;
+  ASSERT_NO_FATAL_FAILURE(StartReplicas(2, url, "10s", &replicas));
+  const std::string a = replicas[0]->address();
+  const std::string b = replicas[1]->address();
+  auto cli = [](const std::string& address, std::vector<std::string> args) {
+    return RunCli(address, std::move(args), absl::Seconds(60));
+  };
+  std::string csv = "x1,x2,x3,y\n";
+  for (int row = 0; row < 200; ++row) {
+    absl::StrAppend(&csv, row % 7, ",", row % 11, ",", row % 13, ",", (row % 7) + 2 * (row % 5),
+                    "\n");
+  }
+  const testing::ProcessResult uploaded =
+      cli(a, {"upload", WriteTempFile("shared.csv", csv), "--name", "shared"});
+  ASSERT_EQ(uploaded.exit_code, 0) << uploaded.err;
+  const testing::ProcessResult listed = cli(b, {"datasets"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, ::testing::HasSubstr("shared  ds-"));
+
+  // Two jobs on it through the first replica; with one worker each, the second trains on the
+  // other replica. A step takes milliseconds, so both run until cancelled below.
+  v1::JobSpec spec;
+  spec.set_name("on-shared-data");
+  spec.mutable_dataset()->set_name("shared");
+  spec.mutable_dataset()->add_targets("y");
+  spec.mutable_model()->add_hidden_layers()->set_units(512);
+  spec.mutable_model()->add_hidden_layers()->set_units(512);
+  spec.set_loss(v1::MEAN_SQUARED_ERROR);
+  spec.mutable_optimizer()->mutable_adam()->set_learning_rate(0.001);
+  spec.mutable_training()->set_epochs(5000);
+  spec.mutable_training()->set_batch_size(200);
+  auto client = replicas[0]->NewClient();
+  const std::vector<v1::Job> running = SubmitTwoAndWaitUntilStarted(*client, "dataset", spec);
+  ASSERT_EQ(running.size(), 2u);
+  ASSERT_NE(running[0].runner(), running[1].runner()) << "both jobs train on one replica";
+  for (const v1::Job& job : running) {
+    EXPECT_EQ(job.state(), v1::RUNNING) << job.error();
+    EXPECT_THAT(job.spec().dataset().resolved().id(), ::testing::StartsWith("ds-"));
+  }
+
+  const testing::ProcessResult refused = cli(b, {"dataset", "rm", "shared"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, ::testing::HasSubstr("RUNNING job"));
+  for (const v1::Job& job : running) {
+    ASSERT_OK(client->CancelJob(job.id()));
+    const v1::Job ended =
+        WaitFor(*client, job.id(), [](const v1::Job& seen) { return IsTerminal(seen.state()); });
+    EXPECT_EQ(ended.state(), v1::CANCELLED) << ended.error();
+  }
+  const testing::ProcessResult deleted = cli(b, {"dataset", "rm", "shared"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+  const testing::ProcessResult gone = cli(a, {"datasets"});
+  EXPECT_EQ(gone.exit_code, 0) << gone.err;
+  EXPECT_THAT(gone.out, ::testing::Not(::testing::HasSubstr("shared")));
 }
 
 }  // namespace

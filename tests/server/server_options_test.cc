@@ -88,13 +88,19 @@ TEST(ServerOptionsTest, FlagsBecomeOptionsUnderTheDataDir) {
   EXPECT_FALSE(config->options.tls.has_value());
 }
 
-TEST(ServerOptionsTest, AStoreUrlKeepsJobsInPostgresqlAndDatasetsUnderTheDataDir) {
+TEST(ServerOptionsTest, AStoreUrlKeepsJobsAndDatasetsInPostgresql) {
   absl::StatusOr<DescentdConfig> config =
       Parse({"--data-dir=/srv/descent", "--store=postgresql://descent@db:5432/jobs"});
   ASSERT_OK(config);
   EXPECT_EQ(config->options.job_store_url, "postgresql://descent@db:5432/jobs");
   EXPECT_EQ(config->options.job_store_path, "");
-  EXPECT_EQ(config->options.dataset_dir, "/srv/descent/datasets");
+  EXPECT_EQ(config->options.dataset_dir, "");
+  // One bytea value per dataset: at most 1 GiB less PostgreSQL's margin.
+  EXPECT_OK(Parse({"--store=postgresql://descent@db/jobs", "--max-dataset-bytes=1000000000"}));
+  EXPECT_THAT(Parse({"--store=postgresql://descent@db/jobs", "--max-dataset-bytes=2000000000"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--max-dataset-bytes must be at most 1072693248")));
+  EXPECT_OK(Parse({"--max-dataset-bytes=2000000000"}));  // files have no such limit
 
   EXPECT_THAT(Parse({"--store=/srv/descent/descent.db"}),
               StatusIs(absl::StatusCode::kInvalidArgument,

@@ -81,6 +81,21 @@ CREATE TABLE sweep_events (
   PRIMARY KEY (sweep, sequence)
 );
 )sql",
+    // kDatasetsSchemaVersion: uploaded datasets (postgres_datasets.h), so that any replica
+    // serves any of them.
+    R"sql(
+CREATE TABLE datasets (
+  id text PRIMARY KEY,              -- "ds-" + the SHA-256 prefix of the bytes
+  metadata bytea NOT NULL,          -- descent.v1.Dataset without its names
+  bytes bytea NOT NULL              -- the CSV as uploaded
+);
+CREATE TABLE dataset_names (        -- a content's names (aliases); a name has one content
+  name text PRIMARY KEY,
+  dataset text NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+  ordinal bigint GENERATED ALWAYS AS IDENTITY  -- Dataset.names in the order they were given
+);
+CREATE INDEX dataset_names_by_dataset ON dataset_names (dataset, ordinal);
+)sql",
 };
 static_assert(kSweepsSchemaVersion <= std::size(kMigrations));
 static_assert(std::size(kMigrations) == kPostgresSchemaVersion);

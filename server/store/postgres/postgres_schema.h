@@ -16,9 +16,11 @@ namespace descent::server {
 // rows and blobs (bytea) as the SQLite store's version 2. 2: leases in the jobs table
 // (runner, lease_instance, lease_token, lease_expires). 3: cancel_requested in the jobs
 // table, an index of request ids. kSweepsSchemaVersion: the sweeps and their trial events
-// (postgres_sweep_store.h), leased as jobs are.
+// (postgres_sweep_store.h), leased as jobs are. kDatasetsSchemaVersion: uploaded datasets
+// and their names (postgres_datasets.h).
 inline constexpr int64_t kSweepsSchemaVersion = 4;
-inline constexpr int64_t kPostgresSchemaVersion = kSweepsSchemaVersion;
+inline constexpr int64_t kDatasetsSchemaVersion = 5;
+inline constexpr int64_t kPostgresSchemaVersion = kDatasetsSchemaVersion;
 
 // Brings the database to kPostgresSchemaVersion: creates the tables in an empty database, or
 // runs the migrations from its version. FAILED_PRECONDITION naming both versions for a
