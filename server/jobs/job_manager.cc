@@ -204,6 +204,9 @@ JobManager::JobManager(JobManagerOptions options, JobEventListener* listener) {
   if (impl_->shared() && listener != nullptr) {
     impl_->cluster_count = std::thread([impl = impl_.get()] { impl->ClusterCountLoop(); });
   }
+  if (impl_->shared()) {
+    impl_->hand_over = std::thread([impl = impl_.get()] { impl->HandOverLoop(); });
+  }
 }
 
 JobManager::~JobManager() {
@@ -500,6 +503,7 @@ void JobManager::Shutdown() {
   if (impl.shared()) impl.options.store->SetClaimableHandler(nullptr);
   if (impl.retention.joinable()) impl.retention.join();
   if (impl.cluster_count.joinable()) impl.cluster_count.join();
+  if (impl.hand_over.joinable()) impl.hand_over.join();
 }
 
 }  // namespace descent::server

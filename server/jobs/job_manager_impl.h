@@ -160,6 +160,14 @@ struct JobManager::Impl {
   void ClusterCountLoop();
   static constexpr absl::Duration kClusterCountEvery = absl::Seconds(5);
 
+  // A shared manager's thread: every ClaimPollInterval hands over the jobs submitted here
+  // and still queued in memory that another replica has claimed (HandOverClaimedElsewhere);
+  // returns once shutting down. Idle workers do so as they look for work; this thread does
+  // it when none is idle (or there are none), so that Get and Watch of such a job here
+  // follow it in the store rather than wait on a record no worker of this replica will run.
+  void HandOverLoop();
+  void HandOverClaimedElsewhere() ABSL_LOCKS_EXCLUDED(mu);
+
   // Recover() of a shared manager: every stored job is known by its summary and served from
   // the store; unfinished ones are claimed by the workers like any other (a RUNNING one only
   // once its lease expired, or at once if this replica's previous process held it).
@@ -228,6 +236,7 @@ struct JobManager::Impl {
   }
   std::thread retention ABSL_GUARDED_BY(shutdown_mu);
   std::thread cluster_count ABSL_GUARDED_BY(shutdown_mu);
+  std::thread hand_over ABSL_GUARDED_BY(shutdown_mu);
 };
 
 }  // namespace descent::server

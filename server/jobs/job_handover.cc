@@ -1,0 +1,48 @@
+// A shared manager's jobs submitted here and claimed by another replica before any worker of
+// this one was free: they leave this replica's queue, as an idle worker's claim would make
+// them leave it (JobManager::Impl::ClaimNext).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/jobs/job_manager_impl.h"
+
+namespace descent::server {
+
+void JobManager::Impl::HandOverLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu);
+      if (mu.AwaitWithTimeout(absl::Condition(this, &Impl::ShuttingDown), ClaimPollInterval())) {
+        return;
+      }
+    }
+    HandOverClaimedElsewhere();
+  }
+}
+
+void JobManager::Impl::HandOverClaimedElsewhere() {
+  std::vector<std::shared_ptr<JobRecord>> local;
+  std::string mine;
+  {
+    absl::MutexLock lock(&mu);
+    local.assign(queue.begin(), queue.end());
+    mine = runner;
+  }
+  for (const std::shared_ptr<JobRecord>& job : local) {
+    // The row names the replica of the last claim: none, this one (a worker here is taking
+    // it), or another, which trains it (or has trained or cancelled it) by now. A store away
+    // is asked again next time.
+    const absl::StatusOr<StoredJob> stored = options.store->ReadJobRow(job->sequence());
+    if (!stored.ok()) continue;
+    if (stored->job.state() == v1::QUEUED &&
+        (stored->job.runner().empty() || stored->job.runner() == mine)) {
+      continue;
+    }
+    absl::MutexLock lock(&mu);
+    if (TakeQueuedLocked(job->sequence()) == nullptr) continue;  // taken or cancelled meanwhile
+    HandOverLocked(*job);
+  }
+}
+
+}  // namespace descent::server
