@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -207,9 +208,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     }
   }
   server->address_ = WithPort(options.listen_address, server->port_);
-  server->jobs_->StartWorkers(options.advertise_address.empty()
-                                  ? AdvertisedAddress(options.listen_address, server->port_)
-                                  : options.advertise_address);
+  const std::string runner = options.advertise_address.empty()
+                                 ? AdvertisedAddress(options.listen_address, server->port_)
+                                 : options.advertise_address;
+  server->jobs_->StartWorkers(runner);
+  // On a shared store: the sweeps this replica creates, and those whose drivers died.
+  server->sweeps_->StartLeasing(LeaseHolder{
+      runner, absl::Uniform<int64_t>(absl::BitGen(), 1, INT64_MAX), options.jobs.lease_timeout});
   server->grpc_server_->GetHealthCheckService()->SetServingStatus(kTrainingServiceName, true);
   return server;
 }

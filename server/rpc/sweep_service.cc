@@ -41,7 +41,8 @@ grpc::Status SweepService::ListSweeps(grpc::ServerContext* context,
                                       const v1::ListSweepsRequest* /*request*/,
                                       v1::ListSweepsResponse* response) {
   return AuthenticatedCall(tokens_, *context, [&]() -> absl::Status {
-    for (v1::Sweep& sweep : sweeps_->List()) *response->add_sweeps() = std::move(sweep);
+    ASSIGN_OR_RETURN(std::vector<v1::Sweep> sweeps, sweeps_->List());
+    for (v1::Sweep& sweep : sweeps) *response->add_sweeps() = std::move(sweep);
     return absl::OkStatus();
   });
 }

@@ -73,10 +73,13 @@ absl::StatusOr<v1::Sweep> SweepManager::Create(const v1::SweepSpec& spec) {
   {
     absl::MutexLock lock(&mutex_);
     if (shutting_down_) return absl::UnavailableError("the server is shutting down; retry");
+    if (shared() && !holder_.has_value()) {
+      return absl::UnavailableError("the server is starting; retry");
+    }
     do {
       id = absl::StrFormat("sweep-%012x", absl::Uniform<uint64_t>(random_, 0, uint64_t{1} << 48));
     } while (sweeps_.contains(id));
-    auto run = std::make_unique<SweepRun>(id, spec, trials, absl::Now());
+    auto run = std::make_shared<SweepRun>(id, spec, trials, absl::Now());
     // Stored before it is answered or any trial starts: an acknowledged sweep survives.
     if (store_ != nullptr) {
       const SweepWrite write = run->PendingWrite();
@@ -84,48 +87,96 @@ absl::StatusOr<v1::Sweep> SweepManager::Create(const v1::SweepSpec& spec) {
       run->MarkStored();
       run->MarkSaved(write.events.size());
     }
-    sweeps_[id] = std::move(run);
-    order_.push_back(id);
-    Announce(*sweeps_[id]);
+    if (shared()) {
+      // Another replica's claim may come first (the row is claimable once inserted): then
+      // that replica drives the sweep, and this one answers from the store.
+      const absl::StatusOr<std::optional<SweepLease>> lease = store_->ClaimSweep(*holder_, id);
+      if (!lease.ok() || !lease->has_value()) run.reset();
+      if (run != nullptr) run->set_lease_token((*lease)->token);
+    }
+    if (run != nullptr) {
+      sweeps_[id] = std::move(run);
+      order_.push_back(id);
+      Announce(*sweeps_[id]);
+    }
   }
   StartTrials(id);
   return Get(id);
 }
 
 absl::StatusOr<v1::Sweep> SweepManager::Get(absl::string_view id) const {
-  absl::MutexLock lock(&mutex_);
-  const auto found = sweeps_.find(std::string(id));
-  if (found == sweeps_.end()) {
-    return absl::NotFoundError(absl::StrCat("no sweep ", id, "; descent sweep list shows them"));
+  {
+    absl::MutexLock lock(&mutex_);
+    const auto found = sweeps_.find(std::string(id));
+    if (found != sweeps_.end() && (!shared() || DrivenLocked(found->first) != nullptr)) {
+      return found->second->sweep();
+    }
   }
-  return found->second->sweep();
+  if (shared()) {
+    absl::StatusOr<v1::Sweep> stored = store_->ReadSweep(std::string(id));
+    if (!absl::IsNotFound(stored.status())) return stored;
+  }
+  return absl::NotFoundError(absl::StrCat("no sweep ", id, "; descent sweep list shows them"));
 }
 
-std::vector<v1::Sweep> SweepManager::List() const {
-  absl::MutexLock lock(&mutex_);
+absl::StatusOr<std::vector<v1::Sweep>> SweepManager::List() const {
   std::vector<v1::Sweep> sweeps;
-  for (auto id = order_.rbegin(); id != order_.rend(); ++id) {
-    v1::Sweep sweep = sweeps_.at(*id)->sweep();
+  if (shared()) {
+    ASSIGN_OR_RETURN(std::vector<v1::Sweep> stored, store_->LoadSweeps());
+    absl::MutexLock lock(&mutex_);
+    for (auto sweep = stored.rbegin(); sweep != stored.rend(); ++sweep) {
+      const SweepRun* run = DrivenLocked(sweep->id());
+      sweeps.push_back(run != nullptr ? run->sweep() : std::move(*sweep));
+    }
+  } else {
+    absl::MutexLock lock(&mutex_);
+    for (auto id = order_.rbegin(); id != order_.rend(); ++id) {
+      sweeps.push_back(sweeps_.at(*id)->sweep());
+    }
+  }
+  for (v1::Sweep& sweep : sweeps) {
     for (v1::Trial& trial : *sweep.mutable_trials()) trial.clear_reports();
-    sweeps.push_back(std::move(sweep));
   }
   return sweeps;
 }
 
+SweepRun* SweepManager::DrivenLocked(const std::string& id) const {
+  if (abandoned_) return nullptr;
+  const auto found = sweeps_.find(id);
+  if (found == sweeps_.end() || found->second->lease_lost()) return nullptr;
+  return found->second.get();
+}
+
 absl::StatusOr<v1::Sweep> SweepManager::Cancel(absl::string_view id) {
+  if (shared()) {
+    bool driven;
+    {
+      absl::MutexLock lock(&mutex_);
+      driven = DrivenLocked(std::string(id)) != nullptr;
+    }
+    if (!driven) {
+      ASSIGN_OR_RETURN(const v1::Sweep stored, Get(id));
+      if (stored.state() != v1::SWEEP_RUNNING) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "sweep ", id, " has already ended (", v1::SweepState_Name(stored.state()), ")"));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sweep ", id, " is driven by another replica; cancel it through that replica "
+          "(descent --server=ADDRESS sweep cancel)"));
+    }
+  }
   std::vector<std::string> running;
   {
     absl::MutexLock lock(&mutex_);
-    const auto found = sweeps_.find(std::string(id));
-    if (found == sweeps_.end()) return absl::NotFoundError(absl::StrCat("no sweep ", id));
-    if (found->second->state().state() != v1::SWEEP_RUNNING) {
+    SweepRun* const run = DrivenLocked(std::string(id));
+    if (run == nullptr) return absl::NotFoundError(absl::StrCat("no sweep ", id));
+    if (run->state().state() != v1::SWEEP_RUNNING) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "sweep ", id, " has already ended (", v1::SweepState_Name(found->second->state().state()),
-          ")"));
+          "sweep ", id, " has already ended (", v1::SweepState_Name(run->state().state()), ")"));
     }
-    running = found->second->Cancel(absl::Now());
-    Persist(*found->second);
-    Announce(*found->second);
+    running = run->Cancel(absl::Now());
+    Persist(*run);
+    Announce(*run);
     changed_.SignalAll();
   }
   for (const std::string& job_id : running) {
@@ -142,8 +193,8 @@ void SweepManager::StartTrials(const std::string& id) {
     TrialValues values;
     {
       absl::MutexLock lock(&mutex_);
-      if (shutting_down_) return;
-      SweepRun& run = *sweeps_.at(id);
+      if (shutting_down_ || DrivenLocked(id) == nullptr) return;
+      SweepRun& run = *DrivenLocked(id);
       const std::optional<int> next = run.ClaimNextTrial();
       if (!next.has_value()) return;
       trial = *next;
@@ -161,9 +212,12 @@ void SweepManager::StartTrials(const std::string& id) {
     // Submitted under the lock, so the trial's STARTED event comes before anything its epoch
     // gate reports (the job manager calls no code of this class while it holds its own locks).
     absl::MutexLock lock(&mutex_);
+    // A run that went stale meanwhile submits nothing: whoever took it over submits the trial
+    // (still PENDING in the store) as the same job, by its request_id.
+    if (DrivenLocked(id) == nullptr) return;
     const absl::StatusOr<v1::Job> job =
         prepared.ok() ? jobs_->Submit(*std::move(prepared)) : prepared.status();
-    SweepRun& run = *sweeps_.at(id);
+    SweepRun& run = *DrivenLocked(id);
     if (!job.ok() && (shutting_down_ || job.status().code() == absl::StatusCode::kUnavailable)) {
       run.Unclaim(trial);
       Persist(run);
@@ -184,7 +238,8 @@ void SweepManager::StartTrials(const std::string& id) {
 
 void SweepManager::FollowLocked(const std::string& id, int trial, const std::string& job_id) {
   Follower& follower = followers_.emplace_back();
-  follower.thread = std::thread(&SweepManager::FollowTrial, this, id, trial, job_id, &follower);
+  follower.thread = std::thread(&SweepManager::FollowTrial, this, id, trial, job_id,
+                                sweeps_.at(id)->lease_token(), &follower);
 }
 
 void SweepManager::GateTrial(PreparedJob* job) const {
@@ -204,9 +259,9 @@ void SweepManager::GateTrial(PreparedJob* job) const {
 
 bool SweepManager::PassEpoch(const std::string& id, int trial, const v1::EpochSummary& epoch) {
   absl::MutexLock lock(&mutex_);
-  const auto found = sweeps_.find(id);
-  if (found == sweeps_.end() || trial >= found->second->state().trials_size()) return true;
-  SweepRun& run = *found->second;
+  SweepRun* const driven = DrivenLocked(id);
+  if (driven == nullptr || trial >= driven->state().trials_size()) return true;
+  SweepRun& run = *driven;
   // A trial stopped (or a sweep cancelled) before a restart whose job came back running.
   if (run.state().trials(trial).state() == v1::TRIAL_STOPPED ||
       run.state().state() == v1::SWEEP_CANCELLED) {
@@ -220,37 +275,77 @@ bool SweepManager::PassEpoch(const std::string& id, int trial, const v1::EpochSu
 }
 
 void SweepManager::Persist(SweepRun& run) {
-  if (store_ == nullptr || !run.stored()) return;
+  if (store_ == nullptr || !run.stored() || run.lease_lost() || abandoned_) return;
   const SweepWrite write = run.PendingWrite();
-  if (store_->WriteSweep(write).ok()) run.MarkSaved(write.events.size());
+  const absl::Status written = store_->WriteSweep(write);
+  if (written.ok()) run.MarkSaved(write.events.size());
+  if (IsLeaseLost(written)) run.LoseLease();
 }
 
 void SweepManager::FollowTrial(const std::string& id, int trial, const std::string& job_id,
-                               Follower* follower) {
-  // The epochs reach the rule through the job's epoch gate alone (PassEpoch, on the training
-  // thread, which stops the job before its next step); the watch follows the trial's steps to
-  // its job's end, so a stopped trial's steps are the steps its job really ran.
-  const absl::Status watched =
-      jobs_->Watch(job_id, 0, [&](const v1::WatchJobResponse& message) {
-        absl::MutexLock lock(&mutex_);
-        SweepRun& run = *sweeps_.at(id);
-        if (message.has_losses() && message.losses().losses_size() > 0) {
-          run.Progress(trial, message.losses().first_step() + message.losses().losses_size() - 1);
-        } else if (message.has_state() && (message.state().state() == v1::SUCCEEDED ||
-                                           message.state().state() == v1::FAILED ||
-                                           message.state().state() == v1::CANCELLED)) {
-          run.Finished(trial, message.state().job(), absl::Now());
-          Persist(run);
-          Announce(run);
-          changed_.SignalAll();
-        }
-        return true;
-      });
+                               int64_t token, Follower* follower) {
+  // A trial this replica trains reaches the rule through its job's epoch gate (PassEpoch, on
+  // the training thread, which stops the job before its next step): the gate runs right after
+  // the epoch is recorded, before the job's next step, so whichever of it and this watch
+  // hands the epoch over first, the gate stops the job (PassEpoch refuses a STOPPED trial).
+  // A trial another replica trains has no gate that reaches this rule: its epochs come from
+  // this watch (streamed from the store) and a stop is a cancel, which its runner obeys at
+  // once. The watch follows the trial's steps to its job's end, so a stopped trial's steps
+  // are the steps its job really ran.
+  const auto current = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) -> SweepRun* {
+    SweepRun* run = DrivenLocked(id);
+    return run != nullptr && run->lease_token() == token ? run : nullptr;
+  };
+  const auto follow = [&](const v1::WatchJobResponse& message) {
+    bool stop = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      SweepRun* const run = current();
+      if (run == nullptr) return false;  // no longer driven here
+      const size_t events = run->events().size();
+      if (message.has_epoch()) stop = run->Epoch(trial, message.epoch());
+      if (run->events().size() > events) {  // not an epoch the gate reported first
+        Persist(*run);
+        if (stop) Announce(*run);
+        changed_.SignalAll();
+      }
+    }
+    // A job that ended meanwhile is FAILED_PRECONDITION: its end reaches the sweep anyway.
+    if (stop) (void)jobs_->Cancel(job_id);
+    absl::MutexLock lock(&mutex_);
+    SweepRun* const driven = current();
+    if (driven == nullptr) return false;
+    SweepRun& run = *driven;
+    if (message.has_losses() && message.losses().losses_size() > 0) {
+      run.Progress(trial, message.losses().first_step() + message.losses().losses_size() - 1);
+    } else if (message.has_state() && (message.state().state() == v1::SUCCEEDED ||
+                                       message.state().state() == v1::FAILED ||
+                                       message.state().state() == v1::CANCELLED)) {
+      run.Finished(trial, message.state().job(), absl::Now());
+      Persist(run);
+      Announce(run);
+      changed_.SignalAll();
+    }
+    return true;
+  };
+  // On a shared store a trial's job submitted here but trained by another replica leaves
+  // this replica's memory once claimed there (its watch ends UNAVAILABLE as if the server
+  // stopped): from then on it is followed in the store. Again from step 0: what was seen
+  // already is seen again harmlessly (steps only grow, an epoch is reported once).
+  absl::Status watched;
+  for (;;) {
+    watched = jobs_->Watch(job_id, 0, follow);
+    if (watched.code() != absl::StatusCode::kUnavailable || !shared()) break;
+    absl::MutexLock lock(&mutex_);
+    (void)changed_.WaitWithDeadline(&mutex_, absl::Now() + absl::Milliseconds(100));
+    if (shutting_down_ || current() == nullptr) break;
+  }
   if (watched.code() == absl::StatusCode::kNotFound) {
     absl::MutexLock lock(&mutex_);
-    SweepRun& run = *sweeps_.at(id);
-    run.Finished(trial, v1::Job(), absl::Now());  // deleted by retention
-    Persist(run);
+    if (SweepRun* const run = current(); run != nullptr) {
+      run->Finished(trial, v1::Job(), absl::Now());  // deleted by retention
+      Persist(*run);
+    }
   }
   // UNAVAILABLE: the server stops, and the trial's job continues at its next start.
   if (watched.ok()) StartTrials(id);
@@ -295,22 +390,25 @@ absl::Status SweepManager::Watch(absl::string_view id, int64_t after_event,
                                  const std::function<bool(const v1::WatchSweepResponse&)>& send,
                                  const std::function<bool()>& alive) {
   ReapFollowers();
+  const std::string sweep_id(id);
   v1::WatchSweepResponse first;
-  {
-    absl::MutexLock lock(&mutex_);
-    const auto found = sweeps_.find(std::string(id));
-    if (found == sweeps_.end()) return absl::NotFoundError(absl::StrCat("no sweep ", id));
-    *first.mutable_sweep() = found->second->sweep();
-  }
+  ASSIGN_OR_RETURN(*first.mutable_sweep(), Get(sweep_id));
   if (!send(first)) return absl::CancelledError("the watcher went away");
   int64_t sent = std::max<int64_t>(after_event, 0);
   for (;;) {
     std::vector<v1::WatchSweepResponse> batch;
     bool ended = false;
     bool stopping = false;
+    std::shared_ptr<SweepRun> driven;  // held while waiting: a takeover may replace it
     {
       absl::MutexLock lock(&mutex_);
-      const SweepRun& run = *sweeps_.at(std::string(id));
+      if (DrivenLocked(sweep_id) != nullptr) driven = sweeps_.at(sweep_id);
+    }
+    // Another replica drives it (or took it over since): its events are in the store.
+    if (driven == nullptr) return WatchStored(sweep_id, sent, send, alive);
+    {
+      absl::MutexLock lock(&mutex_);
+      const SweepRun& run = *driven;
       const absl::Time deadline = absl::Now() + absl::Seconds(1);
       while (static_cast<int64_t>(run.events().size()) <= sent && !run.ended() &&
              !shutting_down_ && !changed_.WaitWithDeadline(&mutex_, deadline)) {
@@ -342,15 +440,17 @@ void SweepManager::Shutdown() {
     shutting_down_ = true;
     changed_.SignalAll();
   }
+  if (leasing_.joinable()) leasing_.join();
   for (;;) {
     std::list<Follower> all;
     {
       absl::MutexLock lock(&mutex_);
-      if (followers_.empty()) return;
+      if (followers_.empty()) break;
       all.swap(followers_);
     }
     for (Follower& follower : all) follower.thread.join();
   }
+  ReleaseLeases();
 }
 
 }  // namespace descent::server

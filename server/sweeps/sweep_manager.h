@@ -12,8 +12,16 @@
 // not yet started start, and the rule's records and decisions are those stored. A trial's
 // job carries the request_id "SWEEP/trial-N", so a trial submitted again (after a restart
 // that came between its submission and the sweep's write) is the same job.
-// With several replicas (a shared store) each drives the sweeps it created, stores them, and
-// picks none up after a restart: which replica drives a sweep is not yet leased.
+// With several replicas (a shared store, sweep_manager_shared.cc) exactly one replica drives
+// a sweep at a time: the one holding its lease (SweepStore::ClaimSweep). A replica claims the
+// sweeps it creates, renews their leases every third of the lease timeout, fences every write
+// with the lease's token, and claims any RUNNING sweep whose lease expired (its driver died),
+// continuing it from what is stored as Recover does. Trials are jobs, which any replica may
+// train: the driver follows each trial's job (streamed from the database when another replica
+// trains it) and hands its epochs to the rule, cancelling a stopped trial through the job
+// manager (a cancel any replica's runner obeys); a trial trained by the driver itself is
+// decided on its training thread, through its epoch gate, as without replicas. Get, List and
+// Watch of a sweep another replica drives read the store.
 #ifndef DESCENT_SERVER_SWEEPS_SWEEP_MANAGER_H_
 #define DESCENT_SERVER_SWEEPS_SWEEP_MANAGER_H_
 
@@ -21,6 +29,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,7 +75,20 @@ class SweepManager {
   // JobManager::Recover and before the job manager's workers start. The store's errors
   // (UNAVAILABLE, DATA_LOSS) when it cannot be read; nothing is loaded then. Returns the
   // number of sweeps still running.
+  // On a shared store sweeps are claimed by StartLeasing instead: returns 0.
   absl::StatusOr<int> Recover();
+
+  // On a shared store: from now on claims sweeps as `holder` (the replica's Job.runner, its
+  // instance and lease timeout) — the ones Create makes and any RUNNING one whose lease
+  // expired — and keeps their leases on a thread of its own until Shutdown, which gives them
+  // up. Call once, after Recover; before it, Create on a shared store is UNAVAILABLE. Does
+  // nothing on other stores.
+  void StartLeasing(LeaseHolder holder);
+
+  // Plays a replica that dies, for tests of a takeover: from now on this manager writes,
+  // renews, claims, releases and decides nothing; the sweeps it drove stay leased until their
+  // leases expire. Shut it down afterwards as usual.
+  void Abandon();
 
   // Gives a trial's job (JobSpec.group a sweep id and request_id its trial's, as this manager
   // submits them) the epoch gate that reaches its sweep's rule; leaves other jobs alone. For
@@ -75,14 +97,16 @@ class SweepManager {
   // passes every epoch.
   void GateTrial(PreparedJob* job) const;
 
-  // NOT_FOUND for an unknown id.
+  // NOT_FOUND for an unknown id; the store's errors for a sweep another replica drives.
   absl::StatusOr<v1::Sweep> Get(absl::string_view id) const;
 
-  // Every sweep, newest first, without their trials' reports.
-  std::vector<v1::Sweep> List() const;
+  // Every sweep, newest first, without their trials' reports (on a shared store, every
+  // replica's; the store's errors when it cannot be read).
+  absl::StatusOr<std::vector<v1::Sweep>> List() const;
 
   // Cancels the sweep: its pending trials at once, its running trials' jobs (they end
-  // CANCELLED shortly). FAILED_PRECONDITION for an ended sweep, NOT_FOUND for an unknown id.
+  // CANCELLED shortly). FAILED_PRECONDITION for an ended sweep, and for a sweep another
+  // replica drives (cancel it there); NOT_FOUND for an unknown id.
   absl::StatusOr<v1::Sweep> Cancel(absl::string_view id);
 
   // Sends the sweep, every trial event after `after_event`, new events as they happen, and
@@ -111,21 +135,45 @@ class SweepManager {
   };
 
   // A trial job's epoch gate (PreparedJob::epoch_gate): the epoch reaches the sweep's rule on
-  // the training thread; false when the rule stops the trial.
+  // the training thread; false when the rule stops the trial. True for a sweep this replica
+  // does not drive (its driver decides from the trial's stream).
   bool PassEpoch(const std::string& id, int trial, const v1::EpochSummary& epoch);
+
+  // The run of a sweep this manager drives; null when it does not (unknown here, its lease
+  // lost, or the manager abandoned).
+  SweepRun* DrivenLocked(const std::string& id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  bool shared() const { return store_ != nullptr && store_->shared(); }
+  // The leasing thread's body: renews, drops lost runs, claims expired sweeps.
+  void LeaseLoop();
+  // Renews the leases of the running sweeps driven here; a lease another replica took makes
+  // its run stale (SweepRun::LoseLease).
+  void RenewLeases();
+  // Gives up the leases of the running sweeps driven here (a replica stopping): another
+  // replica claims them at once. Their runs go stale.
+  void ReleaseLeases();
+  // Claims RUNNING sweeps whose leases expired and continues each from the store.
+  void ClaimExpired();
+  // Loads a claimed sweep from the store and drives it from there (as Recover does).
+  void TakeOver(const SweepLease& lease);
+  // Watch of a sweep this replica does not drive: polls the store for its events.
+  absl::Status WatchStored(const std::string& id, int64_t sent,
+                           const std::function<bool(const v1::WatchSweepResponse&)>& send,
+                           const std::function<bool()>& alive);
 
   // Starts the sweep's trials while it has free slots.
   void StartTrials(const std::string& id);
   // Starts a thread following the trial's job (FollowTrial).
   void FollowLocked(const std::string& id, int trial, const std::string& job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  // A follower thread's body: watches the trial's job to its end.
-  void FollowTrial(const std::string& id, int trial, const std::string& job_id,
+  // A follower thread's body: watches the trial's job to its end, or until the run it
+  // follows for (its lease token) is no longer driven here.
+  void FollowTrial(const std::string& id, int trial, const std::string& job_id, int64_t token,
                    Follower* follower);
   // Joins the followers that are done.
   void ReapFollowers();
   // Writes what the store lacks of the sweep. A write that fails leaves it for the next one
-  // (the row is written whole, the events not yet stored go with it).
+  // (the row is written whole, the events not yet stored go with it); one refused because
+  // another replica claimed the sweep makes the run stale (SweepRun::LoseLease).
   void Persist(SweepRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // A recovered running sweep: its trials' jobs followed (or cancelled), its pending trials
   // started.
@@ -140,10 +188,14 @@ class SweepManager {
   const std::shared_ptr<Gatekeeper> gatekeeper_;
   mutable absl::Mutex mutex_;
   absl::CondVar changed_;  // an event, a sweep's end, or shutdown
-  std::map<std::string, std::unique_ptr<SweepRun>> sweeps_ ABSL_GUARDED_BY(mutex_);
+  // Shared: a Watch holds its run while it waits, which a takeover may replace meanwhile.
+  std::map<std::string, std::shared_ptr<SweepRun>> sweeps_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::string> order_ ABSL_GUARDED_BY(mutex_);  // ids, oldest first
   std::list<Follower> followers_ ABSL_GUARDED_BY(mutex_);
   bool shutting_down_ ABSL_GUARDED_BY(mutex_) = false;
+  std::optional<LeaseHolder> holder_ ABSL_GUARDED_BY(mutex_);  // set by StartLeasing
+  bool abandoned_ ABSL_GUARDED_BY(mutex_) = false;
+  std::thread leasing_;  // StartLeasing's; joined by Shutdown
   absl::BitGen random_ ABSL_GUARDED_BY(mutex_);
 };
 

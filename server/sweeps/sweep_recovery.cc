@@ -26,19 +26,19 @@ bool MayHaveRunningJob(const v1::Sweep& sweep, const v1::Trial& trial) {
 
 absl::StatusOr<int> SweepManager::Recover() {
   // A shared store holds the sweeps of every replica: resuming them all here would have two
-  // replicas drive one sweep. Until sweeps are claimed under their leases (as jobs are), each
-  // replica drives the sweeps it created, and a restarted one picks none up.
+  // replicas drive one sweep. There a sweep is claimed under its lease (StartLeasing), and a
+  // restarted replica claims the sweeps whose drivers are gone as their leases expire.
   if (store_ == nullptr || store_->shared()) return 0;
   ASSIGN_OR_RETURN(std::vector<v1::Sweep> stored, store_->LoadSweeps());
-  std::vector<std::unique_ptr<SweepRun>> runs;
+  std::vector<std::shared_ptr<SweepRun>> runs;
   for (v1::Sweep& sweep : stored) {
     ASSIGN_OR_RETURN(std::vector<v1::TrialEvent> events, store_->ReadSweepEvents(sweep.id(), 0));
-    runs.push_back(std::make_unique<SweepRun>(std::move(sweep), std::move(events)));
+    runs.push_back(std::make_shared<SweepRun>(std::move(sweep), std::move(events)));
   }
   std::vector<std::string> unfinished;
   {
     absl::MutexLock lock(&mutex_);
-    for (std::unique_ptr<SweepRun>& run : runs) {
+    for (std::shared_ptr<SweepRun>& run : runs) {
       const std::string id = run->state().id();
       if (run->state().state() != v1::SWEEP_SUCCEEDED) unfinished.push_back(id);
       Announce(*run);
@@ -59,7 +59,8 @@ void SweepManager::Resume(const std::string& id) {
   std::vector<std::pair<int, std::string>> jobs;  // (trial, job id) to look at
   {
     absl::MutexLock lock(&mutex_);
-    SweepRun& run = *sweeps_.at(id);
+    if (DrivenLocked(id) == nullptr) return;
+    SweepRun& run = *DrivenLocked(id);
     for (const v1::Trial& trial : run.state().trials()) {
       if (MayHaveRunningJob(run.state(), trial)) jobs.emplace_back(trial.index(), trial.job_id());
       // Claimed, but its job never recorded: submitted again below (the same job, by its
@@ -71,16 +72,20 @@ void SweepManager::Resume(const std::string& id) {
   for (const auto& [trial, job_id] : jobs) {
     const absl::StatusOr<v1::Job> job = jobs_->Get(job_id);
     absl::MutexLock lock(&mutex_);
-    SweepRun& run = *sweeps_.at(id);
-    if (!job.ok() || IsTerminalJob(job->state())) {
-      // It ended (or retention deleted it) while the sweep was not looking.
-      run.JobRunning(trial);
-      run.Finished(trial, job.ok() ? *job : v1::Job(), absl::Now());
+    if (DrivenLocked(id) == nullptr) return;
+    SweepRun& run = *DrivenLocked(id);
+    run.JobRunning(trial);
+    if (!job.ok()) {
+      // Retention deleted it while the sweep was not looking.
+      run.Finished(trial, v1::Job(), absl::Now());
       continue;
     }
-    run.JobRunning(trial);
-    if (run.state().trials(trial).state() == v1::TRIAL_STOPPED ||
-        run.state().state() == v1::SWEEP_CANCELLED) {
+    // Followed even when it ended while the sweep was not looking (on a shared store another
+    // replica may have trained it to its end before this one claimed the sweep): its stored
+    // epochs the rule has not read yet reach it, then its end.
+    if (!IsTerminalJob(job->state()) &&
+        (run.state().trials(trial).state() == v1::TRIAL_STOPPED ||
+         run.state().state() == v1::SWEEP_CANCELLED)) {
       to_cancel.push_back(job_id);
     }
     FollowLocked(id, trial, job_id);
@@ -88,7 +93,8 @@ void SweepManager::Resume(const std::string& id) {
   for (const std::string& job_id : to_cancel) (void)jobs_->Cancel(job_id);
   {
     absl::MutexLock lock(&mutex_);
-    SweepRun& run = *sweeps_.at(id);
+    if (DrivenLocked(id) == nullptr) return;
+    SweepRun& run = *DrivenLocked(id);
     Persist(run);
     Announce(run);
     changed_.SignalAll();

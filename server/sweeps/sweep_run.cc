@@ -70,6 +70,7 @@ SweepRun::SweepRun(v1::Sweep stored, std::vector<v1::TrialEvent> events)
 SweepWrite SweepRun::PendingWrite() const {
   SweepWrite write;
   write.sweep = sweep();
+  write.lease_token = lease_token_;
   write.events.assign(events_.begin() + static_cast<std::ptrdiff_t>(saved_events_), events_.end());
   return write;
 }

@@ -56,6 +56,13 @@ class SweepRun {
   // Inserted into the store (with PendingWrite) once.
   bool stored() const { return stored_; }
   void MarkStored() { stored_ = true; }
+  // On a shared store: the fencing token of this replica's lease on the sweep, which every
+  // PendingWrite carries (0: none). Once the lease is lost (another replica claimed the
+  // sweep) this run is stale and drives nothing more.
+  int64_t lease_token() const { return lease_token_; }
+  void set_lease_token(int64_t token) { lease_token_ = token; }
+  bool lease_lost() const { return lease_lost_; }
+  void LoseLease() { lease_lost_ = true; }
   // A claimed trial could not be submitted for now (the server stops): PENDING again.
   void Unclaim(int trial);
   // A claimed trial's job was queued: STARTED.
@@ -87,6 +94,8 @@ class SweepRun {
   std::unique_ptr<EarlyStopper> stopper_;
   size_t saved_events_ = 0;  // events_[0, saved_events_) are in the store
   bool stored_ = false;
+  int64_t lease_token_ = 0;
+  bool lease_lost_ = false;
 };
 
 }  // namespace descent::server

@@ -149,7 +149,9 @@ TEST(SweepManagerTest, RefusesABadSweepBeforeAnyJobExists) {
   const auto listed = jobs.List(v1::JOB_STATE_UNSPECIFIED, 0, "");
   ASSERT_OK(listed.status());
   EXPECT_TRUE(listed->jobs.empty());
-  EXPECT_TRUE(sweeps.List().empty());
+  const auto sweeps_listed = sweeps.List();
+  ASSERT_OK(sweeps_listed.status());
+  EXPECT_TRUE(sweeps_listed->empty());
   EXPECT_THAT(sweeps.Get("sweep-000000000000").status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("sweep-000000000000")));
 }

@@ -14,6 +14,7 @@
 #include "server/jobs/job_manager.h"
 #include "server/sweeps/sweep_manager.h"
 #include "tests/server/store_under_test.h"
+#include "tests/server/sweep_test_specs.h"
 #include "tests/testing/json_proto.h"
 #include "tests/testing/status_matchers.h"
 
@@ -22,28 +23,10 @@ namespace {
 
 using ::descent::server::testing::StoreKind;
 using ::descent::server::testing::StoreUnderTest;
+using ::descent::server::testing::kFourTrialAshaSweep;
 using ::descent::testing::ParseJsonProto;
 using ::testing::HasSubstr;
 
-// house_prices, 200 rows with a fifth held out: 10 steps an epoch, 30 epochs. One trial at a
-// time: Adam, an SGD rate far too low to learn, Adam again (the same trajectory as the first,
-// so never worse than it at a rung), another hopeless SGD rate. ASHA's first rung is at step
-// 20, the second at 60, the third at 180.
-constexpr char kSweep[] = R"({
-  "name": "restartable",
-  "base": {
-    "dataset": {"builtin": {"name": "house_prices", "samples": 200, "seed": 5}},
-    "model": {"hiddenLayers": [{"units": 8}]},
-    "loss": "MEAN_SQUARED_ERROR",
-    "optimizer": {"adam": {"learningRate": 0.01}},
-    "training": {"epochs": 30, "batchSize": 16, "seed": 3, "validationFraction": 0.2}
-  },
-  "parameters": [{"path": "optimizer", "values": [
-    {"adam": {"learningRate": 0.01}}, {"sgd": {"learningRate": 1e-7}},
-    {"adam": {"learningRate": 0.01}}, {"sgd": {"learningRate": 1e-6}}]}],
-  "maxConcurrentTrials": 1,
-  "earlyStopping": {"asha": {"minSteps": 20, "reductionFactor": 3}}
-})";
 
 class SweepRestartTest : public ::testing::TestWithParam<StoreKind> {
  protected:
@@ -79,6 +62,8 @@ class SweepRestartTest : public ::testing::TestWithParam<StoreKind> {
     EXPECT_OK(jobs_->Recover().status());
     EXPECT_OK(sweeps_->Recover().status());
     jobs_->StartWorkers("replica-a:50051");
+    // On PostgreSQL: the sweep given up at the stop is claimed again.
+    sweeps_->StartLeasing(LeaseHolder{"replica-a:50051", ++instance_, absl::Seconds(30)});
     return *sweeps_;
   }
 
@@ -95,15 +80,15 @@ class SweepRestartTest : public ::testing::TestWithParam<StoreKind> {
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<SweepManager> sweeps_;
+  int64_t instance_ = 0;  // this process's, restart after restart
 };
 
 INSTANTIATE_TEST_SUITE_P(Stores, SweepRestartTest,
-                         // A replica on PostgreSQL picks no stored sweep up (sweep_manager.h).
-                         ::testing::Values(StoreKind::kSqlite),
+                         ::testing::Values(StoreKind::kSqlite, StoreKind::kPostgres),
                          ::descent::server::testing::StoreKindName);
 
 TEST_P(SweepRestartTest, ASweepRestartedMidWayFinishesAsIfNothingHappened) {
-  const auto created = Start().Create(ParseJsonProto<v1::SweepSpec>(kSweep));
+  const auto created = Start().Create(ParseJsonProto<v1::SweepSpec>(kFourTrialAshaSweep));
   ASSERT_OK(created.status());
   const std::string id = created->id();
   // Until the third trial reported its first epoch: the first has run to its end by then,
