@@ -264,7 +264,13 @@ TEST(ReplicasTest, PostgresAwayLongerThanTheLeaseStopsTheJobsAndTheyResumeOnceIt
   ASSERT_GE(WatchUntilStep(*replicas[first_runner]->NewClient(), running[0].id(), kKillAfterStep),
             kKillAfterStep);
   (*postgres)->Stop();
-  absl::SleepFor(absl::Seconds(4));  // the outage's length: twice the lease timeout
+  // The database stays away until the first job's replica has given the job up: its writes
+  // and renewals retry for a lease timeout from when each began, which on a loaded machine can
+  // end well after the lease expired by the database's clock.
+  EXPECT_TRUE(replicas[first_runner]->process().WaitForOutput(
+      absl::StrCat(running[0].id(), " \"", spec.name(), "\" lost its lease"), absl::Seconds(90),
+      true))
+      << "the first job's replica kept it through an outage longer than its lease";
   ASSERT_OK((*postgres)->Resume());
 
   std::vector<History> histories;
