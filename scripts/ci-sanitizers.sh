@@ -93,7 +93,7 @@ fuzz() {
 # descent's threads without a gRPC server belongs here. A parameterized suite's tests are
 # named Prefix/Suite.Test/Param (the store suites run once per job store implementation).
 threaded_suites='^([A-Za-z]+/)?(JobManagerTest|JobManagerWatchTest|LossHistoryTest|LossHistoryDeathTest|'
-threaded_suites+='DatasetStoreTest|ReceiveUploadTest|ServiceMetricsTest|ExposerTest|'
+threaded_suites+='DatasetStoreTest|SharedDatasetsTest|ReceiveUploadTest|ServiceMetricsTest|ExposerTest|'
 threaded_suites+='MetricsHttpServerTest|JobEventLogTest|LogTest|'
 threaded_suites+='BearerTokensTest|JobStoreTest|PostgresJobStoreTest|JobManagerRestartTest|JobManagerStoreTest|'
 threaded_suites+='ModelCacheTest)\.'
