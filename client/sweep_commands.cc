@@ -1,6 +1,7 @@
 #include "client/sweep_commands.h"
 
 #include <algorithm>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -8,29 +9,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/input_files.h"
-#include "client/live_line.h"
 #include "client/loss_chart.h"
 #include "client/race_command.h"
+#include "client/sweep_live_view.h"
 #include "client/sweep_view.h"
 
 namespace descent::client {
 namespace {
-
-// "2 running, 1 pending, 3 ended": the live line while a sweep runs.
-std::string TrialCounts(const v1::Sweep& sweep) {
-  int running = 0, pending = 0, ended = 0;
-  for (const v1::Trial& trial : sweep.trials()) {
-    if (trial.state() == v1::TRIAL_RUNNING) {
-      ++running;
-    } else if (trial.state() == v1::TRIAL_PENDING) {
-      ++pending;
-    } else {
-      ++ended;
-    }
-  }
-  return absl::StrCat("sweep ", sweep.id(), ": ", running, " running, ", pending, " pending, ",
-                      ended, " ended");
-}
 
 // The trials that ran to the end, best first, then the others by their last objective.
 std::vector<const v1::Trial*> BestTrials(const v1::Sweep& sweep, int count) {
@@ -105,9 +90,11 @@ int RunSweepSubmit(const CommandContext& ctx, SweepClient& sweeps, const std::st
 
 int RunSweepWatch(const CommandContext& ctx, SweepClient& sweeps, const std::string& id,
                   const SweepViewOptions& options) {
-  const bool live = ctx.interactive && ctx.format == OutputFormat::kText;
-  LiveLine line(*ctx.out, ctx.terminal_width);
-  v1::Sweep sweep;
+  const bool text = ctx.format == OutputFormat::kText;
+  // On a terminal the trial table is redrawn in place; elsewhere a line per event.
+  std::ostringstream discard;
+  SweepWatchPrinter printer(text ? *ctx.out : discard, text && ctx.interactive,
+                            ctx.terminal_width);
   int64_t last_event = 0;
   absl::Time last_message = absl::Now();
   absl::Duration backoff = ctx.watch.initial_backoff;
@@ -115,38 +102,27 @@ int RunSweepWatch(const CommandContext& ctx, SweepClient& sweeps, const std::str
     const absl::Status watched = sweeps.Watch(id, last_event, [&](const v1::WatchSweepResponse& m) {
       last_message = absl::Now();
       backoff = ctx.watch.initial_backoff;
-      if (ctx.format == OutputFormat::kJson) *ctx.out << ToJson(m) << "\n" << std::flush;
-      if (m.has_sweep()) {
-        sweep = m.sweep();
-        return;
-      }
-      const v1::TrialEvent& event = m.trial();
-      last_event = event.sequence();
-      if (event.trial() < 0 || event.trial() >= sweep.trials_size()) return;
-      v1::Trial& trial = *sweep.mutable_trials(event.trial());
-      if (!event.job_id().empty()) trial.set_job_id(event.job_id());
-      if (event.kind() == v1::TrialEvent::STARTED) trial.set_state(v1::TRIAL_RUNNING);
-      if (event.kind() == v1::TrialEvent::STOPPED) trial.set_state(v1::TRIAL_STOPPED);
-      if (event.kind() == v1::TrialEvent::FINISHED) trial.set_state(event.state());
-      if (ctx.format != OutputFormat::kText) return;
-      const std::string text = FormatTrialEvent(sweep, event);
-      if (text.empty()) return;
-      if (live) line.Clear();
-      *ctx.out << text << std::flush;
-      if (live) line.UpdateText(TrialCounts(sweep), absl::Now());
+      if (!text) *ctx.out << ToJson(m) << "\n" << std::flush;
+      if (m.has_trial()) last_event = m.trial().sequence();
+      printer.OnMessage(m, absl::Now());
     });
     if (watched.ok()) break;
     if (watched.code() != absl::StatusCode::kUnavailable ||
         absl::Now() - last_message > ctx.watch.give_up_after) {
-      if (live) line.Clear();
+      printer.Finish();
       return ReportError(ctx, watched);
     }
     absl::SleepFor(backoff);  // a dropped stream or a restarting server: open it again
     backoff = std::min(backoff * 2, ctx.watch.max_backoff);
   }
-  if (live) line.Clear();
-  if (ctx.format == OutputFormat::kText) {
-    *ctx.out << FormatTrialTable(sweep, /*notes=*/false);  // the events said why
+  printer.Finish();
+  const v1::Sweep& sweep = printer.sweep();
+  if (text) {
+    // The live table shows the trials as they ended, with why they stopped cut to the
+    // terminal's width: the whole reasons follow. The lines the events printed elsewhere
+    // said why already.
+    *ctx.out << (printer.live() ? FormatTrialNotes(sweep)
+                                : FormatTrialTable(sweep, /*notes=*/false));
     const absl::Status charted = PrintBestCurves(ctx, sweep, options);
     if (!charted.ok()) return ReportError(ctx, charted);
     *ctx.out << FormatSweepSummary(sweep) << std::flush;

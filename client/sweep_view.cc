@@ -60,7 +60,6 @@ std::string FormatTrialTable(const v1::Sweep& sweep, bool with_notes) {
   std::string text = absl::StrFormat("%-6s %-*s  %-13s %-*s  %-10s %s\n", "TRIAL", width,
                                      "PARAMETERS", "STEP", objective.size(), objective, "STATE",
                                      "JOB");
-  std::string notes;
   for (const v1::Trial& trial : sweep.trials()) {
     const bool best = sweep.has_best_trial() && sweep.best_trial() == trial.index();
     absl::StrAppendFormat(&text, "%-6s %-*s  %-13s %-*s  %-10s %s\n",
@@ -69,13 +68,20 @@ std::string FormatTrialTable(const v1::Sweep& sweep, bool with_notes) {
                           absl::StrCat(trial.step(), "/", trial.total_steps()), objective.size(),
                           Objective(trial), TrialStateName(trial.state()),
                           trial.job_id().empty() ? "-" : trial.job_id());
+  }
+  return with_notes ? text + FormatTrialNotes(sweep) : text;
+}
+
+std::string FormatTrialNotes(const v1::Sweep& sweep) {
+  std::string notes;
+  for (const v1::Trial& trial : sweep.trials()) {
     if (trial.state() == v1::TRIAL_STOPPED) {
       absl::StrAppend(&notes, "trial ", trial.index(), " ", trial.stop_reason(), "\n");
     } else if (trial.state() == v1::TRIAL_FAILED) {
       absl::StrAppend(&notes, "trial ", trial.index(), " failed: ", trial.error(), "\n");
     }
   }
-  return with_notes ? text + notes : text;
+  return notes;
 }
 
 std::string FormatTrialEvent(const v1::Sweep& sweep, const v1::TrialEvent& event) {

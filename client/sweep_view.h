@@ -26,6 +26,9 @@ std::string TrialStateName(v1::TrialState state);
 // error.
 std::string FormatTrialTable(const v1::Sweep& sweep, bool notes = true);
 
+// For each stopped trial "trial N <reason>" and for each failed one its error, a line each.
+std::string FormatTrialNotes(const v1::Sweep& sweep);
+
 // "trial 2 started: job-... (optimizer=sgd)", "trial 2 stopped at step 20: ...",
 // "trial 0 SUCCEEDED at step 1500: validation loss 0.3181"; empty for REPORTED events.
 std::string FormatTrialEvent(const v1::Sweep& sweep, const v1::TrialEvent& event);
