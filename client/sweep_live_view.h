@@ -21,8 +21,10 @@ namespace descent::client {
 // STOPPED: stopped with its reason; FINISHED: its end state).
 void ApplySweepMessage(const v1::WatchSweepResponse& message, v1::Sweep* sweep);
 
-// At most this many trial rows in the live table; the rest are summed up in one line.
-inline constexpr int kMaxLiveTrialRows = 24;
+// At most this many trial rows in the live table; the rest are summed up in one line. The
+// whole table (19 lines) fits a 24-line terminal: a redraw moves the cursor up over it, which
+// cannot reach lines scrolled off the top.
+inline constexpr int kMaxLiveTrialRows = 16;
 
 // "sweep ID: 2 running, 1 pending, 3 ended", then a header and a row per trial:
 //   TRIAL  PARAMETERS  STEP  VALIDATION LOSS  STATE  STOP REASON
