@@ -3,7 +3,10 @@
 // datasets holds each content once (its id, its metadata as a descent.v1.Dataset without names,
 // its bytes as one bytea: uploads are at most --max-dataset-bytes, which descentd keeps below
 // PostgreSQL's 1 GiB per value), dataset_names its names (schema version
-// kDatasetsSchemaVersion, postgres_schema.h).
+// kDatasetsSchemaVersion, postgres_schema.h). The bytes are stored uncompressed (STORAGE
+// EXTERNAL): a 48 MB CSV of random numbers took 2.4-3.8 s to upload so against 5.5-8.0 s with
+// PostgreSQL's default pglz compression (2.1-2.7 s into --data-dir files), on a loaded 2-core
+// machine, for 49 MB stored instead of 29 MB.
 //
 // Its own connection, not the job store's: a large upload or read does not hold up the runners'
 // writes and lease renewals. Outages are retried as the job store's are (pg_connection.h).
