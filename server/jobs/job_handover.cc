@@ -1,6 +1,7 @@
 // A shared manager's jobs submitted here and claimed by another replica before any worker of
 // this one was free: they leave this replica's queue, as an idle worker's claim would make
 // them leave it (JobManager::Impl::ClaimNext).
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,12 +9,24 @@
 #include "server/jobs/job_manager_impl.h"
 
 namespace descent::server {
+namespace {
+
+// How often the queue is looked at: a watcher here of a job another replica claimed waits
+// this long at most before it follows the job in the store (a sweep's driver decides on
+// such a trial's epochs only from then on).
+constexpr absl::Duration kHandOverEvery = absl::Milliseconds(200);
+// The oldest queued jobs only: replicas claim the queued jobs in submission order, so the
+// ones another replica took are at the front; a long queue costs no more reads.
+constexpr size_t kHandOverLooksAt = 16;
+
+}  // namespace
 
 void JobManager::Impl::HandOverLoop() {
   for (;;) {
     {
       absl::MutexLock lock(&mu);
-      if (mu.AwaitWithTimeout(absl::Condition(this, &Impl::ShuttingDown), ClaimPollInterval())) {
+      if (mu.AwaitWithTimeout(absl::Condition(this, &Impl::ShuttingDown),
+                              std::min(kHandOverEvery, ClaimPollInterval()))) {
         return;
       }
     }
@@ -26,7 +39,8 @@ void JobManager::Impl::HandOverClaimedElsewhere() {
   std::string mine;
   {
     absl::MutexLock lock(&mu);
-    local.assign(queue.begin(), queue.end());
+    local.assign(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(
+                                                    std::min(queue.size(), kHandOverLooksAt)));
     mine = runner;
   }
   for (const std::shared_ptr<JobRecord>& job : local) {

@@ -160,7 +160,7 @@ struct JobManager::Impl {
   void ClusterCountLoop();
   static constexpr absl::Duration kClusterCountEvery = absl::Seconds(5);
 
-  // A shared manager's thread: every ClaimPollInterval hands over the jobs submitted here
+  // A shared manager's thread: every 200 ms hands over the jobs submitted here
   // and still queued in memory that another replica has claimed (HandOverClaimedElsewhere);
   // returns once shutting down. Idle workers do so as they look for work; this thread does
   // it when none is idle (or there are none), so that Get and Watch of such a job here
