@@ -198,7 +198,7 @@ absl::StatusOr<v1::Job> JobManager::Impl::CancelElsewhereLocked(std::string_view
 }
 
 void JobManager::Impl::HandOverLocked(JobRecord& job) {
-  job.MarkSuspended();
+  job.MarkHandedOver();
   if (listener != nullptr) listener->OnHandedOver(job.labels(), job.state());
   jobs.erase(job.id());
   if (auto slot = by_sequence.find(job.sequence()); slot != by_sequence.end()) {

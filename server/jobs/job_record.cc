@@ -346,6 +346,18 @@ void JobRecord::MarkSuspended() {
   changed_.SignalAll();
 }
 
+void JobRecord::MarkHandedOver() {
+  absl::MutexLock lock(&mu_);
+  handed_over_ = true;
+  suspended_ = true;
+  changed_.SignalAll();
+}
+
+bool JobRecord::handed_over() const {
+  absl::MutexLock lock(&mu_);
+  return handed_over_;
+}
+
 TrainingInput JobRecord::TakeTrainingInput() {
   absl::MutexLock lock(&mu_);
   DESCENT_CHECK(input_.has_value());

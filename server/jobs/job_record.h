@@ -200,6 +200,11 @@ class JobRecord {
   // The job stays unfinished in this process: watchers that have read everything end
   // (ReadResult::kSuspended) instead of waiting.
   void MarkSuspended() ABSL_LOCKS_EXCLUDED(mu_);
+  // As MarkSuspended, for a job another replica took over (it claimed the job while it was
+  // queued here, or this replica lost its lease): its watchers here go on following it in
+  // the shared store (handed_over()) instead of ending.
+  void MarkHandedOver() ABSL_LOCKS_EXCLUDED(mu_);
+  bool handed_over() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // The trained model of a SUCCEEDED job; FAILED_PRECONDITION naming the state otherwise,
   // or saying that a range test keeps no model.
@@ -274,6 +279,7 @@ class JobRecord {
   std::shared_ptr<const TrainedModel> model_ ABSL_GUARDED_BY(mu_);
   LossHistory history_ ABSL_GUARDED_BY(mu_);
   bool suspended_ ABSL_GUARDED_BY(mu_) = false;
+  bool handed_over_ ABSL_GUARDED_BY(mu_) = false;
   int64_t resumed_at_ ABSL_GUARDED_BY(mu_) = -1;  // the step this process resumed at
   // What the store holds of history_: the first steps and events.
   int64_t stored_steps_ ABSL_GUARDED_BY(mu_) = 0;

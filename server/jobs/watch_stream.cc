@@ -47,9 +47,10 @@ absl::Status StoppedReading(const WatchedJob& job) {
 
 }  // namespace
 
-absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
+absl::Status ServeWatch(const WatchedJob& watched, int64_t after_step,
                         const WatchStreamOptions& options, JobEventListener* listener,
                         const std::function<bool(const v1::WatchJobResponse&)>& send) {
+  WatchedJob job = watched;  // becomes a followed job if another replica takes the job over
   DESCENT_CHECK(after_step >= 0);
   DESCENT_CHECK(options.max_points_per_message >= 1 && options.page_steps >= 1);
   DESCENT_CHECK(job.record != nullptr ||
@@ -114,6 +115,15 @@ absl::Status ServeWatch(const WatchedJob& job, int64_t after_step,
       if (!JobStillStored(job)) return Deleted(job);
       read = ReadResult::kTimedOut;
       steps_recorded = page->steps();
+    }
+    if (read == ReadResult::kSuspended && job.record->handed_over() && job.store != nullptr) {
+      // Another replica trains the job now: the stream goes on from the store, as for a job
+      // it never held (the steps it resumes from its checkpoint are the same ones).
+      job.resumed_at = std::nullopt;
+      job.record = nullptr;
+      job.follow = true;
+      page.reset();
+      continue;
     }
     if (read == ReadResult::kSuspended) {
       return absl::UnavailableError(absl::StrCat(

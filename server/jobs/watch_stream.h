@@ -60,7 +60,9 @@ struct WatchedJob {
 // read every kFollowPollInterval). When that replica fails and another resumes the job from
 // its checkpoint, the stream pauses while the steps it has sent are trained again, and goes
 // on with the next one: no step twice. The resumption is sent where it sits in the history,
-// so a stream past the checkpoint's step does not get it.
+// so a stream past the checkpoint's step does not get it. A job this replica held and
+// another took over (JobRecord::handed_over: claimed elsewhere while queued here, or its
+// lease lost) is followed in the store from there on, the same way.
 // How often a stream following a job another replica trains reads the store when no
 // notification woke it (notifications may be lost with a dropped connection).
 inline constexpr absl::Duration kFollowPollInterval = absl::Seconds(1);

@@ -368,7 +368,8 @@ TEST_P(JobManagerStoreTest, AnotherReplicaWatchesAndCancelsAJobThroughTheDatabas
 }
 
 // An idle worker hears of a job submitted to another replica from the database at once: with
-// its polling all but off, it still claims and trains the job.
+// its polling all but off, it still claims and trains the job; the replica it was submitted
+// to, which has no worker, lets the job go and streams it from the database to its end.
 TEST_P(JobManagerStoreTest, AJobSubmittedToOneReplicaWakesTheIdleWorkersOfAnother) {
   if (GetParam() != StoreKind::kPostgres) GTEST_SKIP() << "a SQLite store has one process";
   JobManager& submitter = Restart(Options(0));
@@ -384,16 +385,22 @@ TEST_P(JobManagerStoreTest, AJobSubmittedToOneReplicaWakesTheIdleWorkersOfAnothe
   for (int i = 0; i < 2; ++i) {
     absl::StatusOr<v1::Job> job = submitter.Submit(TinyJob(1));
     ASSERT_OK(job);
-    // Read from the database until it ended (a minute at most: the poll would take an hour).
-    absl::StatusOr<v1::Job> stored = submitter.Get(job->id());
-    for (const absl::Time deadline = absl::Now() + absl::Minutes(1);
-         stored.ok() && !IsTerminal(stored->state()) && absl::Now() < deadline;
-         stored = submitter.Get(job->id())) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    ASSERT_OK(stored);
-    EXPECT_EQ(stored->state(), v1::SUCCEEDED);
-    EXPECT_EQ(stored->runner(), "replica-b:50051");
+    // Watched on the replica it was submitted to, which trains nothing: the stream follows the
+    // job in the database to its end (a minute at most: the trainer's poll would take an hour).
+    std::vector<v1::WatchJobResponse> seen;
+    const absl::Time deadline = absl::Now() + absl::Minutes(1);
+    ASSERT_OK(submitter.Watch(job->id(), 0, [&](const v1::WatchJobResponse& message) {
+      seen.push_back(message);
+      return absl::Now() < deadline;
+    }));
+    ASSERT_FALSE(seen.empty());
+    ASSERT_TRUE(seen.back().has_state());
+    EXPECT_EQ(seen.back().state().job().state(), v1::SUCCEEDED);
+    EXPECT_EQ(seen.back().state().job().runner(), "replica-b:50051");
+    const StreamSummary watched =
+        CheckStream(seen, 0, JobManagerOptions().max_points_per_message);
+    EXPECT_EQ(static_cast<int64_t>(watched.losses.size()),
+              seen.back().state().job().progress().step());
   }
 }
 
