@@ -16,7 +16,9 @@ namespace {
 // such a trial's epochs only from then on).
 constexpr absl::Duration kHandOverEvery = absl::Milliseconds(200);
 // The oldest queued jobs only: replicas claim the queued jobs in submission order, so the
-// ones another replica took are at the front; a long queue costs no more reads.
+// ones another replica took are at the front, and a pass ends at the first job nobody has
+// claimed (a claim that skipped it is seen by a later pass): a long queue costs a read or
+// two per pass.
 constexpr size_t kHandOverLooksAt = 16;
 
 }  // namespace
@@ -48,11 +50,9 @@ void JobManager::Impl::HandOverClaimedElsewhere() {
     // it), or another, which trains it (or has trained or cancelled it) by now. A store away
     // is asked again next time.
     const absl::StatusOr<StoredJob> stored = options.store->ReadJobRow(job->sequence());
-    if (!stored.ok()) continue;
-    if (stored->job.state() == v1::QUEUED &&
-        (stored->job.runner().empty() || stored->job.runner() == mine)) {
-      continue;
-    }
+    if (!stored.ok()) return;
+    if (stored->job.state() == v1::QUEUED && stored->job.runner().empty()) return;
+    if (stored->job.state() == v1::QUEUED && stored->job.runner() == mine) continue;
     absl::MutexLock lock(&mu);
     if (TakeQueuedLocked(job->sequence()) == nullptr) continue;  // taken or cancelled meanwhile
     HandOverLocked(*job);
