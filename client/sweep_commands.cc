@@ -169,7 +169,11 @@ int RunSweepCancel(const CommandContext& ctx, SweepClient& sweeps, const std::st
   if (ctx.format == OutputFormat::kJson) {
     *ctx.out << ToJson(*sweep) << "\n";
   } else {
-    *ctx.out << "sweep " << sweep->id() << " cancelled\n";
+    // A replica that does not drive the sweep records the cancel; the driver acts on it.
+    *ctx.out << "sweep " << sweep->id()
+             << (sweep->state() == v1::SWEEP_RUNNING
+                     ? " cancelling: the replica that drives it cancels it within seconds\n"
+                     : " cancelled\n");
   }
   *ctx.out << std::flush;
   return kExitOk;

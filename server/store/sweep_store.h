@@ -73,10 +73,18 @@ class SweepStore {
       const LeaseHolder& /*holder*/, const std::optional<std::string>& /*only*/) {
     return absl::UnimplementedError("this sweep store is not shared; it has no leases");
   }
-  // Extends the lease to `timeout` from now; lease-lost when another replica claimed it.
-  virtual absl::Status RenewSweepLease(const std::string& /*id*/, int64_t /*token*/,
-                                       absl::Duration /*timeout*/) {
+  // Extends the lease to `timeout` from now; true when a cancel of the sweep was requested
+  // (RequestSweepCancel). Lease-lost when another replica claimed it.
+  virtual absl::StatusOr<bool> RenewSweepLease(const std::string& /*id*/, int64_t /*token*/,
+                                               absl::Duration /*timeout*/) {
     return absl::UnimplementedError("this sweep store is not shared; it has no leases");
+  }
+  // Records a cancel of running sweep `id` for the replica that drives it, whichever that
+  // is: it hears of it at its next renewal, as does a replica that claims the sweep later.
+  // The sweep's state, which is terminal (and nothing was recorded) when it had ended
+  // already. NOT_FOUND for a sweep that is not stored; store errors as for WriteSweep.
+  virtual absl::StatusOr<v1::SweepState> RequestSweepCancel(const std::string& /*id*/) {
+    return absl::UnimplementedError("this sweep store is not shared; its one process cancels");
   }
   // Gives the lease up (a replica stopping): claimable at once. OK when it was lost already.
   virtual absl::Status ReleaseSweepLease(const std::string& /*id*/, int64_t /*token*/) {

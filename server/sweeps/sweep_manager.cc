@@ -155,14 +155,14 @@ absl::StatusOr<v1::Sweep> SweepManager::Cancel(absl::string_view id) {
       driven = DrivenLocked(std::string(id)) != nullptr;
     }
     if (!driven) {
-      ASSIGN_OR_RETURN(const v1::Sweep stored, Get(id));
-      if (stored.state() != v1::SWEEP_RUNNING) {
+      // Recorded for the replica that drives it, which cancels it at its next renewal (within
+      // a third of the lease timeout), or for the one that claims it next.
+      ASSIGN_OR_RETURN(const v1::SweepState state, store_->RequestSweepCancel(std::string(id)));
+      if (state != v1::SWEEP_RUNNING) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "sweep ", id, " has already ended (", v1::SweepState_Name(stored.state()), ")"));
+            "sweep ", id, " has already ended (", v1::SweepState_Name(state), ")"));
       }
-      return absl::FailedPreconditionError(absl::StrCat(
-          "sweep ", id, " is driven by another replica; cancel it through that replica "
-          "(descent --server=ADDRESS sweep cancel)"));
+      return Get(id);
     }
   }
   std::vector<std::string> running;

@@ -105,8 +105,10 @@ class SweepManager {
   absl::StatusOr<std::vector<v1::Sweep>> List() const;
 
   // Cancels the sweep: its pending trials at once, its running trials' jobs (they end
-  // CANCELLED shortly). FAILED_PRECONDITION for an ended sweep, and for a sweep another
-  // replica drives (cancel it there); NOT_FOUND for an unknown id.
+  // CANCELLED shortly). A sweep another replica drives is cancelled by that replica, which
+  // hears of the request from the store within a third of the lease timeout; the answer then
+  // is the sweep as stored at the moment (still RUNNING). FAILED_PRECONDITION for an ended
+  // sweep; NOT_FOUND for an unknown id.
   absl::StatusOr<v1::Sweep> Cancel(absl::string_view id);
 
   // Sends the sweep, every trial event after `after_event`, new events as they happen, and

@@ -79,9 +79,12 @@ void SweepManager::RenewLeases() {
       ++it;
     }
   }
+  std::vector<std::string> cancelled;  // asked of another replica
   for (const auto& [id, token] : leases) {
+    const absl::StatusOr<bool> renewed = store_->RenewSweepLease(id, token, timeout);
+    if (renewed.ok() && *renewed) cancelled.push_back(id);
     // Any other failure is retried at the next round, well before the lease expires.
-    if (!IsLeaseLost(store_->RenewSweepLease(id, token, timeout))) continue;
+    if (!IsLeaseLost(renewed.status())) continue;
     absl::MutexLock lock(&mutex_);
     const auto found = sweeps_.find(id);
     if (found != sweeps_.end() && found->second->lease_token() == token) {
@@ -89,6 +92,9 @@ void SweepManager::RenewLeases() {
       changed_.SignalAll();
     }
   }
+  // Driven here: Cancel cancels it as if asked here. An error (the sweep ended meanwhile,
+  // or this replica lost it) leaves it to whoever holds it now.
+  for (const std::string& id : cancelled) (void)Cancel(id);
 }
 
 void SweepManager::ClaimExpired() {

@@ -118,14 +118,12 @@ TEST_F(SweepReplicasTest, ASweepWhoseDriverDiesIsTakenOverAndFinishedByTheOtherR
   ASSERT_OK(created.status());
   const std::string id = created->id();
   EXPECT_TRUE(DrivenBy(id, "replica-a:50051"));
-  // B shows the sweep and lists it, but does not drive it: it cannot cancel it.
+  // B shows the sweep and lists it, but does not drive it.
   ASSERT_OK(b->sweeps->Get(id).status());
   const auto listed = b->sweeps->List();
   ASSERT_OK(listed.status());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].id(), id);
-  EXPECT_THAT(b->sweeps->Cancel(id).status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("another replica")));
 
   // A dies as soon as its rule has stopped the second trial: it renews, writes, decides and
   // gives up nothing more.
@@ -203,6 +201,54 @@ TEST_F(SweepReplicasTest, ASweepWhoseDriverDiesIsTakenOverAndFinishedByTheOtherR
               absl::ToDoubleSeconds(took), absl::ToDoubleSeconds(kLeaseTimeout),
               static_cast<long long>(sweep.steps_run()),
               static_cast<long long>(sweep.steps_full()), runners.c_str());
+}
+
+// A cancel asked of a replica that does not drive the sweep is recorded in the database: the
+// driver hears of it at its next renewal and cancels the sweep, its pending trials and its
+// running trial's job, which trains on the other replica.
+TEST_F(SweepReplicasTest, ACancelAskedOfAnyReplicaReachesTheDriver) {
+  std::unique_ptr<Replica> a = Start("replica-a:50051", 0);
+  std::unique_ptr<Replica> b = Start("replica-b:50051", 1);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  // Trials that would train for hours: the sweep ends only by the cancel.
+  v1::SweepSpec spec = ParseJsonProto<v1::SweepSpec>(kFourTrialAshaSweep);
+  spec.mutable_base()->mutable_training()->set_epochs(1'000'000);
+  spec.clear_early_stopping();
+  const auto created = a->sweeps->Create(spec);
+  ASSERT_OK(created.status());
+  const std::string id = created->id();
+  // Until the first trial has started (on B, as A trains nothing).
+  const absl::Status started = a->sweeps->Watch(
+      id, 0,
+      [](const v1::WatchSweepResponse& message) {
+        return !(message.has_trial() && message.trial().kind() == v1::TrialEvent::STARTED);
+      },
+      [] { return true; });
+  ASSERT_EQ(started.code(), absl::StatusCode::kCancelled) << started;
+
+  const auto answered = b->sweeps->Cancel(id);
+  ASSERT_OK(answered.status());
+  EXPECT_EQ(answered->id(), id);
+  // The driver's watch ends once the sweep has ended (a minute at most: else the trials
+  // would train on for hours).
+  std::vector<v1::WatchSweepResponse> seen;
+  const absl::Time deadline = absl::Now() + absl::Minutes(1);
+  ASSERT_OK(a->sweeps->Watch(
+      id, 0,
+      [&](const v1::WatchSweepResponse& message) {
+        seen.push_back(message);
+        return true;
+      },
+      [deadline] { return absl::Now() < deadline; }));
+  ASSERT_TRUE(seen.back().has_sweep());
+  const v1::Sweep& sweep = seen.back().sweep();
+  EXPECT_EQ(sweep.state(), v1::SWEEP_CANCELLED);
+  ASSERT_EQ(sweep.trials_size(), 4);
+  for (const v1::Trial& trial : sweep.trials()) EXPECT_EQ(trial.state(), v1::TRIAL_CANCELLED);
+  EXPECT_TRUE(DrivenBy(id, "replica-a:50051"));
+  EXPECT_THAT(b->sweeps->Cancel(id).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already ended")));
 }
 
 }  // namespace

@@ -126,7 +126,24 @@ TEST_P(SweepStoreTest, ASharedStoreFencesTheWritesOfAClaimTakenOver) {
   SweepWrite write = Sweep("sweep-a", v1::SWEEP_RUNNING);
   write.lease_token = (*claimed)->token;
   ASSERT_OK(sweeps.WriteSweep(write));
-  ASSERT_OK(sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1)));
+  const absl::StatusOr<bool> renewed =
+      sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1));
+  ASSERT_OK(renewed.status());
+  EXPECT_FALSE(*renewed);
+  // A cancel asked of any replica reaches the holder at its next renewal; an ended sweep's
+  // state is the answer, with nothing recorded.
+  const auto requested = sweeps.RequestSweepCancel("sweep-a");
+  ASSERT_OK(requested.status());
+  EXPECT_EQ(*requested, v1::SWEEP_RUNNING);
+  const absl::StatusOr<bool> cancelled =
+      sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1));
+  ASSERT_OK(cancelled.status());
+  EXPECT_TRUE(*cancelled);
+  const auto ended = sweeps.RequestSweepCancel("sweep-done");
+  ASSERT_OK(ended.status());
+  EXPECT_EQ(*ended, v1::SWEEP_SUCCEEDED);
+  EXPECT_THAT(sweeps.RequestSweepCancel("sweep-z").status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("sweep-z")));
 
   // The lease expires (as if a's renewals stopped): b takes the sweep over, and a's writes
   // and renewals are refused from then on.
@@ -137,7 +154,8 @@ TEST_P(SweepStoreTest, ASharedStoreFencesTheWritesOfAClaimTakenOver) {
   ASSERT_TRUE(taken->has_value());
   EXPECT_GT((*taken)->token, (*claimed)->token);
   EXPECT_THAT(sweeps.WriteSweep(write), StatusIs(absl::StatusCode::kAborted, HasSubstr("sweep-a")));
-  EXPECT_TRUE(IsLeaseLost(sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1))));
+  EXPECT_TRUE(IsLeaseLost(
+      sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1)).status()));
   write.lease_token = (*taken)->token;
   EXPECT_OK(sweeps.WriteSweep(write));
   // Released: claimable at once.

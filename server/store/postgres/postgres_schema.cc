@@ -99,6 +99,11 @@ CREATE INDEX dataset_names_by_dataset ON dataset_names (dataset, ordinal);
 -- as is, for 1.7x less space (postgres_datasets.h gives the figures).
 ALTER TABLE datasets ALTER COLUMN bytes SET STORAGE EXTERNAL;
 )sql",
+    // kSweepCancelSchemaVersion: cancels asked of a replica that does not drive the sweep
+    // (SweepStore::RequestSweepCancel), which the driver hears of at its next renewal.
+    R"sql(
+ALTER TABLE sweeps ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
+)sql",
 };
 static_assert(kSweepsSchemaVersion <= std::size(kMigrations));
 static_assert(std::size(kMigrations) == kPostgresSchemaVersion);

@@ -17,10 +17,12 @@ namespace descent::server {
 // (runner, lease_instance, lease_token, lease_expires). 3: cancel_requested in the jobs
 // table, an index of request ids. kSweepsSchemaVersion: the sweeps and their trial events
 // (postgres_sweep_store.h), leased as jobs are. kDatasetsSchemaVersion: uploaded datasets
-// and their names (postgres_datasets.h).
+// and their names (postgres_datasets.h). kSweepCancelSchemaVersion: cancel_requested in the
+// sweeps table (SweepStore::RequestSweepCancel).
 inline constexpr int64_t kSweepsSchemaVersion = 4;
 inline constexpr int64_t kDatasetsSchemaVersion = 5;
-inline constexpr int64_t kPostgresSchemaVersion = kDatasetsSchemaVersion;
+inline constexpr int64_t kSweepCancelSchemaVersion = 6;
+inline constexpr int64_t kPostgresSchemaVersion = kSweepCancelSchemaVersion;
 
 // Brings the database to kPostgresSchemaVersion: creates the tables in an empty database, or
 // runs the migrations from its version. FAILED_PRECONDITION naming both versions for a

@@ -135,17 +135,30 @@ absl::StatusOr<std::optional<SweepLease>> PostgresSweepStore::ClaimSweep(
   return SweepLease{std::string(claimed.Bytes(0, 0)), claimed.Int(0, 1)};
 }
 
-absl::Status PostgresSweepStore::RenewSweepLease(const std::string& id, int64_t token,
-                                                 absl::Duration timeout) {
+absl::StatusOr<bool> PostgresSweepStore::RenewSweepLease(const std::string& id, int64_t token,
+                                                         absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(
       PgResult renewed,
       db_->Run("UPDATE sweeps SET lease_expires = now() + $3::bigint * interval '1 millisecond' "
-               "WHERE id = $1 AND lease_token = $2",
+               "WHERE id = $1 AND lease_token = $2 RETURNING cancel_requested::integer",
                PgParams().Text(id).Int(token).Int(absl::ToInt64Milliseconds(timeout)),
                "renew a sweep's lease"));
-  if (renewed.affected() == 0) return SweepLeaseLostError(id);
-  return absl::OkStatus();
+  if (renewed.rows() == 0) return SweepLeaseLostError(id);
+  return renewed.Int(0, 0) != 0;
+}
+
+absl::StatusOr<v1::SweepState> PostgresSweepStore::RequestSweepCancel(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(PgResult requested,
+                   db_->Run("UPDATE sweeps SET cancel_requested = true WHERE id = $1 AND "
+                            "state = $2 RETURNING state",
+                            PgParams().Text(id).Int(v1::SWEEP_RUNNING), "request a sweep's cancel"));
+  if (requested.rows() > 0) return v1::SWEEP_RUNNING;
+  ASSIGN_OR_RETURN(PgResult row, db_->Run("SELECT state FROM sweeps WHERE id = $1",
+                                          PgParams().Text(id), "find a sweep"));
+  if (row.rows() == 0) return absl::NotFoundError(absl::StrCat("no sweep ", id));
+  return static_cast<v1::SweepState>(row.Int(0, 0));
 }
 
 absl::Status PostgresSweepStore::ReleaseSweepLease(const std::string& id, int64_t token) {

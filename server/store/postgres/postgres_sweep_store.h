@@ -33,8 +33,11 @@ class PostgresSweepStore final : public SweepStore {
   absl::StatusOr<std::optional<SweepLease>> ClaimSweep(
       const LeaseHolder& holder, const std::optional<std::string>& only) override
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::Status RenewSweepLease(const std::string& id, int64_t token,
-                               absl::Duration timeout) override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<bool> RenewSweepLease(const std::string& id, int64_t token,
+                                       absl::Duration timeout) override ABSL_LOCKS_EXCLUDED(mu_);
+  // In the sweeps table's cancel_requested column.
+  absl::StatusOr<v1::SweepState> RequestSweepCancel(const std::string& id) override
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ReleaseSweepLease(const std::string& id, int64_t token) override
       ABSL_LOCKS_EXCLUDED(mu_);
 
