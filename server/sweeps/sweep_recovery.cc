@@ -5,14 +5,11 @@
 #include <vector>
 
 #include "base/status_macros.h"
+#include "proto/job_state.h"
 #include "server/sweeps/sweep_manager.h"
 
 namespace descent::server {
 namespace {
-
-bool IsTerminalJob(v1::JobState state) {
-  return state == v1::SUCCEEDED || state == v1::FAILED || state == v1::CANCELLED;
-}
 
 // Whether the trial's job may still be queued or running: the jobs a recovered sweep
 // follows. A SUCCEEDED sweep had none left; a cancelled one, those it was cancelling.
@@ -83,7 +80,7 @@ void SweepManager::Resume(const std::string& id) {
     // Followed even when it ended while the sweep was not looking (on a shared store another
     // replica may have trained it to its end before this one claimed the sweep): its stored
     // epochs the rule has not read yet reach it, then its end.
-    if (!IsTerminalJob(job->state()) &&
+    if (!v1::IsTerminal(job->state()) &&
         (run.state().trials(trial).state() == v1::TRIAL_STOPPED ||
          run.state().state() == v1::SWEEP_CANCELLED)) {
       to_cancel.push_back(job_id);
