@@ -16,8 +16,9 @@
 #         through its completion queues are invisible and every such test reports races in
 #         gRPC's inline header code (hundreds, none in descent's code); suppressing them
 #         would also hide real races in the service handlers. The integration tests are
-#         left out too (same reason, and CI's time budget). Suppressions, if any:
-#         scripts/tsan-suppressions.txt.
+#         left out too (same reason, and CI's time budget). Suppressions:
+#         scripts/tsan-suppressions.txt (Abseil's own lock-order graph, which it guards with a
+#         lock TSan cannot see).
 #
 # Usage: scripts/ci-sanitizers.sh [asan|fuzz|tsan ...]   (default: asan fuzz tsan)
 # Environment: ASAN_BUILD_DIR (build-asan), TSAN_BUILD_DIR (build-tsan), FUZZ_SECONDS (30),
