@@ -10,9 +10,11 @@
 # Usage: bench/replicas.sh [build-dir]    (default: build)
 # Needs PostgreSQL 15 (deploy/install-deps.sh test). Environment: REPLICAS_REPEATS (5),
 # REPLICAS_SECONDS (1: engine seconds per store job and per scale job), REPLICAS_CLAIMS (20),
-# REPLICAS_JOBS (8). OpenBLAS runs on its own kernels (env -u OPENBLAS_CORETYPE
-# -u OPENBLAS_L2_SIZE, as bench/run.sh) on one thread per job; processes are not pinned: the
-# scale figure needs both cores.
+# REPLICAS_JOBS (8), REPLICAS_PARTS (store,claim,scale: which figures). OpenBLAS runs on its
+# own kernels (env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE, as bench/run.sh) on one thread per
+# job; processes are not pinned: the scale figure needs both cores, and says how many cores
+# other processes kept busy meanwhile (other_processes_cores: near 0 for a figure that means
+# something).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,4 +28,5 @@ log=$(mktemp /tmp/replicas_bench.XXXXXX.log)
 echo "# $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg); descentd log in $log"
 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
   "$bench" --repeats="${REPLICAS_REPEATS:-5}" --seconds="${REPLICAS_SECONDS:-1}" \
-  --claims="${REPLICAS_CLAIMS:-20}" --jobs="${REPLICAS_JOBS:-8}" 2>"$log"
+  --claims="${REPLICAS_CLAIMS:-20}" --jobs="${REPLICAS_JOBS:-8}" \
+  --parts="${REPLICAS_PARTS:-store,claim,scale}" 2>"$log"

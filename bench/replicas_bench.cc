@@ -13,7 +13,10 @@
 // 3. scale: --jobs small jobs submitted round-robin to two replicas with one worker each,
 //    against the same jobs on one replica with one worker: jobs finished per second from the
 //    first submission to the last job's end, alternating, median of --repeats. Goal >= 1.8x on
-//    two cores. The 1-minute load average is printed next to each figure.
+//    two cores. The 1-minute load average is printed next to each figure, and next to each
+//    scale figure the cores other processes kept busy meanwhile (other_processes_cores, from
+//    /proc/stat less this process and its PostgreSQL): the two replicas need both cores, so
+//    on a shared machine a ratio measured while others held, say, half a core says little.
 //
 // Prints JSON lines, e.g.
 //   {"bench":"replicas_store","config":"tiny","impl":"postgresql","steps_per_second":..}
@@ -22,10 +25,11 @@
 //   {"bench":"replicas_scale","replicas":2,"jobs_per_second":..,"load_average":..}
 //   {"bench":"replicas_scale","ratio":1.93,"target":1.8,"verdict":"met"}
 // Usage: replicas_bench [--configs=tiny,small] [--seconds=1] [--repeats=5] [--claims=20]
-//                       [--jobs=8]
+//                       [--jobs=8] [--parts=store,claim,scale]
 // A benchmark, not a test: bench/replicas.sh runs it; ctest never does.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -258,11 +262,31 @@ void ClaimLatency(int claims, testing::PostgresServer& postgres) {
   idle.server->Shutdown();
 }
 
+// CPU seconds the whole machine spent busy so far (every core; steal counts as busy: the
+// hypervisor gave that time to someone else), from /proc/stat.
+double MachineBusySeconds() {
+  std::ifstream file("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  file >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  return (user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// One run of the scale jobs: jobs finished per second, and the cores (on average over the
+// run) that processes other than this one and its PostgreSQL kept busy. On a shared machine
+// that second figure says how much of the two cores the run really had.
+struct ScaleRun {
+  double jobs_per_second = 0;
+  double other_cores = 0;
+};
+
 // Jobs finished per second: `jobs` small jobs submitted round-robin to `replicas`, from the
 // first submission to the last job's end. Each job is polled on the replica it was submitted
 // to every 10 ms: a millisecond poll of a job another replica trains reads the database each
 // time, and that work would take a core from the jobs being measured.
-double JobsPerSecond(std::vector<Replica>& replicas, int jobs, const v1::JobSpec& spec) {
+ScaleRun JobsPerSecond(std::vector<Replica>& replicas, int jobs, const v1::JobSpec& spec) {
+  const double busy_before = MachineBusySeconds();
+  const double own_before = bench::ProcessCpuSeconds() + PostgresCpuSeconds();
   const absl::Time start = absl::Now();
   std::vector<std::pair<client::DescentClient*, std::string>> ids;
   for (int i = 0; i < jobs; ++i) {
@@ -275,7 +299,10 @@ double JobsPerSecond(std::vector<Replica>& replicas, int jobs, const v1::JobSpec
         absl::Milliseconds(10));
     if (done.state() != v1::SUCCEEDED) Die(absl::StrCat("job ", id, ": ", done.error()));
   }
-  return jobs / absl::ToDoubleSeconds(absl::Now() - start);
+  const double wall = absl::ToDoubleSeconds(absl::Now() - start);
+  const double own = bench::ProcessCpuSeconds() + PostgresCpuSeconds() - own_before;
+  const double others = MachineBusySeconds() - busy_before - own;
+  return {jobs / wall, std::max(0.0, others / wall)};
 }
 
 // 3. Two replicas with one worker each against one replica with one worker.
@@ -288,20 +315,29 @@ void Scale(int jobs, double seconds, int repeats, testing::PostgresServer& postg
   two.push_back(StartReplica(shared));
   two.push_back(StartReplica(shared));
   const v1::JobSpec spec = bench::MakeSpec(*bench::FindConfig("small"), seconds);
-  std::vector<double> single, pair, single_load, pair_load;
+  struct Side {
+    int replicas;
+    std::vector<Replica>& servers;
+    std::vector<double> runs, loads, other_cores;
+  };
+  Side sides[] = {{1, one, {}, {}, {}}, {2, two, {}, {}, {}}};
   for (int r = 0; r < repeats; ++r) {
-    single.push_back(JobsPerSecond(one, jobs, spec));
-    single_load.push_back(LoadAverage());
-    pair.push_back(JobsPerSecond(two, jobs, spec));
-    pair_load.push_back(LoadAverage());
+    for (Side& side : sides) {
+      const ScaleRun run = JobsPerSecond(side.servers, jobs, spec);
+      side.runs.push_back(run.jobs_per_second);
+      side.other_cores.push_back(run.other_cores);
+      side.loads.push_back(LoadAverage());
+    }
   }
-  for (const auto& [count, runs, loads] :
-       {std::tuple<int, const std::vector<double>&, const std::vector<double>&>{1, single, single_load},
-        {2, pair, pair_load}}) {
+  for (const Side& side : sides) {
     std::printf("{\"bench\":\"replicas_scale\",\"replicas\":%d,\"workers_each\":1,\"jobs\":%d,"
-                "\"jobs_per_second\":%.3f,\"load_average\":%.2f}\n",
-                count, jobs, Median(runs), Median(loads));
+                "\"jobs_per_second\":%.3f,\"other_processes_cores\":%.2f,"
+                "\"load_average\":%.2f}\n",
+                side.replicas, jobs, Median(side.runs), Median(side.other_cores),
+                Median(side.loads));
   }
+  const std::vector<double>& single = sides[0].runs;
+  const std::vector<double>& pair = sides[1].runs;
   const double ratio = Median(pair) / Median(single);
   std::printf("{\"bench\":\"replicas_scale\",\"ratio\":%.3f,\"target\":1.8,\"verdict\":\"%s\","
               "\"cores\":%ld}\n",
@@ -314,6 +350,7 @@ void Scale(int jobs, double seconds, int repeats, testing::PostgresServer& postg
 int Main(int argc, char** argv) {
   bench::RunFlags flags;
   int claims = 20, jobs = 8;
+  std::vector<std::string> parts = {"store", "claim", "scale"};
   for (int i = 1; i < argc; ++i) {
     std::string value;
     const std::string_view arg = argv[i];
@@ -323,10 +360,12 @@ int Main(int argc, char** argv) {
       claims = std::stoi(value);
     } else if (ParseFlag(arg, "--jobs", &value)) {
       jobs = std::stoi(value);
+    } else if (ParseFlag(arg, "--parts", &value)) {
+      parts = absl::StrSplit(value, ',', absl::SkipEmpty());
     } else {
       std::fprintf(stderr,
                    "usage: %s [--configs=tiny,small] [--seconds=S] [--repeats=R] [--claims=N] "
-                   "[--jobs=N]\n",
+                   "[--jobs=N] [--parts=store,claim,scale]\n",
                    argv[0]);
       return 2;
     }
@@ -344,9 +383,12 @@ int Main(int argc, char** argv) {
   std::printf("# in-process descentd replicas on 127.0.0.1, 1 worker each, OpenBLAS 1 thread; "
               "PostgreSQL 15 on 127.0.0.1:%d (fsync off); medians of %d alternating runs\n",
               postgres->port(), repeats);
-  StoreOverhead(names, seconds, repeats, *postgres);
-  ClaimLatency(claims, *postgres);
-  Scale(jobs, seconds, repeats, *postgres);
+  const auto wanted = [&](std::string_view part) {
+    return std::find(parts.begin(), parts.end(), part) != parts.end();
+  };
+  if (wanted("store")) StoreOverhead(names, seconds, repeats, *postgres);
+  if (wanted("claim")) ClaimLatency(claims, *postgres);
+  if (wanted("scale")) Scale(jobs, seconds, repeats, *postgres);
   return 0;
 }
 
