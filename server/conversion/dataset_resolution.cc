@@ -7,6 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "base/status_macros.h"
 #include "engine/loss.h"
+#include "server/conversion/builtin_dataset_cache.h"
 #include "server/conversion/engine_to_proto.h"
 #include "server/conversion/spec_errors.h"
 #include "server/datasets/dataset_store.h"
@@ -37,7 +38,7 @@ absl::StatusOr<Dataset> MakeBuiltin(const v1::BuiltinDataset& builtin) {
     }
     options.noise = builtin.noise();
   }
-  absl::StatusOr<Dataset> dataset = MakeBuiltinDataset(builtin.name(), options);
+  absl::StatusOr<Dataset> dataset = BuiltinDatasetCache::Shared().Get(builtin.name(), options);
   if (!dataset.ok()) return AsSpecError(dataset.status(), kPath);
   return dataset;
 }
