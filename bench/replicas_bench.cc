@@ -280,6 +280,7 @@ double MachineBusySeconds() {
 struct ScaleRun {
   double jobs_per_second = 0;
   double other_cores = 0;
+  double postgres_ms_per_job = 0;  // CPU of PostgreSQL's processes
 };
 
 // Jobs finished per second: `jobs` small jobs submitted round-robin to `replicas`, from the
@@ -290,7 +291,8 @@ struct ScaleRun {
 // replicas no core is spare for it).
 ScaleRun JobsPerSecond(std::vector<Replica>& replicas, int jobs, const v1::JobSpec& spec) {
   const double busy_before = MachineBusySeconds();
-  const double own_before = bench::ProcessCpuSeconds() + PostgresCpuSeconds();
+  const double postgres_before = PostgresCpuSeconds();
+  const double own_before = bench::ProcessCpuSeconds() + postgres_before;
   const absl::Time start = absl::Now();
   std::vector<std::pair<client::DescentClient*, std::string>> ids;
   for (int i = 0; i < jobs; ++i) {
@@ -306,9 +308,11 @@ ScaleRun JobsPerSecond(std::vector<Replica>& replicas, int jobs, const v1::JobSp
     last_end = std::max(last_end, server::FromTimestamp(done.end_time()));
   }
   const double polled = absl::ToDoubleSeconds(absl::Now() - start);
-  const double own = bench::ProcessCpuSeconds() + PostgresCpuSeconds() - own_before;
+  const double postgres = PostgresCpuSeconds() - postgres_before;
+  const double own = bench::ProcessCpuSeconds() + postgres + postgres_before - own_before;
   const double others = MachineBusySeconds() - busy_before - own;
-  return {jobs / absl::ToDoubleSeconds(last_end - start), std::max(0.0, others / polled)};
+  return {jobs / absl::ToDoubleSeconds(last_end - start), std::max(0.0, others / polled),
+          1000 * postgres / jobs};
 }
 
 // 3. Two replicas with one worker each against one replica with one worker.
@@ -324,23 +328,24 @@ void Scale(int jobs, double seconds, int repeats, testing::PostgresServer& postg
   struct Side {
     int replicas;
     std::vector<Replica>& servers;
-    std::vector<double> runs, loads, other_cores;
+    std::vector<double> runs, loads, other_cores, postgres_ms;
   };
-  Side sides[] = {{1, one, {}, {}, {}}, {2, two, {}, {}, {}}};
+  Side sides[] = {{1, one, {}, {}, {}, {}}, {2, two, {}, {}, {}, {}}};
   for (int r = 0; r < repeats; ++r) {
     for (Side& side : sides) {
       const ScaleRun run = JobsPerSecond(side.servers, jobs, spec);
       side.runs.push_back(run.jobs_per_second);
       side.other_cores.push_back(run.other_cores);
+      side.postgres_ms.push_back(run.postgres_ms_per_job);
       side.loads.push_back(LoadAverage());
     }
   }
   for (const Side& side : sides) {
     std::printf("{\"bench\":\"replicas_scale\",\"replicas\":%d,\"workers_each\":1,\"jobs\":%d,"
-                "\"jobs_per_second\":%.3f,\"other_processes_cores\":%.2f,"
-                "\"load_average\":%.2f}\n",
-                side.replicas, jobs, Median(side.runs), Median(side.other_cores),
-                Median(side.loads));
+                "\"jobs_per_second\":%.3f,\"postgres_cpu_ms_per_job\":%.1f,"
+                "\"other_processes_cores\":%.2f,\"load_average\":%.2f}\n",
+                side.replicas, jobs, Median(side.runs), Median(side.postgres_ms),
+                Median(side.other_cores), Median(side.loads));
   }
   const std::vector<double>& single = sides[0].runs;
   const std::vector<double>& pair = sides[1].runs;
