@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/blas.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/reference_activation.h"
@@ -369,6 +370,26 @@ TEST(NetworkTest, SameSeedSameParametersAndEarlierLayersIgnoreLaterOnes) {
           Model({{16, Activation::kRelu}, {9, Activation::kRelu}}, Initialization::kHeUniform), 77)
           .GetParameters();
   EXPECT_EQ(deeper[0].weight.values(), a[0].weight.values());
+}
+
+// Create shares a large network's layers among the job's threads (BlasThreads()): the
+// parameters are the same bits on one thread as on several.
+TEST(NetworkTest, LargeNetworkGetsTheSameParametersOnOneThreadAsOnSeveral) {
+  const ModelSpec model = Model({{512, Activation::kRelu}, {1024, Activation::kRelu}},
+                                Initialization::kXavierNormal);
+  const int before = BlasThreads();
+  SetBlasThreads(1);
+  const auto one = MakeNetwork(600, 700, model, 5).GetParameters();
+  SetBlasThreads(3);
+  const auto three = MakeNetwork(600, 700, model, 5).GetParameters();
+  SetBlasThreads(before);
+  ASSERT_GE(one[0].weight.size() + one[1].weight.size() + one[2].weight.size(), size_t{1} << 20)
+      << "below the size from which Create uses several threads";
+  ASSERT_EQ(one.size(), three.size());
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(one[i].weight.values(), three[i].weight.values()) << "layer " << i;
+    EXPECT_EQ(one[i].bias, three[i].bias) << "layer " << i;
+  }
 }
 
 TEST(NetworkTest, SetParametersRoundTripsAndRejectsWrongShapesNamingTheField) {
