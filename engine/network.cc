@@ -40,12 +40,14 @@ struct Network::Layer {
 
   bool keeps_pre() const { return ActivationBackwardNeedsInput(activation); }
 
-  // Sizes the parameters and their gradients for inputs and outputs, all zero. The first
-  // touch of a large network's buffers is most of its set-up (page faults): Create makes it
-  // on the thread that then draws the layer's values.
-  void Allocate() {
+  // Size the parameters (AllocateParameters) and their gradients (AllocateGradients), all
+  // zero. The first touch of a large network's buffers is much of its set-up (page faults):
+  // Create makes it on the threads that then draw the values.
+  void AllocateParameters() {
     weight = Matrix(outputs, inputs);
     bias.assign(static_cast<size_t>(outputs), 0.0f);
+  }
+  void AllocateGradients() {
     weight_grad = Matrix(outputs, inputs);
     bias_grad.assign(static_cast<size_t>(outputs), 0.0f);
   }
@@ -105,19 +107,28 @@ absl::StatusOr<Network> Network::Create(int inputs, int outputs, const ModelSpec
   // Each layer draws from its own generator (LayerSeed), so the layers can be allocated and
   // drawn on different threads with the same bits. A large network uses the job's threads
   // (BlasThreads(), which descentd sets from the cores it gives the job): its set-up ran on
-  // one core while the job's other one idled (~90 ms of allocation and draws on the large
-  // benchmark network, 2M + 4M + 2M weights, about 1.3 of its one-core steps). A small one
-  // is done in less time than starting a thread takes.
+  // one core while the job's other one idled. The work items are each layer's parameters
+  // (allocated, then drawn: about 4 units per value) and each layer's gradients (allocated:
+  // 1 unit), so that on the large benchmark network (2M + 4M + 2M weights) two threads get
+  // equal shares. A small network is done in less time than starting a thread takes.
+  const int count = static_cast<int>(network.layers_.size());
   std::vector<int64_t> costs;
+  for (const Layer& layer : network.layers_) {
+    costs.push_back(4 * DenseLayerParameters(layer.inputs, layer.outputs));
+  }
   for (const Layer& layer : network.layers_) {
     costs.push_back(DenseLayerParameters(layer.inputs, layer.outputs));
   }
   const int threads =
       network.ParameterCount() >= kParallelSetUpParameters ? BlasThreads() : 1;
-  internal::ShareOutWork(costs, threads, [&](int i) {
-    Layer& layer = network.layers_[static_cast<size_t>(i)];
-    layer.Allocate();
-    InitializeDenseLayer(model.initialization, LayerSeed(seed, i), &layer.weight, &layer.bias);
+  internal::ShareOutWork(costs, threads, [&](int item) {
+    Layer& layer = network.layers_[static_cast<size_t>(item % count)];
+    if (item >= count) {
+      layer.AllocateGradients();
+      return;
+    }
+    layer.AllocateParameters();
+    InitializeDenseLayer(model.initialization, LayerSeed(seed, item), &layer.weight, &layer.bias);
   });
   return network;
 }
@@ -126,7 +137,10 @@ absl::StatusOr<Network> Network::FromParameters(int inputs, const ModelSpec& mod
                                                 const std::vector<LayerParameters>& parameters) {
   const int outputs = parameters.empty() ? 0 : parameters.back().weight.rows();
   ASSIGN_OR_RETURN(Network network, Shaped(inputs, outputs, model));
-  for (Layer& layer : network.layers_) layer.Allocate();
+  for (Layer& layer : network.layers_) {
+    layer.AllocateParameters();
+    layer.AllocateGradients();
+  }
   RETURN_IF_ERROR(network.SetParameters(parameters));
   return network;
 }

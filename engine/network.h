@@ -84,8 +84,8 @@ class Network {
  private:
   struct Layer;
   Network();
-  // Layers of the right shapes, their parameters not allocated yet (Layer::Allocate); the
-  // checks of Create.
+  // Layers of the right shapes, their parameters and gradients not allocated yet
+  // (Layer::AllocateParameters, AllocateGradients); the checks of Create.
   static absl::StatusOr<Network> Shaped(int inputs, int outputs, const ModelSpec& model);
   // Backward; with `neg_lr`, BackwardAndDescend with learning rate -*neg_lr.
   void BackwardPass(const Matrix& x, const Matrix& grad_logits, const float* neg_lr);
