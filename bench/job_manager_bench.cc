@@ -6,7 +6,8 @@
 //
 //   job_manager_bench [tiny|tiny-short-epochs|small] [rounds] [memory|store]
 //                                                          (default: tiny 5 memory)
-//   job_manager_bench concurrent [small|medium|large] [rounds]
+//   job_manager_bench concurrent [small|medium|large] [rounds] [epochs]
+//                                    (default: medium 5, the config's own epochs)
 //   job_manager_bench step-times [tiny,small,medium,large]
 //
 // store: the manager writes through a job store (SQLite in a temporary directory, the
@@ -20,7 +21,10 @@
 // last end) and its ratio to the one-core baseline (PERFORMANCE.md's targets on an idle 2-core
 // machine: >= 1.7 for the large job alone, >= 1.8 for two jobs), and how many threads did the
 // work (>= 10% of the process's CPU time each): the proof of no oversubscription that
-// machine load cannot blur.
+// machine load cannot blur. `epochs` sets the job's length: the large config's own 2 epochs
+// are 16 steps (~1 s on one core), in which a job's set-up and end (Trainer::Create, copying
+// its 33 MB of parameters out) weigh far more than in a job of realistic length; 12 epochs
+// are 96 steps (~6 s on one core). Each JSON line carries the epochs and one job's steps.
 //
 // `step-times` trains each config once through a manager and prints the distribution of its
 // step durations as the descent_training_step_duration_seconds histogram records them
@@ -279,8 +283,10 @@ struct ConcurrentRun {
 };
 
 // `jobs` copies of `job` submitted at once to a manager with two workers and `blas_threads`
-// OpenBLAS threads (0 = the manager's default).
-ConcurrentRun Concurrent(const PreparedJob& job, int jobs, int blas_threads) {
+// OpenBLAS threads (0 = the manager's default). Sets *job_steps to one job's steps (every
+// copy trains the same number; a copy that does not exits the benchmark).
+ConcurrentRun Concurrent(const PreparedJob& job, int jobs, int blas_threads,
+                         int64_t* job_steps) {
   JobManagerOptions options;
   options.workers = 2;
   options.blas_threads = blas_threads;
@@ -306,7 +312,14 @@ ConcurrentRun Concurrent(const PreparedJob& job, int jobs, int blas_threads) {
     }
     first_start = std::min(first_start, FromTimestamp(done->start_time()));
     last_end = std::max(last_end, FromTimestamp(done->end_time()));
-    steps += done->progress().step();
+    if (steps > 0 && done->progress().step() != *job_steps) {
+      std::fprintf(stderr, "job %s trained %lld steps, another %lld\n", id.c_str(),
+                   static_cast<long long>(done->progress().step()),
+                   static_cast<long long>(*job_steps));
+      std::exit(1);
+    }
+    *job_steps = done->progress().step();
+    steps += *job_steps;
   }
   // Read while the workers (and OpenBLAS's threads) are still alive.
   const std::map<int, double> cpu_after = ThreadCpuSeconds();
@@ -332,8 +345,12 @@ std::string LoadAverage() {
   return absl::StrCat(one, " ", five, " ", fifteen);
 }
 
-int RunConcurrent(const std::string& name, int rounds) {
-  const Config config = MakeConfig(name);
+// epochs: the job's length (0 = the config's own).
+int RunConcurrent(const std::string& name, int rounds, int epochs) {
+  Config config = MakeConfig(name);
+  if (epochs > 0) config.job.train_spec.training.epochs = epochs;
+  epochs = config.job.train_spec.training.epochs;
+  int64_t job_steps = 0;
   cpu_set_t cpus;
   CPU_ZERO(&cpus);
   sched_getaffinity(0, sizeof(cpus), &cpus);
@@ -341,32 +358,36 @@ int RunConcurrent(const std::string& name, int rounds) {
   std::vector<double> two_ratios;
   std::vector<double> oversubscribed_ratios;
   for (int round = 0; round < rounds; ++round) {
-    const ConcurrentRun one_core = Concurrent(config.job, 1, 1);
-    const ConcurrentRun alone = Concurrent(config.job, 1, 0);
-    const ConcurrentRun two = Concurrent(config.job, 2, 0);
-    const ConcurrentRun oversubscribed = Concurrent(config.job, 2, 2);
+    const ConcurrentRun one_core = Concurrent(config.job, 1, 1, &job_steps);
+    const ConcurrentRun alone = Concurrent(config.job, 1, 0, &job_steps);
+    const ConcurrentRun two = Concurrent(config.job, 2, 0, &job_steps);
+    const ConcurrentRun oversubscribed = Concurrent(config.job, 2, 2, &job_steps);
     alone_ratios.push_back(alone.steps_per_second / one_core.steps_per_second);
     two_ratios.push_back(two.steps_per_second / one_core.steps_per_second);
     oversubscribed_ratios.push_back(oversubscribed.steps_per_second / one_core.steps_per_second);
     std::printf(
         "{\"bench\":\"concurrent_jobs\",\"config\":\"%s\",\"round\":%d,"
+        "\"epochs\":%d,\"job_steps\":%lld,"
         "\"one_core_steps_per_s\":%.2f,\"alone_steps_per_s\":%.2f,\"alone_busy_threads\":%d,"
         "\"two_jobs_steps_per_s\":%.2f,\"two_jobs_busy_threads\":%d,"
         "\"two_jobs_blas2_steps_per_s\":%.2f,\"two_jobs_blas2_busy_threads\":%d,"
         "\"alone_ratio\":%.3f,\"two_jobs_ratio\":%.3f,\"two_jobs_blas2_ratio\":%.3f}\n",
-        name.c_str(), round, one_core.steps_per_second, alone.steps_per_second,
-        alone.busy_threads, two.steps_per_second, two.busy_threads,
+        name.c_str(), round, epochs, static_cast<long long>(job_steps),
+        one_core.steps_per_second, alone.steps_per_second, alone.busy_threads,
+        two.steps_per_second, two.busy_threads,
         oversubscribed.steps_per_second, oversubscribed.busy_threads, alone_ratios.back(),
         two_ratios.back(), oversubscribed_ratios.back());
     std::fflush(stdout);
   }
   std::printf(
       "{\"bench\":\"concurrent_jobs\",\"config\":\"%s\",\"summary\":true,\"rounds\":%d,"
+      "\"epochs\":%d,\"job_steps\":%lld,"
       "\"cpus\":%d,\"workers\":2,\"median_alone_ratio\":%.3f,\"alone_target\":1.7,"
       "\"median_two_jobs_ratio\":%.3f,\"two_jobs_target\":1.8,"
       "\"median_two_jobs_blas2_ratio\":%.3f,\"load_average\":\"%s\"}\n",
-      name.c_str(), rounds, CPU_COUNT(&cpus), Median(alone_ratios), Median(two_ratios),
-      Median(oversubscribed_ratios), LoadAverage().c_str());
+      name.c_str(), rounds, epochs, static_cast<long long>(job_steps), CPU_COUNT(&cpus),
+      Median(alone_ratios), Median(two_ratios), Median(oversubscribed_ratios),
+      LoadAverage().c_str());
   return 0;
 }
 
@@ -442,7 +463,8 @@ int Run(int argc, char** argv) {
   const std::string name = argc > 1 ? argv[1] : "tiny";
   if (name == "concurrent") {
     return RunConcurrent(argc > 2 ? argv[2] : "medium",
-                         argc > 3 ? std::max(1, std::atoi(argv[3])) : 5);
+                         argc > 3 ? std::max(1, std::atoi(argv[3])) : 5,
+                         argc > 4 ? std::max(1, std::atoi(argv[4])) : 0);
   }
   if (name == "step-times") return RunStepTimes(argc > 2 ? argv[2] : "tiny,small,medium,large");
   const int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
