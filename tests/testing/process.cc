@@ -196,7 +196,17 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(argv, options);
   if (!process.ok()) return process.status();
   absl::StatusOr<int> code = (*process)->Wait(timeout);
-  if (!code.ok()) return code.status();  // the destructor kills it
+  if (absl::IsDeadlineExceeded(code.status())) {
+    // What it printed before it stuck says where; the destructor then kills it.
+    constexpr size_t kTail = 4000;
+    const std::string out = (*process)->Stdout();
+    const std::string err = (*process)->Stderr();
+    return absl::DeadlineExceededError(absl::StrCat(
+        code.status().message(), "; the end of its stdout:\n",
+        out.substr(out.size() > kTail ? out.size() - kTail : 0), "\nthe end of its stderr:\n",
+        err.substr(err.size() > kTail ? err.size() - kTail : 0)));
+  }
+  if (!code.ok()) return code.status();
   return ProcessResult{*code, (*process)->Stdout(), (*process)->Stderr()};
 }
 

@@ -80,7 +80,8 @@ struct ProcessResult {
   std::string err;
 };
 
-// Runs argv to completion. DEADLINE_EXCEEDED (after killing it) when it runs past `timeout`.
+// Runs argv to completion. DEADLINE_EXCEEDED (after killing it) when it runs past `timeout`,
+// its message ending with the last of what the process printed on stdout and stderr.
 absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                          absl::Duration timeout,
                                          const ProcessOptions& options = {});
