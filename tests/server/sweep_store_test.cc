@@ -18,6 +18,7 @@ namespace {
 
 using ::descent::server::testing::StoreKind;
 using ::descent::server::testing::StoreUnderTest;
+using ::descent::testing::IsOkAndHolds;
 using ::descent::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
@@ -126,22 +127,14 @@ TEST_P(SweepStoreTest, ASharedStoreFencesTheWritesOfAClaimTakenOver) {
   SweepWrite write = Sweep("sweep-a", v1::SWEEP_RUNNING);
   write.lease_token = (*claimed)->token;
   ASSERT_OK(sweeps.WriteSweep(write));
-  const absl::StatusOr<bool> renewed =
-      sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1));
-  ASSERT_OK(renewed.status());
-  EXPECT_FALSE(*renewed);
+  EXPECT_THAT(sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1)),
+              IsOkAndHolds(false));
   // A cancel asked of any replica reaches the holder at its next renewal; an ended sweep's
   // state is the answer, with nothing recorded.
-  const auto requested = sweeps.RequestSweepCancel("sweep-a");
-  ASSERT_OK(requested.status());
-  EXPECT_EQ(*requested, v1::SWEEP_RUNNING);
-  const absl::StatusOr<bool> cancelled =
-      sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1));
-  ASSERT_OK(cancelled.status());
-  EXPECT_TRUE(*cancelled);
-  const auto ended = sweeps.RequestSweepCancel("sweep-done");
-  ASSERT_OK(ended.status());
-  EXPECT_EQ(*ended, v1::SWEEP_SUCCEEDED);
+  EXPECT_THAT(sweeps.RequestSweepCancel("sweep-a"), IsOkAndHolds(v1::SWEEP_RUNNING));
+  EXPECT_THAT(sweeps.RenewSweepLease("sweep-a", (*claimed)->token, absl::Minutes(1)),
+              IsOkAndHolds(true));
+  EXPECT_THAT(sweeps.RequestSweepCancel("sweep-done"), IsOkAndHolds(v1::SWEEP_SUCCEEDED));
   EXPECT_THAT(sweeps.RequestSweepCancel("sweep-z").status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("sweep-z")));
 
