@@ -60,7 +60,7 @@ int RunSubmit(const CommandContext& ctx, const std::string& spec_path, bool watc
 int RunWatch(const CommandContext& ctx, const std::string& job_id);
 int RunGet(const CommandContext& ctx, const std::string& job_id);
 // `state`: a JobState name, any case ("" = all); `group` non-empty: only the jobs whose
-// spec.group it is (a race's runs).
+// spec.group it is (a sweep's or a race's runs).
 int RunList(const CommandContext& ctx, const std::string& state, const std::string& group = "");
 int RunCancel(const CommandContext& ctx, const std::string& job_id);
 // The model as JSON layers and weights (pretty in text format, one line in json), or with

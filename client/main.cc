@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   CLI::App* list = app.add_subcommand("list", "list jobs, newest first");
   list->add_option("--state", state, "only jobs in this state (QUEUED, RUNNING, SUCCEEDED, ...)");
   std::string group;
-  list->add_option("--group", group, "only the jobs of this group (a race's id: race-...)");
+  list->add_option("--group", group, "only the jobs of this group (a sweep's or race's id)");
 
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a queued or running job");
   cancel->add_option("JOB", job_id, "job id")->required();
@@ -223,8 +223,9 @@ int main(int argc, char** argv) {
   add_reconnect_timeout(race);
   race->footer(
       "descent race examples/house-prices.json sgd:0.01 adam rmsprop:0.001\n"
-      "Each optimizer trains the job file as an ordinary job (same data, initial weights and\n"
-      "batches: the file's training.seed), tagged with the race's id. An optimizer without a\n"
+      "The race is a sweep over the optimizer alone (descent sweep list|get|cancel know it):\n"
+      "each optimizer trains the job file as one trial's job (same data, initial weights and\n"
+      "batches: the file's training.seed), all at once, to the end. An optimizer without a\n"
       "rate keeps the file's when it is the file's optimizer, else takes PyTorch's default\n"
       "(Adam 0.001, RMSprop and Adagrad 0.01; SGD has none). When every run has ended, one\n"
       "chart overlays their minibatch losses and a table ranks them by final loss (validation\n"
@@ -354,20 +355,21 @@ int main(int argc, char** argv) {
   }
   if (lr_find->parsed()) return RunLrFind(ctx, spec_path, lr_find_options);
   if (race->parsed()) {
+    descent::client::SweepClient sweeps(channel, client_options);
     if (!group.empty()) {
       if (!spec_path.empty() || !racers.empty()) {
         std::cerr << "descent: race --watch " << group
                   << " follows a race that exists; leave out the job file and optimizers\n";
         return descent::client::kExitUsage;
       }
-      return descent::client::RunRaceWatch(ctx, group, race_options);
+      return descent::client::RunRaceWatch(ctx, sweeps, group, race_options);
     }
     if (spec_path.empty()) {
       std::cerr << "descent: race needs a job file and two or more optimizers, e.g. descent "
                    "race examples/house-prices.json sgd:0.01 adam rmsprop (or --watch RACE)\n";
       return descent::client::kExitUsage;
     }
-    return descent::client::RunRace(ctx, spec_path, racers, race_options);
+    return descent::client::RunRace(ctx, sweeps, spec_path, racers, race_options);
   }
   if (sweep_cmd->parsed()) {
     descent::client::SweepClient sweeps(channel, client_options);

@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -98,11 +99,11 @@ class RaceProgress {
   absl::Status error_ ABSL_GUARDED_BY(mu_);  // the first watcher's error
 };
 
-int PrintRace(const CommandContext& ctx, const std::string& group,
-              const std::vector<RaceRun>& runs, const RaceOptions& options) {
+int PrintRace(const CommandContext& ctx, const std::string& id, const std::vector<RaceRun>& runs,
+              const RaceOptions& options) {
   const std::vector<RaceStanding> standings = RankRace(runs);
   if (ctx.format == OutputFormat::kJson) {
-    *ctx.out << ToJson(RaceToStruct(group, runs, standings)) << "\n";
+    *ctx.out << ToJson(RaceToStruct(id, runs, standings)) << "\n";
   } else {
     std::vector<ChartSeries> curves;
     for (const RaceRun& run : runs) curves.push_back({run.label, run.losses});
@@ -118,11 +119,113 @@ int PrintRace(const CommandContext& ctx, const std::string& group,
   return any_succeeded ? kExitOk : kExitJobFailed;
 }
 
-int FollowAndPrint(const CommandContext& ctx, const std::string& group, std::vector<RaceRun> runs,
+int FollowAndPrint(const CommandContext& ctx, const std::string& id, std::vector<RaceRun> runs,
                    const RaceOptions& options) {
   absl::StatusOr<std::vector<RaceRun>> ended = FollowRace(ctx, std::move(runs));
   if (!ended.ok()) return ReportError(ctx, ended.status());
-  return PrintRace(ctx, group, *ended, options);
+  return PrintRace(ctx, id, *ended, options);
+}
+
+// A trial whose job is still to be submitted (pending, or claimed and being submitted).
+bool AwaitsItsJob(const v1::Trial& trial) {
+  return trial.job_id().empty() &&
+         (trial.state() == v1::TRIAL_PENDING || trial.state() == v1::TRIAL_RUNNING);
+}
+
+// `sweep` once every trial has a job or ended without one. Right after the sweep was created
+// its trials may still be pending (on a shared store another replica may be the one that
+// starts them): the sweep is read again until they are not. A server that went away is waited
+// for as watchers wait (ctx.watch: backoff, give_up_after); its other errors end the wait.
+absl::StatusOr<v1::Sweep> AwaitTrialJobs(const CommandContext& ctx, SweepClient& sweeps,
+                                         v1::Sweep sweep) {
+  constexpr absl::Duration kPoll = absl::Milliseconds(200);
+  absl::Duration wait = kPoll;
+  absl::Time answered = absl::Now();
+  while (std::any_of(sweep.trials().begin(), sweep.trials().end(), AwaitsItsJob)) {
+    absl::SleepFor(wait);
+    absl::StatusOr<v1::Sweep> read = sweeps.Get(sweep.id());
+    if (read.ok()) {
+      sweep = *std::move(read);
+      answered = absl::Now();
+      wait = kPoll;
+    } else if (absl::IsUnavailable(read.status()) &&
+               absl::Now() - answered <= ctx.watch.give_up_after) {
+      wait = std::min(wait * 2, ctx.watch.max_backoff);
+    } else {
+      return read.status();
+    }
+  }
+  return sweep;
+}
+
+// The race's runs, one per trial in trial (racer) order, each labelled with the optimizer its
+// trial trains with. A trial that ended without a job keeps its state and error in the run's
+// job. INVALID_ARGUMENT for a sweep that varies more than the optimizer.
+absl::StatusOr<std::vector<RaceRun>> RunsOf(const v1::Sweep& sweep) {
+  std::vector<RaceRun> runs;
+  for (const v1::Trial& trial : sweep.trials()) {
+    absl::StatusOr<v1::Optimizer> optimizer = TrialOptimizer(sweep.spec(), trial);
+    if (!optimizer.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sweep ", sweep.id(), ": ", optimizer.status().message()));
+    }
+    RaceRun& run = runs.emplace_back();
+    run.label = RacerLabel(*optimizer);
+    run.job.set_id(trial.job_id());
+    if (trial.job_id().empty()) {
+      run.job.set_state(trial.state() == v1::TRIAL_FAILED ? v1::FAILED : v1::CANCELLED);
+      run.job.set_error(trial.error());
+    }
+  }
+  return runs;
+}
+
+// Waits for the sweep's trials to have their jobs, says which runs could not start, prints
+// the runs when `list_runs` (text only), and follows and ranks them.
+int FollowSweep(const CommandContext& ctx, SweepClient& sweeps, v1::Sweep sweep, bool list_runs,
+                const RaceOptions& options) {
+  absl::StatusOr<v1::Sweep> started = AwaitTrialJobs(ctx, sweeps, std::move(sweep));
+  if (!started.ok()) return ReportError(ctx, started.status());
+  absl::StatusOr<std::vector<RaceRun>> runs = RunsOf(*started);
+  if (!runs.ok()) return ReportError(ctx, runs.status());
+  for (const RaceRun& run : *runs) {
+    if (run.job.id().empty()) {
+      *ctx.err << "descent: race " << started->id() << ": " << run.label << " did not start ("
+               << StateName(run.job.state())
+               << (run.job.error().empty() ? "" : ": " + run.job.error()) << ")\n";
+    }
+  }
+  if (list_runs && ctx.format == OutputFormat::kText) {
+    for (const RaceRun& run : *runs) {
+      *ctx.out << "  " << (run.job.id().empty() ? "-" : run.job.id()) << "  " << run.label
+               << "\n";
+    }
+    *ctx.out << std::flush;
+  }
+  return FollowAndPrint(ctx, started->id(), *std::move(runs), options);
+}
+
+// A race made before races were sweeps: the jobs tagged with `group`, in submission order.
+int FollowGroup(const CommandContext& ctx, const std::string& group, const RaceOptions& options) {
+  absl::StatusOr<std::vector<v1::Job>> jobs = ctx.client->ListAllJobs(v1::JOB_STATE_UNSPECIFIED);
+  if (!jobs.ok()) return ReportError(ctx, jobs.status());
+  std::vector<RaceRun> runs;
+  // Listed newest first; a race's runs read in the order they were submitted.
+  for (auto job = jobs->rbegin(); job != jobs->rend(); ++job) {
+    if (job->spec().group() != group) continue;
+    RaceRun& run = runs.emplace_back();
+    run.label = RacerLabel(job->spec().optimizer());
+    run.job = *job;
+  }
+  if (runs.empty()) {
+    *ctx.err << "descent: no race " << group
+             << " (descent sweep list shows the races there are, as sweeps)\n";
+    return kExitUsage;
+  }
+  if (ctx.format == OutputFormat::kText) {
+    *ctx.out << "race " << group << ": " << runs.size() << " runs\n" << std::flush;
+  }
+  return FollowAndPrint(ctx, group, std::move(runs), options);
 }
 
 }  // namespace
@@ -137,6 +240,10 @@ absl::StatusOr<std::vector<RaceRun>> FollowRace(const CommandContext& ctx,
   watch.server_reached = true;
   std::vector<std::thread> watchers;
   for (size_t i = 0; i < started.size(); ++i) {
+    if (started[i].job.id().empty()) {
+      progress.Finish(i, started[i].job);
+      continue;
+    }
     watchers.emplace_back([&ctx, &progress, &watch, i, id = started[i].job.id()] {
       RaceProgress::Sink sink(progress, i);
       progress.Finish(i, WatchUntilDone(*ctx.client, id, watch, sink));
@@ -153,65 +260,42 @@ absl::StatusOr<std::vector<RaceRun>> FollowRace(const CommandContext& ctx,
   return progress.runs();
 }
 
-int RunRace(const CommandContext& ctx, const std::string& spec_path,
+int RunRace(const CommandContext& ctx, SweepClient& sweeps, const std::string& spec_path,
             const std::vector<std::string>& racers, const RaceOptions& options) {
   absl::StatusOr<v1::JobSpec> base = ReadJobSpec(spec_path);
   if (!base.ok()) {
     *ctx.err << "descent: " << base.status().message() << "\n";
     return kExitUsage;
   }
-  const std::string group = NewRaceGroup();
-  absl::StatusOr<std::vector<v1::JobSpec>> specs = RaceSpecs(*base, racers, group);
-  if (!specs.ok()) {
-    *ctx.err << "descent: " << specs.status().message() << "\n";
+  absl::StatusOr<v1::SweepSpec> spec = RaceSweep(*base, racers, InputName(spec_path));
+  if (!spec.ok()) {
+    *ctx.err << "descent: " << spec.status().message() << "\n";
     return kExitUsage;
   }
-  std::vector<RaceRun> runs;
-  for (const v1::JobSpec& spec : *specs) {
-    RaceRun& run = runs.emplace_back();
-    run.label = RacerLabel(spec.optimizer());
-    absl::StatusOr<v1::Job> job = ctx.client->SubmitJob(spec, absl::StrCat(group, "/", run.label));
-    if (!job.ok()) {
-      // The runs submitted so far are left to run; say how to find them.
-      if (runs.size() > 1) {
-        *ctx.err << "descent: race " << group << ": " << runs.size() - 1
-                 << " of its jobs were submitted before this failure (descent list --group "
-                 << group << ")\n";
-      }
-      return ReportError(ctx, job.status());
-    }
-    run.job = *std::move(job);
-  }
+  absl::StatusOr<v1::Sweep> sweep = sweeps.Create(*spec);
+  if (!sweep.ok()) return ReportError(ctx, sweep.status());
   if (ctx.format == OutputFormat::kText) {
-    *ctx.out << "race " << group << ": " << runs.size() << " runs of "
-             << (base->name().empty() ? spec_path : base->name())
-             << " (descent race --watch " << group << " follows it again)\n";
-    for (const RaceRun& run : runs) *ctx.out << "  " << run.job.id() << "  " << run.label << "\n";
-    *ctx.out << std::flush;
+    *ctx.out << "race " << sweep->id() << ": " << sweep->trials_size() << " runs of "
+             << (base->name().empty() ? spec_path : base->name()) << " (descent race --watch "
+             << sweep->id() << " follows it again)\n"
+             << std::flush;
   }
-  return FollowAndPrint(ctx, group, std::move(runs), options);
+  return FollowSweep(ctx, sweeps, *std::move(sweep), /*list_runs=*/true, options);
 }
 
-int RunRaceWatch(const CommandContext& ctx, const std::string& group, const RaceOptions& options) {
-  absl::StatusOr<std::vector<v1::Job>> jobs = ctx.client->ListAllJobs(v1::JOB_STATE_UNSPECIFIED);
-  if (!jobs.ok()) return ReportError(ctx, jobs.status());
-  std::vector<RaceRun> runs;
-  // Listed newest first; a race's runs read in the order they were submitted.
-  for (auto job = jobs->rbegin(); job != jobs->rend(); ++job) {
-    if (job->spec().group() != group) continue;
-    RaceRun& run = runs.emplace_back();
-    run.label = RacerLabel(job->spec().optimizer());
-    run.job = *job;
+int RunRaceWatch(const CommandContext& ctx, SweepClient& sweeps, const std::string& id,
+                 const RaceOptions& options) {
+  if (!absl::StartsWith(id, "race-")) {
+    absl::StatusOr<v1::Sweep> sweep = sweeps.Get(id);
+    if (sweep.ok()) {
+      if (ctx.format == OutputFormat::kText) {
+        *ctx.out << "race " << id << ": " << sweep->trials_size() << " runs\n" << std::flush;
+      }
+      return FollowSweep(ctx, sweeps, *std::move(sweep), /*list_runs=*/false, options);
+    }
+    if (!absl::IsNotFound(sweep.status())) return ReportError(ctx, sweep.status());
   }
-  if (runs.empty()) {
-    *ctx.err << "descent: no jobs in race " << group
-             << " (descent list shows the jobs there are; a race's id starts with race-)\n";
-    return kExitUsage;
-  }
-  if (ctx.format == OutputFormat::kText) {
-    *ctx.out << "race " << group << ": " << runs.size() << " runs\n" << std::flush;
-  }
-  return FollowAndPrint(ctx, group, std::move(runs), options);
+  return FollowGroup(ctx, id, options);
 }
 
 }  // namespace descent::client

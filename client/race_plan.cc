@@ -1,6 +1,7 @@
 #include "client/race_plan.h"
 
-#include <random>
+#include <cmath>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -8,11 +9,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace descent::client {
 namespace {
 
 constexpr const char* kKinds = "sgd, adam, rmsprop or adagrad";
+constexpr size_t kMaxSweepName = 128;  // the server's bound on SweepSpec.name
 
 // The rate `optimizer` trains with: its own, else PyTorch's default (SGD has none: 0).
 double EffectiveRate(const v1::Optimizer& optimizer) {
@@ -45,6 +49,14 @@ std::string KindName(v1::Optimizer::KindCase kind) {
       break;
   }
   return "none";
+}
+
+// The longest prefix of `text` of at most `limit` bytes that ends on a character's boundary.
+std::string Utf8Prefix(const std::string& text, size_t limit) {
+  if (text.size() <= limit) return text;
+  size_t end = limit;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
 }
 
 }  // namespace
@@ -104,18 +116,29 @@ std::string RacerLabel(const v1::Optimizer& optimizer) {
                       absl::StrFormat("%g", EffectiveRate(optimizer)));
 }
 
-absl::StatusOr<std::vector<v1::JobSpec>> RaceSpecs(const v1::JobSpec& base,
-                                                   const std::vector<std::string>& racers,
-                                                   const std::string& group) {
+absl::StatusOr<v1::SweepSpec> RaceSweep(const v1::JobSpec& base,
+                                        const std::vector<std::string>& racers,
+                                        const std::string& file_name) {
   if (racers.size() < 2) {
     return absl::InvalidArgumentError(
         "a race needs at least two optimizers, e.g. descent race JOB.json sgd:0.01 adam rmsprop");
+  }
+  if (racers.size() > static_cast<size_t>(kMaxRacers)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a race runs all its optimizers at once, at most ", kMaxRacers, " (got ", racers.size(),
+        "); race fewer, or run a sweep with maxConcurrentTrials (descent sweep submit)"));
   }
   if (base.has_lr_find()) {
     return absl::InvalidArgumentError(
         "the job file is a learning-rate range test (lrFind): a race trains; remove lrFind");
   }
-  std::vector<v1::JobSpec> specs;
+  v1::SweepSpec sweep;
+  sweep.set_name(Utf8Prefix(absl::StrCat(base.name().empty() ? file_name : base.name(), " race"),
+                            kMaxSweepName));
+  *sweep.mutable_base() = base;
+  sweep.mutable_base()->clear_group();
+  v1::SweepParameter& parameter = *sweep.add_parameters();
+  parameter.set_path("optimizer");
   absl::flat_hash_set<std::string> labels;
   for (const std::string& racer : racers) {
     absl::StatusOr<v1::Optimizer> optimizer = ParseRacer(racer, base.optimizer());
@@ -125,18 +148,41 @@ absl::StatusOr<std::vector<v1::JobSpec>> RaceSpecs(const v1::JobSpec& base,
       return absl::InvalidArgumentError(absl::StrCat(
           "racer \"", racer, "\" is ", label, " again; give each optimizer once (or another rate)"));
     }
-    v1::JobSpec& spec = specs.emplace_back(base);
-    *spec.mutable_optimizer() = *std::move(optimizer);
-    spec.set_group(group);
-    spec.set_name(base.name().empty() ? label : absl::StrCat(base.name(), " ", label));
+    // As a sweep file would give it: the optimizer's JSON, read back as a JSON value.
+    std::string json;
+    google::protobuf::Value value;
+    if (!google::protobuf::util::MessageToJsonString(*optimizer, &json).ok() ||
+        !google::protobuf::util::JsonStringToMessage(json, &value).ok()) {
+      return absl::InternalError(absl::StrCat("racer \"", racer, "\" has no JSON form"));
+    }
+    *parameter.mutable_values()->add_values() = std::move(value);
   }
-  return specs;
+  sweep.set_sampling(v1::GRID);
+  sweep.set_trials(0);
+  sweep.set_max_concurrent_trials(static_cast<int>(racers.size()));
+  sweep.mutable_objective()->set_metric(base.training().validation_fraction() > 0
+                                            ? v1::VALIDATION_LOSS
+                                            : v1::TRAIN_LOSS);
+  return sweep;
 }
 
-std::string NewRaceGroup() {
-  std::random_device device;
-  std::mt19937_64 random((static_cast<uint64_t>(device()) << 32) ^ device());
-  return absl::StrFormat("race-%012x", random() & 0xffffffffffffULL);
+absl::StatusOr<v1::Optimizer> TrialOptimizer(const v1::SweepSpec& spec, const v1::Trial& trial) {
+  if (spec.parameters_size() != 1 || spec.parameters(0).path() != "optimizer" ||
+      trial.parameters_size() != 1) {
+    return absl::InvalidArgumentError(
+        "it varies more than the optimizer, so it is no race; descent sweep watch follows it");
+  }
+  const google::protobuf::Value& value = trial.parameters(0).value();
+  if (value.has_string_value()) return ParseRacer(value.string_value(), spec.base().optimizer());
+  v1::Optimizer optimizer;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(value, &json);
+  if (!value.has_struct_value() ||
+      !google::protobuf::util::JsonStringToMessage(json, &optimizer).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trial ", trial.index(), "'s optimizer ", json, " is no optimizer"));
+  }
+  return optimizer;
 }
 
 }  // namespace descent::client

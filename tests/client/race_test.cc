@@ -1,4 +1,4 @@
-// The jobs `descent race` submits and how it ranks what they did.
+// The sweep `descent race` creates and how it ranks what its runs did.
 #include <string>
 #include <vector>
 
@@ -29,66 +29,119 @@ v1::JobSpec Base() {
   )pb");
 }
 
-TEST(RaceSpecsTest, EachRunIsTheJobFileWithItsOptimizerAndTheGroup) {
-  absl::StatusOr<std::vector<v1::JobSpec>> specs =
-      RaceSpecs(Base(), {"sgd:0.01", "adam", "RMSprop", "adam:0.01"}, "race-1");
-  ASSERT_OK(specs);
-  ASSERT_EQ(specs->size(), 4u);
-  std::vector<std::string> labels, names;
-  for (const v1::JobSpec& spec : *specs) {
-    labels.push_back(RacerLabel(spec.optimizer()));
-    names.push_back(spec.name());
-    EXPECT_EQ(spec.group(), "race-1");
-    // Everything but the optimizer is the job file's: data, model, batches, seed.
-    v1::JobSpec rest = spec;
-    rest.clear_optimizer();
-    rest.clear_group();
-    rest.clear_name();
-    v1::JobSpec base = Base();
-    base.clear_optimizer();
-    base.clear_name();
-    EXPECT_EQ(rest.SerializeAsString(), base.SerializeAsString());
+// The trial a race's sweep would have for its `index`th value, as the server samples it.
+v1::Trial TrialOf(const v1::SweepSpec& sweep, int index) {
+  v1::Trial trial;
+  trial.set_index(index);
+  v1::TrialParameter& parameter = *trial.add_parameters();
+  parameter.set_path(sweep.parameters(0).path());
+  *parameter.mutable_value() = sweep.parameters(0).values().values(index);
+  return trial;
+}
+
+TEST(RaceSweepTest, IsTheJobFileWithOneGridValueOfTheWholeOptimizerPerRacer) {
+  v1::JobSpec base = Base();
+  base.set_group("left-over");
+  const std::vector<std::string> racers = {"sgd:0.01", "adam", "RMSprop", "adam:0.01"};
+  absl::StatusOr<v1::SweepSpec> sweep = RaceSweep(base, racers, "house.json");
+  ASSERT_OK(sweep);
+  EXPECT_EQ(sweep->name(), "house race");
+  // Everything but the optimizer is the job file's: data, model, batches, seed. The group is
+  // the sweep's to set.
+  v1::JobSpec expected_base = Base();
+  EXPECT_EQ(sweep->base().SerializeAsString(), expected_base.SerializeAsString());
+  ASSERT_EQ(sweep->parameters_size(), 1);
+  EXPECT_EQ(sweep->parameters(0).path(), "optimizer");
+  ASSERT_EQ(sweep->parameters(0).values().values_size(), 4);
+  // Each value is the racer's whole optimizer as a JSON object, which reads back as exactly
+  // the optimizer ParseRacer made of it.
+  std::vector<std::string> labels;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(sweep->parameters(0).values().values(i).has_struct_value()) << i;
+    absl::StatusOr<v1::Optimizer> optimizer = TrialOptimizer(*sweep, TrialOf(*sweep, i));
+    ASSERT_OK(optimizer);
+    absl::StatusOr<v1::Optimizer> parsed = ParseRacer(racers[i], Base().optimizer());
+    ASSERT_OK(parsed);
+    EXPECT_EQ(optimizer->SerializeAsString(), parsed->SerializeAsString()) << racers[i];
+    labels.push_back(RacerLabel(*optimizer));
   }
   // Adam without a rate keeps the job file's Adam (its rate and betas); a given rate
   // replaces the rate alone; RMSprop, not the file's kind, gets PyTorch's default.
   EXPECT_THAT(labels, ElementsAre("sgd:0.01", "adam:0.003", "rmsprop:0.01", "adam:0.01"));
-  EXPECT_THAT(names, ElementsAre("house sgd:0.01", "house adam:0.003", "house rmsprop:0.01",
-                                 "house adam:0.01"));
-  EXPECT_FLOAT_EQ((*specs)[1].optimizer().adam().beta1(), 0.8);
-  EXPECT_FLOAT_EQ((*specs)[3].optimizer().adam().beta1(), 0.8);
-  EXPECT_FALSE((*specs)[2].optimizer().rmsprop().has_learning_rate());
+  const auto& adam = sweep->parameters(0).values().values(3).struct_value().fields().at("adam");
+  EXPECT_DOUBLE_EQ(adam.struct_value().fields().at("learningRate").number_value(), 0.01);
+  EXPECT_DOUBLE_EQ(adam.struct_value().fields().at("beta1").number_value(), 0.8);
+  EXPECT_TRUE(sweep->parameters(0).values().values(2).struct_value().fields().at("rmsprop")
+                  .struct_value().fields().empty());
+  // The whole grid, one trial per racer, all at once, every one to its end, compared on the
+  // held-out data the job file sets aside.
+  EXPECT_EQ(sweep->sampling(), v1::GRID);
+  EXPECT_EQ(sweep->trials(), 0);
+  EXPECT_EQ(sweep->max_concurrent_trials(), 4);
+  EXPECT_FALSE(sweep->has_early_stopping());
+  EXPECT_EQ(sweep->objective().metric(), v1::VALIDATION_LOSS);
 }
 
-TEST(RaceSpecsTest, RefusesWhatCannotRaceNamingTheFix) {
-  EXPECT_THAT(RaceSpecs(Base(), {"adam"}, "g"),
+TEST(RaceSweepTest, WithoutAValidationSplitTheObjectiveIsTheTrainingLoss) {
+  v1::JobSpec base = Base();
+  base.clear_name();
+  base.mutable_training()->clear_validation_fraction();
+  absl::StatusOr<v1::SweepSpec> sweep = RaceSweep(base, {"adam", "rmsprop"}, "jobs/house.json");
+  ASSERT_OK(sweep);
+  EXPECT_EQ(sweep->objective().metric(), v1::TRAIN_LOSS);
+  EXPECT_EQ(sweep->name(), "jobs/house.json race");
+  EXPECT_EQ(sweep->max_concurrent_trials(), 2);
+}
+
+TEST(RaceSweepTest, RefusesWhatCannotRaceNamingTheFix) {
+  EXPECT_THAT(RaceSweep(Base(), {"adam"}, "f"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at least two")));
-  EXPECT_THAT(RaceSpecs(Base(), {"adam", "lion"}, "g"),
+  EXPECT_THAT(RaceSweep(Base(), {"adam", "lion"}, "f"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"lion\" is no optimizer")));
-  EXPECT_THAT(RaceSpecs(Base(), {"adam", "sgd"}, "g"),
+  EXPECT_THAT(RaceSweep(Base(), {"adam", "sgd"}, "f"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sgd:0.01")));
-  EXPECT_THAT(RaceSpecs(Base(), {"adam", "rmsprop:fast"}, "g"),
+  EXPECT_THAT(RaceSweep(Base(), {"adam", "rmsprop:fast"}, "f"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be a number > 0")));
-  EXPECT_THAT(RaceSpecs(Base(), {"adam", "adam:0.003"}, "g"),
+  EXPECT_THAT(RaceSweep(Base(), {"adam", "adam:0.003"}, "f"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("adam:0.003 again")));
   v1::JobSpec range = Base();
   range.mutable_lr_find();
-  EXPECT_THAT(RaceSpecs(range, {"adam", "sgd:0.1"}, "g"),
+  EXPECT_THAT(RaceSweep(range, {"adam", "sgd:0.1"}, "f"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("remove lrFind")));
+  // Every racer runs at once, as a sweep's concurrent trials, which the server bounds.
+  std::vector<std::string> many;
+  for (int i = 1; i <= kMaxRacers + 1; ++i) many.push_back(absl::StrCat("adam:", i));
+  EXPECT_THAT(RaceSweep(Base(), many, "f"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(absl::StrCat("at most ", kMaxRacers, " (got 65)"))));
+  many.pop_back();
+  EXPECT_OK(RaceSweep(Base(), many, "f").status());
 }
 
-TEST(RaceSpecsTest, SgdAloneTakesTheJobFilesSgdRate) {
+TEST(RaceSweepTest, SgdAloneTakesTheJobFilesSgdRate) {
   v1::JobSpec base = Base();
   base.mutable_optimizer()->mutable_sgd()->set_learning_rate(0.02);
-  absl::StatusOr<std::vector<v1::JobSpec>> specs = RaceSpecs(base, {"sgd", "adam"}, "g");
-  ASSERT_OK(specs);
-  EXPECT_EQ(RacerLabel((*specs)[0].optimizer()), "sgd:0.02");
-  EXPECT_EQ(RacerLabel((*specs)[1].optimizer()), "adam:0.001");
+  absl::StatusOr<v1::SweepSpec> sweep = RaceSweep(base, {"sgd", "adam"}, "f");
+  ASSERT_OK(sweep);
+  EXPECT_EQ(RacerLabel(*TrialOptimizer(*sweep, TrialOf(*sweep, 0))), "sgd:0.02");
+  EXPECT_EQ(RacerLabel(*TrialOptimizer(*sweep, TrialOf(*sweep, 1))), "adam:0.001");
 }
 
-TEST(NewRaceGroupTest, IsARaceIdAndNewEachTime) {
-  const std::string group = NewRaceGroup();
-  EXPECT_THAT(group, ::testing::MatchesRegex("race-[0-9a-f]{12}"));
-  EXPECT_NE(group, NewRaceGroup());
+TEST(TrialOptimizerTest, ReadsANamedOptimizerAgainstTheBaseAndRefusesOtherSweeps) {
+  absl::StatusOr<v1::SweepSpec> sweep = RaceSweep(Base(), {"adam", "rmsprop"}, "f");
+  ASSERT_OK(sweep);
+  // A sweep file may name the optimizer: "adam" keeps the base's Adam, as the server does.
+  v1::Trial named = TrialOf(*sweep, 0);
+  named.mutable_parameters(0)->mutable_value()->set_string_value("adam");
+  EXPECT_EQ(RacerLabel(*TrialOptimizer(*sweep, named)), "adam:0.003");
+  v1::Trial number = TrialOf(*sweep, 0);
+  number.mutable_parameters(0)->mutable_value()->set_number_value(3);
+  EXPECT_THAT(TrialOptimizer(*sweep, number),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is no optimizer")));
+  v1::SweepSpec wider = *sweep;
+  wider.add_parameters()->set_path("training.batchSize");
+  EXPECT_THAT(TrialOptimizer(wider, TrialOf(*sweep, 0)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no race")));
 }
 
 v1::EpochSummary Epoch(int epoch, int64_t last_step, double validation_loss) {
