@@ -19,6 +19,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "proto/job_state.h"
 #include "tests/integration/cli_runner.h"
 #include "tests/integration/descentd_process.h"
 #include "tests/testing/process.h"
@@ -32,16 +33,17 @@ using ::testing::HasSubstr;
 constexpr absl::Duration kCliTimeout = absl::Seconds(120);
 
 // 13-32-1 on 1000 house_prices rows, a quarter held out, batches of 25: 30 steps an epoch,
-// 900 steps a run.
+// 9000 steps a run, long enough (tens of thousands of steps a second here) for the kill below
+// to come while the runs train in turn.
 constexpr const char* kRaceSpec = R"json({
   "name": "race-test",
   "dataset": { "builtin": { "name": "house_prices", "samples": 1000, "seed": 7 } },
   "model": { "hiddenLayers": [ { "units": 32 } ] },
   "loss": "MEAN_SQUARED_ERROR",
   "optimizer": { "adam": { "learningRate": 0.003 } },
-  "training": { "epochs": 30, "batchSize": 25, "seed": 42, "validationFraction": 0.25 }
+  "training": { "epochs": 300, "batchSize": 25, "seed": 42, "validationFraction": 0.25 }
 })json";
-constexpr int64_t kRunSteps = 900;
+constexpr int64_t kRunSteps = 9000;
 
 // Every loss of a run, step 1 first.
 std::vector<double> Losses(client::DescentClient& client, const std::string& id) {
@@ -59,9 +61,9 @@ std::vector<double> Losses(client::DescentClient& client, const std::string& id)
 TEST(RaceTest, RunsEachOptimizerFromTheSameStartAndSurvivesARestart) {
   const std::string data_dir = DescentdProcess::NewDataDir();
   const std::string listen = absl::StrCat("127.0.0.1:", testing::PickFreePort());
-  // One worker: the runs train in turn. How far the race got before the kill depends on the
-  // machine's speed (usually the first run or two); nothing below depends on it.
-  const std::vector<std::string> flags = {"--workers", "1"};
+  // One worker: the runs train in turn, checkpointed every 1000 steps. The kill comes once the
+  // first run trains; how far it got depends on the machine's speed, and nothing below does.
+  const std::vector<std::string> flags = {"--workers", "1", "--checkpoint-every-steps", "1000"};
   absl::StatusOr<std::unique_ptr<DescentdProcess>> server =
       DescentdProcess::StartWith(data_dir, listen, flags);
   ASSERT_OK(server);
@@ -98,12 +100,25 @@ TEST(RaceTest, RunsEachOptimizerFromTheSameStartAndSurvivesARestart) {
   (*follower)->Signal(SIGKILL);
   ASSERT_OK((*follower)->Wait(kCliTimeout).status());
 
-  // descentd dies under the race; the CLI that started it reconnects to the new one (its
-  // watches retry for up to --reconnect-timeout), follows every run to its end and ranks them.
+  // descentd dies under the race, once its first run trains and before its last one ended.
+  auto client = (*server)->NewClient();
+  for (absl::Time give_up = absl::Now() + absl::Seconds(60); absl::Now() < give_up;) {
+    const absl::StatusOr<v1::Job> first = client->GetJob(ids[0]);
+    ASSERT_OK(first);
+    if (first->progress().step() > 0) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const absl::StatusOr<v1::Job> last = client->GetJob(ids[2]);
+  ASSERT_OK(last);
+  ASSERT_FALSE(v1::IsTerminal(last->state()))
+      << "the race ended before the kill; make the runs longer";
+  // The CLI that started the race reconnects to the new one (its watches retry for up to
+  // --reconnect-timeout), follows every run to its end and ranks them.
   (*server)->Kill();
   server->reset();
   server = DescentdProcess::StartWith(data_dir, listen, flags);
   ASSERT_OK(server);
+  client = (*server)->NewClient();
   const absl::StatusOr<int> raced = (*racing)->Wait(kCliTimeout);
   ASSERT_OK(raced);
   EXPECT_EQ(*raced, 0) << (*racing)->Stderr();
@@ -137,7 +152,6 @@ TEST(RaceTest, RunsEachOptimizerFromTheSameStartAndSurvivesARestart) {
 
   // The same start: step 1's loss (before any update) is the same for every optimizer, so
   // the weights and the first batch were; each run has every step once.
-  auto client = (*server)->NewClient();
   std::vector<std::vector<double>> losses;
   for (const std::string& id : ids) {
     losses.push_back(Losses(*client, id));
