@@ -5,14 +5,21 @@
 // it from the database through the failover; PostgreSQL restarted under running jobs moves
 // and loses nothing; PostgreSQL away for longer than the lease stops the jobs, which resume
 // from their checkpoints once it is back; a dataset uploaded to one replica trains, lists and
-// is protected from deletion on the others.
+// is protected from deletion on the others; a race (a sweep) whose replica is killed is
+// finished by another, where a CLI ranks it.
+#include <signal.h>
+
 #include <cstring>
 #include <memory>
 #include <thread>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "descent/v1/sweeps.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/job_state.h"
@@ -358,6 +365,84 @@ TEST(ReplicasTest, ADatasetUploadedToOneReplicaServesJobsListingsAndDeletesOnAno
   const testing::ProcessResult gone = cli(a, {"datasets"});
   EXPECT_EQ(gone.exit_code, 0) << gone.err;
   EXPECT_THAT(gone.out, ::testing::Not(::testing::HasSubstr("shared")));
+}
+
+// A race is a sweep: the replica it was created on drives it under the sweep's lease while
+// both replicas train its runs; killed (kill -9, with the CLI that started the race), the
+// other replica claims the sweep and the dead one's run once their leases expired, finishes
+// both, and a CLI following the race there ranks them.
+TEST(ReplicasTest, ARaceWhoseReplicaDiesIsFinishedAndRankedOnAnother) {
+  DESCENT_POSTGRES_DATABASE_OR_SKIP(url);
+  std::vector<std::unique_ptr<DescentdProcess>> replicas;
+  ASSERT_NO_FATAL_FAILURE(StartReplicas(2, url, "2s", &replicas));
+  // FailoverSpec's network, 20 epochs: 800 steps a run, about a millisecond each.
+  const std::string spec = WriteTempFile("replica_race.json", R"json({
+    "name": "replica-race",
+    "dataset": {"builtin": {"name": "house_prices", "samples": 2000}},
+    "model": {"hiddenLayers": [{"units": 256}, {"units": 256}]},
+    "loss": "MEAN_SQUARED_ERROR",
+    "optimizer": {"adam": {"learningRate": 0.001}},
+    "training": {"epochs": 20, "batchSize": 50, "seed": 42}
+  })json");
+  constexpr int64_t kRaceSteps = 20 * 40;
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> racing = testing::Subprocess::Start(
+      {DESCENT_CLI_PATH, "--server", replicas[0]->address(), "race", spec, "adam",
+       "rmsprop:0.001"},
+      CliProcessOptions());
+  ASSERT_OK(racing);
+  ASSERT_TRUE((*racing)->WaitForOutput("rmsprop:0.001\n", absl::Seconds(60)))
+      << (*racing)->Stdout() << (*racing)->Stderr();
+  const std::string announced = (*racing)->Stdout();
+  ASSERT_TRUE(absl::StartsWith(announced, "race sweep-")) << announced;
+  const std::string race_id = announced.substr(5, announced.find(':') - 5);
+  const testing::ProcessResult created = RunCli(
+      replicas[1]->address(), {"-o", "json", "sweep", "get", race_id}, absl::Seconds(60));
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  v1::Sweep sweep;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(created.out, &sweep).ok())
+      << created.out;
+  ASSERT_EQ(sweep.trials_size(), 2);
+
+  // A CLI on the other replica follows the race; the first replica dies with both runs
+  // training, one on each replica, and with it the CLI that started the race.
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> following = testing::Subprocess::Start(
+      {DESCENT_CLI_PATH, "--server", replicas[1]->address(), "-o", "json", "race", "--watch",
+       race_id},
+      CliProcessOptions());
+  ASSERT_OK(following);
+  auto client = replicas[1]->NewClient();
+  for (const v1::Trial& trial : sweep.trials()) {
+    const v1::Job started = WaitFor(*client, trial.job_id(), [](const v1::Job& job) {
+      return job.progress().step() > 0 || IsTerminal(job.state());
+    });
+    ASSERT_FALSE(IsTerminal(started.state())) << "a run ended before the kill; make it longer";
+  }
+  replicas[0]->Kill();
+  (*racing)->Signal(SIGKILL);
+  ASSERT_OK((*racing)->Wait(absl::Seconds(60)).status());
+
+  const absl::StatusOr<int> followed = (*following)->Wait(absl::Seconds(180));
+  ASSERT_OK(followed);
+  ASSERT_EQ(*followed, 0) << (*following)->Stderr();
+  google::protobuf::Struct race;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage((*following)->Stdout(), &race).ok())
+      << (*following)->Stdout();
+  EXPECT_EQ(race.fields().at("metric").string_value(), "TRAIN_LOSS");
+  const google::protobuf::ListValue& runs = race.fields().at("runs").list_value();
+  ASSERT_EQ(runs.values_size(), 2);
+  for (const google::protobuf::Value& run : runs.values()) {
+    EXPECT_EQ(run.struct_value().fields().at("state").string_value(), "SUCCEEDED");
+    EXPECT_EQ(run.struct_value().fields().at("steps").number_value(), kRaceSteps);
+  }
+  // The sweep ended on the surviving replica with its best trial the ranking's first.
+  const testing::ProcessResult ended = RunCli(
+      replicas[1]->address(), {"-o", "json", "sweep", "get", race_id}, absl::Seconds(60));
+  ASSERT_EQ(ended.exit_code, 0) << ended.err;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ended.out, &sweep).ok()) << ended.out;
+  EXPECT_EQ(sweep.state(), v1::SWEEP_SUCCEEDED);
+  ASSERT_TRUE(sweep.has_best_trial());
+  EXPECT_EQ(sweep.trials(sweep.best_trial()).job_id(),
+            runs.values(0).struct_value().fields().at("jobId").string_value());
 }
 
 }  // namespace
