@@ -153,6 +153,16 @@ v1::WatchJobResponse JobRecord::StateEventLocked(absl::Time now) const {
 
 void JobRecord::AppendEventLocked(v1::WatchJobResponse event) {
   history_.AppendEvent(std::move(event));
+  WakeWatchersLocked();
+}
+
+void JobRecord::WakeWatchers() {
+  absl::MutexLock lock(&mu_);
+  WakeWatchersLocked();
+}
+
+void JobRecord::WakeWatchersLocked() {
+  ++wake_ups_;
   changed_.SignalAll();
 }
 
@@ -252,7 +262,7 @@ void JobRecord::Finish(JobOutcome outcome, absl::Time now, JobEventListener* lis
       diagnosis_ = std::move(diagnosis_before);
       model_.reset();
       suspended_ = true;
-      changed_.SignalAll();
+      WakeWatchersLocked();
       return;
     }
     if (!stored.ok() && state_ == v1::SUCCEEDED) {
@@ -343,14 +353,14 @@ std::optional<int64_t> JobRecord::resumed_at() const {
 void JobRecord::MarkSuspended() {
   absl::MutexLock lock(&mu_);
   suspended_ = true;
-  changed_.SignalAll();
+  WakeWatchersLocked();
 }
 
 void JobRecord::MarkHandedOver() {
   absl::MutexLock lock(&mu_);
   handed_over_ = true;
   suspended_ = true;
-  changed_.SignalAll();
+  WakeWatchersLocked();
 }
 
 bool JobRecord::handed_over() const {
@@ -425,7 +435,8 @@ LossHistory::Cursor JobRecord::WatchCursor(int64_t after_step) const {
 }
 
 ReadResult JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
-                                 absl::Time deadline, std::vector<v1::WatchJobResponse>* messages,
+                                 absl::Time deadline, uint64_t* wake_ups_read,
+                                 std::vector<v1::WatchJobResponse>* messages,
                                  int64_t* steps_recorded) const {
   const size_t first = messages->size();
   {
@@ -435,8 +446,13 @@ ReadResult JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points, in
         *steps_recorded = history_.steps();
         return ReadResult::kBehind;
       }
-      if (!history_.AtEnd(*cursor)) break;
-      if (suspended_ || absl::Now() >= deadline) {
+      const bool past_deadline = absl::Now() >= deadline;
+      if (!history_.AtEnd(*cursor)) {
+        if (wake_ups_ != *wake_ups_read || suspended_ || past_deadline ||
+            history_.steps() - cursor->position() >= max_points) {
+          break;
+        }
+      } else if (suspended_ || past_deadline) {
         *steps_recorded = history_.steps();
         return suspended_ ? ReadResult::kSuspended : ReadResult::kTimedOut;
       }
@@ -445,6 +461,9 @@ ReadResult JobRecord::ReadOrWait(LossHistory::Cursor* cursor, int max_points, in
     }
     *steps_recorded = history_.steps();
     history_.ReadMessages(cursor, max_points, max_messages, messages);
+    // A read cut short by max_messages or max_points leaves the wake-up for the next one,
+    // which then reads on at once.
+    if (history_.AtEnd(*cursor)) *wake_ups_read = wake_ups_;
   }
   // The spec is immutable: copy it outside the lock so training never waits for it.
   for (size_t i = first; i < messages->size(); ++i) {

@@ -174,8 +174,9 @@ class JobRecord {
   // Then asks the job's epoch gate (PreparedJob::epoch_gate), if it has one, and cancels the
   // job when the gate says no.
   void RecordEpoch(const EpochSummary& summary) ABSL_LOCKS_EXCLUDED(mu_);
-  // Wakes watchers waiting for new history.
-  void WakeWatchers() { changed_.SignalAll(); }
+  // Wakes watchers waiting for new history: they read what was recorded since their last
+  // read. Counted (wake_ups), as is every state change.
+  void WakeWatchers() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Asks a running job to stop before its next step. Lock-free: the training thread polls it
   // every step.
@@ -216,12 +217,21 @@ class JobRecord {
   // Appends to *messages what `cursor` reads next, in order: events (a state event's Job
   // with the spec filled in) and losses batched up to `max_points` per message, at most
   // `max_messages` messages and `max_points` losses in all, so the lock is held briefly.
-  // Waits until there is something (kRead), `deadline` passes (kTimedOut) or the job is
-  // suspended with nothing left to read (kSuspended); kBehind at once when the cursor is
-  // before the steps the record holds. *messages is untouched but for kRead.
-  // *steps_recorded receives the number of steps in the history at that moment.
+  // Reads (kRead) once there is something and watchers were woken since the caller's
+  // previous read that reached the end of the history (*wake_ups_read: 0 before the first,
+  // updated by every read that reads everything recorded), or there are
+  // `max_points` steps to read, or `deadline` has passed; otherwise waits. kTimedOut when
+  // `deadline` passes with nothing to read, kSuspended when the job is suspended with nothing
+  // left to read; kBehind at once when the cursor is before the steps the record holds.
+  // *messages is untouched but for kRead. *steps_recorded receives the number of steps in
+  // the history at that moment.
+  // Why wait for a wake-up: a watcher that read again as soon as it had sent found the few
+  // steps recorded while it sent and sent them at once, so on a tiny job (~300k steps/s)
+  // it never slept and sent messages of tens of points, each a write, a read and several
+  // thread wake-ups in gRPC; after training's batched wake-ups it sends ~1024 at a time.
   ReadResult ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
-                        absl::Time deadline, std::vector<v1::WatchJobResponse>* messages,
+                        absl::Time deadline, uint64_t* wake_ups_read,
+                        std::vector<v1::WatchJobResponse>* messages,
                         int64_t* steps_recorded) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -233,6 +243,8 @@ class JobRecord {
   v1::WatchJobResponse StateEventLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records `event` in the history and wakes watchers.
   void AppendEventLocked(v1::WatchJobResponse event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes every watcher and counts the wake-up.
+  void WakeWatchersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The write of everything recorded since the previous one, then `next_event` (may be
   // null: an event about to be recorded).
   JobWrite PendingWriteLocked(const v1::WatchJobResponse* next_event) const
@@ -261,6 +273,10 @@ class JobRecord {
   // Signalled when history_ has grown (batched by the training thread) and on every state
   // change. Watchers wait on it with a deadline for their heartbeat.
   mutable absl::CondVar changed_;
+  // Wake-ups of watchers so far (WakeWatchers, state changes): a watcher reads again only
+  // after one it has not read after (see ReadOrWait). Starts at 1, so that a watcher's first
+  // read (after 0) takes what is there at once.
+  uint64_t wake_ups_ ABSL_GUARDED_BY(mu_) = 1;
   v1::JobState state_ ABSL_GUARDED_BY(mu_) = v1::QUEUED;
   std::optional<TrainingInput> input_ ABSL_GUARDED_BY(mu_);
   absl::Time start_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

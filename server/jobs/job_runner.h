@@ -12,7 +12,8 @@ namespace descent::server {
 // How often the training thread wakes a job's watchers: after this many new steps or this
 // much time, whichever comes first (checked after every step and epoch end), and at every
 // state change. Watchers read everything recorded when they wake, so this bounds their
-// latency, not what they get.
+// latency, not what they get; and they read only when woken (or when a full message is
+// waiting: JobRecord::ReadOrWait), so it also sets how many steps a message carries.
 inline constexpr int64_t kWakeWatchersEverySteps = 1024;
 inline constexpr absl::Duration kWakeWatchersEvery = absl::Milliseconds(10);
 

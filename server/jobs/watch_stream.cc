@@ -74,6 +74,7 @@ absl::Status ServeWatch(const WatchedJob& watched, int64_t after_step,
   // Only a watcher that joined a job still running can fall behind it.
   bool reported_behind = job.record == nullptr || IsTerminal(job.record->state());
   absl::Time last_sent = absl::Now();
+  uint64_t wake_ups_read = 0;  // JobRecord::ReadOrWait's
   int64_t steps_recorded = job.ended_at.value_or(0);
   std::vector<v1::WatchJobResponse> messages;
   const std::optional<LrFindSpec> range_test =
@@ -91,8 +92,8 @@ absl::Status ServeWatch(const WatchedJob& watched, int64_t after_step,
       read = ReadResult::kRead;
     } else if (job.record != nullptr) {
       read = job.record->ReadOrWait(&cursor, options.max_points_per_message, kMaxMessagesPerRead,
-                                    last_sent + options.heartbeat_interval, &messages,
-                                    &steps_recorded);
+                                    last_sent + options.heartbeat_interval, &wake_ups_read,
+                                    &messages, &steps_recorded);
     }
     if (read == ReadResult::kBehind) {
       DESCENT_CHECK(job.store != nullptr);

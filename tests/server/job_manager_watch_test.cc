@@ -189,6 +189,40 @@ TEST(JobManagerWatchTest, ConcurrentAndResumedWatchersSeeEveryStepOnceInOrder) {
   EXPECT_EQ(listener.points_sent(), 3 * kSteps - refused);
 }
 
+// Watchers read when training wakes them, and one wake-up can leave more than one read's
+// worth (64 messages): the rest must follow at once. The heartbeat is an hour away, so a
+// watcher that waited for another wake-up after the job's last one would never end.
+TEST(JobManagerWatchTest, WatcherReadsOnWhatAWakeUpLeftWithoutWaitingForAnother) {
+  JobManagerOptions options;
+  options.heartbeat_interval = absl::Hours(1);
+  options.max_points_per_message = 2;
+  JobManager manager(options, nullptr);
+  // A blocker holds the only worker until the watcher is attached to the queued job.
+  absl::StatusOr<v1::Job> blocker = manager.Submit(EndlessJob("blocker"));
+  ASSERT_OK(blocker);
+  // 4 steps an epoch, 200 epochs: ~600 messages, most of them after the last wake-up.
+  absl::StatusOr<v1::Job> job = manager.Submit(TinyJob(/*epochs=*/200));
+  ASSERT_OK(job);
+  absl::Notification attached;
+  std::vector<v1::WatchJobResponse> messages;
+  absl::Status status;
+  std::thread watcher([&] {
+    status = manager.Watch(job->id(), 0, [&](const v1::WatchJobResponse& message) {
+      if (!attached.HasBeenNotified()) attached.Notify();
+      messages.push_back(message);
+      return true;
+    });
+  });
+  attached.WaitForNotification();
+  ASSERT_OK(manager.Cancel(blocker->id()));
+  watcher.join();
+  EXPECT_OK(status);
+  const StreamSummary stream = CheckStream(messages, 0, 2);
+  EXPECT_EQ(stream.losses.size(), 800u);
+  EXPECT_EQ(stream.epochs, Range(1, 200));
+  EXPECT_THAT(stream.states, ElementsAre(v1::QUEUED, v1::RUNNING, v1::SUCCEEDED));
+}
+
 TEST(JobManagerWatchTest, QuietStreamSendsHeartbeats) {
   JobManagerOptions options;
   options.workers = 0;  // the job stays queued: nothing else to send
