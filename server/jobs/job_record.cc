@@ -382,12 +382,13 @@ void JobRecord::SetTotalSteps(int64_t total_steps) {
   epoch_ = std::max(epoch_, 1);  // a resumed run keeps its epoch
 }
 
-void JobRecord::RecordStep(const StepEvent& event) {
+void JobRecord::RecordSteps(int64_t first_step, absl::Span<const double> losses, int epoch) {
+  if (losses.empty()) return;
   absl::MutexLock lock(&mu_);
-  DESCENT_CHECK(event.step == history_.steps() + 1);
-  history_.AppendStep(event.loss);
-  epoch_ = event.epoch;
-  train_loss_ = event.loss;
+  DESCENT_CHECK(first_step == history_.steps() + 1);
+  for (double loss : losses) history_.AppendStep(loss);
+  epoch_ = epoch;
+  train_loss_ = losses.back();
 }
 
 void JobRecord::RecordEpoch(const EpochSummary& summary) {

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "descent/v1/training.pb.h"
 #include "engine/dataset.h"
 #include "engine/diagnosis.h"
@@ -166,10 +167,14 @@ class JobRecord {
 
   // Training thread only, while RUNNING.
   void SetTotalSteps(int64_t total_steps) ABSL_LOCKS_EXCLUDED(mu_);
-  // Appends one step's loss (steps arrive numbered 1, 2, ...; CHECK-fails otherwise). Does
-  // not wake watchers: the caller batches wake-ups with WakeWatchers().
-  void RecordStep(const StepEvent& event) ABSL_LOCKS_EXCLUDED(mu_);
-  // Appends an epoch summary after its last step. Like RecordStep, does not wake watchers
+  // Appends the losses of consecutive steps from `first_step` on, the last of them in
+  // `epoch` (steps arrive numbered 1, 2, ...: first_step must follow the steps recorded, or
+  // this CHECK-fails). The caller gathers steps and hands them over in batches, so a step
+  // costs no lock; Get and List see the steps handed over. Does not wake watchers: the
+  // caller batches wake-ups with WakeWatchers().
+  void RecordSteps(int64_t first_step, absl::Span<const double> losses, int epoch)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Appends an epoch summary after its last step. Like RecordSteps, does not wake watchers
   // (epochs can be a couple of steps long).
   // Then asks the job's epoch gate (PreparedJob::epoch_gate), if it has one, and cancels the
   // job when the gate says no.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -22,10 +23,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Runs on the training thread between steps, so it stays cheap: one short lock to append
-// the loss (or the epoch summary), a clock read, and a condition-variable signal only every
-// kWakeWatchersEverySteps steps or kWakeWatchersEvery; a durable job's checkpoint (and,
-// with a shared store, its progress) only as often as the CheckpointPolicy says.
+// Runs on the training thread between steps, so it stays cheap: a step's loss goes into a
+// local batch and a clock is read; the batch is appended to the job's history (one short
+// lock) and watchers are woken only every kWakeWatchersEverySteps steps or
+// kWakeWatchersEvery, and before an epoch summary or a write; a durable job's checkpoint
+// (and, with a shared store, its progress) only as often as the CheckpointPolicy says.
+// The owner calls Flush() once the run has returned.
 class JobObserver : public TrainingObserver {
  public:
   JobObserver(JobRecord& job, JobEventListener* listener, const Trainer& trainer, int batch_size,
@@ -43,11 +46,15 @@ class JobObserver : public TrainingObserver {
         last_wake_(run_start_),
         last_checkpoint_(run_start_),
         last_write_(run_start_),
-        last_checkpoint_step_(first_step) {}
+        last_checkpoint_step_(first_step) {
+    pending_.reserve(kWakeWatchersEverySteps);
+  }
 
   bool OnStep(const StepEvent& event) override {
     const Clock::time_point now = Clock::now();
-    job_.RecordStep(event);
+    if (pending_.empty()) pending_first_step_ = event.step;
+    pending_.push_back(event.loss);
+    pending_epoch_ = event.epoch;
     MaybeWakeWatchers(event.step, now);
     if (listener_ != nullptr) {
       const double seconds = std::chrono::duration<double>(now - run_start_).count();
@@ -64,6 +71,7 @@ class JobObserver : public TrainingObserver {
                now - last_write_ >= absl::ToChronoNanoseconds(checkpoints_.progress_every)) {
       // A failed write is retried with the next one (the steps stay pending); one refused
       // for a lost lease stops the job (stop_requested).
+      Flush();
       (void)job_.SaveProgress();
       last_write_ = now;
     }
@@ -71,6 +79,7 @@ class JobObserver : public TrainingObserver {
   }
 
   void OnEpoch(const EpochSummary& summary) override {
+    Flush();  // the summary follows its steps
     job_.RecordEpoch(summary);
     MaybeWakeWatchers(summary.last_step, Clock::now());
   }
@@ -78,6 +87,7 @@ class JobObserver : public TrainingObserver {
   // Writes the trainer's checkpoint with the history since the last one; false (the error
   // kept for checkpoint_error()) when the store refuses it.
   bool Checkpoint(int64_t step, Clock::time_point now) {
+    Flush();
     absl::Status written = job_.SaveCheckpoint(ToStored(trainer_.Checkpoint()));
     last_checkpoint_ = now;
     last_write_ = now;
@@ -87,12 +97,19 @@ class JobObserver : public TrainingObserver {
   }
   const absl::Status& checkpoint_error() const { return checkpoint_error_; }
 
+  // Appends the steps gathered since the last call to the job's history.
+  void Flush() {
+    job_.RecordSteps(pending_first_step_, pending_, pending_epoch_);
+    pending_.clear();
+  }
+
  private:
   // Watchers read everything recorded when they wake, so waking them in batches bounds
   // their latency, never what they get. Run's end wakes them anyway (the terminal event).
   void MaybeWakeWatchers(int64_t step, Clock::time_point now) {
     if (step - last_wake_step_ >= kWakeWatchersEverySteps ||
         now - last_wake_ >= absl::ToChronoNanoseconds(kWakeWatchersEvery)) {
+      Flush();
       job_.WakeWatchers();
       last_wake_step_ = step;
       last_wake_ = now;
@@ -122,6 +139,10 @@ class JobObserver : public TrainingObserver {
   Clock::time_point last_write_;  // a checkpoint's or SaveProgress's
   int64_t last_checkpoint_step_;
   absl::Status checkpoint_error_;
+  // Steps not yet in the job's history: pending_first_step_ on, the last in pending_epoch_.
+  std::vector<double> pending_;
+  int64_t pending_first_step_ = 0;
+  int pending_epoch_ = 0;
 };
 
 // How a range test ended; nullopt when it was suspended (the job stays RUNNING, without a
@@ -175,11 +196,14 @@ std::optional<JobOutcome> Train(JobRecord& job, JobEventListener* listener,
     const CheckpointPolicy never{std::numeric_limits<int64_t>::max(), absl::InfiniteDuration(),
                                  checkpoints.progress_every};
     JobObserver observer(job, listener, trainer, batch_size, first_step, never);
-    return RangeTestOutcome(job, *input.lr_find, RunLrFind(trainer, *input.lr_find, &observer));
+    LrFindRun run = RunLrFind(trainer, *input.lr_find, &observer);
+    observer.Flush();
+    return RangeTestOutcome(job, *input.lr_find, std::move(run));
   }
 
   JobObserver observer(job, listener, trainer, batch_size, first_step, checkpoints);
   TrainResult result = trainer.Run(&observer);
+  observer.Flush();
   // Another replica claimed the job: it resumes from the last checkpoint this one wrote.
   if (job.lease_lost()) return std::nullopt;
   if (!observer.checkpoint_error().ok()) {

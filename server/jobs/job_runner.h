@@ -13,7 +13,9 @@ namespace descent::server {
 // much time, whichever comes first (checked after every step and epoch end), and at every
 // state change. Watchers read everything recorded when they wake, so this bounds their
 // latency, not what they get; and they read only when woken (or when a full message is
-// waiting: JobRecord::ReadOrWait), so it also sets how many steps a message carries.
+// waiting: JobRecord::ReadOrWait), so it also sets how many steps a message carries. The
+// training thread hands its steps to the job's history in the same batches (and before an
+// epoch summary or a write), so Get and List see a running job's step as of its last wake-up.
 inline constexpr int64_t kWakeWatchersEverySteps = 1024;
 inline constexpr absl::Duration kWakeWatchersEvery = absl::Milliseconds(10);
 

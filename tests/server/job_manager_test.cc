@@ -328,7 +328,8 @@ TEST(JobManagerTest, ModelNeedsASucceededJob) {
 }
 
 TEST(JobManagerTest, DivergedRunFailsWithTheDiagnosis) {
-  JobManager manager(Options(1), nullptr);
+  RecordingListener listener;
+  JobManager manager(Options(1), &listener);
   PreparedJob job = TinyJob(50);
   job.train_spec.optimizer.kind = OptimizerKind::kSgd;
   job.train_spec.optimizer.learning_rate = 10.0;  // far too high for unscaled prices
@@ -340,6 +341,11 @@ TEST(JobManagerTest, DivergedRunFailsWithTheDiagnosis) {
   EXPECT_FALSE(done.error().empty());
   EXPECT_EQ(done.error(), done.diagnosis().message());
   EXPECT_LT(done.progress().step(), done.progress().total_steps());
+  // Every step trained is in the history, up to the one that diverged within its epoch.
+  EXPECT_EQ(done.progress().step(), listener.steps());
+  const testing::StreamSummary stream =
+      testing::CheckStream(testing::WatchAll(manager, submitted->id()), 0, 4096);
+  EXPECT_EQ(static_cast<int64_t>(stream.losses.size()), listener.steps());
   EXPECT_THAT(manager.Model(submitted->id()),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("FAILED")));
 }
