@@ -4,7 +4,7 @@
 // does nothing), in the same process and run, alternating, median of repeats.
 // Configs (PERFORMANCE.md): tiny = 13-64-1 ReLU, batch 32, MSE, Adam (house_prices data);
 // small = 64-128-128-10 ReLU, batch 64, cross-entropy, Adam (blobs, 64 features, 10 classes).
-// Targets: service >= 0.8x the engine for tiny (~100k loss points a second to stream),
+// Targets: service >= 0.8x the engine for tiny (~300k loss points a second to stream),
 // >= 0.95x for small.
 //
 // Both sides time the whole job from its spec: converting it and generating the dataset
