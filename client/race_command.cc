@@ -197,8 +197,7 @@ int FollowSweep(const CommandContext& ctx, SweepClient& sweeps, v1::Sweep sweep,
   }
   if (list_runs && ctx.format == OutputFormat::kText) {
     for (const RaceRun& run : *runs) {
-      *ctx.out << "  " << (run.job.id().empty() ? "-" : run.job.id()) << "  " << run.label
-               << "\n";
+      *ctx.out << "  " << (run.job.id().empty() ? "-" : run.job.id()) << "  " << run.label << "\n";
     }
     *ctx.out << std::flush;
   }

@@ -160,9 +160,8 @@ absl::StatusOr<v1::SweepSpec> RaceSweep(const v1::JobSpec& base,
   sweep.set_sampling(v1::GRID);
   sweep.set_trials(0);
   sweep.set_max_concurrent_trials(static_cast<int>(racers.size()));
-  sweep.mutable_objective()->set_metric(base.training().validation_fraction() > 0
-                                            ? v1::VALIDATION_LOSS
-                                            : v1::TRAIN_LOSS);
+  sweep.mutable_objective()->set_metric(
+      base.training().validation_fraction() > 0 ? v1::VALIDATION_LOSS : v1::TRAIN_LOSS);
   return sweep;
 }
 

@@ -236,8 +236,8 @@ class JobRecord {
   // thread wake-ups in gRPC; after training's batched wake-ups it sends ~1024 at a time.
   ReadResult ReadOrWait(LossHistory::Cursor* cursor, int max_points, int max_messages,
                         absl::Time deadline, uint64_t* wake_ups_read,
-                        std::vector<v1::WatchJobResponse>* messages,
-                        int64_t* steps_recorded) const ABSL_LOCKS_EXCLUDED(mu_);
+                        std::vector<v1::WatchJobResponse>* messages, int64_t* steps_recorded) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   JobRecord(std::string id, int64_t sequence, const v1::JobSpec& spec, std::string request_id,

@@ -71,8 +71,9 @@ TEST(RaceSweepTest, IsTheJobFileWithOneGridValueOfTheWholeOptimizerPerRacer) {
   const auto& adam = sweep->parameters(0).values().values(3).struct_value().fields().at("adam");
   EXPECT_DOUBLE_EQ(adam.struct_value().fields().at("learningRate").number_value(), 0.01);
   EXPECT_DOUBLE_EQ(adam.struct_value().fields().at("beta1").number_value(), 0.8);
-  EXPECT_TRUE(sweep->parameters(0).values().values(2).struct_value().fields().at("rmsprop")
-                  .struct_value().fields().empty());
+  const auto& rmsprop =
+      sweep->parameters(0).values().values(2).struct_value().fields().at("rmsprop");
+  EXPECT_TRUE(rmsprop.struct_value().fields().empty());
   // The whole grid, one trial per racer, all at once, every one to its end, compared on the
   // held-out data the job file sets aside.
   EXPECT_EQ(sweep->sampling(), v1::GRID);

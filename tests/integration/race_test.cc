@@ -94,8 +94,8 @@ TEST(RaceTest, RunsEachOptimizerFromTheSameStartAndSurvivesARestart) {
   absl::StatusOr<std::unique_ptr<testing::Subprocess>> follower = testing::Subprocess::Start(
       {DESCENT_CLI_PATH, "--server", listen, "race", "--watch", race_id}, CliProcessOptions());
   ASSERT_OK(follower);
-  ASSERT_TRUE((*follower)->WaitForOutput(absl::StrCat("race ", race_id, ": 3 runs\n"),
-                                         absl::Seconds(60)))
+  ASSERT_TRUE(
+      (*follower)->WaitForOutput(absl::StrCat("race ", race_id, ": 3 runs\n"), absl::Seconds(60)))
       << (*follower)->Stdout() << (*follower)->Stderr();
   (*follower)->Signal(SIGKILL);
   ASSERT_OK((*follower)->Wait(kCliTimeout).status());
@@ -168,7 +168,8 @@ TEST(RaceTest, RunsEachOptimizerFromTheSameStartAndSurvivesARestart) {
   for (size_t i = 0; i < ids.size(); ++i) {
     const absl::StatusOr<v1::Job> job = client->GetJob(ids[i]);
     ASSERT_OK(job);
-    const absl::StatusOr<v1::Optimizer> expected = descent::client::ParseRacer(racers[i], file->optimizer());
+    const absl::StatusOr<v1::Optimizer> expected =
+        descent::client::ParseRacer(racers[i], file->optimizer());
     ASSERT_OK(expected);
     EXPECT_EQ(job->spec().optimizer().SerializeAsString(), expected->SerializeAsString()) << ids[i];
     EXPECT_EQ(job->spec().group(), race_id);
@@ -178,7 +179,8 @@ TEST(RaceTest, RunsEachOptimizerFromTheSameStartAndSurvivesARestart) {
   // The race is a sweep: one trial per racer, in their order, each with its run's job, every
   // one run to its end, and a best trial: the ranking's first, as both compare the last
   // epoch's validation loss.
-  const testing::ProcessResult got = RunCli(listen, {"-o", "json", "sweep", "get", race_id}, kCliTimeout);
+  const testing::ProcessResult got =
+      RunCli(listen, {"-o", "json", "sweep", "get", race_id}, kCliTimeout);
   ASSERT_EQ(got.exit_code, 0) << got.err;
   v1::Sweep sweep;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(got.out, &sweep).ok()) << got.out;

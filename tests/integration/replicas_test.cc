@@ -11,16 +11,16 @@
 
 #include <cstring>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "descent/v1/sweeps.pb.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/job_state.h"
 #include "tests/integration/cli_runner.h"
@@ -386,8 +386,7 @@ TEST(ReplicasTest, ARaceWhoseReplicaDiesIsFinishedAndRankedOnAnother) {
   })json");
   constexpr int64_t kRaceSteps = 20 * 40;
   absl::StatusOr<std::unique_ptr<testing::Subprocess>> racing = testing::Subprocess::Start(
-      {DESCENT_CLI_PATH, "--server", replicas[0]->address(), "race", spec, "adam",
-       "rmsprop:0.001"},
+      {DESCENT_CLI_PATH, "--server", replicas[0]->address(), "race", spec, "adam", "rmsprop:0.001"},
       CliProcessOptions());
   ASSERT_OK(racing);
   ASSERT_TRUE((*racing)->WaitForOutput("rmsprop:0.001\n", absl::Seconds(60)))
@@ -395,20 +394,19 @@ TEST(ReplicasTest, ARaceWhoseReplicaDiesIsFinishedAndRankedOnAnother) {
   const std::string announced = (*racing)->Stdout();
   ASSERT_TRUE(absl::StartsWith(announced, "race sweep-")) << announced;
   const std::string race_id = announced.substr(5, announced.find(':') - 5);
-  const testing::ProcessResult created = RunCli(
-      replicas[1]->address(), {"-o", "json", "sweep", "get", race_id}, absl::Seconds(60));
+  const testing::ProcessResult created =
+      RunCli(replicas[1]->address(), {"-o", "json", "sweep", "get", race_id}, absl::Seconds(60));
   ASSERT_EQ(created.exit_code, 0) << created.err;
   v1::Sweep sweep;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(created.out, &sweep).ok())
-      << created.out;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(created.out, &sweep).ok()) << created.out;
   ASSERT_EQ(sweep.trials_size(), 2);
 
   // A CLI on the other replica follows the race; the first replica dies with both runs
   // training, one on each replica, and with it the CLI that started the race.
-  absl::StatusOr<std::unique_ptr<testing::Subprocess>> following = testing::Subprocess::Start(
-      {DESCENT_CLI_PATH, "--server", replicas[1]->address(), "-o", "json", "race", "--watch",
-       race_id},
-      CliProcessOptions());
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> following =
+      testing::Subprocess::Start({DESCENT_CLI_PATH, "--server", replicas[1]->address(), "-o",
+                                  "json", "race", "--watch", race_id},
+                                 CliProcessOptions());
   ASSERT_OK(following);
   auto client = replicas[1]->NewClient();
   for (const v1::Trial& trial : sweep.trials()) {
@@ -435,8 +433,8 @@ TEST(ReplicasTest, ARaceWhoseReplicaDiesIsFinishedAndRankedOnAnother) {
     EXPECT_EQ(run.struct_value().fields().at("steps").number_value(), kRaceSteps);
   }
   // The sweep ended on the surviving replica with its best trial the ranking's first.
-  const testing::ProcessResult ended = RunCli(
-      replicas[1]->address(), {"-o", "json", "sweep", "get", race_id}, absl::Seconds(60));
+  const testing::ProcessResult ended =
+      RunCli(replicas[1]->address(), {"-o", "json", "sweep", "get", race_id}, absl::Seconds(60));
   ASSERT_EQ(ended.exit_code, 0) << ended.err;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ended.out, &sweep).ok()) << ended.out;
   EXPECT_EQ(sweep.state(), v1::SWEEP_SUCCEEDED);
