@@ -110,6 +110,12 @@ absl::StatusOr<std::shared_ptr<JobRecord>> JobManager::Impl::ClaimNext() {
                      LoadUnfinishedJob(*options.store, lease->sequence, options.prepare,
                                        listener, lease->token));
     absl::MutexLock lock(&mu);
+    // Cancelled here while it loaded: Cancel claimed it from the store too (a replica may
+    // claim again what it holds), counted it recovered and ended it. This copy goes uncounted.
+    if (auto slot = by_sequence.find(lease->sequence);
+        slot != by_sequence.end() && IsTerminal(slot->second.current())) {
+      return nullptr;
+    }
     if (listener != nullptr && !IsTerminal(record->state())) {
       listener->OnRecovered(record->labels(), record->state());
     }

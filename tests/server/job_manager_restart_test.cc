@@ -1,5 +1,6 @@
 // A job manager restarted on the same job store: unfinished jobs continue (running ones from
 // their checkpoint, on the same trajectory), finished ones are served as they ended.
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -7,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -401,6 +403,60 @@ TEST_P(JobManagerRestartTest, JobCountersAddUpInEachProcessAcrossARestart) {
   EXPECT_GT(ended.finished, ended.submitted);  // what used to look like a counting bug
   EXPECT_TRUE(ended.AddUp());
   manager_.reset();  // before the listeners it reports to
+}
+
+// On a shared store a worker claims a stored job and loads it outside the manager's lock. A
+// cancel that comes meanwhile claims the job too (a replica may claim again what it holds),
+// recovers and ends it; the worker's copy then goes, so the job is recovered (and counted)
+// once.
+TEST_P(JobManagerRestartTest, ACancelWhileAWorkerLoadsAStoredJobRecoversItOnce) {
+  if (GetParam() != StoreKind::kPostgres) {
+    GTEST_SKIP() << "a single-box store recovers its jobs at start, before any call";
+  }
+  std::string id;
+  {
+    JobManager& first = Restart(/*workers=*/1);
+    absl::StatusOr<v1::Job> running = first.Submit(Prepared(Request(1'000'000, "long")));
+    ASSERT_OK(running);
+    id = running->id();
+    WaitForStep(first, id, 10);  // past its checkpoint at step 5
+    first.Shutdown();            // it stays RUNNING, its lease given up
+  }
+  // The first preparation is the worker's load of the claimed job: held until the cancel,
+  // which prepares the job again, has ended it.
+  absl::Notification loading;
+  absl::Notification release;
+  std::atomic<int> preparations{0};
+  prepare_ = [&](const v1::SubmitJobRequest& request) {
+    if (preparations.fetch_add(1) == 0) {
+      loading.Notify();
+      release.WaitForNotification();
+    }
+    return PrepareJob(request);
+  };
+  ServiceMetrics metrics;
+  listener_ = &metrics;
+  absl::Cleanup stop = [&] {
+    if (!release.HasBeenNotified()) release.Notify();
+    manager_.reset();  // before the listener and the preparation it uses
+  };
+  JobManager& second = Restart(/*workers=*/1);
+  loading.WaitForNotification();
+  absl::StatusOr<v1::Job> cancelled = second.Cancel(id);
+  ASSERT_OK(cancelled);
+  EXPECT_EQ(cancelled->state(), v1::CANCELLED);
+  release.Notify();
+
+  // The only worker comes back from that claim to train the next job.
+  absl::StatusOr<v1::Job> next = second.Submit(Prepared(Request(2, "next")));
+  ASSERT_OK(next);
+  EXPECT_EQ(testing::WaitUntilDone(second, next->id()).state(), v1::SUCCEEDED);
+  EXPECT_EQ(testing::WaitUntilDone(second, id).state(), v1::CANCELLED);
+  const JobCounts counts(metrics.Collect());
+  EXPECT_EQ(counts.recovered, 1);
+  EXPECT_EQ(counts.recovered_running, 1);
+  EXPECT_EQ(counts.finished, 2);
+  EXPECT_TRUE(counts.AddUp());
 }
 
 // A stored job that cannot continue is recovered and fails in the same process: counted
