@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "base/cores.h"
 #include "engine/blas.h"
+#include "proto/job_state.h"
 #include "server/jobs/finished_jobs.h"
 #include "server/jobs/job_manager.h"
 #include "server/jobs/job_record.h"
@@ -130,6 +131,14 @@ struct JobManager::Impl {
   // Removes the job with this sequence from the local queue and returns it; nullptr when it
   // is not there.
   std::shared_ptr<JobRecord> TakeQueuedLocked(int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+  // Whether the job with this sequence has ended in this process: ClaimNext's claim and
+  // Cancel can both take a stored job (a replica may claim again what it holds), and Cancel,
+  // which ends it at once under mu, may come first.
+  bool EndedHereLocked(int64_t sequence) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto slot = by_sequence.find(sequence);
+    return slot != by_sequence.end() && IsTerminal(slot->second.current());
+  }
 
   // For Watch: whether job `sequence` has a record here, has ended, or the manager stops.
   struct ClaimWait {

@@ -101,21 +101,15 @@ absl::StatusOr<std::shared_ptr<JobRecord>> JobManager::Impl::ClaimNext() {
         HandOverLocked(*local);
       }
       // Cancelled here since the claim (Cancel took the job over from this claim).
-      if (auto slot = by_sequence.find(lease->sequence);
-          slot != by_sequence.end() && IsTerminal(slot->second.current())) {
-        return nullptr;
-      }
+      if (EndedHereLocked(lease->sequence)) return nullptr;
     }
     ASSIGN_OR_RETURN(std::shared_ptr<JobRecord> record,
                      LoadUnfinishedJob(*options.store, lease->sequence, options.prepare,
                                        listener, lease->token));
     absl::MutexLock lock(&mu);
-    // Cancelled here while it loaded: Cancel claimed it from the store too (a replica may
-    // claim again what it holds), counted it recovered and ended it. This copy goes uncounted.
-    if (auto slot = by_sequence.find(lease->sequence);
-        slot != by_sequence.end() && IsTerminal(slot->second.current())) {
-      return nullptr;
-    }
+    // Cancelled here while it loaded: Cancel counted it recovered and ended it. This copy
+    // goes uncounted.
+    if (EndedHereLocked(lease->sequence)) return nullptr;
     if (listener != nullptr && !IsTerminal(record->state())) {
       listener->OnRecovered(record->labels(), record->state());
     }

@@ -198,13 +198,13 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   absl::StatusOr<int> code = (*process)->Wait(timeout);
   if (absl::IsDeadlineExceeded(code.status())) {
     // What it printed before it stuck says where; the destructor then kills it.
-    constexpr size_t kTail = 4000;
-    const std::string out = (*process)->Stdout();
-    const std::string err = (*process)->Stderr();
+    auto tail = [](const std::string& text) {
+      constexpr size_t kTail = 4000;
+      return text.substr(text.size() > kTail ? text.size() - kTail : 0);
+    };
     return absl::DeadlineExceededError(absl::StrCat(
-        code.status().message(), "; the end of its stdout:\n",
-        out.substr(out.size() > kTail ? out.size() - kTail : 0), "\nthe end of its stderr:\n",
-        err.substr(err.size() > kTail ? err.size() - kTail : 0)));
+        code.status().message(), "; the end of its stdout:\n", tail((*process)->Stdout()),
+        "\nthe end of its stderr:\n", tail((*process)->Stderr())));
   }
   if (!code.ok()) return code.status();
   return ProcessResult{*code, (*process)->Stdout(), (*process)->Stderr()};
