@@ -66,6 +66,27 @@ RawWatch WatchRaw(client::DescentClient& client, const std::string& id, int64_t 
   return watch;
 }
 
+// What a `descent watch -o json` printed: complete JSON lines only (the last may be cut).
+struct Printed {
+  int64_t last_step = 0;
+  bool out_of_order = false;
+  bool saw_terminal = false;
+};
+
+Printed PrintedSteps(const std::string& out) {
+  Printed printed;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    v1::WatchJobResponse event;
+    if (!google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok()) continue;
+    if (event.has_losses()) {
+      if (event.losses().first_step() != printed.last_step + 1) printed.out_of_order = true;
+      printed.last_step = event.losses().first_step() + event.losses().losses_size() - 1;
+    }
+    if (event.has_state() && v1::IsTerminal(event.state().state())) printed.saw_terminal = true;
+  }
+  return printed;
+}
+
 TEST(WatchersTest, TwoWatchersAndAKilledThenResumedWatcherEachSeeEveryStepOnce) {
   absl::StatusOr<std::unique_ptr<DescentdProcess>> server = DescentdProcess::Start();
   ASSERT_OK(server);
@@ -93,33 +114,27 @@ TEST(WatchersTest, TwoWatchersAndAKilledThenResumedWatcherEachSeeEveryStepOnce) 
   absl::StatusOr<std::unique_ptr<testing::Subprocess>> cli = testing::Subprocess::Start(argv);
   ASSERT_OK(cli);
 
-  // Two in-test watchers from the start, concurrently.
+  // Two in-test watchers from the start, concurrently. jthreads: a failed assertion below
+  // returns early and still waits for them (they end with the job).
   RawWatch first, second;
-  std::thread first_thread([&] { first = WatchRaw(*(*server)->NewClient(), id, 0, kTotalSteps); });
-  std::thread second_thread(
+  std::jthread first_thread([&] { first = WatchRaw(*(*server)->NewClient(), id, 0, kTotalSteps); });
+  std::jthread second_thread(
       [&] { second = WatchRaw(*(*server)->NewClient(), id, 0, kTotalSteps); });
 
-  ASSERT_TRUE((*cli)->WaitForOutput("\"losses\"", absl::Seconds(60)));
+  // Killed once it has printed a whole losses line: a long line reaches the pipe in pieces,
+  // so seeing "losses" is not enough.
+  ASSERT_TRUE((*cli)->WaitForOutputWhere(
+      [](const std::string& out) { return PrintedSteps(out).last_step > 0; }, absl::Seconds(60)))
+      << (*cli)->Stderr();
   (*cli)->Signal(SIGKILL);
   absl::StatusOr<int> killed = (*cli)->Wait(absl::Seconds(10));
   ASSERT_OK(killed);
   EXPECT_EQ(*killed, 128 + SIGKILL);
-  // The steps the killed watcher printed: complete JSON lines only.
-  const std::string printed = (*cli)->Stdout();
-  int64_t cli_last_step = 0;
-  bool cli_saw_terminal = false;
-  for (absl::string_view line : absl::StrSplit(printed, '\n')) {
-    v1::WatchJobResponse event;
-    if (!google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok())
-      continue;  // cut line
-    if (event.has_losses()) {
-      ASSERT_EQ(event.losses().first_step(), cli_last_step + 1);
-      cli_last_step += event.losses().losses_size();
-    }
-    if (event.has_state() && v1::IsTerminal(event.state().state())) cli_saw_terminal = true;
-  }
+  const Printed printed = PrintedSteps((*cli)->Stdout());
+  EXPECT_FALSE(printed.out_of_order);
+  const int64_t cli_last_step = printed.last_step;
   ASSERT_GT(cli_last_step, 0);
-  EXPECT_FALSE(cli_saw_terminal) << "the job ended before the watcher was killed";
+  EXPECT_FALSE(printed.saw_terminal) << "the job ended before the watcher was killed";
 
   // Resume where the killed watcher stopped.
   StepCounter resumed(cli_last_step);

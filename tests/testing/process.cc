@@ -180,11 +180,18 @@ std::string Subprocess::Stderr() {
 }
 
 bool Subprocess::WaitForOutput(const std::string& text, absl::Duration timeout, bool on_stderr) {
+  return WaitForOutputWhere(
+      [&](const std::string& output) { return output.find(text) != std::string::npos; }, timeout,
+      on_stderr);
+}
+
+bool Subprocess::WaitForOutputWhere(const std::function<bool(const std::string&)>& done,
+                                    absl::Duration timeout, bool on_stderr) {
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      if ((on_stderr ? stderr_ : stdout_).find(text) != std::string::npos) return true;
+      if (done(on_stderr ? stderr_ : stdout_)) return true;
     }
     if (absl::Now() >= deadline) return false;
     absl::SleepFor(absl::Milliseconds(10));

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -59,6 +60,10 @@ class Subprocess {
   std::string Stderr();
   // True once stdout (or stderr) contains `text`; false after `timeout`.
   bool WaitForOutput(const std::string& text, absl::Duration timeout, bool on_stderr = false);
+  // True once `done` holds for everything stdout (or stderr) holds so far; false after
+  // `timeout`. The output may end inside a line: a long line reaches the pipe in pieces.
+  bool WaitForOutputWhere(const std::function<bool(const std::string&)>& done,
+                          absl::Duration timeout, bool on_stderr = false);
 
  private:
   Subprocess() = default;
