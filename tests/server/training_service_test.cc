@@ -576,7 +576,7 @@ TEST_F(ServiceTest, ReflectionListsTheServices) {
 }
 
 // Shutdown with a running job and a watcher: the job ends CANCELLED, the watcher gets that
-// terminal event and a clean end of stream, and the server then answers UNAVAILABLE.
+// terminal event as the stream's last, and the server then answers UNAVAILABLE.
 TEST_F(ServiceTest, ShutdownCancelsRunningJobsEndsStreamsCleanlyThenUnavailable) {
   v1::Job endless;
   ASSERT_TRUE(Submit(EndlessSpec(), &endless).ok());
@@ -587,7 +587,12 @@ TEST_F(ServiceTest, ShutdownCancelsRunningJobsEndsStreamsCleanlyThenUnavailable)
 
   server_->Shutdown();
   watcher.join();
-  EXPECT_TRUE(watched.status.ok()) << watched.status.error_message();
+  // The stream ends OK, or UNAVAILABLE when the server's closing of the connection overtakes
+  // the call's trailers: gRPC closes it once every call has ended, and the kernel resets a
+  // connection closed with bytes unread (the client's flow-control updates), dropping what it
+  // had not sent yet. Seen once under a loaded ctest -j 8; the terminal event is the promise.
+  EXPECT_TRUE(watched.status.ok() || watched.status.error_code() == grpc::StatusCode::UNAVAILABLE)
+      << watched.status.error_message();
   ASSERT_NE(watched.last(), nullptr);
   ASSERT_TRUE(watched.last()->has_state());
   EXPECT_EQ(watched.last()->state().state(), v1::CANCELLED);
