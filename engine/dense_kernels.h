@@ -19,12 +19,12 @@ void BiasActivationForward(Activation activation, float negative_slope,
 
 // grad[r][j] *= f'(...) (from `pre` and/or `output` as ActivationBackward needs; pre may be
 // null when the activation does not read it), then bias_grad[j] = Σ_r grad[r][j]
-// (overwritten). Shape mismatches CHECK-fail.
+// (overwritten), each column summed in row order. Shape mismatches CHECK-fail.
 void ActivationBackwardAndBiasGrad(Activation activation, float negative_slope, const Matrix* pre,
                                    const Matrix& output, Matrix* grad, absl::Span<float> bias_grad);
 
 // sums[j] = Σ_r m[r][j] (overwritten): the bias gradient of a linear layer. sums must have
-// m.cols() entries (CHECK).
+// m.cols() entries (CHECK). Summed in row order.
 void ColumnSums(const Matrix& m, absl::Span<float> sums);
 
 }  // namespace descent::internal
