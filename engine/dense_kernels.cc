@@ -30,7 +30,9 @@ void ForwardScalar(Activation activation, float negative_slope, const float* bia
     float* row = values + offset;
     for (int j = begin; j < end; ++j) row[j] += bias[j];
     if (pre != nullptr) std::copy(row + begin, row + end, pre + offset + begin);
-    ApplyActivation(activation, negative_slope, absl::MakeSpan(row + begin, row + end));
+    if (activation != Activation::kIdentity) {
+      ApplyActivation(activation, negative_slope, absl::MakeSpan(row + begin, row + end));
+    }
   }
 }
 
@@ -49,7 +51,9 @@ void BackwardScalar(Activation activation, float negative_slope, const float* pr
     } else if (activation != Activation::kIdentity) {
       y = absl::MakeConstSpan(output + offset, width);
     }
-    ActivationBackward(activation, negative_slope, x, y, absl::MakeSpan(grad_row, width));
+    if (activation != Activation::kIdentity) {
+      ActivationBackward(activation, negative_slope, x, y, absl::MakeSpan(grad_row, width));
+    }
     for (size_t j = 0; j < width; ++j) bias_grad[begin + static_cast<int>(j)] += grad_row[j];
   }
 }
@@ -91,6 +95,8 @@ DESCENT_TARGET_AVX512 void BackwardColumnsAvx512(float negative_slope, const flo
   for (int v = 0; v < kVectors; ++v) sums[v] = zero;
   for (int r = 0; r < rows; ++r) {
     const ptrdiff_t offset = static_cast<ptrdiff_t>(r) * cols + begin;
+    // Unrolled, so that the sums live in registers rather than on the stack.
+#pragma GCC unroll 4
     for (int v = 0; v < kVectors; ++v) {
       const ptrdiff_t at = offset + v * kLanes;
       __m512 g = _mm512_loadu_ps(grad + at);
