@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #include <libxsmm.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -44,6 +45,44 @@ libxsmm_smmfunction Dispatch(int m, int n, int k, const Operand& first, const Op
                     (second.transposed ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
   const libxsmm_blasint lda = first.ld, ldb = second.ld, ldc_x = ldc;
   return libxsmm_smmdispatch(m, n, k, &lda, &ldb, &ldc_x, &alpha, &beta, &flags, nullptr);
+}
+
+// Dispatch through a small per-thread cache of the last kernels asked for (null answers
+// included): a training step asks for the same few shapes every time, and libxsmm's own
+// lookup (building a descriptor, hashing it, comparing it with its registry's entry) cost
+// about as much as a tiny network's smallest products.
+libxsmm_smmfunction CachedDispatch(int m, int n, int k, const Operand& first, const Operand& second,
+                                   int ldc, float beta) {
+  struct Key {
+    int m, n, k, ldc;
+    libxsmm_blasint lda, ldb;
+    bool trans_first, trans_second, beta_one;
+    bool operator==(const Key&) const = default;
+  };
+  struct Entry {
+    Key key;
+    libxsmm_smmfunction kernel;
+  };
+  constexpr int kEntries = 16;
+  thread_local Entry entries[kEntries];
+  thread_local int used = 0, next = 0;
+  const Key key{.m = m,
+                .n = n,
+                .k = k,
+                .ldc = ldc,
+                .lda = first.ld,
+                .ldb = second.ld,
+                .trans_first = first.transposed,
+                .trans_second = second.transposed,
+                .beta_one = beta == 1.0f};
+  for (int i = 0; i < used; ++i) {
+    if (entries[i].key == key) return entries[i].kernel;
+  }
+  Entry& entry = entries[next];
+  entry = {key, Dispatch(m, n, k, first, second, ldc, beta)};
+  next = (next + 1) % kEntries;
+  used = std::max(used, next == 0 ? kEntries : next);
+  return entry.kernel;
 }
 
 // Up to these many multiply-adds libxsmm's kernels, which read the operands unpacked, are
@@ -98,14 +137,14 @@ bool LibxsmmSgemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, flo
   // Column-major: C' (n x m) = first (n x k) · second (k x m).
   Operand first{b, ldb, trans_b == Transpose::kYes};
   Operand second{a, lda, trans_a == Transpose::kYes};
-  if (libxsmm_smmfunction kernel = Dispatch(n, m, k, first, second, ldc, beta)) {
+  if (libxsmm_smmfunction kernel = CachedDispatch(n, m, k, first, second, ldc, beta)) {
     RunKernel(kernel, first.data, second.data, c);
     return true;
   }
   thread_local std::vector<float> first_scratch, second_scratch;
   if (first.transposed) first = Untransposed(first, n, k, &first_scratch);
   if (second.transposed) second = Untransposed(second, k, m, &second_scratch);
-  libxsmm_smmfunction kernel = Dispatch(n, m, k, first, second, ldc, beta);
+  libxsmm_smmfunction kernel = CachedDispatch(n, m, k, first, second, ldc, beta);
   if (kernel == nullptr) return false;
   RunKernel(kernel, first.data, second.data, c);
   return true;
