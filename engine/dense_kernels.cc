@@ -39,22 +39,25 @@ void ForwardScalar(Activation activation, float negative_slope, const float* bia
 void BackwardScalar(Activation activation, float negative_slope, const float* pre,
                     const float* output, int rows, int cols, int begin, int end, float* grad,
                     float* bias_grad) {
-  std::fill(bias_grad + begin, bias_grad + end, 0.0f);
-  const bool needs_input = ActivationBackwardNeedsInput(activation);
-  const size_t width = static_cast<size_t>(end - begin);
-  for (int r = 0; r < rows; ++r) {
-    const ptrdiff_t offset = static_cast<ptrdiff_t>(r) * cols + begin;
-    float* grad_row = grad + offset;
-    absl::Span<const float> x, y;
-    if (needs_input) {
-      x = absl::MakeConstSpan(pre + offset, width);
-    } else if (activation != Activation::kIdentity) {
-      y = absl::MakeConstSpan(output + offset, width);
+  if (activation != Activation::kIdentity) {
+    const bool needs_input = ActivationBackwardNeedsInput(activation);
+    const size_t width = static_cast<size_t>(end - begin);
+    for (int r = 0; r < rows; ++r) {
+      const ptrdiff_t offset = static_cast<ptrdiff_t>(r) * cols + begin;
+      absl::Span<const float> x, y;
+      if (needs_input) {
+        x = absl::MakeConstSpan(pre + offset, width);
+      } else {
+        y = absl::MakeConstSpan(output + offset, width);
+      }
+      ActivationBackward(activation, negative_slope, x, y, absl::MakeSpan(grad + offset, width));
     }
-    if (activation != Activation::kIdentity) {
-      ActivationBackward(activation, negative_slope, x, y, absl::MakeSpan(grad_row, width));
-    }
-    for (size_t j = 0; j < width; ++j) bias_grad[begin + static_cast<int>(j)] += grad_row[j];
+  }
+  // Column by column, each sum in a register (in row order) rather than in bias_grad.
+  for (int j = begin; j < end; ++j) {
+    float sum = 0.0f;
+    for (int r = 0; r < rows; ++r) sum += grad[static_cast<ptrdiff_t>(r) * cols + j];
+    bias_grad[j] = sum;
   }
 }
 
