@@ -295,6 +295,15 @@ std::vector<ParameterRef> Network::Parameters() {
   return refs;
 }
 
+std::vector<LayerParameters> Network::ReleaseParameters() {
+  std::vector<LayerParameters> parameters;
+  parameters.reserve(layers_.size());
+  for (Layer& layer : layers_) {
+    parameters.push_back({std::move(layer.weight), std::move(layer.bias)});
+  }
+  return parameters;
+}
+
 int Network::inputs() const { return layers_.front().inputs; }
 int Network::outputs() const { return layers_.back().outputs; }
 

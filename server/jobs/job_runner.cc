@@ -237,8 +237,9 @@ std::optional<JobOutcome> Train(JobRecord& job, JobEventListener* listener,
   model->job_id = job.id();
   model->spec = job.spec();
   model->inputs = trainer.network().inputs();
-  model->parameters = trainer.network().GetParameters();
   model->activations = trainer.network().activations();
+  // The trainer ends with this function: its parameters become the model's without a copy.
+  model->parameters = trainer.mutable_network().ReleaseParameters();
   model->loss = input.train_spec.loss;
   model->feature_names = std::move(feature_names);
   model->class_names = std::move(class_names);

@@ -330,6 +330,23 @@ TEST(NetworkTest, FromParametersRebuildsTheSameFunction) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("initial_parameters.layers")));
 }
 
+// ReleaseParameters hands over what GetParameters would copy: the same shapes and values,
+// in the same order, and the network's own buffers (no copy was made).
+TEST(NetworkTest, ReleaseParametersMovesOutWhatGetParametersCopies) {
+  Network network = MakeNetwork(5, 2, Model({{7, Activation::kRelu}}), /*seed=*/4);
+  const std::vector<LayerParameters> copied = network.GetParameters();
+  const float* first_weight = network.Parameters()[0].value.data();
+  const std::vector<LayerParameters> released = network.ReleaseParameters();
+  ASSERT_EQ(released.size(), copied.size());
+  for (size_t i = 0; i < copied.size(); ++i) {
+    EXPECT_EQ(released[i].weight.rows(), copied[i].weight.rows()) << "layer " << i;
+    EXPECT_EQ(released[i].weight.cols(), copied[i].weight.cols()) << "layer " << i;
+    EXPECT_EQ(released[i].weight.values(), copied[i].weight.values()) << "layer " << i;
+    EXPECT_EQ(released[i].bias, copied[i].bias) << "layer " << i;
+  }
+  EXPECT_EQ(released[0].weight.data(), first_weight);
+}
+
 TEST(NetworkTest, ShapesCountsAndParameterOrder) {
   Network network = MakeNetwork(13, 3, Model({{64, Activation::kRelu}, {8, Activation::kTanh}}));
   EXPECT_EQ(network.inputs(), 13);
