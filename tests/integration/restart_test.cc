@@ -12,13 +12,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "client/job_watcher.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/integration/cli_runner.h"
 #include "tests/integration/descentd_process.h"
+#include "tests/integration/printed_watch.h"
 #include "tests/testing/postgres_server.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -75,24 +74,6 @@ History ReadHistory(client::DescentClient& client, const std::string& id, int64_
       });
   EXPECT_OK(status);
   return history;
-}
-
-// Steps printed by `descent -o json watch`: checks they continue each other and returns the
-// last one; *resumed counts the resumed events printed.
-int64_t JsonStepsOnce(const std::string& printed, int* resumed) {
-  int64_t last_step = 0;
-  *resumed = 0;
-  for (absl::string_view line : absl::StrSplit(printed, '\n', absl::SkipEmpty())) {
-    v1::WatchJobResponse event;
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok())
-        << line;
-    if (event.has_losses()) {
-      EXPECT_EQ(event.losses().first_step(), last_step + 1) << "a step repeated or missing";
-      last_step = event.losses().first_step() + event.losses().losses_size() - 1;
-    }
-    if (event.has_resumed()) ++*resumed;
-  }
-  return last_step;
 }
 
 // The job store the restarted descentd finds its jobs in: SQLite in its --data-dir, or a
@@ -169,9 +150,11 @@ TEST_P(KillNineRestartTest, TheJobResumesAndEveryWatcherSeesEveryStepOnce) {
   ASSERT_OK(text_exit);
   EXPECT_EQ(*text_exit, 0) << (*text_cli)->Stderr();
 
-  int json_resumed = 0;
-  EXPECT_EQ(JsonStepsOnce((*json_cli)->Stdout(), &json_resumed), kRestartSteps);
-  EXPECT_EQ(json_resumed, 1);
+  const PrintedWatch printed = ReadPrintedWatch((*json_cli)->Stdout());
+  EXPECT_EQ(printed.unparsed_lines, 0);
+  EXPECT_TRUE(printed.in_order) << "a step repeated or missing";
+  EXPECT_EQ(printed.last_step, kRestartSteps);
+  EXPECT_EQ(printed.resumed, 1);
   EXPECT_THAT((*json_cli)->Stderr(), HasSubstr("dropped at step"));
   EXPECT_THAT((*text_cli)->Stdout(), HasSubstr("resumed at step"));
   EXPECT_THAT((*text_cli)->Stdout(), HasSubstr("SUCCEEDED"));

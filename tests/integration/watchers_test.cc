@@ -8,12 +8,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "client/job_watcher.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/integration/descentd_process.h"
+#include "tests/integration/printed_watch.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 
@@ -66,27 +65,6 @@ RawWatch WatchRaw(client::DescentClient& client, const std::string& id, int64_t 
   return watch;
 }
 
-// What a `descent watch -o json` printed: complete JSON lines only (the last may be cut).
-struct Printed {
-  int64_t last_step = 0;
-  bool out_of_order = false;
-  bool saw_terminal = false;
-};
-
-Printed PrintedSteps(const std::string& out) {
-  Printed printed;
-  for (absl::string_view line : absl::StrSplit(out, '\n')) {
-    v1::WatchJobResponse event;
-    if (!google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok()) continue;
-    if (event.has_losses()) {
-      if (event.losses().first_step() != printed.last_step + 1) printed.out_of_order = true;
-      printed.last_step = event.losses().first_step() + event.losses().losses_size() - 1;
-    }
-    if (event.has_state() && v1::IsTerminal(event.state().state())) printed.saw_terminal = true;
-  }
-  return printed;
-}
-
 TEST(WatchersTest, TwoWatchersAndAKilledThenResumedWatcherEachSeeEveryStepOnce) {
   absl::StatusOr<std::unique_ptr<DescentdProcess>> server = DescentdProcess::Start();
   ASSERT_OK(server);
@@ -124,14 +102,17 @@ TEST(WatchersTest, TwoWatchersAndAKilledThenResumedWatcherEachSeeEveryStepOnce) 
   // Killed once it has printed a whole losses line: a long line reaches the pipe in pieces,
   // so seeing "losses" is not enough.
   ASSERT_TRUE((*cli)->WaitForOutputWhere(
-      [](const std::string& out) { return PrintedSteps(out).last_step > 0; }, absl::Seconds(60)))
+      [](const std::string& out) { return ReadPrintedWatch(out).last_step > 0; },
+      absl::Seconds(60)))
       << (*cli)->Stderr();
   (*cli)->Signal(SIGKILL);
   absl::StatusOr<int> killed = (*cli)->Wait(absl::Seconds(10));
   ASSERT_OK(killed);
   EXPECT_EQ(*killed, 128 + SIGKILL);
-  const Printed printed = PrintedSteps((*cli)->Stdout());
-  EXPECT_FALSE(printed.out_of_order);
+  // Complete lines only: the last may have been cut by the kill.
+  const PrintedWatch printed = ReadPrintedWatch((*cli)->Stdout());
+  EXPECT_LE(printed.unparsed_lines, 1);
+  EXPECT_TRUE(printed.in_order);
   const int64_t cli_last_step = printed.last_step;
   ASSERT_GT(cli_last_step, 0);
   EXPECT_FALSE(printed.saw_terminal) << "the job ended before the watcher was killed";
@@ -170,13 +151,11 @@ TEST(WatchersTest, TwoWatchersAndAKilledThenResumedWatcherEachSeeEveryStepOnce) 
       absl::Seconds(120), no_env);
   ASSERT_OK(replay);
   EXPECT_EQ(replay->exit_code, 0) << replay->err;
-  int64_t replayed = 0;
-  for (absl::string_view line : absl::StrSplit(replay->out, '\n', absl::SkipEmpty())) {
-    v1::WatchJobResponse event;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &event).ok());
-    replayed += event.losses().losses_size();
-  }
-  EXPECT_EQ(replayed, kTotalSteps);
+  const PrintedWatch replayed = ReadPrintedWatch(replay->out);
+  EXPECT_EQ(replayed.unparsed_lines, 0);
+  EXPECT_TRUE(replayed.in_order);
+  EXPECT_EQ(replayed.last_step, kTotalSteps);
+  EXPECT_TRUE(replayed.saw_terminal);
   EXPECT_THAT(replay->out, HasSubstr("\"SUCCEEDED\""));
 }
 
