@@ -210,6 +210,15 @@ std::vector<LayerParameters> Network::GetParameters() const {
   return parameters;
 }
 
+std::vector<LayerParameters> Network::ReleaseParameters() {
+  std::vector<LayerParameters> parameters;
+  parameters.reserve(layers_.size());
+  for (Layer& layer : layers_) {
+    parameters.push_back({std::move(layer.weight), std::move(layer.bias)});
+  }
+  return parameters;
+}
+
 const Matrix& Network::Forward(const Matrix& x) {
   DESCENT_CHECK(x.cols() == inputs());
   const int batch = x.rows();
@@ -293,15 +302,6 @@ std::vector<ParameterRef> Network::Parameters() {
     refs.push_back({absl::MakeSpan(layer.bias), absl::MakeSpan(layer.bias_grad)});
   }
   return refs;
-}
-
-std::vector<LayerParameters> Network::ReleaseParameters() {
-  std::vector<LayerParameters> parameters;
-  parameters.reserve(layers_.size());
-  for (Layer& layer : layers_) {
-    parameters.push_back({std::move(layer.weight), std::move(layer.bias)});
-  }
-  return parameters;
 }
 
 int Network::inputs() const { return layers_.front().inputs; }
